@@ -1,0 +1,33 @@
+// Checkpoints: a TrainingState in safetensors with PyTorch parameter names (FORMATS.md "Checkpoints").
+#pragma once
+#include <string>
+
+#include "train/training_state.h"
+#include "checkpoint/safetensors.h"
+#include "util/status.h"
+
+namespace bilmod {
+
+constexpr const char* kCheckpointFormat = "bilmod-checkpoint";
+constexpr int kCheckpointFormatVersion = 1;
+
+// {dir}/checkpoint_epoch_{epoch}.safetensors
+std::string checkpoint_path(const std::string& dir, int64_t epoch);
+
+// The file's bytes (for tests and the atomic writer).
+std::string serialize_checkpoint(const TrainingState& state);
+// Written atomically: a temporary file in the same folder, fsync'd, renamed over the final name.
+Status save_checkpoint(const std::string& path, const TrainingState& state);
+
+// Validates everything (container, format, config, shapes, finite values, split, checksum) and fills `state`
+// only when the whole file is good.
+Status load_checkpoint(const std::string& path, TrainingState* state);
+Status parse_checkpoint(const uint8_t* data, size_t size, const std::string& origin, TrainingState* state);
+
+// A file is itself; a folder means its checkpoint with the highest epoch.
+Status resolve_checkpoint_path(const std::string& file_or_dir, std::string* path);
+
+// 64-bit FNV-1a over 8-byte words of the tensors' bytes, in file order: catches silent corruption of data.
+std::string data_checksum(const SafetensorsFile& file);
+
+}  // namespace bilmod

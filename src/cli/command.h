@@ -1,0 +1,29 @@
+// The subcommand table (ninja's habit): each command adds its flags to a CLI11 sub-app and returns the
+// function that runs it once the command line has parsed. Runners return the process exit code.
+#pragma once
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "util/status.h"
+
+namespace bilmod {
+
+using CommandRunner = std::function<int()>;
+using CommandSetup = CommandRunner (*)(CLI::App* command);
+
+struct CommandEntry {
+  const char* name;
+  const char* summary;
+  CommandSetup setup;
+};
+
+// Prints "bilmod <command>: error: <message>" on stderr and returns the Status's exit code.
+int report_failure(const std::string& command, const Status& status);
+
+// The commands, in the order `bilmod --help` lists them.
+CommandRunner setup_train_command(CLI::App* command);
+CommandRunner setup_dataset_command(CLI::App* command);
+
+}  // namespace bilmod

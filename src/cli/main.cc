@@ -1,0 +1,64 @@
+// bilmod: train and dissect small networks on modular arithmetic.
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "cli/command.h"
+#include "util/log.h"
+
+namespace bilmod {
+
+namespace {
+const CommandEntry kCommands[] = {
+    {"train", "Train a model on (a op b) mod P and write checkpoints", setup_train_command},
+    {"dataset", "Write the table (a, b, c) and its train/validation split as safetensors", setup_dataset_command},
+};
+}  // namespace
+
+int report_failure(const std::string& command, const Status& status) {
+  log::clear_status_line();
+  std::fprintf(stderr, "bilmod %s: error: %s\n", command.c_str(), status.message().c_str());
+  std::fflush(stderr);
+  return status.exit_code();
+}
+
+}  // namespace bilmod
+
+int main(int argc, char** argv) {
+  using namespace bilmod;
+  CLI::App app{"bilmod " BILMOD_VERSION
+               ": train and dissect small networks on modular arithmetic (grokking, bilinear layers)"};
+  app.set_version_flag("--version", "bilmod " BILMOD_VERSION);
+  app.require_subcommand(1);
+  app.option_defaults()->always_capture_default();
+  std::map<std::string, CommandRunner> runners;
+  std::map<std::string, CLI::App*> commands;
+  for (const CommandEntry& entry : kCommands) {
+    CLI::App* command = app.add_subcommand(entry.name, entry.summary);
+    command->option_defaults()->always_capture_default();
+    runners[entry.name] = entry.setup(command);
+    commands[entry.name] = command;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string where = "bilmod";
+    for (const auto& [name, command] : commands)
+      if (command->parsed()) where = "bilmod " + name;
+    std::fprintf(stderr, "%s: error: %s (see '%s --help')\n", where.c_str(), e.what(), where.c_str());
+    return static_cast<int>(ExitCode::kUsage);
+  }
+  for (const auto& [name, command] : commands)
+    if (command->parsed()) {
+      const int code = runners[name]();
+      log::shutdown();
+      return code;
+    }
+  return static_cast<int>(ExitCode::kUsage);
+}

@@ -1,0 +1,146 @@
+// bilmod train: the seed's training script as a command, with its flags and defaults.
+#include <cctype>
+#include <csignal>
+#include <memory>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "checkpoint/checkpoint.h"
+#include "cli/command.h"
+#include "cli/console_observer.h"
+#include "train/trainer.h"
+#include "util/atomic_file.h"
+#include "util/log.h"
+
+namespace bilmod {
+
+namespace {
+
+void add_train_flags(CLI::App* cmd, RunConfig* c) {
+  // The seed's flags, its defaults.
+  cmd->add_option("--mod-basis", c->mod_basis, "Modulus P: inputs a, b and the label live in Z_P");
+  cmd->add_option("--hidden-dim", c->hidden_dim, "Hidden width H");
+  cmd->add_option("--batch-size", c->batch_size, "Micro-batch size B");
+  cmd->add_option("--learning-rate", c->learning_rate, "Peak learning rate");
+  cmd->add_option("--weight-decay", c->weight_decay, "Decoupled weight decay (AdamW) or L2 added to the gradient (SGD)");
+  cmd->add_option("--epochs", c->epochs, "Epochs to train (the total, counting those of a resumed run)");
+  cmd->add_option("--grad-accum-steps", c->grad_accum_steps, "Micro-batches accumulated per optimiser step");
+  cmd->add_option("--checkpoint-dir", c->checkpoint_dir, "Folder for checkpoint_epoch_{E}.safetensors");
+  cmd->add_option("--checkpoint-every", c->checkpoint_every, "Write a checkpoint every N epochs (0: first and last only)");
+  cmd->add_option("--resume-from", c->resume_from, "Continue a run from a checkpoint file, or the latest in a folder");
+  cmd->add_option("--seed", c->seed, "Seed of the initial parameters and the epoch order (and the split, unless --data-seed)");
+  cmd->add_option("--log-level", c->log_level, "TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR or CRITICAL")
+      ->transform([](std::string level) {
+        for (char& ch : level) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        return level;
+      });
+  // bilmod's.
+  cmd->add_option("--model", c->model, "bilinear (the seed's; memorises, cannot generalise), factored or mlp (both grok)");
+  cmd->add_option("--activation", c->activation, "Hidden activation of --model mlp: relu or quad");
+  cmd->add_option("--operation", c->operation, "add, sub, mul, div, x2+y2, x2+xy+y2, x2+xy+y2+x, x3+xy or x3+xy2+y");
+  cmd->add_option("--train-frac", c->train_frac, "Fraction of the pairs used for training (floor)");
+  cmd->add_option("--data-seed", c->data_seed, "Seed of the train/validation split (-1: the value of --seed)");
+  cmd->add_flag("--full-batch", c->full_batch, "One optimiser step per epoch over all train pairs");
+  cmd->add_option("--optimizer", c->optimizer, "adamw or sgd");
+  cmd->add_option("--beta1", c->beta1, "AdamW beta1");
+  cmd->add_option("--beta2", c->beta2, "AdamW beta2");
+  cmd->add_option("--eps", c->eps, "AdamW epsilon");
+  cmd->add_option("--momentum", c->momentum, "SGD momentum (dampening 0)");
+  cmd->add_option("--warmup-steps", c->warmup_steps, "Linear warm-up over the first N optimiser steps");
+  cmd->add_option("--lr-schedule", c->lr_schedule, "constant or cosine (to 0 over the run, after warm-up)");
+  cmd->add_option("--eval-every", c->eval_every, "Evaluate all train and validation pairs every N epochs");
+  cmd->add_option("--init-from", c->init_from, "Initial parameters from a safetensors file with PyTorch names");
+  cmd->add_option("--threads", c->threads, "Threads (0: every core); results are identical for any count");
+  cmd->add_option("--log-file", c->log_file, "Also write the log here, one JSON object per line");
+  cmd->add_flag("--no-progress", c->no_progress, "No progress bar: a plain log line every few epochs");
+  // Experiment tracking.
+  cmd->add_option("--project", c->project, "Tracking project (trackio's)");
+  cmd->add_option("--run-name", c->run_name, "Run name (default: trackio's adjective-noun-N)");
+  cmd->add_option("--group", c->group, "Run group in the tracking store");
+  cmd->add_option("--tracking-dir", c->tracking_dir, "Tracking folder (default: $TRACKIO_DIR, $HF_HOME/trackio, ~/.cache/huggingface/trackio)");
+  cmd->add_flag("--no-track", c->no_track, "Do not write the tracking store");
+  cmd->footer(std::string("\nNote: ") + kBilinearCannotGeneralise);
+}
+
+// The config key of a long flag: "--mod-basis" -> "mod_basis".
+std::string config_key(const CLI::Option* option) {
+  std::string key = option->get_lnames().empty() ? option->get_name() : option->get_lnames().front();
+  for (char& ch : key)
+    if (ch == '-') ch = '_';
+  return key;
+}
+
+// A resumed run takes the checkpoint's settings; flags given on this command line override them, except
+// the ones that define the model and data, which must agree.
+Status merge_resume_config(const CLI::App& cmd, const RunConfig& cli, const TrainingState& checkpoint,
+                           const std::string& path, RunConfig* merged) {
+  nlohmann::json saved = to_json(checkpoint.config);
+  const nlohmann::json given = to_json(cli);
+  const auto& defining = model_defining_settings();
+  for (const CLI::Option* option : cmd.get_options()) {
+    if (option->count() == 0 || option->get_lnames().empty()) continue;
+    const std::string key = config_key(option);
+    if (!given.contains(key)) continue;
+    if (std::find(defining.begin(), defining.end(), key) != defining.end() && given[key] != saved[key])
+      return Status::usage("--resume-from " + path + " is a checkpoint of --" + option->get_lnames().front() + " " +
+                           saved[key].dump() + "; --" + option->get_lnames().front() + " " + given[key].dump() +
+                           " contradicts it: drop the flag, or start a new run without --resume-from");
+    saved[key] = given[key];
+  }
+  saved["resume_from"] = path;
+  BILMOD_TRY(config_from_json(saved, merged));
+  return merged->validate();
+}
+
+void handle_stop_signal(int signal) { g_stop_signal.store(signal); }
+
+int run_train(const CLI::App& cmd, const RunConfig& cli_config) {
+  const std::string name = "train";
+  TrainingState state;
+  RunConfig config = cli_config;
+  if (!config.resume_from.empty()) {
+    std::string path;
+    if (Status s = resolve_checkpoint_path(config.resume_from, &path); !s) return report_failure(name, s);
+    TrainingState checkpoint;
+    if (Status s = load_checkpoint(path, &checkpoint); !s) return report_failure(name, s);
+    if (Status s = merge_resume_config(cmd, cli_config, checkpoint, path, &config); !s) return report_failure(name, s);
+    if (config.epochs < checkpoint.epoch)
+      return report_failure(name, Status::usage("--epochs " + std::to_string(config.epochs) + " is less than the " +
+                                                std::to_string(checkpoint.epoch) + " epochs " + path + " already holds"));
+    if (config.optimizer != checkpoint.config.optimizer)
+      return report_failure(name, Status::usage("--optimizer " + config.optimizer + " cannot resume the " +
+                                                checkpoint.config.optimizer + " state saved in " + path));
+    state = std::move(checkpoint);
+    state.config = config;
+    if (!cli_config.run_name.empty() && cmd.count("--run-name")) state.run_name = cli_config.run_name;
+  } else {
+    if (Status s = config.validate(); !s) return report_failure(name, s);
+  }
+  if (Status s = log::configure(config.log_level, config.log_file); !s) return report_failure(name, s);
+  if (Status s = check_writable_dir(config.checkpoint_dir, "--checkpoint-dir"); !s) return report_failure(name, s);
+  if (config.resume_from.empty())
+    if (Status s = create_training_state(config, &state); !s) return report_failure(name, s);
+#ifdef _OPENMP
+  omp_set_num_threads(config.threads > 0 ? static_cast<int>(config.threads) : omp_get_num_procs());
+#endif
+
+  ConsoleObserver console(config.no_progress ? false : ProgressBar::stderr_is_terminal());
+  std::vector<TrainingObserver*> observers = {&console};
+  std::signal(SIGINT, handle_stop_signal);
+  std::signal(SIGTERM, handle_stop_signal);
+  const Status outcome = train(&state, observers);
+  if (!outcome) return report_failure(name, outcome);
+  return 0;
+}
+
+}  // namespace
+
+CommandRunner setup_train_command(CLI::App* cmd) {
+  auto config = std::make_shared<RunConfig>();
+  add_train_flags(cmd, config.get());
+  return [cmd, config]() { return run_train(*cmd, *config); };
+}
+
+}  // namespace bilmod

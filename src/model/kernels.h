@@ -1,0 +1,34 @@
+// Small dense kernels with a fixed order of accumulation. Every output element is computed by one thread
+// in one fixed sequence of operations, so results are bitwise identical for any thread count and any
+// split of the work. Vector speed comes from the layout (contiguous rows, independent accumulators),
+// never from reassociating sums (no -ffast-math).
+#pragma once
+#include <cstdint>
+
+namespace bilmod {
+
+// x . y with 8 interleaved partial sums combined in a fixed tree, then the tail.
+inline float dot_fixed_order(const float* x, const float* y, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += x[i + j] * y[i + j];
+  float tail = 0;
+  for (; i < n; ++i) tail += x[i] * y[i];
+  return (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))) + tail;
+}
+
+// y += alpha * x
+inline void axpy(float* __restrict y, float alpha, const float* __restrict x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+// y += x
+inline void add_into(float* __restrict y, const float* __restrict x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+// Work below this many multiply-adds runs on the calling thread: a parallel region costs microseconds.
+constexpr int64_t kParallelWorkThreshold = 1 << 16;
+
+}  // namespace bilmod

@@ -1,0 +1,110 @@
+#include "model/model_spec.h"
+
+#include <cmath>
+#include <vector>
+
+#include "util/rng.h"
+
+namespace bilmod {
+
+std::optional<ModelKind> parse_model_kind(const std::string& name) {
+  if (name == "bilinear") return ModelKind::kBilinear;
+  if (name == "factored") return ModelKind::kFactored;
+  if (name == "mlp") return ModelKind::kMlp;
+  return std::nullopt;
+}
+
+std::string model_kind_name(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::kBilinear: return "bilinear";
+    case ModelKind::kFactored: return "factored";
+    case ModelKind::kMlp: return "mlp";
+  }
+  return "?";
+}
+
+std::optional<Activation> parse_activation(const std::string& name) {
+  if (name == "relu") return Activation::kRelu;
+  if (name == "quad") return Activation::kQuad;
+  return std::nullopt;
+}
+
+std::string activation_name(Activation act) { return act == Activation::kRelu ? "relu" : "quad"; }
+
+const ParameterInfo* ParameterLayout::find(const std::string& name) const {
+  for (const auto& info : parameters)
+    if (info.name == name) return &info;
+  return nullptr;
+}
+
+ParameterLayout make_parameter_layout(const ModelSpec& spec) {
+  const int64_t p = spec.mod_basis, h = spec.hidden_dim;
+  ParameterLayout layout;
+  auto add = [&layout](std::string name, std::vector<int64_t> shape, bool weight, double fan_in) {
+    ParameterInfo info;
+    info.name = std::move(name);
+    info.torch_shape = std::move(shape);
+    info.size = 1;
+    for (int64_t d : info.torch_shape) info.size *= static_cast<size_t>(d);
+    info.offset = layout.total;
+    info.output_axis_last = weight;
+    info.init_bound = static_cast<float>(1.0 / std::sqrt(fan_in));
+    layout.total += info.size;
+    layout.parameters.push_back(std::move(info));
+  };
+  switch (spec.kind) {
+    case ModelKind::kBilinear:  // nn.Bilinear(P, P, H): bound 1/sqrt(in1_features)
+      add("bilinear.weight", {h, p, p}, true, static_cast<double>(p));
+      add("bilinear.bias", {h}, false, static_cast<double>(p));
+      add("output.weight", {p, h}, true, static_cast<double>(h));
+      add("output.bias", {p}, false, static_cast<double>(h));
+      break;
+    case ModelKind::kFactored:  // two bias-free nn.Linear(2P, H) and a bias-free nn.Linear(H, P)
+      add("left.weight", {h, 2 * p}, true, 2.0 * static_cast<double>(p));
+      add("right.weight", {h, 2 * p}, true, 2.0 * static_cast<double>(p));
+      add("output.weight", {p, h}, true, static_cast<double>(h));
+      break;
+    case ModelKind::kMlp:
+      add("hidden.weight", {h, 2 * p}, true, 2.0 * static_cast<double>(p));
+      add("hidden.bias", {h}, false, 2.0 * static_cast<double>(p));
+      add("output.weight", {p, h}, true, static_cast<double>(h));
+      add("output.bias", {p}, false, static_cast<double>(h));
+      break;
+  }
+  return layout;
+}
+
+// A torch tensor of shape (d0, rest...) viewed as (d0, R); stored as (R, d0).
+void to_torch_order(const ParameterInfo& info, const float* stored, float* torch_order) {
+  if (!info.output_axis_last) {
+    std::copy(stored, stored + info.size, torch_order);
+    return;
+  }
+  const size_t rows = static_cast<size_t>(info.torch_shape[0]), rest = info.size / rows;
+  for (size_t r = 0; r < rest; ++r)
+    for (size_t o = 0; o < rows; ++o) torch_order[o * rest + r] = stored[r * rows + o];
+}
+
+void from_torch_order(const ParameterInfo& info, const float* torch_order, float* stored) {
+  if (!info.output_axis_last) {
+    std::copy(torch_order, torch_order + info.size, stored);
+    return;
+  }
+  const size_t rows = static_cast<size_t>(info.torch_shape[0]), rest = info.size / rows;
+  for (size_t r = 0; r < rest; ++r)
+    for (size_t o = 0; o < rows; ++o) stored[r * rows + o] = torch_order[o * rest + r];
+}
+
+void init_parameters(const ModelSpec& spec, const ParameterLayout& layout, uint64_t seed, float* params) {
+  std::vector<float> torch_order;
+  for (size_t index = 0; index < layout.parameters.size(); ++index) {
+    const ParameterInfo& info = layout.parameters[index];
+    const uint64_t key = stream_key(seed, kInitStream, index);
+    torch_order.resize(info.size);
+    for (size_t i = 0; i < info.size; ++i)
+      torch_order[i] = (2.0f * random_unit_float(key, i) - 1.0f) * info.init_bound;
+    from_torch_order(info, torch_order.data(), params + info.offset);
+  }
+}
+
+}  // namespace bilmod

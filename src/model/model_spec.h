@@ -1,0 +1,60 @@
+// Which network, how wide, and where each of its parameters lives in bilmod's one flat buffer.
+//
+// Storage rule: every weight matrix is stored with PyTorch's first (output) axis moved last, so the column
+// a one-hot input selects is one contiguous row:
+//   bilinear.weight  PyTorch (H, P, P)  ->  stored (P*P, H)   row a*P+b = W[:, a, b]
+//   left/right/hidden.weight (H, 2P)    ->  stored (2P, H)    row a = L[:, a], row P+b = L[:, P+b]
+//   output.weight    PyTorch (P, H)     ->  stored (H, P)     row k = U[:, k]
+// Biases are vectors and stored as they are. Checkpoints convert to PyTorch's order (to_torch_order).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace bilmod {
+
+enum class ModelKind { kBilinear, kFactored, kMlp };
+enum class Activation { kRelu, kQuad };
+
+std::optional<ModelKind> parse_model_kind(const std::string& name);
+std::string model_kind_name(ModelKind kind);
+std::optional<Activation> parse_activation(const std::string& name);
+std::string activation_name(Activation act);
+
+struct ModelSpec {
+  ModelKind kind = ModelKind::kBilinear;
+  int64_t mod_basis = 113;  // P: input symbols and output classes
+  int64_t hidden_dim = 100; // H
+  Activation activation = Activation::kRelu;  // mlp only
+};
+
+struct ParameterInfo {
+  std::string name;                  // PyTorch state_dict key, e.g. "bilinear.weight"
+  std::vector<int64_t> torch_shape;  // its shape in PyTorch
+  size_t offset = 0;                 // first element in the flat buffer
+  size_t size = 0;                   // element count
+  bool output_axis_last = false;     // stored with torch's first axis moved last (weight matrices)
+  float init_bound = 0;              // PyTorch default init: U(-bound, bound)
+};
+
+// The parameters of a model, in PyTorch's registration order, packed into one buffer.
+struct ParameterLayout {
+  std::vector<ParameterInfo> parameters;
+  size_t total = 0;
+  const ParameterInfo* find(const std::string& name) const;
+};
+
+ParameterLayout make_parameter_layout(const ModelSpec& spec);
+
+// Convert one parameter between bilmod's stored order and PyTorch's row-major order.
+void to_torch_order(const ParameterInfo& info, const float* stored, float* torch_order);
+void from_torch_order(const ParameterInfo& info, const float* torch_order, float* stored);
+
+// PyTorch's default initialisation bounds with bilmod's counter-based stream (seed, parameter index):
+// element i in PyTorch order is U(-bound, bound) from draw i.
+void init_parameters(const ModelSpec& spec, const ParameterLayout& layout, uint64_t seed, float* params);
+
+}  // namespace bilmod

@@ -1,0 +1,169 @@
+#include "model/network.h"
+
+#include <algorithm>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "model/kernels.h"
+#include "model/output_layer.h"
+
+namespace bilmod {
+
+void BatchActivations::reserve(const ModelSpec& spec, int64_t n) {
+  if (n <= capacity) return;
+  capacity = n;
+  const auto hn = static_cast<size_t>(n * spec.hidden_dim), pn = static_cast<size_t>(n * spec.mod_basis);
+  pre_a.resize(hn);
+  pre_b.resize(spec.kind == ModelKind::kFactored ? hn : 0);
+  hidden.resize(hn);
+  dhidden.resize(hn);
+  logits.resize(pn);
+}
+
+ParameterViews parameter_views(const ModelSpec& spec, const ParameterLayout& layout, float* buffer) {
+  ParameterViews v;
+  auto at = [&](const char* name) -> float* {
+    const ParameterInfo* info = layout.find(name);
+    return info ? buffer + info->offset : nullptr;
+  };
+  switch (spec.kind) {
+    case ModelKind::kBilinear:
+      v.input_a = at("bilinear.weight");
+      v.input_bias = at("bilinear.bias");
+      break;
+    case ModelKind::kFactored:
+      v.input_a = at("left.weight");
+      v.input_b = at("right.weight");
+      break;
+    case ModelKind::kMlp:
+      v.input_a = at("hidden.weight");
+      v.input_bias = at("hidden.bias");
+      break;
+  }
+  v.output_weight = at("output.weight");
+  v.output_bias = at("output.bias");
+  return v;
+}
+
+namespace {
+
+// The rows of the input weights that pair (a, b) selects: the one-hot product as a gather.
+struct InputRows {
+  int64_t first;   // bilinear: a*P + b; concatenated-input models: a
+  int64_t second;  // concatenated-input models: P + b; unused for bilinear
+};
+inline InputRows input_rows(const ModelSpec& spec, int64_t pair) {
+  const int64_t p = spec.mod_basis;
+  if (spec.kind == ModelKind::kBilinear) return {pair, -1};
+  return {pair / p, p + pair % p};
+}
+
+// Hidden layer of one example: pre_a/pre_b/hidden rows of length H.
+inline void hidden_forward(const ModelSpec& spec, const ParameterViews& w, int64_t pair, float* __restrict pre_a,
+                           float* __restrict pre_b, float* __restrict hidden) {
+  const int64_t H = spec.hidden_dim;
+  const InputRows rows = input_rows(spec, pair);
+  switch (spec.kind) {
+    case ModelKind::kBilinear: {  // z = W[:, a, b] + bias ; h = relu(z)
+      const float* wz = w.input_a + rows.first * H;
+      for (int64_t k = 0; k < H; ++k) {
+        pre_a[k] = wz[k] + w.input_bias[k];
+        hidden[k] = pre_a[k] > 0.0f ? pre_a[k] : 0.0f;
+      }
+      break;
+    }
+    case ModelKind::kFactored: {  // l = L[:, a] + L[:, P+b] ; r likewise ; h = l * r
+      const float *la = w.input_a + rows.first * H, *lb = w.input_a + rows.second * H;
+      const float *ra = w.input_b + rows.first * H, *rb = w.input_b + rows.second * H;
+      for (int64_t k = 0; k < H; ++k) {
+        pre_a[k] = la[k] + lb[k];
+        pre_b[k] = ra[k] + rb[k];
+        hidden[k] = pre_a[k] * pre_b[k];
+      }
+      break;
+    }
+    case ModelKind::kMlp: {  // z = W[:, a] + W[:, P+b] + bias ; h = act(z)
+      const float *wa = w.input_a + rows.first * H, *wb = w.input_a + rows.second * H;
+      const bool relu = spec.activation == Activation::kRelu;
+      for (int64_t k = 0; k < H; ++k) {
+        pre_a[k] = (wa[k] + wb[k]) + w.input_bias[k];
+        hidden[k] = relu ? (pre_a[k] > 0.0f ? pre_a[k] : 0.0f) : pre_a[k] * pre_a[k];
+      }
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+void network_forward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
+                     int64_t n, BatchActivations* act) {
+  act->reserve(spec, n);
+  const ParameterViews w = parameter_views(spec, layout, const_cast<float*>(params));
+  const int64_t H = spec.hidden_dim;
+  float* pre_b = act->pre_b.empty() ? nullptr : act->pre_b.data();
+#pragma omp parallel for schedule(static) if (n * H * 8 > kParallelWorkThreshold)
+  for (int64_t e = 0; e < n; ++e)
+    hidden_forward(spec, w, pairs[e], act->pre_a.data() + e * H, pre_b ? pre_b + e * H : nullptr,
+                   act->hidden.data() + e * H);
+  output_forward(act->logits.data(), act->hidden.data(), w.output_weight, w.output_bias, n, H, spec.mod_basis);
+}
+
+void network_backward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
+                      int64_t n, BatchActivations* act, float* grads) {
+  const ParameterViews w = parameter_views(spec, layout, const_cast<float*>(params));
+  const ParameterViews g = parameter_views(spec, layout, grads);
+  const int64_t H = spec.hidden_dim;
+  output_backward(act->dhidden.data(), g.output_weight, g.output_bias, act->logits.data(), act->hidden.data(),
+                  w.output_weight, n, H, spec.mod_basis);
+
+  // dL/d(pre-activation), written over dhidden: relu' = [z > 0] (PyTorch's threshold_backward), quad' = 2z,
+  // factored: dl = dh * r and dr = dh * l (dr kept in pre_b, whose forward value is no longer needed).
+  float* dpre_a = act->dhidden.data();
+  float* pre_a = act->pre_a.data();
+  float* pre_b = act->pre_b.empty() ? nullptr : act->pre_b.data();
+  for (int64_t i = 0; i < n * H; ++i) {
+    switch (spec.kind) {
+      case ModelKind::kBilinear: dpre_a[i] = pre_a[i] > 0.0f ? dpre_a[i] : 0.0f; break;
+      case ModelKind::kMlp:
+        dpre_a[i] = spec.activation == Activation::kRelu ? (pre_a[i] > 0.0f ? dpre_a[i] : 0.0f)
+                                                         : dpre_a[i] * (2.0f * pre_a[i]);
+        break;
+      case ModelKind::kFactored: {
+        const float dh = dpre_a[i];
+        dpre_a[i] = dh * pre_b[i];
+        pre_b[i] = dh * pre_a[i];
+        break;
+      }
+    }
+  }
+
+  // Scatter into the selected rows. Threads own disjoint column ranges [k0, k1) of every row and walk the
+  // examples in order, so each gradient element sums its contributions in the same order for any thread count.
+  const bool parallel = n * H * 4 > kParallelWorkThreshold;
+#pragma omp parallel if (parallel)
+  {
+#ifdef _OPENMP
+    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+#else
+    const int64_t threads = 1, thread = 0;
+#endif
+    const int64_t k0 = H * thread / threads, k1 = H * (thread + 1) / threads, width = k1 - k0;
+    for (int64_t e = 0; e < n; ++e) {
+      const InputRows rows = input_rows(spec, pairs[e]);
+      const float* da = dpre_a + e * H + k0;
+      add_into(g.input_a + rows.first * H + k0, da, width);
+      if (spec.kind != ModelKind::kBilinear) add_into(g.input_a + rows.second * H + k0, da, width);
+      if (g.input_bias) add_into(g.input_bias + k0, da, width);
+      if (spec.kind == ModelKind::kFactored) {
+        const float* db = pre_b + e * H + k0;
+        add_into(g.input_b + rows.first * H + k0, db, width);
+        add_into(g.input_b + rows.second * H + k0, db, width);
+      }
+    }
+  }
+}
+
+}  // namespace bilmod

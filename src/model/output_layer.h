@@ -1,0 +1,16 @@
+// The output projection shared by all three models: logits = U h + c (c absent for `factored`).
+#pragma once
+#include <cstdint>
+
+namespace bilmod {
+
+// logits (n, P) = hidden (n, H) @ weight_t (H, P) [+ bias (P)]; weight_t is output.weight stored (H, P).
+void output_forward(float* logits, const float* hidden, const float* weight_t, const float* bias, int64_t n,
+                    int64_t hidden_dim, int64_t mod_basis);
+
+// Adds dweight_t (H, P) += hidden^T dlogits and dbias (P) += column sums of dlogits (when bias is used);
+// writes dhidden (n, H) = dlogits @ weight_t^T.
+void output_backward(float* dhidden, float* dweight_t, float* dbias, const float* dlogits, const float* hidden,
+                     const float* weight_t, int64_t n, int64_t hidden_dim, int64_t mod_basis);
+
+}  // namespace bilmod

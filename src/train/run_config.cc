@@ -1,0 +1,148 @@
+#include "train/run_config.h"
+
+#include <cmath>
+
+#include "data/dataset.h"
+
+namespace bilmod {
+
+namespace {
+std::string flag(const std::string& key) {
+  std::string name = "--" + key;
+  for (char& c : name)
+    if (c == '_') c = '-';
+  return name;
+}
+}  // namespace
+
+ModelSpec RunConfig::model_spec() const {
+  ModelSpec spec;
+  spec.kind = *parse_model_kind(model);
+  spec.mod_basis = mod_basis;
+  spec.hidden_dim = hidden_dim;
+  spec.activation = *parse_activation(activation);
+  return spec;
+}
+
+Operation RunConfig::parsed_operation() const { return *parse_operation(operation); }
+
+OptimizerSettings RunConfig::optimizer_settings() const {
+  OptimizerSettings s;
+  s.kind = *parse_optimizer_kind(optimizer);
+  s.weight_decay = weight_decay;
+  s.beta1 = beta1;
+  s.beta2 = beta2;
+  s.eps = eps;
+  s.momentum = momentum;
+  return s;
+}
+
+LrSchedule RunConfig::parsed_lr_schedule() const { return *parse_lr_schedule(lr_schedule); }
+
+int64_t RunConfig::steps_per_epoch(int64_t n_train) const {
+  if (full_batch) return 1;
+  const int64_t micro_batches = (n_train + batch_size - 1) / batch_size;
+  return (micro_batches + grad_accum_steps - 1) / grad_accum_steps;
+}
+
+Status RunConfig::validate() const {
+  auto bad = [](const std::string& what) { return Status::usage(what); };
+  if (mod_basis < 2 || mod_basis > 46340)
+    return bad("--mod-basis " + std::to_string(mod_basis) + " is out of range: P must be an integer from 2 to 46340");
+  if (!parse_operation(operation)) {
+    std::string names;
+    for (const auto& n : operation_names()) names += (names.empty() ? "" : ", ") + n;
+    return bad("--operation '" + operation + "' is not known: use one of " + names);
+  }
+  if (*parse_operation(operation) == Operation::kDiv && !is_prime(mod_basis))
+    return bad("--operation div needs a prime --mod-basis (b must have an inverse mod P), but " +
+               std::to_string(mod_basis) + " is not prime");
+  if (!parse_model_kind(model)) return bad("--model '" + model + "' is not known: use bilinear, factored or mlp");
+  if (!parse_activation(activation)) return bad("--activation '" + activation + "' is not known: use relu or quad");
+  if (activation != "relu" && model != "mlp")
+    return bad("--activation " + activation + " applies to --model mlp only (bilinear uses ReLU, factored none)");
+  if (hidden_dim < 1) return bad("--hidden-dim must be at least 1, got " + std::to_string(hidden_dim));
+  if (!std::isfinite(learning_rate) || learning_rate <= 0)
+    return bad("--learning-rate must be a positive finite number, got " + std::to_string(learning_rate));
+  if (!std::isfinite(weight_decay) || weight_decay < 0)
+    return bad("--weight-decay must be a finite number >= 0, got " + std::to_string(weight_decay));
+  if (batch_size < 1) return bad("--batch-size must be at least 1, got " + std::to_string(batch_size));
+  if (grad_accum_steps < 1) return bad("--grad-accum-steps must be at least 1, got " + std::to_string(grad_accum_steps));
+  if (full_batch && grad_accum_steps != 1)
+    return bad("--full-batch makes one step over all train pairs; it cannot be combined with --grad-accum-steps");
+  if (epochs < 0) return bad("--epochs must be >= 0, got " + std::to_string(epochs));
+  if (checkpoint_every < 0) return bad("--checkpoint-every must be >= 0 (0: only the first and last), got " +
+                                       std::to_string(checkpoint_every));
+  if (eval_every < 1) return bad("--eval-every must be at least 1, got " + std::to_string(eval_every));
+  if (!(std::isfinite(train_frac) && train_frac > 0 && train_frac < 1))
+    return bad("--train-frac must lie strictly between 0 and 1, got " + std::to_string(train_frac));
+  const int64_t n_pairs = static_cast<int64_t>(defined_pairs(mod_basis, *parse_operation(operation)).size());
+  const int64_t n_train = train_count(n_pairs, train_frac);
+  if (n_train < 1 || n_train >= n_pairs)
+    return bad("--train-frac " + std::to_string(train_frac) + " leaves the " +
+               (n_train < 1 ? std::string("train") : std::string("validation")) + " split empty (" +
+               std::to_string(n_pairs) + " pairs); choose a fraction that keeps both non-empty");
+  if (!parse_optimizer_kind(optimizer)) return bad("--optimizer '" + optimizer + "' is not known: use adamw or sgd");
+  if (!(beta1 >= 0 && beta1 < 1)) return bad("--beta1 must lie in [0, 1), got " + std::to_string(beta1));
+  if (!(beta2 >= 0 && beta2 < 1)) return bad("--beta2 must lie in [0, 1), got " + std::to_string(beta2));
+  if (!(std::isfinite(eps) && eps > 0)) return bad("--eps must be a positive finite number, got " + std::to_string(eps));
+  if (!(std::isfinite(momentum) && momentum >= 0))
+    return bad("--momentum must be a finite number >= 0, got " + std::to_string(momentum));
+  if (warmup_steps < 0) return bad("--warmup-steps must be >= 0, got " + std::to_string(warmup_steps));
+  if (!parse_lr_schedule(lr_schedule)) return bad("--lr-schedule '" + lr_schedule + "' is not known: use constant or cosine");
+  if (threads < 0) return bad("--threads must be >= 0 (0: every core), got " + std::to_string(threads));
+  static const char* kLevels[] = {"TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"};
+  bool level_ok = false;
+  for (const char* l : kLevels) level_ok = level_ok || log_level == l;
+  if (!level_ok) return bad("--log-level '" + log_level + "' is not known: use TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR or CRITICAL");
+  if (checkpoint_dir.empty()) return bad("--checkpoint-dir must not be empty");
+  if (project.empty() || project.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
+    return bad("--project '" + project + "' may hold only letters, digits, '_' and '-'");
+  return Status::ok();
+}
+
+// One table drives both directions of the JSON conversion, so a new setting cannot be saved but not loaded.
+#define BILMOD_CONFIG_FIELDS(X)                                                                                    \
+  X(mod_basis) X(hidden_dim) X(batch_size) X(learning_rate) X(weight_decay) X(epochs) X(grad_accum_steps)          \
+  X(checkpoint_dir) X(checkpoint_every) X(resume_from) X(seed) X(log_level) X(model) X(activation) X(operation)     \
+  X(train_frac) X(data_seed) X(full_batch) X(optimizer) X(beta1) X(beta2) X(eps) X(momentum) X(warmup_steps)       \
+  X(lr_schedule) X(eval_every) X(init_from) X(threads) X(log_file) X(no_progress) X(project) X(run_name) X(group) \
+  X(tracking_dir) X(no_track)
+
+nlohmann::json to_json(const RunConfig& c) {
+  nlohmann::json j;
+#define BILMOD_WRITE(field) j[#field] = c.field;
+  BILMOD_CONFIG_FIELDS(BILMOD_WRITE)
+#undef BILMOD_WRITE
+  return j;
+}
+
+Status config_from_json(const nlohmann::json& j, RunConfig* c) {
+  if (!j.is_object()) return Status::runtime("config is not a JSON object");
+  RunConfig out;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    bool known = false;
+    try {
+#define BILMOD_READ(field)                                \
+  if (it.key() == #field) {                               \
+    it.value().get_to(out.field);                         \
+    known = true;                                         \
+  }
+      BILMOD_CONFIG_FIELDS(BILMOD_READ)
+#undef BILMOD_READ
+    } catch (const nlohmann::json::exception&) {
+      return Status::runtime("config value of '" + it.key() + "' has the wrong type: " + it.value().dump());
+    }
+    if (!known) return Status::runtime("config has an unknown setting '" + it.key() + "' (" + flag(it.key()) + ")");
+  }
+  *c = std::move(out);
+  return Status::ok();
+}
+
+const std::vector<std::string>& model_defining_settings() {
+  static const std::vector<std::string> keys = {"model", "mod_basis", "hidden_dim", "activation", "operation",
+                                                "train_frac", "data_seed", "seed"};
+  return keys;
+}
+
+}  // namespace bilmod

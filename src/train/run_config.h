@@ -1,0 +1,74 @@
+// Every setting of a training run: the seed's flags with its defaults, and bilmod's own.
+// Saved whole in every checkpoint (metadata "config") and in the tracking store's config row.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "data/operation.h"
+#include "model/model_spec.h"
+#include "optim/lr_schedule.h"
+#include "optim/optimizer.h"
+#include "util/status.h"
+
+namespace bilmod {
+
+struct RunConfig {
+  // The seed's flags.
+  int64_t mod_basis = 113;
+  int64_t hidden_dim = 100;
+  int64_t batch_size = 128;
+  double learning_rate = 0.003;
+  double weight_decay = 0.5;
+  int64_t epochs = 2000;
+  int64_t grad_accum_steps = 1;
+  std::string checkpoint_dir = "checkpoints";
+  int64_t checkpoint_every = 100;
+  std::string resume_from;
+  uint64_t seed = 0;
+  std::string log_level = "INFO";
+  // bilmod's.
+  std::string model = "bilinear";
+  std::string activation = "relu";
+  std::string operation = "add";
+  double train_frac = 0.8;
+  int64_t data_seed = -1;  // -1: the value of seed
+  bool full_batch = false;
+  std::string optimizer = "adamw";
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double momentum = 0.0;
+  int64_t warmup_steps = 0;
+  std::string lr_schedule = "constant";
+  int64_t eval_every = 1;
+  std::string init_from;
+  int64_t threads = 0;  // 0: every core
+  std::string log_file;
+  bool no_progress = false;
+  // Experiment tracking (trackio's store).
+  std::string project = "bilinear-modular-arithmetic";
+  std::string run_name;  // empty: trackio-style adjective-noun-N
+  std::string group;
+  std::string tracking_dir;
+  bool no_track = false;
+
+  uint64_t effective_data_seed() const { return data_seed < 0 ? seed : static_cast<uint64_t>(data_seed); }
+  ModelSpec model_spec() const;        // valid only after validate()
+  Operation parsed_operation() const;  // valid only after validate()
+  OptimizerSettings optimizer_settings() const;
+  LrSchedule parsed_lr_schedule() const;
+  // Steps per epoch and in the whole run, for this split size.
+  int64_t steps_per_epoch(int64_t n_train) const;
+
+  // Every value in range and every combination consistent; a usage Status naming the flag otherwise.
+  Status validate() const;
+};
+
+nlohmann::json to_json(const RunConfig& config);
+// Reads a config saved by to_json; keys it does not know are an error, missing keys keep their defaults.
+Status config_from_json(const nlohmann::json& json, RunConfig* config);
+
+// The settings that define the model and its data: a resumed run may not change them.
+const std::vector<std::string>& model_defining_settings();
+
+}  // namespace bilmod

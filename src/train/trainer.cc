@@ -1,0 +1,208 @@
+#include "train/trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <random>
+
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/safetensors.h"
+#include "data/dataset.h"
+#include "model/cross_entropy.h"
+#include "model/network.h"
+#include "optim/lr_schedule.h"
+#include "optim/optimizer.h"
+#include "train/evaluate.h"
+
+namespace bilmod {
+
+std::atomic<int> g_stop_signal{0};
+
+std::string new_run_id() {
+  std::random_device device;
+  std::string id;
+  static const char* kHex = "0123456789abcdef";
+  for (int i = 0; i < 32; ++i) id.push_back(kHex[device() & 15]);
+  return id;
+}
+
+namespace {
+
+Status load_initial_parameters(const std::string& path, const TrainingState& state, std::vector<float>* params) {
+  SafetensorsFile file;
+  BILMOD_TRY(read_safetensors(path, &file));
+  std::vector<float> torch_order;
+  for (const ParameterInfo& info : state.layout.parameters) {
+    if (Status got = file.get_f32(info.name, info.torch_shape, &torch_order); !got)
+      return Status::runtime("--init-from " + path + ": " + got.message() + " (a " + state.config.model +
+                             " model with P = " + std::to_string(state.config.mod_basis) + ", H = " +
+                             std::to_string(state.config.hidden_dim) + " needs it)");
+    for (float x : torch_order)
+      if (!std::isfinite(x)) return Status::runtime("--init-from " + path + ": tensor '" + info.name + "' holds a non-finite value");
+    from_torch_order(info, torch_order.data(), params->data() + info.offset);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status create_training_state(const RunConfig& config, TrainingState* out) {
+  BILMOD_TRY(config.validate());
+  TrainingState s;
+  s.config = config;
+  s.spec = config.model_spec();
+  s.layout = make_parameter_layout(s.spec);
+  s.data = make_dataset(config.mod_basis, config.parsed_operation(), config.train_frac, config.effective_data_seed());
+  s.params.assign(s.layout.total, 0.0f);
+  if (config.init_from.empty())
+    init_parameters(s.spec, s.layout, config.seed, s.params.data());
+  else
+    BILMOD_TRY(load_initial_parameters(config.init_from, s, &s.params));
+  s.optimizer.reset(config.optimizer_settings(), s.layout.total);
+  s.run_id = new_run_id();
+  s.run_name = config.run_name;
+  *out = std::move(s);
+  return Status::ok();
+}
+
+namespace {
+
+// Everything one step needs, allocated once per run.
+struct StepBuffers {
+  std::vector<float> grads;       // (N,) dL/dparams, zeroed at each optimiser step
+  BatchActivations act;
+  std::vector<int64_t> pairs;     // (micro,) the micro-batch's pair indices
+  std::vector<int32_t> labels;    // (micro,)
+  std::vector<double> loss;       // (micro,) per-example loss
+};
+
+Status save(TrainingState* state, const std::vector<TrainingObserver*>& observers) {
+  const std::string path = checkpoint_path(state->config.checkpoint_dir, state->epoch);
+  BILMOD_TRY(save_checkpoint(path, *state));
+  for (auto* o : observers) o->on_checkpoint(*state, path);
+  return Status::ok();
+}
+
+std::string stop_message(int signal, const TrainingState& state) {
+  return std::string(signal == SIGTERM ? "SIGTERM" : "SIGINT") + ": stopped after step " + std::to_string(state.step) +
+         " (epoch " + std::to_string(state.epoch) + " + " + std::to_string(state.epoch_step) +
+         " steps); resume with --resume-from " + checkpoint_path(state.config.checkpoint_dir, state.epoch);
+}
+
+nlohmann::json evaluation_metrics(TrainingState* state, EvaluationWorkspace* ws, double epoch_loss, double lr,
+                                  double grad_norm) {
+  const SplitMetrics m = evaluate_splits(state->spec, state->layout, state->params.data(), state->data, ws);
+  nlohmann::json j = {{"epoch", state->epoch},
+                      {"train/loss", m.train_loss},
+                      {"train/accuracy", m.train_accuracy},
+                      {"val/loss", m.val_loss},
+                      {"val/accuracy", m.val_accuracy},
+                      {"lr", lr},
+                      {"weight_norm", l2_norm(state->params.data(), state->params.size())}};
+  if (!std::isnan(epoch_loss)) j["train/epoch_loss"] = epoch_loss;
+  if (!std::isnan(grad_norm)) j["grad_norm"] = grad_norm;
+  return j;
+}
+
+}  // namespace
+
+Status train(TrainingState* state, const std::vector<TrainingObserver*>& observers) {
+  const RunConfig& config = state->config;
+  const ModelSpec& spec = state->spec;
+  const OptimizerSettings optimizer = config.optimizer_settings();
+  const LrSchedule schedule = config.parsed_lr_schedule();
+  const int64_t n_train = static_cast<int64_t>(state->data.train_indices.size());
+  const int64_t micro = config.full_batch ? n_train : std::min<int64_t>(config.batch_size, n_train);
+  const int64_t accum = config.grad_accum_steps;
+  const int64_t n_micro = (n_train + micro - 1) / micro;
+  const int64_t steps_per_epoch = config.steps_per_epoch(n_train);
+  const int64_t total_steps = config.epochs * steps_per_epoch;
+
+  for (auto* o : observers) BILMOD_TRY(o->on_start(*state));
+  auto finish = [&](Status outcome) {
+    for (auto* o : observers) o->on_finish(*state, outcome);
+    return outcome;
+  };
+
+  StepBuffers buf;
+  buf.grads.assign(state->layout.total, 0.0f);
+  buf.act.reserve(spec, micro);
+  buf.pairs.resize(static_cast<size_t>(micro));
+  buf.labels.resize(static_cast<size_t>(micro));
+  buf.loss.resize(static_cast<size_t>(micro));
+  EvaluationWorkspace eval_ws;
+
+  if (state->step == 0 && state->epoch == 0 && state->epoch_step == 0) {
+    // The initial state: metrics of the untrained model, and checkpoint_epoch_0 with the split.
+    state->metrics = evaluation_metrics(state, &eval_ws, NAN, learning_rate_at(schedule, config.learning_rate,
+                                                                               config.warmup_steps, total_steps, 1), NAN);
+    for (auto* o : observers) o->on_evaluation(*state, state->metrics);
+    if (Status saved = save(state, observers); !saved) return finish(saved);
+  }
+
+  double lr = 0;
+  for (int64_t epoch = state->epoch; epoch < config.epochs; ++epoch) {
+    const std::vector<int32_t> order = epoch_order(n_train, config.seed, epoch);
+    const bool evaluate_now = (epoch + 1) % config.eval_every == 0 || epoch + 1 == config.epochs;
+    double grad_norm = NAN;
+    for (int64_t s = state->epoch_step; s < steps_per_epoch; ++s) {
+      std::fill(buf.grads.begin(), buf.grads.end(), 0.0f);
+      const int64_t first = s * accum, last = std::min(first + accum, n_micro);
+      double batch_loss = 0;
+      for (int64_t j = first; j < last; ++j) {
+        const int64_t begin = j * micro, count = std::min(micro, n_train - begin);
+        for (int64_t i = 0; i < count; ++i) {
+          buf.pairs[i] = state->data.train_indices[order[begin + i]];
+          buf.labels[i] = state->data.label[buf.pairs[i]];
+        }
+        network_forward(spec, state->layout, state->params.data(), buf.pairs.data(), count, &buf.act);
+        // Each micro-batch's mean loss is divided by k (MODELS.md "Gradient accumulation").
+        const float grad_scale = static_cast<float>(1.0 / (static_cast<double>(count) * static_cast<double>(accum)));
+        cross_entropy(buf.act.logits.data(), buf.labels.data(), count, spec.mod_basis, grad_scale,
+                      buf.act.logits.data(), buf.loss.data(), nullptr);
+        double sum = 0;
+        for (int64_t i = 0; i < count; ++i) sum += buf.loss[i];
+        batch_loss += sum / static_cast<double>(count);
+        network_backward(spec, state->layout, state->params.data(), buf.pairs.data(), count, &buf.act, buf.grads.data());
+      }
+      batch_loss /= static_cast<double>(last - first);
+      if (!std::isfinite(batch_loss)) {
+        return finish(Status::runtime("training diverged at epoch " + std::to_string(epoch + 1) + ", step " +
+                                      std::to_string(state->step + 1) + ": the batch loss is " +
+                                      (std::isnan(batch_loss) ? "NaN" : "infinite") +
+                                      "; lower --learning-rate or raise --eps. The checkpoints already written are intact"));
+      }
+      lr = learning_rate_at(schedule, config.learning_rate, config.warmup_steps, total_steps, state->step + 1);
+      if (evaluate_now && s + 1 == steps_per_epoch) grad_norm = l2_norm(buf.grads.data(), buf.grads.size());
+      optimizer_step(optimizer, lr, state->params.data(), buf.grads.data(), &state->optimizer, state->layout.total);
+      state->step += 1;
+      state->epoch_step = s + 1;
+      state->epoch_loss_sum += batch_loss;
+      for (auto* o : observers) o->on_step(*state, batch_loss, lr);
+      const int signal = g_stop_signal.load();
+      if (signal != 0 && s + 1 < steps_per_epoch) {
+        // Stopped inside an epoch: the checkpoint records the place within it, so a resume continues exactly here.
+        if (Status saved = save(state, observers); !saved) return finish(saved);
+        return finish(Status::interrupted(signal == SIGTERM, stop_message(signal, *state)));
+      }
+    }
+    const double epoch_loss = state->epoch_loss_sum / static_cast<double>(steps_per_epoch);
+    state->epoch = epoch + 1;
+    state->epoch_step = 0;
+    state->epoch_loss_sum = 0;
+    if (evaluate_now) {
+      state->metrics = evaluation_metrics(state, &eval_ws, epoch_loss, lr, grad_norm);
+      for (auto* o : observers) o->on_evaluation(*state, state->metrics);
+    }
+    const bool checkpoint_now = (config.checkpoint_every > 0 && state->epoch % config.checkpoint_every == 0) ||
+                                state->epoch == config.epochs || g_stop_signal.load() != 0;
+    if (checkpoint_now)
+      if (Status saved = save(state, observers); !saved) return finish(saved);
+    if (const int signal = g_stop_signal.load(); signal != 0 && state->epoch < config.epochs)
+      return finish(Status::interrupted(signal == SIGTERM, stop_message(signal, *state)));
+  }
+  return finish(Status::ok());
+}
+
+}  // namespace bilmod

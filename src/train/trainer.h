@@ -1,0 +1,43 @@
+// The training loop: epochs of shuffled micro-batches, gradient accumulation, the optimiser step, evaluation,
+// checkpoints; observers receive every step and evaluation (the log and progress bar, the tracking store).
+#pragma once
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "train/run_config.h"
+#include "train/training_state.h"
+#include "util/status.h"
+
+namespace bilmod {
+
+class TrainingObserver {
+ public:
+  virtual ~TrainingObserver() = default;
+  // Before the first step; a failing Status stops the run before any work (e.g. an unusable tracking store).
+  virtual Status on_start(const TrainingState& state) { return Status::ok(); }
+  // After each optimiser step: state.step is the step just taken.
+  virtual void on_step(const TrainingState& state, double batch_loss, double lr) {}
+  // After each evaluation; metrics holds "epoch" and MODELS.md's epoch metrics.
+  virtual void on_evaluation(const TrainingState& state, const nlohmann::json& metrics) {}
+  virtual void on_checkpoint(const TrainingState& state, const std::string& path) {}
+  // At the end, whatever the outcome.
+  virtual void on_finish(const TrainingState& state, const Status& outcome) {}
+};
+
+// A new run: the split from the data seed, parameters from --init-from or the seed, fresh optimiser state.
+Status create_training_state(const RunConfig& config, TrainingState* state);
+// 32 lowercase hex characters from the OS's random source (a UUID4's randomness, without dashes).
+std::string new_run_id();
+
+// Set by SIGINT/SIGTERM handlers: the loop stops at the next step boundary and writes a checkpoint.
+extern std::atomic<int> g_stop_signal;
+
+// Runs from state->epoch / state->epoch_step to config.epochs. Writes checkpoint_epoch_0 when starting from
+// step 0, a checkpoint every --checkpoint-every epochs, and one at the end. Returns a runtime Status naming
+// the epoch and step if the loss diverges, and the interrupted code (130/143) after a stop signal.
+Status train(TrainingState* state, const std::vector<TrainingObserver*>& observers);
+
+}  // namespace bilmod

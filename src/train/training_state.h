@@ -1,0 +1,32 @@
+// Everything a run is at a step boundary: what a checkpoint saves and a resume restores.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "data/dataset.h"
+#include "model/model_spec.h"
+#include "optim/optimizer.h"
+#include "train/run_config.h"
+
+namespace bilmod {
+
+struct TrainingState {
+  RunConfig config;
+  ModelSpec spec;
+  ParameterLayout layout;
+  std::vector<float> params;  // (layout.total,) in bilmod's stored order (model/model_spec.h)
+  OptimizerState optimizer;
+  Dataset data;
+  int64_t epoch = 0;          // epochs completed
+  int64_t step = 0;           // optimiser steps completed
+  int64_t epoch_step = 0;     // steps already taken inside epoch `epoch` (non-zero only after an interruption)
+  double epoch_loss_sum = 0;  // sum of those steps' batch losses, for train/epoch_loss
+  std::string run_id;         // 32 lowercase hex chars, kept across resumes
+  std::string run_name;
+  nlohmann::json metrics = nlohmann::json::object();  // the last evaluation
+};
+
+}  // namespace bilmod

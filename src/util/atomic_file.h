@@ -1,0 +1,16 @@
+// Writing a file so that a reader sees either the old file or the whole new one, never half of either.
+#pragma once
+#include <string>
+
+#include "util/status.h"
+
+namespace bilmod {
+
+// Writes `bytes` to a temporary file in the same folder, fsyncs it, renames it over `path` and fsyncs the
+// folder. On any failure the temporary file is removed and `path` is left as it was.
+Status write_file_atomically(const std::string& path, const std::string& bytes);
+
+// Whether a file can be created in `dir` (creating the folder if needed); a usage-time check before work starts.
+Status check_writable_dir(const std::string& dir, const std::string& flag_name);
+
+}  // namespace bilmod
