@@ -48,8 +48,8 @@ Status ConsoleObserver::on_start(const TrainingState& state) {
 }
 
 void ConsoleObserver::on_step(const TrainingState& state, double batch_loss, double lr) {
-  if (log::enabled(log::Level::kTrace))
-    log::write(log::Level::kTrace, "step", {{"step", state.step}, {"train/batch_loss", batch_loss}, {"lr", lr}});
+  if (log::enabled(log::Level::kDebug))
+    log::write(log::Level::kDebug, "step", {{"step", state.step}, {"train/batch_loss", batch_loss}, {"lr", lr}});
 }
 
 void ConsoleObserver::on_evaluation(const TrainingState& state, const nlohmann::json& metrics) {

@@ -12,6 +12,7 @@ namespace {
 const CommandEntry kCommands[] = {
     {"train", "Train a model on (a op b) mod P and write checkpoints", setup_train_command},
     {"dataset", "Write the table (a, b, c) and its train/validation split as safetensors", setup_dataset_command},
+    {"evaluate", "Loss and accuracy of a checkpoint, and optionally its logits on every pair", setup_evaluate_command},
 };
 }  // namespace
 
