@@ -1,0 +1,202 @@
+"""Shared helpers of the PyTorch parity and end-to-end tests.
+
+Everything here is written from the documents (shared/docs/MODELS.md, FORMATS.md), not from bilmod's code: the
+safetensors reader/writer, bilmod's counter-based random stream (to reproduce the split and each epoch's batch order),
+and the PyTorch reference modules of the three models, with the parameter names bilmod's checkpoints use.
+"""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+BILMOD = os.environ.get("BILMOD", os.path.join(os.path.dirname(__file__), "..", "..", "build", "bilmod"))
+MASK = (1 << 64) - 1
+
+# ---------------------------------------------------------------------------------------------------------------
+# safetensors with numpy: 8-byte little-endian header length, JSON header, data buffer.
+_DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32, "U8": np.uint8}
+
+
+def read_safetensors(path):
+    """Returns (tensors: dict name -> np.ndarray, metadata: dict)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    base = 8 + n
+    tensors = {}
+    for name, info in header.items():
+        begin, end = info["data_offsets"]
+        arr = np.frombuffer(data[base + begin:base + end], dtype=_DTYPES[info["dtype"]])
+        tensors[name] = arr.reshape(info["shape"]).copy()
+    return tensors, meta
+
+
+def write_safetensors(path, tensors, metadata=None):
+    header, offset, blobs = {}, 0, []
+    if metadata:
+        header["__metadata__"] = metadata
+    for name in sorted(tensors):
+        arr = np.ascontiguousarray(tensors[name])
+        dtype = {np.dtype(np.float32): "F32", np.dtype(np.int64): "I64"}[arr.dtype]
+        blob = arr.tobytes()
+        header[name] = {"dtype": dtype, "shape": list(arr.shape), "data_offsets": [offset, offset + len(blob)]}
+        offset += len(blob)
+        blobs.append(blob)
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# bilmod's counter-based random stream (MODELS.md "Epoch order"; src/util/rng.h documents the same formulas).
+def mix64(x):
+    x &= MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK
+    return x ^ (x >> 31)
+
+
+def stream_key(seed, purpose, index):
+    return mix64(mix64(seed ^ 0x6A09E667F3BCC909) ^ ((purpose * 0x9E3779B97F4A7C15) & MASK) ^ mix64(index + 1))
+
+
+def random_below(key, i, n):
+    return (mix64((key + (i + 1) * 0x9E3779B97F4A7C15) & MASK) * n) >> 64
+
+
+def shuffled(values, key):
+    values = list(values)
+    for j in range(len(values) - 1, 0, -1):
+        other = random_below(key, len(values) - 1 - j, j + 1)
+        values[j], values[other] = values[other], values[j]
+    return values
+
+
+SPLIT_STREAM, EPOCH_ORDER_STREAM = 1, 2
+
+
+def epoch_order(n_train, seed, epoch):
+    return shuffled(range(n_train), stream_key(seed, EPOCH_ORDER_STREAM, epoch))
+
+
+def split(p, train_frac, data_seed):
+    """The add/sub/mul table's split: every pair a*P+b permuted, the first floor(frac*N) are train."""
+    pairs = shuffled(range(p * p), stream_key(data_seed, SPLIT_STREAM, 0))
+    n_train = int(train_frac * len(pairs) + 1e-9)
+    return pairs[:n_train], pairs[n_train:]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The reference modules, written as the papers and the seed write them: on one-hot inputs.
+class BilinearModel(nn.Module):
+    def __init__(self, p, h):
+        super().__init__()
+        self.p = p
+        self.bilinear = nn.Bilinear(p, p, h)
+        self.output = nn.Linear(h, p)
+
+    def forward(self, a, b):
+        ea, eb = F.one_hot(a, self.p).float(), F.one_hot(b, self.p).float()
+        return self.output(torch.relu(self.bilinear(ea, eb)))
+
+
+class FactoredModel(nn.Module):
+    def __init__(self, p, h):
+        super().__init__()
+        self.p = p
+        self.left = nn.Linear(2 * p, h, bias=False)
+        self.right = nn.Linear(2 * p, h, bias=False)
+        self.output = nn.Linear(h, p, bias=False)
+
+    def forward(self, a, b):
+        x = torch.cat([F.one_hot(a, self.p), F.one_hot(b, self.p)], dim=1).float()
+        return self.output(self.left(x) * self.right(x))
+
+
+class MlpModel(nn.Module):
+    def __init__(self, p, h, activation="relu"):
+        super().__init__()
+        self.p = p
+        self.activation = activation
+        self.hidden = nn.Linear(2 * p, h)
+        self.output = nn.Linear(h, p)
+
+    def forward(self, a, b):
+        x = torch.cat([F.one_hot(a, self.p), F.one_hot(b, self.p)], dim=1).float()
+        z = self.hidden(x)
+        return self.output(torch.relu(z) if self.activation == "relu" else z * z)
+
+
+def make_model(kind, p, h, activation="relu"):
+    if kind == "bilinear":
+        return BilinearModel(p, h)
+    if kind == "factored":
+        return FactoredModel(p, h)
+    return MlpModel(p, h, activation)
+
+
+def state_dict_numpy(module):
+    return {k: v.detach().numpy().astype(np.float32) for k, v in module.state_dict().items()}
+
+
+def model_tensors(tensors):
+    """A checkpoint's model parameters: what load_state_dict(strict=True) takes."""
+    return {k: torch.from_numpy(v) for k, v in tensors.items() if not k.startswith(("optimizer.", "data."))}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def run_bilmod(*args, expect=0, env=None):
+    proc = subprocess.run([BILMOD, *map(str, args)], capture_output=True, text=True, env=env)
+    if proc.returncode != expect:
+        sys.stderr.write(proc.stdout + proc.stderr)
+        raise AssertionError(f"bilmod {' '.join(map(str, args))} exited {proc.returncode}, expected {expect}")
+    return proc
+
+
+def step_losses(log_path):
+    """train/batch_loss of every optimiser step, from a --log-file written at --log-level DEBUG."""
+    losses = {}
+    with open(log_path) as f:
+        for line in f:
+            record = json.loads(line)
+            if record["message"] == "step":
+                losses[record["fields"]["step"]] = record["fields"]["train/batch_loss"]
+    return [losses[s] for s in sorted(losses)]
+
+
+def relative_difference(actual, expected):
+    """max |actual - expected| / max |expected| (with a floor of 1e-30)."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    return float(np.max(np.abs(actual - expected)) / max(np.max(np.abs(expected)), 1e-30))
+
+
+class Failures:
+    """Collects failed comparisons, printing each with its largest difference; exit 1 if any."""
+
+    def __init__(self):
+        self.count = 0
+        self.checks = 0
+
+    def check(self, ok, message):
+        self.checks += 1
+        print(("ok   " if ok else "FAIL ") + message, flush=True)
+        if not ok:
+            self.count += 1
+
+    def finish(self):
+        print(f"{self.checks - self.count} passed, {self.count} failed")
+        sys.exit(1 if self.count or not self.checks else 0)
+
+
+def tempdir():
+    return tempfile.TemporaryDirectory(prefix="bilmod-test-")

@@ -1,0 +1,124 @@
+"""Parity with PyTorch: from the same initial parameters (--init-from) and split, bilmod's training steps give the
+losses and parameters that torch.optim gives on the reference module of each model (issue 2, "Correct, and shown to be").
+
+Full-batch AdamW for 50 steps for every model; SGD with momentum; warm-up with a cosine schedule; and a minibatch run
+with gradient accumulation whose batch order this test reproduces from MODELS.md's counter-based stream.
+"""
+import math
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bilmod_reference import (Failures, epoch_order, make_model, read_safetensors, relative_difference, run_bilmod,
+                              state_dict_numpy, step_losses, tempdir, write_safetensors)
+
+torch.set_num_threads(1)
+LOSS_RTOL, PARAM_RTOL = 1e-5, 1e-4
+
+
+def lr_at(base, warmup, total, schedule, t):
+    """MODELS.md: lr * min(t/N, 1); cosine decays from lr to 0 over the run's total steps, after warm-up."""
+    if warmup > 0 and t < warmup:
+        return base * t / warmup
+    if schedule == "constant":
+        return base
+    progress = min(max((t - warmup) / max(1, total - warmup), 0.0), 1.0)
+    return base * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def reference_run(model, train_pairs, p, optimizer_name, epochs, batch_size, accum, full_batch, lr, wd, momentum,
+                  warmup, schedule, seed):
+    """Trains the reference module as bilmod's documents say; returns the loss of every optimiser step."""
+    pairs = torch.tensor(train_pairs)
+    if optimizer_name == "adamw":
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=lr, weight_decay=wd, momentum=momentum)
+    n = len(train_pairs)
+    micro = n if full_batch else batch_size
+    n_micro = (n + micro - 1) // micro
+    steps_per_epoch = 1 if full_batch else (n_micro + accum - 1) // accum
+    total = epochs * steps_per_epoch
+    losses, t = [], 0
+    for epoch in range(epochs):
+        order = torch.tensor(epoch_order(n, seed, epoch))
+        for s in range(steps_per_epoch):
+            opt.zero_grad()
+            group = range(s * accum, min((s + 1) * accum, n_micro))
+            batch_loss = 0.0
+            for j in group:
+                idx = pairs[order[j * micro:(j + 1) * micro]]
+                a, b = idx // p, idx % p
+                loss = F.cross_entropy(model(a, b), (a + b) % p)
+                (loss / accum).backward()
+                batch_loss += loss.item()
+            t += 1
+            for g in opt.param_groups:
+                g["lr"] = lr_at(lr, warmup, total, schedule, t)
+            opt.step()
+            losses.append(batch_loss / len(group))
+    return losses
+
+
+CASES = [
+    # name, model, P, H, extra bilmod flags, reference settings
+    dict(name="bilinear full-batch adamw", model="bilinear", p=17, h=12, full_batch=True, epochs=50),
+    dict(name="factored full-batch adamw", model="factored", p=31, h=24, full_batch=True, epochs=50),
+    dict(name="mlp relu full-batch adamw", model="mlp", p=23, h=20, full_batch=True, epochs=50),
+    dict(name="mlp quad full-batch adamw", model="mlp", p=23, h=20, activation="quad", full_batch=True, epochs=50),
+    dict(name="factored full-batch sgd momentum", model="factored", p=23, h=16, full_batch=True, epochs=50,
+         optimizer="sgd", lr=0.5, wd=1e-3, momentum=0.9),
+    dict(name="mlp warm-up + cosine", model="mlp", p=23, h=16, full_batch=True, epochs=50, warmup=10,
+         schedule="cosine"),
+    dict(name="factored minibatch + accumulation", model="factored", p=23, h=16, full_batch=False, epochs=3,
+         batch_size=16, accum=3, seed=5),
+    dict(name="bilinear minibatch", model="bilinear", p=19, h=10, full_batch=False, epochs=2, batch_size=32, seed=3),
+]
+
+
+def main():
+    failures = Failures()
+    for case in CASES:
+        c = dict(activation="relu", optimizer="adamw", lr=3e-3, wd=0.5, momentum=0.0, warmup=0,
+                 schedule="constant", batch_size=128, accum=1, seed=0, train_frac=0.4)
+        c.update(case)
+        with tempdir() as d:
+            torch.manual_seed(1234)
+            model = make_model(c["model"], c["p"], c["h"], c["activation"])
+            init = os.path.join(d, "init.safetensors")
+            write_safetensors(init, state_dict_numpy(model))
+            log = os.path.join(d, "log.jsonl")
+            args = ["train", "--model", c["model"], "--mod-basis", c["p"], "--hidden-dim", c["h"],
+                    "--activation", c["activation"], "--optimizer", c["optimizer"], "--learning-rate", c["lr"],
+                    "--weight-decay", c["wd"], "--momentum", c["momentum"], "--warmup-steps", c["warmup"],
+                    "--lr-schedule", c["schedule"], "--epochs", c["epochs"], "--batch-size", c["batch_size"],
+                    "--grad-accum-steps", c["accum"], "--seed", c["seed"], "--train-frac", c["train_frac"],
+                    "--init-from", init, "--checkpoint-dir", d, "--checkpoint-every", 0, "--no-progress",
+                    "--log-level", "DEBUG", "--log-file", log, "--threads", 1, "--no-track"]
+            if c["full_batch"]:
+                args.append("--full-batch")
+            run_bilmod(*args)
+            first, _ = read_safetensors(os.path.join(d, "checkpoint_epoch_0.safetensors"))
+            train_pairs = [int(x) for x in first["data.train_indices"]]
+            ours = step_losses(log)
+            theirs = reference_run(model, train_pairs, c["p"], c["optimizer"], c["epochs"], c["batch_size"],
+                                   c["accum"], c["full_batch"], c["lr"], c["wd"], c["momentum"], c["warmup"],
+                                   c["schedule"], c["seed"])
+            failures.check(len(ours) == len(theirs), f"{c['name']}: {len(ours)} steps (PyTorch {len(theirs)})")
+            if len(ours) == len(theirs):
+                worst = max(abs(x - y) / abs(y) for x, y in zip(ours, theirs))
+                failures.check(worst <= LOSS_RTOL, f"{c['name']}: per-step loss, largest relative difference "
+                                                   f"{worst:.3g} (limit {LOSS_RTOL})")
+            final, _ = read_safetensors(os.path.join(d, f"checkpoint_epoch_{c['epochs']}.safetensors"))
+            reference = state_dict_numpy(model)
+            for name, expected in reference.items():
+                diff = relative_difference(final[name], expected)
+                failures.check(diff <= PARAM_RTOL, f"{c['name']}: final {name}, largest difference "
+                                                   f"{diff:.3g} of its largest value (limit {PARAM_RTOL})")
+    failures.finish()
+
+
+if __name__ == "__main__":
+    main()
