@@ -40,6 +40,26 @@ std::string data_checksum(const SafetensorsFile& file) {
   return std::string("fnv1a64:") + hex;
 }
 
+std::string header_checksum(const SafetensorsFile& file) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  auto mix = [&hash](const std::string& bytes) {
+    for (unsigned char byte : bytes + '\0') {
+      hash ^= byte;
+      hash *= 0x100000001b3ULL;
+    }
+  };
+  for (const auto& [key, value] : file.metadata)
+    if (key != "data_checksum" && key != "header_checksum") mix(key), mix(value);
+  for (const auto& [name, t] : file.tensors) {
+    mix(name);
+    mix(dtype_name(t.dtype));
+    for (int64_t dim : t.shape) mix(std::to_string(dim));
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return std::string("fnv1a64:") + hex;
+}
+
 namespace {
 
 std::string optimizer_key(const std::string& param, const char* slot) { return "optimizer." + param + "." + slot; }
@@ -80,7 +100,18 @@ SafetensorsFile to_safetensors(const TrainingState& s) {
                    {"metrics", s.metrics.dump()},
                    {"bilmod_version", BILMOD_VERSION}};
   file.metadata["data_checksum"] = data_checksum(file);
+  file.metadata["header_checksum"] = header_checksum(file);
   return file;
+}
+
+// JSON held in the metadata ('config', 'metrics'), discarded when nested deeper than bilmod ever writes it:
+// copying or printing a value recurses once per level, and a crafted file must not exhaust the stack.
+nlohmann::json parse_metadata_json(const std::string& text) {
+  bool too_deep = false;
+  auto json = nlohmann::json::parse(
+      text, [&too_deep](int depth, nlohmann::json::parse_event_t, nlohmann::json&) { return !(too_deep |= depth > 8); },
+      false);
+  return too_deep ? nlohmann::json(nlohmann::json::value_t::discarded) : json;
 }
 
 Status parse_int(const std::map<std::string, std::string>& meta, const std::string& key, int64_t* out) {
@@ -109,10 +140,12 @@ Status from_safetensors(const SafetensorsFile& file, TrainingState* out) {
                            " is not supported by this bilmod (reads version " + std::to_string(kCheckpointFormatVersion) + ")");
   if (!get("data_checksum") || *get("data_checksum") != data_checksum(file))
     return Status::runtime("tensor data does not match its checksum (the file is corrupt)");
+  if (!get("header_checksum") || *get("header_checksum") != header_checksum(file))
+    return Status::runtime("metadata, tensor names or shapes do not match their checksum (the file is corrupt)");
   TrainingState s;
   if (!get("config")) return Status::runtime("metadata 'config' is missing");
-  const auto config_json = nlohmann::json::parse(*get("config"), nullptr, false);
-  if (config_json.is_discarded()) return Status::runtime("metadata 'config' is not valid JSON");
+  const auto config_json = parse_metadata_json(*get("config"));
+  if (config_json.is_discarded()) return Status::runtime("metadata 'config' is not valid JSON (or nested too deep)");
   BILMOD_TRY(config_from_json(config_json, &s.config));
   if (Status valid = s.config.validate(); !valid) return Status::runtime("its config is invalid: " + valid.message());
   BILMOD_TRY(parse_int(meta, "epoch", &s.epoch));
@@ -126,7 +159,7 @@ Status from_safetensors(const SafetensorsFile& file, TrainingState* out) {
   if (s.run_id.size() != 32 || s.run_id.find_first_not_of("0123456789abcdef") != std::string::npos)
     return Status::runtime("metadata 'run_id' is not 32 lowercase hex characters");
   s.run_name = get("run_name") ? *get("run_name") : "";
-  s.metrics = nlohmann::json::parse(get("metrics") ? *get("metrics") : "", nullptr, false);
+  s.metrics = parse_metadata_json(get("metrics") ? *get("metrics") : "");
   if (s.metrics.is_discarded() || !s.metrics.is_object()) return Status::runtime("metadata 'metrics' is not a JSON object");
 
   s.spec = s.config.model_spec();

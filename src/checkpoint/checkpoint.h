@@ -29,5 +29,8 @@ Status resolve_checkpoint_path(const std::string& file_or_dir, std::string* path
 
 // 64-bit FNV-1a over 8-byte words of the tensors' bytes, in file order: catches silent corruption of data.
 std::string data_checksum(const SafetensorsFile& file);
+// 64-bit FNV-1a over every metadata key and value (but the two checksums) and every tensor's name, dtype and
+// shape: a bit flip in the header that still parses (an epoch, a config value) is caught too.
+std::string header_checksum(const SafetensorsFile& file);
 
 }  // namespace bilmod

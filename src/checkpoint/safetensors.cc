@@ -118,6 +118,8 @@ Status parse_safetensors(const uint8_t* data, size_t size, const std::string& or
   if (header_len > size - 8)
     return bad("header length " + std::to_string(header_len) + " runs past the end of the file (" +
                std::to_string(size) + " bytes): the file is truncated");
+  // nlohmann's parser takes a NUL byte for the end of its input and would ignore whatever follows it.
+  if (std::memchr(data + 8, 0, header_len) != nullptr) return bad("the header holds a NUL byte");
   const auto header = nlohmann::json::parse(data + 8, data + 8 + header_len, nullptr, false);
   if (header.is_discarded() || !header.is_object()) return bad("the header is not a JSON object");
   const uint8_t* buffer = data + 8 + header_len;

@@ -1,12 +1,25 @@
 #include "train/run_config.h"
 
 #include <cmath>
+#include <stdexcept>
+#include <type_traits>
 
 #include "data/dataset.h"
 
 namespace bilmod {
 
 namespace {
+// Whether a JSON value has the setting's own type: nlohmann would otherwise convert 7.9 or true to an integer
+// (and 1e300 to an integer is undefined behaviour).
+template <typename T>
+bool json_holds(const nlohmann::json& v) {
+  if constexpr (std::is_same_v<T, bool>) return v.is_boolean();
+  else if constexpr (std::is_unsigned_v<T>) return v.is_number_unsigned();
+  else if constexpr (std::is_integral_v<T>) return v.is_number_integer();
+  else if constexpr (std::is_floating_point_v<T>) return v.is_number();
+  else return v.is_string();
+}
+
 std::string flag(const std::string& key) {
   std::string name = "--" + key;
   for (char& c : name)
@@ -125,13 +138,17 @@ Status config_from_json(const nlohmann::json& j, RunConfig* c) {
     try {
 #define BILMOD_READ(field)                                \
   if (it.key() == #field) {                               \
+    if (!json_holds<decltype(out.field)>(it.value()))     \
+      throw std::invalid_argument(#field);                \
     it.value().get_to(out.field);                         \
     known = true;                                         \
   }
       BILMOD_CONFIG_FIELDS(BILMOD_READ)
 #undef BILMOD_READ
-    } catch (const nlohmann::json::exception&) {
-      return Status::runtime("config value of '" + it.key() + "' has the wrong type: " + it.value().dump());
+    } catch (const std::exception&) {
+      // An array or object is named, not printed: printing recurses once per level of nesting.
+      return Status::runtime("config value of '" + it.key() + "' has the wrong type: " +
+                             (it.value().is_structured() ? std::string("an ") + it.value().type_name() : it.value().dump()));
     }
     if (!known) return Status::runtime("config has an unknown setting '" + it.key() + "' (" + flag(it.key()) + ")");
   }

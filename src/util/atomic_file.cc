@@ -1,9 +1,11 @@
 #include "util/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -63,7 +65,25 @@ Status check_writable_dir(const std::string& dir, const std::string& flag_name) 
   if (fd < 0) return Status::runtime(flag_name + " " + dir + " is not writable: " + std::strerror(errno));
   ::close(fd);
   ::unlink(probe.c_str());
+  remove_stale_temporaries(dir);
   return Status::ok();
+}
+
+int remove_stale_temporaries(const std::string& dir) {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const size_t dot = name.rfind('.');
+    const bool ours = name.rfind(".bilmod-write-probe.", 0) == 0 || (name[0] == '.' && name.find(".tmp.") != std::string::npos);
+    if (!ours || dot == std::string::npos || dot + 1 == name.size() ||
+        name.find_first_not_of("0123456789", dot + 1) != std::string::npos || !entry.is_regular_file(ec))
+      continue;
+    const long pid = std::strtol(name.c_str() + dot + 1, nullptr, 10);
+    if (pid <= 0 || pid == getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    if (fs::remove(entry.path(), ec)) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace bilmod

@@ -11,6 +11,12 @@ namespace bilmod {
 Status write_file_atomically(const std::string& path, const std::string& bytes);
 
 // Whether a file can be created in `dir` (creating the folder if needed); a usage-time check before work starts.
+// It also removes the temporary files that runs killed mid-write left there (remove_stale_temporaries).
 Status check_writable_dir(const std::string& dir, const std::string& flag_name);
+
+// Removes the temporary files that a process killed mid-write leaves in `dir` (".NAME.tmp.PID" of
+// write_file_atomically, ".bilmod-write-probe.PID" of check_writable_dir) when process PID no longer exists;
+// returns how many it removed.
+int remove_stale_temporaries(const std::string& dir);
 
 }  // namespace bilmod
