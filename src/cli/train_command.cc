@@ -10,6 +10,7 @@
 #include "checkpoint/checkpoint.h"
 #include "cli/command.h"
 #include "cli/console_observer.h"
+#include "tracking/tracking_observer.h"
 #include "train/trainer.h"
 #include "util/atomic_file.h"
 #include "util/log.h"
@@ -128,6 +129,13 @@ int run_train(const CLI::App& cmd, const RunConfig& cli_config) {
 
   ConsoleObserver console(config.no_progress ? false : ProgressBar::stderr_is_terminal());
   std::vector<TrainingObserver*> observers = {&console};
+  TrackingObserver tracking;
+  if (!config.no_track) {
+    // Opened before train(): an unusable store stops the run before any work, and the run's name (trackio's
+    // adjective-noun-N when --run-name is not given) is known before checkpoint_epoch_0 records it.
+    if (Status s = tracking.open(&state); !s) return report_failure(name, s);
+    observers.push_back(&tracking);
+  }
   std::signal(SIGINT, handle_stop_signal);
   std::signal(SIGTERM, handle_stop_signal);
   const Status outcome = train(&state, observers);
