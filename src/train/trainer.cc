@@ -79,6 +79,16 @@ struct StepBuffers {
 
 Status save(TrainingState* state, const std::vector<TrainingObserver*>& observers) {
   const std::string path = checkpoint_path(state->config.checkpoint_dir, state->epoch);
+  // A checkpoint never holds a diverged state: the last good one stays the latest on disk.
+  for (const std::vector<float>* buffer : {&state->params, &state->optimizer.exp_avg, &state->optimizer.exp_avg_sq,
+                                           &state->optimizer.momentum_buffer})
+    for (float x : *buffer)
+      if (!std::isfinite(x))
+        return Status::runtime("training diverged by epoch " + std::to_string(state->epoch) + ", step " +
+                               std::to_string(state->step) + ": a " +
+                               (buffer == &state->params ? "parameter" : "optimiser moment") +
+                               " is no longer finite; lower --learning-rate. No checkpoint was written for this "
+                               "state; the earlier ones are intact");
   BILMOD_TRY(save_checkpoint(path, *state));
   for (auto* o : observers) o->on_checkpoint(*state, path);
   return Status::ok();
@@ -195,10 +205,12 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
       state->metrics = evaluation_metrics(state, &eval_ws, epoch_loss, lr, grad_norm);
       for (auto* o : observers) o->on_evaluation(*state, state->metrics);
     }
+    const bool stop_early = std::any_of(observers.begin(), observers.end(), [](auto* o) { return o->stop_requested(); });
     const bool checkpoint_now = (config.checkpoint_every > 0 && state->epoch % config.checkpoint_every == 0) ||
-                                state->epoch == config.epochs || g_stop_signal.load() != 0;
+                                state->epoch == config.epochs || g_stop_signal.load() != 0 || stop_early;
     if (checkpoint_now)
       if (Status saved = save(state, observers); !saved) return finish(saved);
+    if (stop_early && state->epoch < config.epochs) return finish(Status::ok());  // the run's last checkpoint is this epoch's
     if (const int signal = g_stop_signal.load(); signal != 0 && state->epoch < config.epochs)
       return finish(Status::interrupted(signal == SIGTERM, stop_message(signal, *state)));
   }

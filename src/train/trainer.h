@@ -25,6 +25,8 @@ class TrainingObserver {
   virtual void on_checkpoint(const TrainingState& state, const std::string& path) {}
   // At the end, whatever the outcome.
   virtual void on_finish(const TrainingState& state, const Status& outcome) {}
+  // Asked after each epoch's evaluation: true ends the run there, cleanly, with a checkpoint (early stop).
+  virtual bool stop_requested() const { return false; }
 };
 
 // A new run: the split from the data seed, parameters from --init-from or the seed, fresh optimiser state.
