@@ -1,0 +1,144 @@
+// Micro-benchmarks of the kernels that bound an epoch, with the rate each achieves (issue 5):
+//   forward+backward of one training batch per model, the output matmuls, the cross-entropy, the AdamW step over the
+//   seed model's 1.29 M parameters, and the evaluation of every pair.
+// FLOP counts are the multiply-adds of the matmuls (2 FLOP each); bytes are the optimiser's reads and writes.
+// Run: build-bench/bench/bilmod_kernels_bench [--benchmark_filter=...]; single thread unless OMP_NUM_THREADS says more.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "data/dataset.h"
+#include "model/cross_entropy.h"
+#include "model/model_spec.h"
+#include "model/network.h"
+#include "model/output_layer.h"
+#include "optim/optimizer.h"
+#include "train/evaluate.h"
+#include "util/rng.h"
+
+namespace bilmod {
+namespace {
+
+constexpr int64_t kP = 113, kH = 100, kBatch = 128;
+
+ModelSpec spec_of(int kind) {
+  ModelSpec spec;
+  spec.kind = static_cast<ModelKind>(kind);
+  spec.mod_basis = kP;
+  spec.hidden_dim = kH;
+  return spec;
+}
+
+std::vector<float> random_vector(size_t n, uint64_t seed, float scale) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = (2.0f * random_unit_float(seed, i) - 1.0f) * scale;
+  return v;
+}
+
+const char* model_name(int kind) { return kind == 0 ? "bilinear" : kind == 1 ? "factored" : "mlp"; }
+
+// One training micro-batch: forward, cross-entropy with its gradient, backward into a gradient buffer.
+void BM_ForwardBackward(benchmark::State& state) {
+  const ModelSpec spec = spec_of(static_cast<int>(state.range(0)));
+  state.SetLabel(model_name(static_cast<int>(state.range(0))));
+  const ParameterLayout layout = make_parameter_layout(spec);
+  std::vector<float> params(layout.total), grads(layout.total, 0.0f);
+  init_parameters(spec, layout, 1, params.data());
+  const Dataset data = make_dataset(kP, Operation::kAdd, 0.8, 0);
+  std::vector<int64_t> pairs(data.train_indices.begin(), data.train_indices.begin() + kBatch);
+  std::vector<int32_t> labels(kBatch);
+  for (int64_t i = 0; i < kBatch; ++i) labels[i] = data.label[pairs[i]];
+  std::vector<double> loss(kBatch);
+  BatchActivations act;
+  for (auto _ : state) {
+    network_forward(spec, layout, params.data(), pairs.data(), kBatch, &act);
+    cross_entropy(act.logits.data(), labels.data(), kBatch, kP, 1.0f / kBatch, act.logits.data(), loss.data(), nullptr);
+    network_backward(spec, layout, params.data(), pairs.data(), kBatch, &act, grads.data());
+    benchmark::DoNotOptimize(grads.data());
+  }
+  // Output layer: forward, dweight and dhidden, each n*H*P multiply-adds.
+  state.counters["GFLOP/s"] = benchmark::Counter(3.0 * 2 * kBatch * kH * kP * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["examples/s"] = benchmark::Counter(kBatch, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_ForwardBackward)->DenseRange(0, 2);
+
+void BM_OutputForward(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  const auto hidden = random_vector(n * kH, 2, 1.0f), weight = random_vector(kH * kP, 3, 0.1f), bias = random_vector(kP, 4, 0.1f);
+  std::vector<float> logits(n * kP);
+  for (auto _ : state) {
+    output_forward(logits.data(), hidden.data(), weight.data(), bias.data(), n, kH, kP);
+    benchmark::DoNotOptimize(logits.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * kH * kP * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_OutputForward)->Arg(kBatch)->Arg(1024);
+
+void BM_OutputBackward(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  const auto hidden = random_vector(n * kH, 2, 1.0f), weight = random_vector(kH * kP, 3, 0.1f);
+  const auto dlogits = random_vector(n * kP, 5, 0.01f);
+  std::vector<float> dhidden(n * kH), dweight(kH * kP, 0.0f), dbias(kP, 0.0f);
+  for (auto _ : state) {
+    output_backward(dhidden.data(), dweight.data(), dbias.data(), dlogits.data(), hidden.data(), weight.data(), n, kH, kP);
+    benchmark::DoNotOptimize(dhidden.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 2 * n * kH * kP * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_OutputBackward)->Arg(kBatch)->Arg(1024);
+
+void BM_CrossEntropy(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  const bool with_grad = state.range(1) != 0;
+  const auto logits = random_vector(n * kP, 6, 5.0f);
+  std::vector<int32_t> labels(n);
+  for (int64_t i = 0; i < n; ++i) labels[i] = static_cast<int32_t>(i % kP);
+  std::vector<float> dlogits(n * kP);
+  std::vector<double> loss(n);
+  std::vector<uint8_t> correct(n);
+  for (auto _ : state) {
+    cross_entropy(logits.data(), labels.data(), n, kP, 1.0f / static_cast<float>(n), with_grad ? dlogits.data() : nullptr,
+                  loss.data(), correct.data());
+    benchmark::DoNotOptimize(loss.data());
+  }
+  state.counters["logits/s"] = benchmark::Counter(static_cast<double>(n * kP), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_CrossEntropy)->Args({kBatch, 1})->Args({1024, 0});
+
+// The dense AdamW step over the seed model's parameters: 28 bytes per parameter (read p, g, m, v; write p, m, v).
+void BM_AdamWDense(benchmark::State& state) {
+  const ModelSpec spec = spec_of(0);
+  const ParameterLayout layout = make_parameter_layout(spec);
+  const size_t n = layout.total;
+  auto params = random_vector(n, 7, 0.1f);
+  const auto grads = random_vector(n, 8, 0.01f);
+  OptimizerSettings settings;
+  OptimizerState opt;
+  opt.reset(settings, n);
+  for (auto _ : state) {
+    optimizer_step(settings, 3e-3, params.data(), grads.data(), &opt, n);
+    benchmark::DoNotOptimize(params.data());
+  }
+  state.counters["GB/s"] = benchmark::Counter(28.0 * static_cast<double>(n) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["params/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_AdamWDense)->Unit(benchmark::kMillisecond);
+
+// Loss and accuracy on all P^2 pairs (train and validation), as every epoch does.
+void BM_Evaluate(benchmark::State& state) {
+  const ModelSpec spec = spec_of(static_cast<int>(state.range(0)));
+  state.SetLabel(model_name(static_cast<int>(state.range(0))));
+  const ParameterLayout layout = make_parameter_layout(spec);
+  std::vector<float> params(layout.total);
+  init_parameters(spec, layout, 1, params.data());
+  const Dataset data = make_dataset(kP, Operation::kAdd, 0.8, 0);
+  EvaluationWorkspace ws;
+  for (auto _ : state) benchmark::DoNotOptimize(evaluate_splits(spec, layout, params.data(), data, &ws));
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kP * kP * kH * kP * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_Evaluate)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace bilmod
