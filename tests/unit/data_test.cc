@@ -23,7 +23,9 @@ TEST(Operation, EveryOperationFollowsItsFormula) {
       EXPECT_EQ(apply_operation(Operation::kQuadraticPlusX, a, b, p), (a * a + a * b + b * b + a) % p);
       EXPECT_EQ(apply_operation(Operation::kCubicXy, a, b, p), (a * a * a + a * b) % p);
       EXPECT_EQ(apply_operation(Operation::kCubicXy2PlusY, a, b, p), (a * a * a + a * b * b + b) % p);
-      if (b != 0) EXPECT_EQ(apply_operation(Operation::kDiv, a, b, p) * b % p, a) << a << " / " << b;
+      if (b != 0) {
+        EXPECT_EQ(apply_operation(Operation::kDiv, a, b, p) * b % p, a) << a << " / " << b;
+      }
     }
 }
 
