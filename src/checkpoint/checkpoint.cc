@@ -140,7 +140,10 @@ Status from_safetensors(const SafetensorsFile& file, TrainingState* out) {
                            " is not supported by this bilmod (reads version " + std::to_string(kCheckpointFormatVersion) + ")");
   if (!get("data_checksum") || *get("data_checksum") != data_checksum(file))
     return Status::runtime("tensor data does not match its checksum (the file is corrupt)");
-  if (!get("header_checksum") || *get("header_checksum") != header_checksum(file))
+  if (!get("header_checksum"))
+    return Status::runtime("metadata 'header_checksum' is missing (the file is corrupt, or was written by a bilmod "
+                           "from before checkpoints carried it)");
+  if (*get("header_checksum") != header_checksum(file))
     return Status::runtime("metadata, tensor names or shapes do not match their checksum (the file is corrupt)");
   TrainingState s;
   if (!get("config")) return Status::runtime("metadata 'config' is missing");
@@ -226,7 +229,13 @@ Status load_checkpoint(const std::string& path, TrainingState* state) {
   if (fs::is_directory(path, ec)) return Status::runtime(path + ": is a folder, not a checkpoint file");
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::runtime(path + ": cannot open for reading (" + std::strerror(errno) + ")");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> bytes;
+  try {
+    // libstdc++ throws from the stream buffer on a read error (EIO) even without exceptions() set.
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::exception& e) {
+    return Status::runtime(path + ": read failed (" + e.what() + ")");
+  }
   return parse_checkpoint(bytes.data(), bytes.size(), path, state);
 }
 

@@ -57,7 +57,8 @@ CommandRunner setup_dataset_command(CLI::App* cmd) {
   cmd->add_option("--mod-basis", o->config.mod_basis, "Modulus P");
   cmd->add_option("--operation", o->config.operation, "add, sub, mul, div, x2+y2, x2+xy+y2, x2+xy+y2+x, x3+xy or x3+xy2+y");
   cmd->add_option("--train-frac", o->config.train_frac, "Fraction of the pairs in the train split (floor)");
-  cmd->add_option("--seed", o->config.seed, "Seed of the split (training's --data-seed, which defaults to --seed)");
+  cmd->add_option("--seed", o->config.seed, "Seed of the split (training's --data-seed, which defaults to --seed)")
+      ->check(CLI::NonNegativeNumber);  // CLI11 would wrap -1 to 2^64 - 1
   cmd->add_option("--output", o->output, "Output file (.safetensors)")->required();
   return [o]() { return run_dataset(*o); };
 }

@@ -1,6 +1,7 @@
 // bilmod train: the seed's training script as a command, with its flags and defaults.
 #include <cctype>
 #include <csignal>
+#include <filesystem>
 #include <memory>
 
 #ifdef _OPENMP
@@ -31,7 +32,8 @@ void add_train_flags(CLI::App* cmd, RunConfig* c) {
   cmd->add_option("--checkpoint-dir", c->checkpoint_dir, "Folder for checkpoint_epoch_{E}.safetensors");
   cmd->add_option("--checkpoint-every", c->checkpoint_every, "Write a checkpoint every N epochs (0: first and last only)");
   cmd->add_option("--resume-from", c->resume_from, "Continue a run from a checkpoint file, or the latest in a folder");
-  cmd->add_option("--seed", c->seed, "Seed of the initial parameters and the epoch order (and the split, unless --data-seed)");
+  cmd->add_option("--seed", c->seed, "Seed of the initial parameters and the epoch order (and the split, unless --data-seed)")
+      ->check(CLI::NonNegativeNumber);  // CLI11 would wrap -1 to 2^64 - 1 and train
   cmd->add_option("--log-level", c->log_level, "TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR or CRITICAL")
       ->transform([](std::string level) {
         for (char& ch : level) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
@@ -99,6 +101,10 @@ void handle_stop_signal(int signal) { g_stop_signal.store(signal); }
 
 int run_train(const CLI::App& cmd, const RunConfig& cli_config) {
   const std::string name = "train";
+  // Installed first, so that a signal during start-up (loading a checkpoint, opening the store) is not a
+  // silent death either: it is answered below, before any step.
+  std::signal(SIGINT, handle_stop_signal);
+  std::signal(SIGTERM, handle_stop_signal);
   TrainingState state;
   RunConfig config = cli_config;
   if (!config.resume_from.empty()) {
@@ -119,10 +125,13 @@ int run_train(const CLI::App& cmd, const RunConfig& cli_config) {
   } else {
     if (Status s = config.validate(); !s) return report_failure(name, s);
   }
-  if (Status s = log::configure(config.log_level, config.log_file); !s) return report_failure(name, s);
-  if (Status s = check_writable_dir(config.checkpoint_dir, "--checkpoint-dir"); !s) return report_failure(name, s);
+  // Everything that can fail on its inputs alone (--init-from included) comes before anything is created on disk.
   if (config.resume_from.empty())
     if (Status s = create_training_state(config, &state); !s) return report_failure(name, s);
+  if (Status s = log::configure(config.log_level, config.log_file); !s) return report_failure(name, s);
+  std::error_code ec;
+  const bool checkpoint_dir_existed = std::filesystem::exists(config.checkpoint_dir, ec);
+  if (Status s = check_writable_dir(config.checkpoint_dir, "--checkpoint-dir"); !s) return report_failure(name, s);
 #ifdef _OPENMP
   omp_set_num_threads(config.threads > 0 ? static_cast<int>(config.threads) : omp_get_num_procs());
 #endif
@@ -133,11 +142,15 @@ int run_train(const CLI::App& cmd, const RunConfig& cli_config) {
   if (!config.no_track) {
     // Opened before train(): an unusable store stops the run before any work, and the run's name (trackio's
     // adjective-noun-N when --run-name is not given) is known before checkpoint_epoch_0 records it.
-    if (Status s = tracking.open(&state); !s) return report_failure(name, s);
+    if (Status s = tracking.open(&state); !s) {
+      if (!checkpoint_dir_existed) std::filesystem::remove(config.checkpoint_dir, ec);  // only if still empty
+      return report_failure(name, s);
+    }
     observers.push_back(&tracking);
   }
-  std::signal(SIGINT, handle_stop_signal);
-  std::signal(SIGTERM, handle_stop_signal);
+  if (const int signal = g_stop_signal.load(); signal != 0)
+    return report_failure(name, Status::interrupted(signal == SIGTERM, std::string(signal == SIGTERM ? "SIGTERM" : "SIGINT") +
+                                                                           " before the first step: nothing to save"));
   const Status outcome = train(&state, observers);
   if (!outcome) return report_failure(name, outcome);
   return 0;

@@ -1,0 +1,117 @@
+"""Crash safety (issue 6): `bilmod train` is killed with SIGKILL at random moments, many times, a quarter of
+them the instant a checkpoint's temporary file appears (mid-write, mid-fsync or just before the rename). After
+every kill the latest checkpoint on disk must load, and resuming from the folder, killed again and again, must end
+with tensors bitwise identical to an uninterrupted run. Stale temporary files of killed runs are cleaned up by the
+next run in the folder.
+
+BILMOD_KILL_CHAINS (default 10) x BILMOD_KILLS_PER_CHAIN (default 8) sets the number of kills."""
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from reliability_common import (BILMOD, Failures, checkpoints, differing_tensors, read_safetensors, run,  # noqa: E402
+                                temporaries, tempdir)
+
+# A run of about a second in Release with a checkpoint every epoch (650 kB each, so writes take a while).
+# One thread: on a loaded 2-core machine OpenMP's barriers make 2 threads 20x slower, not faster.
+EPOCHS = 30
+FLAGS = ["--model", "bilinear", "--mod-basis", 41, "--hidden-dim", 32, "--batch-size", 32, "--train-frac", 0.5,
+         "--epochs", EPOCHS, "--checkpoint-every", 1, "--seed", 5, "--threads", 1, "--no-track", "--no-progress",
+         "--log-level", "ERROR"]
+
+
+def start(d, resume):
+    args = ["--resume-from", d] if resume else [*FLAGS, "--checkpoint-dir", d]
+    return subprocess.Popen([BILMOD, "train", *[str(a) for a in args]], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def kill_when_writing(p, d, extra_delay, deadline):
+    """SIGKILL as soon as a temporary checkpoint file shows up (plus extra_delay seconds); True if one did."""
+    while time.monotonic() < deadline and p.poll() is None:
+        if any(".tmp." in n for n in os.listdir(d)):
+            if extra_delay:
+                time.sleep(extra_delay)
+            p.kill()
+            return True
+    p.kill()
+    return False
+
+
+def main():
+    failures = Failures()
+    rng = random.Random(int(os.environ.get("BILMOD_KILL_SEED", "6")))
+    chains = int(os.environ.get("BILMOD_KILL_CHAINS", "10"))
+    kills_per_chain = int(os.environ.get("BILMOD_KILLS_PER_CHAIN", "8"))
+    with tempdir() as ref:
+        t0 = time.monotonic()
+        run("train", *FLAGS, "--checkpoint-dir", ref, check=0)
+        full_time = time.monotonic() - t0
+        reference, ref_meta = read_safetensors(checkpoints(ref)[EPOCHS])
+    print(f"uninterrupted run: {full_time:.2f} s")
+
+    kills = mid_write = stale_seen = 0
+    for chain in range(chains):
+        with tempdir() as d:
+            run_ids = set()
+            for k in range(kills_per_chain):
+                have = checkpoints(d)
+                if have and max(have) == EPOCHS:
+                    break  # the chain's kills pushed it to the end already
+                p = start(d, resume=bool(have))
+                if k % 4 == 3:
+                    hit = kill_when_writing(p, d, rng.choice([0, 0, 0.0005, 0.002]), time.monotonic() + 2 * full_time + 5)
+                    mid_write += hit
+                else:
+                    # A moment within the work left, so that most kills land while the run is alive.
+                    left = (EPOCHS - max(have, default=0)) / EPOCHS
+                    time.sleep(rng.uniform(0.0, 0.9 * full_time * left))
+                    p.kill()
+                p.wait()
+                kills += p.returncode == -signal.SIGKILL
+                stale = temporaries(d)
+                stale_seen += bool(stale)
+                have = checkpoints(d)
+                if have:
+                    latest = have[max(have)]
+                    try:
+                        _, meta = read_safetensors(latest)
+                        run_ids.add(meta["run_id"])
+                        ok = True
+                    except Exception as e:  # noqa: BLE001 - any failure to read is the finding
+                        ok, meta = False, {}
+                        print(f"  {latest}: {e}")
+                    if not failures.check(ok, f"chain {chain} kill {k}: latest checkpoint {os.path.basename(latest)} "
+                                              f"reads (epoch {meta.get('epoch')}, step {meta.get('step')}, "
+                                              f"stale temporaries {len(stale)})"):
+                        break
+            # The last resume runs to the end; it must also clear the killed runs' temporary files.
+            p = start(d, resume=bool(checkpoints(d)))
+            _, err = p.communicate(timeout=600)
+            if not failures.check(p.returncode == 0, f"chain {chain}: the final resume completes (exit {p.returncode}) "
+                                                     f"{err.strip()[-300:]}"):
+                continue
+            final, meta = read_safetensors(checkpoints(d)[EPOCHS])
+            diff = differing_tensors(reference, final)
+            failures.check(not diff, f"chain {chain}: after {kills_per_chain} kills, the resumed run's tensors are "
+                                     f"bitwise those of the uninterrupted run (differing: {diff})")
+            failures.check(meta["step"] == ref_meta["step"] and meta["metrics"] == ref_meta["metrics"],
+                           f"chain {chain}: same step ({meta['step']} vs {ref_meta['step']}) and metrics")
+            failures.check(len(run_ids | {meta["run_id"]}) == 1, f"chain {chain}: one run id across every resume "
+                                                                 f"({len(run_ids | {meta['run_id']})} seen)")
+            failures.check(not temporaries(d), f"chain {chain}: no temporary files left at the end "
+                                               f"({temporaries(d)})")
+    print(f"faults injected: {kills} SIGKILLs ({mid_write} the instant a checkpoint was being written); "
+          f"{stale_seen} kills left a temporary file behind")
+    failures.check(kills >= chains * kills_per_chain // 2, f"most kills landed while the run was alive ({kills} of "
+                                                           f"{chains * kills_per_chain} planned)")
+    failures.check(mid_write >= 1, f"at least one kill hit a checkpoint mid-write ({mid_write})")
+    failures.finish()
+
+
+if __name__ == "__main__":
+    main()
