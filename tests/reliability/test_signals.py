@@ -2,8 +2,10 @@
 checkpoint that records its place inside the epoch, prints one line saying how to resume, and exits 130 (SIGINT)
 or 143 (SIGTERM). Resuming from that checkpoint ends bitwise identical to an uninterrupted run. Signals are sent
 at random moments, again and again within one run, including while a checkpoint is being written."""
+import json
 import os
 import random
+import sqlite3
 import signal
 import subprocess
 import sys
@@ -29,6 +31,55 @@ def handlers_installed(pid):
     except (OSError, StopIteration):
         return False
     return all(caught >> (s - 1) & 1 for s in (signal.SIGINT, signal.SIGTERM))
+
+
+def tracked_steps(db, run_id):
+    """{step: number of rows holding train/batch_loss} of one run in a trackio store."""
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute("SELECT step, metrics FROM metrics WHERE run_id = ?", (run_id,)).fetchall()
+    finally:
+        con.close()
+    steps = {}
+    for step, metrics in rows:
+        if "train/batch_loss" in json.loads(metrics):
+            steps[step] = steps.get(step, 0) + 1
+    return steps
+
+
+def tracking_rounds(failures, rng, full_time, rounds=3):
+    """With the tracking store on: a stop flushes every step's row up to the stop, and the resumed run continues
+    the same run's steps, each exactly once."""
+    epochs = 5 * EPOCHS
+    flags = [f for f in FLAGS if f != "--no-track"]
+    flags[flags.index("--epochs") + 1] = epochs
+    for r in range(rounds):
+        with tempdir() as d:
+            store, ck = os.path.join(d, "store"), os.path.join(d, "ck")
+            p = subprocess.Popen([BILMOD, "train", *[str(a) for a in flags], "--checkpoint-dir", ck, "--tracking-dir",
+                                  store, "--project", "sig"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            while p.poll() is None and not (os.path.isdir(ck) and checkpoints(ck)):
+                time.sleep(0.0005)
+            time.sleep(rng.uniform(0, 3 * full_time))
+            sig = signal.SIGINT if r % 2 == 0 else signal.SIGTERM
+            p.send_signal(sig)
+            p.communicate(timeout=600)
+            if not failures.check(p.returncode in (130, 143), f"tracking round {r}: stopped (exit {p.returncode})"):
+                continue
+            _, meta = read_safetensors(checkpoints(ck)[max(checkpoints(ck))])
+            stopped = int(meta["step"])
+            steps = tracked_steps(os.path.join(store, "sig.db"), meta["run_id"])
+            failures.check(sorted(steps) == list(range(1, stopped + 1)) and set(steps.values()) <= {1},
+                           f"tracking round {r}: after the stop at step {stopped} the store holds each step 1..{stopped} "
+                           f"once (has {len(steps)} steps, last {max(steps, default=None)})")
+            run("train", "--resume-from", ck, check=0)
+            _, final = read_safetensors(checkpoints(ck)[epochs])
+            steps = tracked_steps(os.path.join(store, "sig.db"), meta["run_id"])
+            total = int(final["step"])
+            failures.check(final["run_id"] == meta["run_id"] and sorted(steps) == list(range(1, total + 1))
+                           and set(steps.values()) <= {1},
+                           f"tracking round {r}: resumed, the same run holds each step 1..{total} once "
+                           f"({len(steps)} steps, duplicates {[k for k, v in steps.items() if v > 1][:5]})")
 
 
 def main():
@@ -92,6 +143,8 @@ def main():
                                      f"uninterrupted run (differing: {diff})")
             failures.check(meta["step"] == ref_meta["step"] and meta["metrics"] == ref_meta["metrics"],
                            f"round {r}: same step ({meta['step']} vs {ref_meta['step']}) and metrics")
+    tracking_rounds(failures, rng, full_time)
+    sent += 3
     print(f"faults injected: {sent} SIGINT/SIGTERM; {mid_epoch} stops inside an epoch")
     failures.check(mid_epoch >= 1, f"some stops landed inside an epoch ({mid_epoch})")
     failures.finish()
