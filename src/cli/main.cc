@@ -1,5 +1,4 @@
 // bilmod: train and dissect small networks on modular arithmetic.
-#include <csignal>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -13,6 +12,9 @@ namespace {
 const CommandEntry kCommands[] = {
     {"train", "Train a model on (a op b) mod P and write checkpoints", setup_train_command},
     {"dataset", "Write the table (a, b, c) and its train/validation split as safetensors", setup_dataset_command},
+    {"runs", "List tracked projects and runs (trackio's store); `runs export` writes one run's metrics", setup_runs_command},
+    {"plot-run", "Draw runs' accuracy and loss against epoch (the grokking picture)", setup_plot_run_command},
+    {"dashboard", "Serve a live web dashboard of the tracked runs on 127.0.0.1", setup_dashboard_command},
     {"evaluate", "Loss and accuracy of a checkpoint, and optionally its logits on every pair", setup_evaluate_command},
 };
 }  // namespace
@@ -28,9 +30,6 @@ int report_failure(const std::string& command, const Status& status) {
 
 int main(int argc, char** argv) {
   using namespace bilmod;
-  // A write past RLIMIT_FSIZE (ulimit -f) must fail with EFBIG, to be reported like a full disk with the previous
-  // file kept, instead of SIGXFSZ killing the process mid-write.
-  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"bilmod " BILMOD_VERSION
                ": train and dissect small networks on modular arithmetic (grokking, bilinear layers)"};
   app.set_version_flag("--version", "bilmod " BILMOD_VERSION);
