@@ -1,4 +1,5 @@
 // bilmod: train and dissect small networks on modular arithmetic.
+#include <csignal>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -30,6 +31,9 @@ int report_failure(const std::string& command, const Status& status) {
 
 int main(int argc, char** argv) {
   using namespace bilmod;
+  // A write past RLIMIT_FSIZE (ulimit -f) must fail with EFBIG, to be reported like a full disk with the previous
+  // file kept, instead of SIGXFSZ killing the process mid-write.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"bilmod " BILMOD_VERSION
                ": train and dissect small networks on modular arithmetic (grokking, bilinear layers)"};
   app.set_version_flag("--version", "bilmod " BILMOD_VERSION);
