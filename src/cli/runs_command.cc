@@ -94,13 +94,13 @@ int list_runs_table(const std::string& dir, const std::string& project) {
     return 0;
   }
   std::vector<std::vector<std::string>> table = {
-      {"name", "model", "P", "epochs", "train_acc", "val_acc", "val_acc>=0.99_at", "wall_time", "group", "run_id"}};
+      {"name", "model", "P", "epochs", "train_acc", "val_acc", "val_acc>=0.99_epoch", "wall_time", "group", "run_id"}};
   for (const RunSummary& s : summaries) {
     std::string epochs = s.epochs_done < 0 ? "-" : std::to_string(s.epochs_done);
     if (s.epochs_planned >= 0 && s.epochs_done < s.epochs_planned) epochs += "/" + std::to_string(s.epochs_planned);
     table.push_back({s.run.run_name, s.model.empty() ? "-" : s.model, s.mod_basis < 0 ? "-" : std::to_string(s.mod_basis),
                      epochs, accuracy_cell(s.final_train_accuracy), accuracy_cell(s.final_val_accuracy),
-                     s.generalised_epoch < 0 ? "never" : "epoch " + std::to_string(s.generalised_epoch),
+                     s.generalised_epoch < 0 ? "never" : std::to_string(s.generalised_epoch),
                      duration_cell(s.wall_seconds), s.group.empty() ? "-" : s.group, s.run.run_id});
   }
   std::printf("project %s (%s)\n", project.c_str(), store->path().c_str());

@@ -11,6 +11,8 @@
 #include "checkpoint/checkpoint.h"
 #include "cli/command.h"
 #include "cli/console_observer.h"
+#include "tracking/dashboard_server.h"
+#include "tracking/tracking_folder.h"
 #include "tracking/tracking_observer.h"
 #include "train/trainer.h"
 #include "util/atomic_file.h"
@@ -99,7 +101,8 @@ Status merge_resume_config(const CLI::App& cmd, const RunConfig& cli, const Trai
 
 void handle_stop_signal(int signal) { g_stop_signal.store(signal); }
 
-int run_train(const CLI::App& cmd, const RunConfig& cli_config) {
+// dashboard: the settings of --dashboard, or nullptr without it.
+int run_train(const CLI::App& cmd, const RunConfig& cli_config, const DashboardSettings* dashboard) {
   const std::string name = "train";
   // Installed first, so that a signal during start-up (loading a checkpoint, opening the store) is not a
   // silent death either: it is answered below, before any step.
@@ -148,6 +151,14 @@ int run_train(const CLI::App& cmd, const RunConfig& cli_config) {
     }
     observers.push_back(&tracking);
   }
+  DashboardServer dashboard_server;
+  if (dashboard) {
+    DashboardSettings settings = *dashboard;
+    settings.tracking_dir = resolve_tracking_dir(config.tracking_dir);
+    // A dashboard that cannot start (its port taken, perhaps by another run's) must not stop the training.
+    if (Status s = dashboard_server.start(settings); !s) log::warning(s.message());
+    else log::info("dashboard: " + dashboard_server.url(), {{"tracking_dir", settings.tracking_dir}});
+  }
   if (const int signal = g_stop_signal.load(); signal != 0)
     return report_failure(name, Status::interrupted(signal == SIGTERM, std::string(signal == SIGTERM ? "SIGTERM" : "SIGINT") +
                                                                            " before the first step: nothing to save"));
@@ -161,7 +172,14 @@ int run_train(const CLI::App& cmd, const RunConfig& cli_config) {
 CommandRunner setup_train_command(CLI::App* cmd) {
   auto config = std::make_shared<RunConfig>();
   add_train_flags(cmd, config.get());
-  return [cmd, config]() { return run_train(*cmd, *config); };
+  // --dashboard is how this process runs, not a setting of the run: it stays out of RunConfig and checkpoints.
+  auto with_dashboard = std::make_shared<bool>(false);
+  auto dashboard = std::make_shared<DashboardSettings>();
+  cmd->add_flag("--dashboard", *with_dashboard, "Also serve the live dashboard (as bilmod dashboard) while training");
+  cmd->add_option("--dashboard-port", dashboard->port, "Port of --dashboard (bound to 127.0.0.1)");
+  return [cmd, config, with_dashboard, dashboard]() {
+    return run_train(*cmd, *config, *with_dashboard ? dashboard.get() : nullptr);
+  };
 }
 
 }  // namespace bilmod
