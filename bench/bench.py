@@ -64,7 +64,7 @@ CONFIGS = {
 
 
 def run_child(cmd, env=None):
-    """Runs cmd; returns (stdout, wall seconds, peak RSS in KiB of this child alone)."""
+    """Runs cmd; returns (stdout, wall seconds, peak RSS in KiB of this child alone, its CPU seconds)."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
@@ -75,7 +75,7 @@ def run_child(cmd, env=None):
         stdout, stderr = out.read().decode(), err.read().decode()
     if proc.returncode != 0:
         sys.exit(f"bench: {' '.join(cmd)} failed ({proc.returncode}):\n{stderr[-3000:]}")
-    return stdout, wall, usage.ru_maxrss
+    return stdout, wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def run_torch(args, model, cfg, threads):
@@ -86,26 +86,28 @@ def run_torch(args, model, cfg, threads):
     if cfg["full_batch"]:
         cmd.append("--full-batch")
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    stdout, _, rss = run_child(cmd, env)
+    stdout, _, rss, _ = run_child(cmd, env)
     result = json.loads(stdout.strip().splitlines()[-1])
-    seconds = result["epoch_seconds"]
-    timed = seconds[1:] if len(seconds) > 1 else seconds
-    return dict(epoch_seconds=timed, rss_kib=rss, final=result["final"], torch=result["torch"])
+    seconds, cpu = result["epoch_seconds"], result["epoch_cpu_seconds"]
+    drop = 1 if len(seconds) > 1 else 0
+    return dict(epoch_seconds=seconds[drop:], epoch_cpu=statistics.median(cpu[drop:]), rss_kib=rss,
+                final=result["final"], torch=result["torch"])
 
 
-def run_bilmod(args, model, cfg, threads, workdir):
+def run_bilmod(args, model, cfg, threads, workdir, epochs=None):
+    epochs = epochs or args.epochs
     log = os.path.join(workdir, "log.jsonl")
     if os.path.exists(log):
         os.remove(log)
     ckpt = os.path.join(workdir, "ckpt")
     shutil.rmtree(ckpt, ignore_errors=True)
     cmd = [args.binary, "train", "--model", model, "--mod-basis", str(args.mod_basis), "--hidden-dim",
-           str(args.hidden_dim), "--train-frac", str(cfg["train_frac"]), "--epochs", str(args.epochs), "--threads",
+           str(args.hidden_dim), "--train-frac", str(cfg["train_frac"]), "--epochs", str(epochs), "--threads",
            str(threads), "--checkpoint-dir", ckpt, "--checkpoint-every", "0", "--log-file", log, "--no-progress",
            "--no-track"]
     if cfg["full_batch"]:
         cmd.append("--full-batch")
-    _, wall, rss = run_child(cmd, dict(os.environ, OMP_NUM_THREADS=str(threads)))
+    _, wall, rss, cpu = run_child(cmd, dict(os.environ, OMP_NUM_THREADS=str(threads)))
     stamps, final = {}, {}
     with open(log) as f:
         for line in f:
@@ -114,11 +116,11 @@ def run_bilmod(args, model, cfg, threads, workdir):
             if "epoch" in fields and "val/loss" in fields:
                 stamps[fields["epoch"]] = datetime.fromisoformat(row["time"]).timestamp()
                 final = fields
-    if len(stamps) != args.epochs + 1:
-        sys.exit(f"bench: expected {args.epochs + 1} evaluation lines in {log}, found {len(stamps)}")
+    if len(stamps) != epochs + 1:
+        sys.exit(f"bench: expected {epochs + 1} evaluation lines in {log}, found {len(stamps)}")
     # Epoch e spans evaluation e-1 to evaluation e; epoch 1 also holds checkpoint_epoch_0's write: not timed.
-    seconds = [stamps[e] - stamps[e - 1] for e in range(2, args.epochs + 1)]
-    return dict(epoch_seconds=seconds, rss_kib=rss, wall=wall,
+    seconds = [stamps[e] - stamps[e - 1] for e in range(2, epochs + 1)]
+    return dict(epoch_seconds=seconds, rss_kib=rss, wall=wall, cpu=cpu,
                 final={k: final.get(k) for k in ("train/loss", "train/accuracy", "val/loss", "val/accuracy")})
 
 
@@ -179,6 +181,10 @@ def main():
                         r = run_torch(args, model, cfg, threads)
                     else:
                         r = run_bilmod(args, model, cfg, threads, workdir)
+                        # CPU time per epoch: the same run with one epoch cancels start-up, the epoch-0 evaluation
+                        # and the checkpoints; robust where other jobs share the cores (wall time is not).
+                        one = run_bilmod(args, model, cfg, threads, workdir, epochs=1)
+                        r["epoch_cpu"] = max(0.0, (r["cpu"] - one["cpu"]) / (args.epochs - 1))
                     results.setdefault((c, impl, model), []).append(r)
                     med = statistics.median(r["epoch_seconds"])
                     print(f"  rep {rep + 1}/{args.reps} {c:14s} {impl:6s} {model:9s} {med * 1e3:10.2f} ms/epoch "
@@ -194,29 +200,32 @@ def main():
     print(f"- versions: {info['bilmod']} ({info['compiler']}), PyTorch {torch_version}, Python {info['python']}")
     print(f"- {args.reps} repetitions of {args.epochs} epochs (seed's dense code: {args.dense_reps} x "
           f"{args.dense_epochs}); the first epoch of each run is warm-up, not timed; 'all' = {args.threads_all} threads\n")
-    print("| configuration | implementation | model | threads | s/epoch median | min | max | peak RSS MiB |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    summary = {}
+    print("| configuration | implementation | model | threads | s/epoch median | min | max | CPU s/epoch | peak RSS MiB |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    summary, cpu_summary = {}, {}
     for (c, impl, model), runs in results.items():
         samples = [s for r in runs for s in r["epoch_seconds"]]
         med, lo, hi = stats(samples)
         summary[(c, impl, model)] = med
+        cpu_summary[(c, impl, model)] = statistics.median(r["epoch_cpu"] for r in runs)
         threads = args.threads_all if CONFIGS[c]["all_threads"] else 1
         rss = max(r["rss_kib"] for r in runs) / 1024
         label = {"dense": "dense nn.Bilinear (seed)", "gather": "gather W[:, a, b]"}.get(model, model)
         print(f"| {c} | {'PyTorch' if impl == 'torch' else 'bilmod'} | {label} | {threads} | {med:.4g} | {lo:.4g} | "
-              f"{hi:.4g} | {rss:.0f} |")
-    print("\n| configuration | bilmod model | vs PyTorch | speed-up (median / median) |")
-    print("| --- | --- | --- | --- |")
+              f"{hi:.4g} | {cpu_summary[(c, impl, model)]:.4g} | {rss:.0f} |")
+    print("\n| configuration | bilmod model | vs PyTorch | speed-up, wall (median / median) | speed-up, CPU time |")
+    print("| --- | --- | --- | --- | --- |")
     for c in configs:
         for bm, tm in PAIRS:
             if (c, "bilmod", bm) in summary and (c, "torch", tm) in summary:
-                print(f"| {c} | {bm} | {tm} | {summary[(c, 'torch', tm)] / summary[(c, 'bilmod', bm)]:.1f}x |")
+                cpu_ratio = cpu_summary[(c, 'torch', tm)] / max(cpu_summary[(c, 'bilmod', bm)], 1e-9)
+                print(f"| {c} | {bm} | {tm} | {summary[(c, 'torch', tm)] / summary[(c, 'bilmod', bm)]:.1f}x | "
+                      f"{cpu_ratio:.1f}x |")
     for one, many in (("minibatch-1t", "minibatch-all"), ("fullbatch-1t", "fullbatch-all")):
         for bm in bilmod_models:
             if (one, "bilmod", bm) in summary and (many, "bilmod", bm) in summary:
                 print(f"| {many} vs {one} | {bm} | bilmod, {args.threads_all} threads vs 1 | "
-                      f"{summary[(one, 'bilmod', bm)] / summary[(many, 'bilmod', bm)]:.2f}x |")
+                      f"{summary[(one, 'bilmod', bm)] / summary[(many, 'bilmod', bm)]:.2f}x | |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(info=info, args=vars(args), load=[load_before, load_after],

@@ -8,7 +8,8 @@ seed trains them, timed per epoch.
 
 Every epoch: a fresh shuffle of the train pairs, AdamW (lr 3e-3, wd 0.5) steps over mini-batches (or one full batch),
 then loss and accuracy on all train and all validation pairs (no_grad). Prints one JSON object per line:
-{"impl": "torch", "model": ..., "epoch_seconds": [...], ...}. The first epoch is timed too; run.sh drops it as warm-up.
+{"impl": "torch", "model": ..., "epoch_seconds": [...], "epoch_cpu_seconds": [...], ...} (wall clock and
+process CPU time). The first epoch is timed too; run.sh drops it as warm-up.
 """
 import argparse
 import json
@@ -105,9 +106,9 @@ def main():
             acc = (logits.argmax(dim=1) == labels_all[idx]).float().mean().item()
         return loss, acc
 
-    seconds, metrics = [], {}
+    seconds, cpu_seconds, metrics = [], [], {}
     for _ in range(args.epochs):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         model.train()
         order = train_idx[torch.randperm(n_train)]
         for begin in range(0, n_train, batch):
@@ -120,9 +121,11 @@ def main():
         train_loss, train_acc = evaluate(train_idx)
         val_loss, val_acc = evaluate(val_idx)
         seconds.append(time.perf_counter() - start)
+        cpu_seconds.append(time.process_time() - cpu_start)
         metrics = dict(train_loss=train_loss, train_acc=train_acc, val_loss=val_loss, val_acc=val_acc)
     print(json.dumps(dict(impl="torch", model=args.model, threads=args.threads, torch=torch.__version__,
-                          steps_per_epoch=(n_train + batch - 1) // batch, epoch_seconds=seconds, final=metrics)))
+                          steps_per_epoch=(n_train + batch - 1) // batch, epoch_seconds=seconds,
+                          epoch_cpu_seconds=cpu_seconds, final=metrics)))
 
 
 if __name__ == "__main__":

@@ -4,12 +4,159 @@
 
 #include "model/kernels.h"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace bilmod {
+
+// Every kernel below keeps the plain loops' order of operations for each output element, so the register-tiled
+// versions give the same bits as the plain ones (and as the seed's kernels; tests/unit/kernel_equivalence_test.cc):
+//   forward   logits[e][c] = ((0 + h[e][0] W[0][c]) + h[e][1] W[1][c]) + ... + bias[c]
+//   dweight   dW[k][c] = ((dW[k][c] + h[0][k] d[0][c]) + h[1][k] d[1][c]) + ...          (examples in order)
+//   dhidden   dh[e][k] = dot_fixed_order(d[e], W[k], P)                                  (8 lanes, fixed tree)
+// Tiling only decides which outputs are in registers together; -ffp-contract=off keeps each product rounded.
+
+namespace {
+
+#if defined(__AVX512F__)
+
+// Mask of the lanes of column chunk [c, c+16) that lie below P.
+inline __mmask16 chunk_mask(int64_t c, int64_t P) {
+  return P - c >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (P - c)) - 1);
+}
+
+// logits[e0..e0+E) x columns [c0, c0 + 16*C), the last chunk masked.
+template <int E, int C>
+inline void forward_tile(float* logits, const float* hidden, const float* weight_t, const float* bias, int64_t H,
+                         int64_t P, int64_t e0, int64_t c0) {
+  __mmask16 mask[C];
+  for (int c = 0; c < C; ++c) mask[c] = chunk_mask(c0 + 16 * c, P);
+  __m512 acc[E][C];
+  for (int e = 0; e < E; ++e)
+    for (int c = 0; c < C; ++c) acc[e][c] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < H; ++k) {
+    __m512 w[C];
+    for (int c = 0; c < C; ++c) w[c] = _mm512_maskz_loadu_ps(mask[c], weight_t + k * P + c0 + 16 * c);
+    for (int e = 0; e < E; ++e) {
+      const __m512 h = _mm512_set1_ps(hidden[(e0 + e) * H + k]);
+      for (int c = 0; c < C; ++c) acc[e][c] = _mm512_add_ps(acc[e][c], _mm512_mul_ps(h, w[c]));
+    }
+  }
+  for (int c = 0; c < C; ++c) {
+    const __m512 b = bias ? _mm512_maskz_loadu_ps(mask[c], bias + c0 + 16 * c) : _mm512_setzero_ps();
+    for (int e = 0; e < E; ++e) {
+      const __m512 out = bias ? _mm512_add_ps(acc[e][c], b) : acc[e][c];
+      _mm512_mask_storeu_ps(logits + (e0 + e) * P + c0 + 16 * c, mask[c], out);
+    }
+  }
+}
+
+template <int E>
+inline void forward_rows(float* logits, const float* hidden, const float* weight_t, const float* bias, int64_t H,
+                         int64_t P, int64_t e0) {
+  for (int64_t c0 = 0; c0 < P; c0 += 64) {
+    switch ((std::min<int64_t>(64, P - c0) + 15) / 16) {
+      case 4: forward_tile<E, 4>(logits, hidden, weight_t, bias, H, P, e0, c0); break;
+      case 3: forward_tile<E, 3>(logits, hidden, weight_t, bias, H, P, e0, c0); break;
+      case 2: forward_tile<E, 2>(logits, hidden, weight_t, bias, H, P, e0, c0); break;
+      default: forward_tile<E, 1>(logits, hidden, weight_t, bias, H, P, e0, c0); break;
+    }
+  }
+}
+
+// dweight_t rows [k0, k0+K) x columns [c0, c0 + 16*C): loaded once, every example added in order, stored once.
+template <int K, int C>
+inline void dweight_tile(float* dweight_t, const float* dlogits, const float* hidden, int64_t n, int64_t H, int64_t P,
+                         int64_t k0, int64_t c0) {
+  __mmask16 mask[C];
+  for (int c = 0; c < C; ++c) mask[c] = chunk_mask(c0 + 16 * c, P);
+  __m512 acc[K][C];
+  for (int k = 0; k < K; ++k)
+    for (int c = 0; c < C; ++c) acc[k][c] = _mm512_maskz_loadu_ps(mask[c], dweight_t + (k0 + k) * P + c0 + 16 * c);
+  for (int64_t e = 0; e < n; ++e) {
+    __m512 d[C];
+    for (int c = 0; c < C; ++c) d[c] = _mm512_maskz_loadu_ps(mask[c], dlogits + e * P + c0 + 16 * c);
+    for (int k = 0; k < K; ++k) {
+      const __m512 h = _mm512_set1_ps(hidden[e * H + k0 + k]);
+      for (int c = 0; c < C; ++c) acc[k][c] = _mm512_add_ps(acc[k][c], _mm512_mul_ps(h, d[c]));
+    }
+  }
+  for (int k = 0; k < K; ++k)
+    for (int c = 0; c < C; ++c) _mm512_mask_storeu_ps(dweight_t + (k0 + k) * P + c0 + 16 * c, mask[c], acc[k][c]);
+}
+
+template <int K>
+inline void dweight_rows(float* dweight_t, const float* dlogits, const float* hidden, int64_t n, int64_t H, int64_t P,
+                         int64_t k0) {
+  for (int64_t c0 = 0; c0 < P; c0 += 64) {
+    switch ((std::min<int64_t>(64, P - c0) + 15) / 16) {
+      case 4: dweight_tile<K, 4>(dweight_t, dlogits, hidden, n, H, P, k0, c0); break;
+      case 3: dweight_tile<K, 3>(dweight_t, dlogits, hidden, n, H, P, k0, c0); break;
+      case 2: dweight_tile<K, 2>(dweight_t, dlogits, hidden, n, H, P, k0, c0); break;
+      default: dweight_tile<K, 1>(dweight_t, dlogits, hidden, n, H, P, k0, c0); break;
+    }
+  }
+}
+
+// dot_fixed_order's tree over 8 lanes for four accumulators at once: ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)) each.
+inline __m128 lane_tree4(__m256 a, __m256 b, __m256 c, __m256 d) {
+  const __m256 ab = _mm256_hadd_ps(a, b);    // a0+a1 a2+a3 b0+b1 b2+b3 | a4+a5 a6+a7 b4+b5 b6+b7
+  const __m256 cd = _mm256_hadd_ps(c, d);
+  const __m256 abcd = _mm256_hadd_ps(ab, cd);  // (a01+a23) (b..) (c..) (d..) | (a45+a67) (b..) (c..) (d..)
+  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+// dhidden[e0..e0+E) x [k0, k0+4) = dot_fixed_order(dlogits[e], weight_t[k], P).
+template <int E>
+inline void dhidden_tile(float* dhidden, const float* dlogits, const float* weight_t, int64_t H, int64_t P, int64_t e0,
+                         int64_t k0) {
+  constexpr int K = 4;
+  __m256 acc[E][K];
+  for (int e = 0; e < E; ++e)
+    for (int k = 0; k < K; ++k) acc[e][k] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= P; i += 8) {
+    __m256 w[K];
+    for (int k = 0; k < K; ++k) w[k] = _mm256_loadu_ps(weight_t + (k0 + k) * P + i);
+    for (int e = 0; e < E; ++e) {
+      const __m256 d = _mm256_loadu_ps(dlogits + (e0 + e) * P + i);
+      for (int k = 0; k < K; ++k) acc[e][k] = _mm256_add_ps(acc[e][k], _mm256_mul_ps(d, w[k]));
+    }
+  }
+  for (int e = 0; e < E; ++e) {
+    alignas(16) float tail[K];
+    for (int k = 0; k < K; ++k) {
+      float t = 0;
+      for (int64_t j = i; j < P; ++j) t += dlogits[(e0 + e) * P + j] * weight_t[(k0 + k) * P + j];
+      tail[k] = t;
+    }
+    const __m128 tree = lane_tree4(acc[e][0], acc[e][1], acc[e][2], acc[e][3]);
+    _mm_storeu_ps(dhidden + (e0 + e) * H + k0, _mm_add_ps(tree, _mm_load_ps(tail)));
+  }
+}
+
+#endif  // __AVX512F__
+
+}  // namespace
 
 void output_forward(float* logits, const float* hidden, const float* weight_t, const float* bias, int64_t n,
                     int64_t hidden_dim, int64_t mod_basis) {
   const int64_t H = hidden_dim, P = mod_basis;
-  // Per example: logits row = sum over k of hidden[k] * row k of weight_t, accumulated k = 0..H-1, then + bias.
+#if defined(__AVX512F__)
+  // Blocks of 4 examples x 64 columns: 16 accumulators, each weight chunk loaded once per 4 examples.
+  constexpr int64_t kRows = 4;
+  const int64_t blocks = (n + kRows - 1) / kRows;
+#pragma omp parallel for schedule(static) if (n * H * P > kParallelWorkThreshold)
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t e0 = blk * kRows;
+    if (n - e0 >= kRows) {
+      forward_rows<4>(logits, hidden, weight_t, bias, H, P, e0);
+    } else {
+      for (int64_t e = e0; e < n; ++e) forward_rows<1>(logits, hidden, weight_t, bias, H, P, e);
+    }
+  }
+#else
 #pragma omp parallel for schedule(static) if (n * H * P > kParallelWorkThreshold)
   for (int64_t e = 0; e < n; ++e) {
     float* out = logits + e * P;
@@ -18,6 +165,7 @@ void output_forward(float* logits, const float* hidden, const float* weight_t, c
     for (int64_t k = 0; k < H; ++k) axpy(out, h[k], weight_t + k * P, P);
     if (bias) add_into(out, bias, P);
   }
+#endif
 }
 
 void output_backward(float* dhidden, float* dweight_t, float* dbias, const float* dlogits, const float* hidden,
@@ -26,6 +174,35 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
   const bool parallel = n * H * P > kParallelWorkThreshold;
 #pragma omp parallel if (parallel)
   {
+#if defined(__AVX512F__)
+    // dweight_t: blocks of 4 rows x 64 columns, rows split across threads; each element sums the examples in order.
+    constexpr int64_t kRows = 4;
+    const int64_t row_blocks = (H + kRows - 1) / kRows;
+#pragma omp for schedule(static) nowait
+    for (int64_t blk = 0; blk < row_blocks; ++blk) {
+      const int64_t k0 = blk * kRows;
+      if (H - k0 >= kRows) {
+        dweight_rows<4>(dweight_t, dlogits, hidden, n, H, P, k0);
+      } else {
+        for (int64_t k = k0; k < H; ++k) dweight_rows<1>(dweight_t, dlogits, hidden, n, H, P, k);
+      }
+    }
+    // dhidden: blocks of 4 examples x 4 hidden units; leftover units take the plain dot.
+    const int64_t example_blocks = (n + 3) / 4, k_full = H / 4 * 4;
+#pragma omp for schedule(static) nowait
+    for (int64_t blk = 0; blk < example_blocks; ++blk) {
+      const int64_t e0 = blk * 4, rows = std::min<int64_t>(4, n - e0);
+      for (int64_t k0 = 0; k0 < k_full; k0 += 4) {
+        if (rows == 4) {
+          dhidden_tile<4>(dhidden, dlogits, weight_t, H, P, e0, k0);
+        } else {
+          for (int64_t e = e0; e < e0 + rows; ++e) dhidden_tile<1>(dhidden, dlogits, weight_t, H, P, e, k0);
+        }
+      }
+      for (int64_t e = e0; e < e0 + rows; ++e)
+        for (int64_t k = k_full; k < H; ++k) dhidden[e * H + k] = dot_fixed_order(dlogits + e * P, weight_t + k * P, P);
+    }
+#else
     // dweight_t row k accumulates over examples in order e = 0..n-1; rows are split across threads.
 #pragma omp for schedule(static) nowait
     for (int64_t k = 0; k < H; ++k) {
@@ -36,6 +213,7 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
 #pragma omp for schedule(static) nowait
     for (int64_t e = 0; e < n; ++e)
       for (int64_t k = 0; k < H; ++k) dhidden[e * H + k] = dot_fixed_order(dlogits + e * P, weight_t + k * P, P);
+#endif
 #pragma omp single nowait
     if (dbias)
       for (int64_t e = 0; e < n; ++e) add_into(dbias, dlogits + e * P, P);

@@ -1,5 +1,6 @@
 #include "optim/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace bilmod {
@@ -25,28 +26,67 @@ namespace {
 // the thread count.
 constexpr int64_t kElementwiseParallelThreshold = 1 << 15;
 
-void adamw_step(const OptimizerSettings& s, double lr, float* __restrict p, const float* __restrict g,
-                float* __restrict m, float* __restrict v, int64_t t, size_t n) {
-  // Scalars as torch computes them: Python floats (double), cast to float where they meet a float tensor.
-  const float decay = static_cast<float>(1.0 - lr * s.weight_decay);
-  const float beta1 = static_cast<float>(s.beta1), one_minus_beta1 = static_cast<float>(1.0 - s.beta1);
-  const float beta2 = static_cast<float>(s.beta2), one_minus_beta2 = static_cast<float>(1.0 - s.beta2);
+struct AdamWConstants {
+  float beta1, one_minus_beta1, beta2, one_minus_beta2, eps;
+};
+
+AdamWConstants adamw_constants(const OptimizerSettings& s) {
+  return {static_cast<float>(s.beta1), static_cast<float>(1.0 - s.beta1), static_cast<float>(s.beta2),
+          static_cast<float>(1.0 - s.beta2), static_cast<float>(s.eps)};
+}
+
+// Scalars as torch computes them: Python floats (double), cast to float where they meet a float tensor.
+AdamWStepScalars adamw_scalars(const OptimizerSettings& s, double lr, int64_t t) {
   const double bias_correction1 = 1.0 - std::pow(s.beta1, static_cast<double>(t));
   const double bias_correction2 = 1.0 - std::pow(s.beta2, static_cast<double>(t));
-  const float neg_step_size = static_cast<float>(-(lr / bias_correction1));
-  const float bias_correction2_sqrt = static_cast<float>(std::sqrt(bias_correction2));
-  const float eps = static_cast<float>(s.eps);
-  const auto count = static_cast<int64_t>(n);
+  AdamWStepScalars out;
+  out.decay = static_cast<float>(1.0 - lr * s.weight_decay);
+  out.neg_step_size = static_cast<float>(-(lr / bias_correction1));
+  out.inv_bc2_sqrt = 1.0 / static_cast<double>(static_cast<float>(std::sqrt(bias_correction2)));
+  return out;
+}
+
+// One element of one AdamW step: the only copy of the formula, used by the dense loop, the lazy replay and the
+// lazy step alike, so every path performs the same operations.
+//
+// torch divides in float: sqrt(v) / c with c = float(sqrt(bc2)). Here that quotient is float(double(sqrt(v)) * y)
+// with y = 1/c correctly rounded in double, which is the same float for every input: the double product is within
+// 2^-52 (relative) of x/c, while x/c, a quotient of two 24-bit floats, is never a float rounding midpoint and never
+// closer to one than 2^-49 (relative) [x/c = midpoint M*2^e, M odd with 25 bits, would need x = c*M*2^e to have 25
+// bits; otherwise |x - c*mid| >= one unit of c*mid's last place, and c*mid < 2^49 of those units]. With c <= 1 no
+// subnormal midpoint is reachable either. A multiply replaces one of the step's two divisions, which (with the sqrt)
+// share the divider that bounds this loop. tests/unit/lazy_adamw_test.cc checks it against the float division.
+inline void adamw_update(float& p, const float g, float& m, float& v, const AdamWConstants& c,
+                         const AdamWStepScalars& s) {
+  const float pi = p * s.decay;                                   // p.mul_(1 - lr*wd)
+  const float mi = m * c.beta1 + g * c.one_minus_beta1;            // exp_avg.mul_(b1).add_(g, alpha=1-b1)
+  const float vi = v * c.beta2 + c.one_minus_beta2 * g * g;        // exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2)
+  const float scaled = static_cast<float>(static_cast<double>(std::sqrt(vi)) * s.inv_bc2_sqrt);  // v.sqrt() / sqrt(bc2)
+  const float denom = scaled + c.eps;                              // .add_(eps)
+  p = pi + s.neg_step_size * (mi / denom);                         // p.addcdiv_(m, denom, value=-lr/bc1)
+  m = mi;
+  v = vi;
+}
+
+void adamw_range(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
+                 float* __restrict m, float* __restrict v, int64_t count) {
 #pragma omp parallel for simd schedule(static) if (count > kElementwiseParallelThreshold)
-  for (int64_t i = 0; i < count; ++i) {
-    const float gi = g[i];
-    const float pi = p[i] * decay;                                    // p.mul_(1 - lr*wd)
-    const float mi = m[i] * beta1 + gi * one_minus_beta1;             // exp_avg.mul_(b1).add_(g, alpha=1-b1)
-    const float vi = v[i] * beta2 + one_minus_beta2 * gi * gi;        // exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2)
-    const float denom = std::sqrt(vi) / bias_correction2_sqrt + eps;  // (v.sqrt() / sqrt(bc2)).add_(eps)
-    p[i] = pi + neg_step_size * (mi / denom);                         // p.addcdiv_(m, denom, value=-lr/bc1)
-    m[i] = mi;
-    v[i] = vi;
+  for (int64_t i = 0; i < count; ++i) adamw_update(p[i], g[i], m[i], v[i], c, s);
+}
+
+void adamw_step(const OptimizerSettings& s, double lr, float* __restrict p, const float* __restrict g,
+                float* __restrict m, float* __restrict v, int64_t t, size_t n) {
+  adamw_range(adamw_constants(s), adamw_scalars(s, lr, t), p, g, m, v, static_cast<int64_t>(n));
+}
+
+// Steps scalars[0..k) with a zero gradient, on one row held in L1. Bound by the divider (one sqrt and one division
+// per element and step), as the dense loop is: what the lazy path saves is memory traffic, not arithmetic.
+inline void replay_row(const AdamWConstants& c, const AdamWStepScalars* scalars, int64_t k, float* __restrict p,
+                       float* __restrict m, float* __restrict v, int64_t width) {
+  for (int64_t step = 0; step < k; ++step) {
+    const AdamWStepScalars s = scalars[step];
+#pragma omp simd
+    for (int64_t i = 0; i < width; ++i) adamw_update(p[i], 0.0f, m[i], v[i], c, s);
   }
 }
 
@@ -68,6 +108,119 @@ void sgd_step(const OptimizerSettings& s, double lr, float* __restrict p, const 
 }
 
 }  // namespace
+
+LazyRows make_lazy_rows(const OptimizerSettings& settings, const OptimizerState& state, size_t offset, int64_t rows,
+                        int64_t width) {
+  LazyRows lazy;
+  lazy.enabled = settings.kind == OptimizerKind::kAdamW && rows > 0 && width > 0;
+  lazy.offset = offset;
+  lazy.rows = rows;
+  lazy.width = width;
+  lazy.synced_step = state.step;
+  if (lazy.enabled) lazy.row_step.assign(static_cast<size_t>(rows), state.step);
+  return lazy;
+}
+
+void clear_gradients(LazyRows* lazy, float* grads, size_t n) {
+  if (!lazy->enabled) {
+    std::fill(grads, grads + n, 0.0f);
+    return;
+  }
+  const size_t block_end = lazy->offset + static_cast<size_t>(lazy->rows * lazy->width);
+  std::fill(grads, grads + lazy->offset, 0.0f);
+  std::fill(grads + block_end, grads + n, 0.0f);
+  for (const int64_t r : lazy->pending) {
+    float* row = grads + lazy->offset + r * lazy->width;
+    std::fill(row, row + lazy->width, 0.0f);
+  }
+  lazy->pending.clear();
+}
+
+void optimizer_sync(const OptimizerSettings& settings, float* params, OptimizerState* state, LazyRows* lazy) {
+  if (!lazy->enabled || lazy->synced_step == state->step) return;
+  const AdamWConstants c = adamw_constants(settings);
+  const int64_t now = state->step, width = lazy->width;
+  float* p = params + lazy->offset;
+  float* m = state->exp_avg.data() + lazy->offset;
+  float* v = state->exp_avg_sq.data() + lazy->offset;
+#pragma omp parallel for schedule(static) if (lazy->rows * width > kElementwiseParallelThreshold)
+  for (int64_t r = 0; r < lazy->rows; ++r) {
+    const int64_t from = lazy->row_step[r];
+    replay_row(c, lazy->scalars.data() + (from - lazy->synced_step), now - from, p + r * width, m + r * width,
+               v + r * width, width);
+    lazy->row_step[r] = now;
+  }
+  lazy->scalars.clear();
+  lazy->synced_step = now;
+}
+
+void optimizer_catch_up_rows(const OptimizerSettings& settings, float* params, OptimizerState* state, LazyRows* lazy,
+                             const int64_t* rows, int64_t count) {
+  if (!lazy->enabled || lazy->synced_step == state->step) return;
+  const AdamWConstants c = adamw_constants(settings);
+  const int64_t now = state->step, width = lazy->width;
+  // Each row once (marking it current as it is listed), then the replays, split across threads by row.
+  std::vector<int64_t>& behind = lazy->pending_from;  // (rows behind, 2): row, the step it is current through
+  behind.clear();
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t r = rows[i];
+    if (lazy->row_step[r] == now) continue;
+    behind.push_back(r);
+    behind.push_back(lazy->row_step[r]);
+    lazy->row_step[r] = now;
+  }
+  const int64_t n_behind = static_cast<int64_t>(behind.size() / 2);
+  float* m = state->exp_avg.data();
+  float* v = state->exp_avg_sq.data();
+#pragma omp parallel for schedule(static) if (n_behind * width > kElementwiseParallelThreshold / 4)
+  for (int64_t i = 0; i < n_behind; ++i) {
+    const size_t at = lazy->offset + static_cast<size_t>(behind[2 * i] * width);
+    const int64_t from = behind[2 * i + 1];
+    replay_row(c, lazy->scalars.data() + (from - lazy->synced_step), now - from, params + at, m + at, v + at, width);
+  }
+}
+
+void optimizer_step_lazy(const OptimizerSettings& settings, double lr, float* params, const float* grads,
+                         OptimizerState* state, size_t n, LazyRows* lazy, const int64_t* touched, int64_t count) {
+  if (!lazy->enabled) {
+    optimizer_step(settings, lr, params, grads, state, n);
+    return;
+  }
+  // The table of step scalars stays bounded (16 K steps, 256 KiB) however rarely the caller syncs.
+  if (lazy->scalars.size() >= (size_t{1} << 14)) optimizer_sync(settings, params, state, lazy);
+  const int64_t t = ++state->step;
+  const AdamWConstants c = adamw_constants(settings);
+  const AdamWStepScalars s = adamw_scalars(settings, lr, t);
+  lazy->scalars.push_back(s);
+  float* m = state->exp_avg.data();
+  float* v = state->exp_avg_sq.data();
+  // Dense parameters: everything before and after the block.
+  const size_t block_end = lazy->offset + static_cast<size_t>(lazy->rows * lazy->width);
+  adamw_range(c, s, params, grads, m, v, static_cast<int64_t>(lazy->offset));
+  adamw_range(c, s, params + block_end, grads + block_end, m + block_end, v + block_end,
+              static_cast<int64_t>(n - block_end));
+  // Touched rows, each once: catch up on the steps it missed, then this step with its gradient.
+  const size_t first_new = lazy->pending.size();
+  std::vector<int64_t>& rows = lazy->pending;
+  std::vector<int64_t>& from_step = lazy->pending_from;  // (new rows,) the step each was current through
+  from_step.clear();
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t r = touched[i];
+    if (lazy->row_step[r] == t) continue;
+    rows.push_back(r);
+    from_step.push_back(lazy->row_step[r]);
+    lazy->row_step[r] = t;
+  }
+  const int64_t width = lazy->width, n_rows = static_cast<int64_t>(rows.size() - first_new);
+#pragma omp parallel for schedule(static) if (n_rows * width > kElementwiseParallelThreshold / 4)
+  for (int64_t i = 0; i < n_rows; ++i) {
+    const size_t at = lazy->offset + static_cast<size_t>(rows[first_new + i] * width);
+    const int64_t from = from_step[i];
+    replay_row(c, lazy->scalars.data() + (from - lazy->synced_step), t - 1 - from, params + at, m + at, v + at, width);
+#pragma omp simd
+    for (int64_t j = 0; j < width; ++j) adamw_update(params[at + j], grads[at + j], m[at + j], v[at + j], c, s);
+  }
+}
 
 void optimizer_step(const OptimizerSettings& settings, double lr, float* params, const float* grads,
                     OptimizerState* state, size_t n) {

@@ -130,13 +130,26 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
   const int64_t total_steps = config.epochs * steps_per_epoch;
 
   for (auto* o : observers) BILMOD_TRY(o->on_start(*state));
+  LazyRows* lazy_rows = nullptr;  // set once the step buffers exist: finish leaves every row up to date
   auto finish = [&](Status outcome) {
+    if (lazy_rows) optimizer_sync(optimizer, state->params.data(), &state->optimizer, lazy_rows);
     for (auto* o : observers) o->on_finish(*state, outcome);
     return outcome;
   };
 
   StepBuffers buf;
   buf.grads.assign(state->layout.total, 0.0f);
+  // The seed model's bilinear.weight (one row of H per pair) gets lazy AdamW updates (optim/optimizer.h): a step
+  // updates the rows its batch touched and the small dense parameters; `sync` brings every row up to date before
+  // anything reads parameters or optimiser state (evaluation, norms, checkpoints, the end). Bitwise the dense result.
+  // Observers' on_step must not read state->params: rows not yet synced are behind.
+  const ParameterInfo* row_block = spec.kind == ModelKind::kBilinear ? state->layout.find("bilinear.weight") : nullptr;
+  LazyRows lazy = row_block ? make_lazy_rows(optimizer, state->optimizer, row_block->offset,
+                                             spec.mod_basis * spec.mod_basis, spec.hidden_dim)
+                            : LazyRows{};
+  std::vector<int64_t> touched_rows;  // (examples in the step,) rows of bilinear.weight the step's batch selects
+  auto sync = [&] { optimizer_sync(optimizer, state->params.data(), &state->optimizer, &lazy); };
+  lazy_rows = &lazy;
   buf.act.reserve(spec, micro);
   buf.pairs.resize(static_cast<size_t>(micro));
   buf.labels.resize(static_cast<size_t>(micro));
@@ -157,7 +170,8 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
     const bool evaluate_now = (epoch + 1) % config.eval_every == 0 || epoch + 1 == config.epochs;
     double grad_norm = NAN;
     for (int64_t s = state->epoch_step; s < steps_per_epoch; ++s) {
-      std::fill(buf.grads.begin(), buf.grads.end(), 0.0f);
+      clear_gradients(&lazy, buf.grads.data(), buf.grads.size());  // the whole buffer, or what the last step touched
+      touched_rows.clear();
       const int64_t first = s * accum, last = std::min(first + accum, n_micro);
       double batch_loss = 0;
       for (int64_t j = first; j < last; ++j) {
@@ -165,6 +179,10 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
         for (int64_t i = 0; i < count; ++i) {
           buf.pairs[i] = state->data.train_indices[order[begin + i]];
           buf.labels[i] = state->data.label[buf.pairs[i]];
+        }
+        if (lazy.enabled) {  // the forward pass reads these rows: bring them up to date first
+          optimizer_catch_up_rows(optimizer, state->params.data(), &state->optimizer, &lazy, buf.pairs.data(), count);
+          touched_rows.insert(touched_rows.end(), buf.pairs.begin(), buf.pairs.begin() + count);
         }
         network_forward(spec, state->layout, state->params.data(), buf.pairs.data(), count, &buf.act);
         // Each micro-batch's mean loss is divided by k (MODELS.md "Gradient accumulation").
@@ -185,7 +203,8 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
       }
       lr = learning_rate_at(schedule, config.learning_rate, config.warmup_steps, total_steps, state->step + 1);
       if (evaluate_now && s + 1 == steps_per_epoch) grad_norm = l2_norm(buf.grads.data(), buf.grads.size());
-      optimizer_step(optimizer, lr, state->params.data(), buf.grads.data(), &state->optimizer, state->layout.total);
+      optimizer_step_lazy(optimizer, lr, state->params.data(), buf.grads.data(), &state->optimizer, state->layout.total,
+                          &lazy, touched_rows.data(), static_cast<int64_t>(touched_rows.size()));
       state->step += 1;
       state->epoch_step = s + 1;
       state->epoch_loss_sum += batch_loss;
@@ -193,6 +212,7 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
       const int signal = g_stop_signal.load();
       if (signal != 0 && s + 1 < steps_per_epoch) {
         // Stopped inside an epoch: the checkpoint records the place within it, so a resume continues exactly here.
+        sync();
         if (Status saved = save(state, observers); !saved) return finish(saved);
         return finish(Status::interrupted(signal == SIGTERM, stop_message(signal, *state)));
       }
@@ -201,6 +221,7 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
     state->epoch = epoch + 1;
     state->epoch_step = 0;
     state->epoch_loss_sum = 0;
+    sync();  // once per epoch: evaluation, norms and checkpoints below read every parameter
     if (evaluate_now) {
       state->metrics = evaluation_metrics(state, &eval_ws, epoch_loss, lr, grad_norm);
       for (auto* o : observers) o->on_evaluation(*state, state->metrics);

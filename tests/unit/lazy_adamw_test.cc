@@ -1,0 +1,165 @@
+// AdamW's fast paths against the plain formula: the dense step (one division replaced by an exact double multiply)
+// and the lazy row updates (replayed zero-gradient steps), bit for bit, for any thread count.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "optim/optimizer.h"
+#include "util/rng.h"
+
+namespace bilmod {
+namespace {
+
+// torch.optim.AdamW (1.13) as MODELS.md writes it, in float, both divisions in float: the seed engine's loop.
+void reference_adamw(const OptimizerSettings& s, double lr, float* p, const float* g, float* m, float* v, int64_t t,
+                     size_t n) {
+  const float decay = static_cast<float>(1.0 - lr * s.weight_decay);
+  const float beta1 = static_cast<float>(s.beta1), one_minus_beta1 = static_cast<float>(1.0 - s.beta1);
+  const float beta2 = static_cast<float>(s.beta2), one_minus_beta2 = static_cast<float>(1.0 - s.beta2);
+  const double bias_correction1 = 1.0 - std::pow(s.beta1, static_cast<double>(t));
+  const double bias_correction2 = 1.0 - std::pow(s.beta2, static_cast<double>(t));
+  const float neg_step_size = static_cast<float>(-(lr / bias_correction1));
+  const float bias_correction2_sqrt = static_cast<float>(std::sqrt(bias_correction2));
+  const float eps = static_cast<float>(s.eps);
+  for (size_t i = 0; i < n; ++i) {
+    const float gi = g[i];
+    const float pi = p[i] * decay;
+    const float mi = m[i] * beta1 + gi * one_minus_beta1;
+    const float vi = v[i] * beta2 + one_minus_beta2 * gi * gi;
+    const float denom = std::sqrt(vi) / bias_correction2_sqrt + eps;
+    p[i] = pi + neg_step_size * (mi / denom);
+    m[i] = mi;
+    v[i] = vi;
+  }
+}
+
+void expect_bitwise(const std::vector<float>& want, const std::vector<float>& got, const char* what) {
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t i = 0; i < want.size(); ++i)
+    if (std::memcmp(&want[i], &got[i], 4) != 0) FAIL() << what << "[" << i << "]: " << want[i] << " vs " << got[i];
+}
+
+float random_gradient(uint64_t key, uint64_t i) {
+  // Magnitudes from 1e-30 to 1e3, both signs, some exact zeros: the quotients cover many binades.
+  const float u = random_unit_float(key, 3 * i), w = random_unit_float(key, 3 * i + 1);
+  if (random_unit_float(key, 3 * i + 2) < 0.1f) return 0.0f;
+  return (u < 0.5f ? -1.0f : 1.0f) * std::pow(10.0f, -30.0f + 33.0f * w);
+}
+
+double lr_at(int64_t t) { return 3e-3 * (t % 7 == 0 ? 0.25 : 1.0) * (1.0 + 0.01 * static_cast<double>(t % 5)); }
+
+TEST(AdamW, DenseStepMatchesTheFloatFormula) {
+  OptimizerSettings s;
+  const size_t n = 20000;
+  std::vector<float> p(n), g(n);
+  for (size_t i = 0; i < n; ++i) p[i] = (2.0f * random_unit_float(11, i) - 1.0f) * std::pow(10.0f, -5.0f + 6.0f * random_unit_float(12, i));
+  std::vector<float> p_ref = p, m_ref(n, 0.0f), v_ref(n, 0.0f);
+  OptimizerState state;
+  state.reset(s, n);
+  for (int64_t t = 1; t <= 300; ++t) {
+    for (size_t i = 0; i < n; ++i) g[i] = random_gradient(100 + t, i);
+    reference_adamw(s, lr_at(t), p_ref.data(), g.data(), m_ref.data(), v_ref.data(), t, n);
+    optimizer_step(s, lr_at(t), p.data(), g.data(), &state, n);
+  }
+  expect_bitwise(p_ref, p, "params");
+  expect_bitwise(m_ref, state.exp_avg, "exp_avg");
+  expect_bitwise(v_ref, state.exp_avg_sq, "exp_avg_sq");
+}
+
+// sqrt(v) / c in float == float(double(sqrt(v)) * (1/c)) for every c a run meets (steps 1..20000) and x over all
+// binades, subnormals and specials included.
+TEST(AdamW, ReciprocalMultiplyIsTheFloatDivision) {
+  std::vector<float> xs = {0.0f, 1e-45f, 1.17549435e-38f, 3.4028235e+38f, INFINITY, 1.0f};
+  for (uint64_t i = 0; i < 600; ++i) {
+    uint32_t bits = static_cast<uint32_t>(random_u64(77, i)) & 0x7fffffffu;
+    if ((bits >> 23) == 0xff) bits &= 0x7f7fffffu;
+    float x;
+    std::memcpy(&x, &bits, 4);
+    xs.push_back(x);
+  }
+  for (int64_t t = 1; t <= 20000; ++t) {
+    const float c = static_cast<float>(std::sqrt(1.0 - std::pow(0.999, static_cast<double>(t))));
+    const double inv = 1.0 / static_cast<double>(c);
+    for (const float x : xs) {
+      const float want = x / c, got = static_cast<float>(static_cast<double>(x) * inv);
+      ASSERT_EQ(std::memcmp(&want, &got, 4), 0) << x << " / " << c << " (step " << t << ")";
+    }
+  }
+}
+
+void set_threads(int t) {
+#ifdef _OPENMP
+  omp_set_num_threads(t);
+#else
+  (void)t;
+#endif
+}
+
+// Layout like the seed model's: a dense head, a (rows, width) block touched sparsely, a dense tail.
+TEST(AdamW, LazyRowsMatchTheDenseStepBitwise) {
+  // Wide enough that a step's touched rows (up to 200 x 100) are split across threads.
+  const size_t head = 37, tail = 53;
+  const int64_t rows = 600, width = 100;
+  const size_t n = head + static_cast<size_t>(rows * width) + tail;
+  for (int threads : {1, 2, 3}) {
+    set_threads(threads);
+    OptimizerSettings s;
+    std::vector<float> p(n);
+    for (size_t i = 0; i < n; ++i) p[i] = 2.0f * random_unit_float(5, i) - 1.0f;
+    std::vector<float> p_dense = p, g(n, 0.0f);
+    OptimizerState dense, lazy_state;
+    dense.reset(s, n);
+    lazy_state.reset(s, n);
+    LazyRows lazy = make_lazy_rows(s, lazy_state, head, rows, width);
+    ASSERT_TRUE(lazy.enabled);
+    for (int64_t t = 1; t <= 120; ++t) {
+      clear_gradients(&lazy, g.data(), n);
+      for (float x : g) ASSERT_EQ(x, 0.0f);
+      std::vector<int64_t> touched;
+      const int64_t count = 1 + static_cast<int64_t>(random_below(9, t, 200));
+      for (int64_t i = 0; i < count; ++i) touched.push_back(static_cast<int64_t>(random_below(10 + t, i, rows)));
+      touched.push_back(touched.front());  // a duplicate
+      if (t % 3 == 0) touched.push_back(0);  // one row touched often, one never (row rows-1 is excluded below)
+      // A forward pass reads the touched rows: caught up, they equal the dense parameters of step t - 1.
+      optimizer_catch_up_rows(s, p.data(), &lazy_state, &lazy, touched.data(), static_cast<int64_t>(touched.size()));
+      for (int64_t r : touched)
+        for (int64_t j = 0; j < width; ++j) {
+          const size_t at = head + static_cast<size_t>(r * width + j);
+          ASSERT_EQ(std::memcmp(&p[at], &p_dense[at], 4), 0) << "row " << r << " read at step " << t;
+        }
+      for (size_t i = 0; i < head; ++i) g[i] = random_gradient(200 + t, i);
+      for (size_t i = head + rows * width; i < n; ++i) g[i] = random_gradient(300 + t, i);
+      for (int64_t r : touched) {
+        if (r == rows - 1) continue;
+        for (int64_t j = 0; j < width; ++j) g[head + r * width + j] += random_gradient(400 + t, r * width + j);
+      }
+      optimizer_step(s, lr_at(t), p_dense.data(), g.data(), &dense, n);
+      optimizer_step_lazy(s, lr_at(t), p.data(), g.data(), &lazy_state, n, &lazy, touched.data(),
+                          static_cast<int64_t>(touched.size()));
+      if (t % 25 == 0) optimizer_sync(s, p.data(), &lazy_state, &lazy);  // evaluations now and then
+    }
+    optimizer_sync(s, p.data(), &lazy_state, &lazy);
+    EXPECT_EQ(lazy_state.step, dense.step);
+    expect_bitwise(p_dense, p, "params");
+    expect_bitwise(dense.exp_avg, lazy_state.exp_avg, "exp_avg");
+    expect_bitwise(dense.exp_avg_sq, lazy_state.exp_avg_sq, "exp_avg_sq");
+  }
+  set_threads(1);
+}
+
+TEST(AdamW, LazyRowsAreDenseForSgd) {
+  OptimizerSettings s;
+  s.kind = OptimizerKind::kSgd;
+  OptimizerState state;
+  state.reset(s, 100);
+  EXPECT_FALSE(make_lazy_rows(s, state, 0, 10, 10).enabled);
+}
+
+}  // namespace
+}  // namespace bilmod
