@@ -38,6 +38,8 @@ def parse_args():
     ap.add_argument("--epochs", type=int, default=6, help="epochs per run (the first is warm-up)")
     ap.add_argument("--dense-epochs", type=int, default=2, help="epochs per run of the seed's slow dense code")
     ap.add_argument("--dense-reps", type=int, default=1, help="repetitions of the dense code")
+    ap.add_argument("--dense-configs", default="minibatch-1t,fullbatch-1t",
+                    help="configurations that run the seed's dense code (it takes about a minute per epoch)")
     ap.add_argument("--mod-basis", type=int, default=113)
     ap.add_argument("--hidden-dim", type=int, default=100)
     ap.add_argument("--threads-all", type=int, default=os.cpu_count(), help="'every core'")
@@ -50,6 +52,7 @@ def parse_args():
     if args.quick:
         args.reps, args.epochs, args.dense_epochs, args.dense_reps = 1, 3, 2, 1
         args.mod_basis, args.hidden_dim = 23, 16
+        args.dense_configs = ",".join(CONFIGS)
     if not args.binary:
         ap.error("--binary (or $BILMOD) is required; bench/run.sh builds it")
     return args
@@ -172,7 +175,8 @@ def main():
                 # Interleaved: each PyTorch model next to the bilmod model it is compared with.
                 jobs = []
                 for bm, tm in (("bilinear", "gather"), ("bilinear", "dense"), ("factored", "factored"), ("mlp", "mlp")):
-                    if tm in torch_models and not (tm == "dense" and rep >= args.dense_reps):
+                    dense_here = c in args.dense_configs.split(",") and rep < args.dense_reps
+                    if tm in torch_models and not (tm == "dense" and not dense_here):
                         jobs.append(("torch", tm))
                     if ("bilmod", bm) not in jobs:
                         jobs.append(("bilmod", bm))

@@ -5,6 +5,7 @@
 // Run: build-bench/bench/bilmod_kernels_bench [--benchmark_filter=...]; single thread unless OMP_NUM_THREADS says more.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -125,6 +126,42 @@ void BM_AdamWDense(benchmark::State& state) {
   state.counters["params/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_AdamWDense)->Unit(benchmark::kMillisecond);
+
+// AdamW over one epoch of the seed model as training runs it: 80 steps, each catching up and updating the 128 rows
+// its batch reads (plus the dense parameters), then the end-of-epoch sync of every row. The counter is element-steps
+// (parameters x steps) per second: the dense step's params/s is the same unit.
+void BM_AdamWLazyEpoch(benchmark::State& state) {
+  const ModelSpec spec = spec_of(0);
+  const ParameterLayout layout = make_parameter_layout(spec);
+  const size_t n = layout.total;
+  const int64_t rows = kP * kP, steps = 80;
+  auto params = random_vector(n, 7, 0.1f);
+  std::vector<float> grads(n, 0.0f);
+  OptimizerSettings settings;
+  OptimizerState opt;
+  opt.reset(settings, n);
+  LazyRows lazy = make_lazy_rows(settings, opt, 0, rows, kH);
+  const Dataset data = make_dataset(kP, Operation::kAdd, 0.8, 0);
+  int64_t epoch = 0;
+  for (auto _ : state) {
+    const std::vector<int32_t> order = epoch_order(static_cast<int64_t>(data.train_indices.size()), 0, epoch++);
+    for (int64_t s = 0; s < steps; ++s) {
+      clear_gradients(&lazy, grads.data(), n);
+      const int64_t count = std::min<int64_t>(kBatch, static_cast<int64_t>(order.size()) - s * kBatch);
+      std::vector<int64_t> touched(count);
+      for (int64_t i = 0; i < count; ++i) touched[i] = data.train_indices[order[s * kBatch + i]];
+      optimizer_catch_up_rows(settings, params.data(), &opt, &lazy, touched.data(), count);
+      for (int64_t r : touched)
+        for (int64_t k = 0; k < kH; ++k) grads[r * kH + k] = 1e-3f;
+      for (size_t i = static_cast<size_t>(rows * kH); i < n; ++i) grads[i] = 1e-3f;
+      optimizer_step_lazy(settings, 3e-3, params.data(), grads.data(), &opt, n, &lazy, touched.data(), count);
+    }
+    optimizer_sync(settings, params.data(), &opt, &lazy);
+    benchmark::DoNotOptimize(params.data());
+  }
+  state.counters["params/s"] = benchmark::Counter(static_cast<double>(n) * steps, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_AdamWLazyEpoch)->Unit(benchmark::kMillisecond);
 
 // Loss and accuracy on all P^2 pairs (train and validation), as every epoch does.
 void BM_Evaluate(benchmark::State& state) {

@@ -19,6 +19,7 @@
 #include "model/kernels.h"
 #include "model/output_layer.h"
 #include "model/vector_exp.h"
+#include "train/evaluate.h"
 #include "util/rng.h"
 
 namespace bilmod {
@@ -164,6 +165,20 @@ TEST(KernelEquivalence, CrossEntropyMatchesPlainLoops) {
     }
   }
   set_threads(1);
+}
+
+// l2_norm skips blocks of zeros: the same double as the plain sequential sum.
+TEST(KernelEquivalence, L2NormMatchesThePlainSum) {
+  for (size_t n : {0u, 1u, 15u, 16u, 17u, 1000u, 130001u}) {
+    auto x = random_vector(n, 21, 3.0f);
+    for (size_t i = 0; i < n; ++i)
+      if (random_unit_float(22, i / 40) < 0.7f) x[i] = (i % 3 == 0) ? -0.0f : 0.0f;  // runs of (signed) zeros
+    double plain = 0;
+    for (size_t i = 0; i < n; ++i) plain += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+    plain = std::sqrt(plain);
+    const double got = l2_norm(x.data(), n);
+    EXPECT_EQ(std::memcmp(&plain, &got, sizeof plain), 0) << n << ": " << plain << " vs " << got;
+  }
 }
 
 #ifdef BILMOD_VECTOR_EXP
