@@ -17,7 +17,7 @@ std::string trackio_timestamp(std::chrono::system_clock::time_point time) {
   }
   std::tm utc{};
   gmtime_r(&seconds, &utc);
-  char text[48];
+  char text[96];  // room for any int the compiler cannot rule out, so no truncation is possible
   std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06ld+00:00", utc.tm_year + 1900, utc.tm_mon + 1,
                 utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, fraction);
   return text;

@@ -8,6 +8,7 @@ import math
 import os
 import shutil
 import sqlite3
+import subprocess
 import uuid
 
 from tracking_helpers import (HEX32, RUN_NAME, SMALL, TIMESTAMP, Checks, bilmod, checkpoint_metadata, connect,
@@ -236,12 +237,35 @@ def test_unusable_stores_stop_the_run_before_training(tmp):
     assert os.path.exists(os.path.join(base, "ck4", "checkpoint_epoch_1.safetensors"))
 
 
+def test_a_full_disk_mid_run_does_not_stop_training(tmp):
+    """The store fills up during the run (a 600 KiB tmpfs): training goes on to its last checkpoint, the failure is
+    logged once, the rows are retried, and the end says how many could not be written. Needs root to mount."""
+    mnt = os.path.join(tmp, "small-disk")
+    os.makedirs(mnt)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", mnt], capture_output=True).returncode != 0:
+        print("  SKIPPED: cannot mount a small tmpfs here (needs root); the full-disk check did not run")
+        return
+    try:
+        r = bilmod("train", *SMALL[:-2], "--log-level", "INFO", "--batch-size", "1", "--epochs", "8", "--checkpoint-dir",
+                   os.path.join(tmp, "full-ck"), "--tracking-dir", mnt)
+        assert os.path.exists(os.path.join(tmp, "full-ck", "checkpoint_epoch_8.safetensors")), "training stopped"
+        assert r.stderr.count("tracking store write failed") == 1, r.stderr[-3000:]
+        assert "disk is full" in r.stderr and "tracking rows could not be written" in r.stderr, r.stderr[-3000:]
+        conn = connect(os.path.join(mnt, "bilinear-modular-arithmetic.db"))
+        stored = conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
+        lost = int(r.stderr.split(" tracking rows could not be written")[0].split()[-1])
+        assert stored + lost == 8 * 423 + 9, f"{stored} stored + {lost} reported lost != {8 * 423 + 9} logged"
+        conn.close()
+    finally:
+        subprocess.run(["umount", mnt], capture_output=True)
+
+
 if __name__ == "__main__":
     checks = Checks()
     for test in (test_schema_is_formats_md, test_rows_follow_formats_md, test_group_is_null_without_flag_and_names_are_unique,
                  test_runs_and_export_round_trip, test_reads_a_store_trackio_wrote,
                  test_resume_continues_the_run_without_duplicate_or_missing_steps,
-                 test_unusable_stores_stop_the_run_before_training):
+                 test_unusable_stores_stop_the_run_before_training, test_a_full_disk_mid_run_does_not_stop_training):
         checks.run(test)
     shutil.rmtree(checks.tmp, ignore_errors=True)
     checks.finish()
