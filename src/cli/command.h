@@ -25,6 +25,7 @@ int report_failure(const std::string& command, const Status& status);
 // The commands, in the order `bilmod --help` lists them.
 CommandRunner setup_train_command(CLI::App* command);
 CommandRunner setup_dataset_command(CLI::App* command);
+CommandRunner setup_sweep_command(CLI::App* command);
 CommandRunner setup_runs_command(CLI::App* command);
 CommandRunner setup_plot_run_command(CLI::App* command);
 CommandRunner setup_dashboard_command(CLI::App* command);

@@ -13,6 +13,7 @@ namespace {
 const CommandEntry kCommands[] = {
     {"train", "Train a model on (a op b) mod P and write checkpoints", setup_train_command},
     {"dataset", "Write the table (a, b, c) and its train/validation split as safetensors", setup_dataset_command},
+    {"sweep", "Run a grid of training runs (--jobs at a time, or over MPI ranks), with a summary and phase diagram", setup_sweep_command},
     {"runs", "List tracked projects and runs (trackio's store); `runs export` writes one run's metrics", setup_runs_command},
     {"plot-run", "Draw runs' accuracy and loss against epoch (the grokking picture)", setup_plot_run_command},
     {"dashboard", "Serve a live web dashboard of the tracked runs on 127.0.0.1", setup_dashboard_command},

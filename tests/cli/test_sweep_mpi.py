@@ -1,0 +1,84 @@
+"""`mpirun -np 2 bilmod sweep ...` gives the summary `bilmod sweep --jobs 2` gives (every column but wall time and
+the random run id), with the runs spread over both ranks by the dispatcher; and the tracking store ends up with the
+same runs, group and rows, although under MPI they travel through trackio's JSONL inbox (imported at the end, the
+inbox left empty) while the local sweep writes SQLite directly. Skipped, saying so, only where mpirun is not
+installed; a bilmod built without MPI must refuse to run under mpirun with a clear error."""
+import glob
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+
+from sweep_testlib import BILMOD, GRID, TINY, check_complete, comparable, fail, run, summary, sweep, tempdir
+
+
+def main():
+    mpirun = shutil.which("mpirun")
+    if mpirun is None:
+        print("SKIP: mpirun not installed (Debian: openmpi-bin)")
+        return
+    # OpenMPI itself leaks and races by the sanitizers' standards (its own allocations, progress threads): under
+    # ASan/TSan builds this test would test OpenMPI, so it runs on the plain build only.
+    linked = subprocess.run(["ldd", BILMOD], capture_output=True, text=True).stdout
+    if "libasan" in linked or "libtsan" in linked:
+        print("SKIP: sanitizer build (OpenMPI's own leaks and races would be reported)")
+        return
+    work = tempdir()
+    local, distributed = os.path.join(work, "local"), os.path.join(work, "mpi")
+    tracking_local, tracking_mpi = os.path.join(work, "tracking_local"), os.path.join(work, "tracking_mpi")
+    run([BILMOD, "sweep", *GRID, *TINY, "--tracking-dir", tracking_local, "--project", "sweeptest", "--jobs", "2",
+         "--name", "grid", "--output-dir", local])
+    # Root in a container needs OpenMPI's consent; --oversubscribe lets 2 ranks share fewer cores in CI.
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_btl="self,vader",
+               OMPI_MCA_rmaps_base_oversubscribe="1")
+    proc = run([mpirun, "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "2", BILMOD, "sweep", *GRID,
+                *TINY, "--tracking-dir", tracking_mpi, "--project", "sweeptest", "--jobs", "1", "--name", "grid",
+                "--output-dir", distributed], env=env, expect=None,
+               timeout=600)
+    if "built without MPI" in proc.stderr:
+        fail("bilmod was built without MPI although mpirun is installed: install libopenmpi-dev and rebuild")
+    if proc.returncode != 0:
+        fail(f"mpirun sweep exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    a, b = summary(local), summary(distributed)
+    check_complete(b["runs"], [r["run"] for r in a["runs"]])
+    for x, y in zip(a["runs"], b["runs"]):
+        if comparable(x) != comparable(y):
+            fail(f"run {x['run']} differs under MPI:\n  local {comparable(x)}\n  mpi   {comparable(y)}")
+    for key in ("name", "axes", "format", "format_version"):
+        if a[key] != b[key]:
+            fail(f"summary {key}: {a[key]} != {b[key]}")
+    # Both ranks ran runs (the dispatcher's closing line: "runs per rank: 0:N 1:M").
+    per_rank = [line for line in proc.stderr.splitlines() if "runs per rank:" in line]
+    if not per_rank:
+        fail(f"no 'runs per rank' line in the MPI sweep's output:\n{proc.stderr}")
+    counts = dict(item.split(":") for item in per_rank[-1].split("runs per rank:")[1].split())
+    if sorted(counts) != ["0", "1"] or any(int(n) == 0 for n in counts.values()) or sum(map(int, counts.values())) != 8:
+        fail(f"runs were not spread over both ranks: {per_rank[-1]}")
+
+    # Tracking: the same runs (by name), each in group "grid", with the same number of rows, in both stores.
+    def tracked(folder):
+        db = sqlite3.connect(os.path.join(folder, "sweeptest.db"))
+        configs = {name: json.loads(config) for name, config in db.execute("SELECT run_name, config FROM configs")}
+        rows = dict(db.execute("SELECT run_name, COUNT(*) FROM metrics GROUP BY run_name"))
+        epochs = dict(db.execute("SELECT run_name, COUNT(*) FROM metrics WHERE metrics LIKE '%\"epoch\"%' GROUP BY run_name"))
+        db.close()
+        return configs, rows, epochs
+    (configs_a, rows_a, epochs_a), (configs_b, rows_b, epochs_b) = tracked(tracking_local), tracked(tracking_mpi)
+    if sorted(configs_a) != sorted(configs_b) or len(configs_a) != 8:
+        fail(f"tracked runs differ: {sorted(configs_a)} vs {sorted(configs_b)}")
+    if any(c["_Group"] != "grid" for c in list(configs_a.values()) + list(configs_b.values())):
+        fail("a tracked run is not in the sweep's group")
+    if rows_a != rows_b or epochs_a != epochs_b:
+        fail(f"tracked rows differ between SQLite and the inbox import:\n  {rows_a}\n  {rows_b}")
+    if any(n != 151 for n in epochs_b.values()):
+        fail(f"each run should have 151 evaluation rows (epochs 0..150): {epochs_b}")
+    leftovers = glob.glob(os.path.join(tracking_mpi, "inbox", "*", "*"))
+    if leftovers:
+        fail(f"inbox files left after the import: {leftovers[:3]}")
+    shutil.rmtree(work)
+    print("OK: mpirun -np 2 summary == --jobs 2 summary; tracking via the inbox == direct SQLite")
+
+
+if __name__ == "__main__":
+    main()
