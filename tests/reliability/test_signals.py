@@ -50,7 +50,7 @@ def tracked_steps(db, run_id):
 def tracking_rounds(failures, rng, full_time, rounds=3):
     """With the tracking store on: a stop flushes every step's row up to the stop, and the resumed run continues
     the same run's steps, each exactly once."""
-    epochs = 5 * EPOCHS
+    epochs = 20 * EPOCHS  # long enough that the signal always lands before the end
     flags = [f for f in FLAGS if f != "--no-track"]
     flags[flags.index("--epochs") + 1] = epochs
     for r in range(rounds):
@@ -60,7 +60,7 @@ def tracking_rounds(failures, rng, full_time, rounds=3):
                                   store, "--project", "sig"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             while p.poll() is None and not (os.path.isdir(ck) and checkpoints(ck)):
                 time.sleep(0.0005)
-            time.sleep(rng.uniform(0, 3 * full_time))
+            time.sleep(rng.uniform(0, 2 * full_time))
             sig = signal.SIGINT if r % 2 == 0 else signal.SIGTERM
             p.send_signal(sig)
             p.communicate(timeout=600)

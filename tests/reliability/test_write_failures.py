@@ -57,12 +57,17 @@ def main():
     failures = Failures()
     faults = 0
     with tempdir() as root:
-        # --- A file-size limit below one checkpoint: the write fails part-way with EFBIG.
+        # --- A file-size limit below one checkpoint: the write fails part-way with EFBIG. ThreadSanitizer's runtime
+        # maps files of its own that the limit breaks (SIGBUS inside TSan): those cases are for the other builds.
+        with open(BILMOD, "rb") as f:
+            under_tsan = b"__tsan_init" in f.read()
+        if under_tsan:
+            print("skipped under ThreadSanitizer: the file-size limit cases (TSan's runtime cannot run under one)")
         d = os.path.join(root, "fsize")
         rc, lines = bilmod("train", *FLAGS, *SMALL, "--epochs", 2, "--checkpoint-dir", d)
         failures.check(rc == 0, f"a first run writes checkpoints 0..2 (exit {rc})")
         size = os.path.getsize(checkpoints(d)[2])
-        for limit in (size // 2, size - 1, 4096):
+        for limit in () if under_tsan else (size // 2, size - 1, 4096):
             before = snapshot(d)
             rc, lines = bilmod("train", "--resume-from", d, "--epochs", 4, fsize=limit)
             faults += 1
@@ -71,11 +76,12 @@ def main():
         # A fresh run whose very first checkpoint cannot be written.
         d0 = os.path.join(root, "fsize-fresh")
         os.makedirs(d0)
-        before = snapshot(d0)
-        rc, lines = bilmod("train", *FLAGS, *SMALL, "--epochs", 2, "--checkpoint-dir", d0, fsize=1000)
-        faults += 1
-        check_failed_write(failures, "a fresh run under a 1000-byte limit", rc, lines, d0, before,
-                           ["cannot write", "checkpoint_epoch_0.safetensors", "File too large"])
+        if not under_tsan:
+            before = snapshot(d0)
+            rc, lines = bilmod("train", *FLAGS, *SMALL, "--epochs", 2, "--checkpoint-dir", d0, fsize=1000)
+            faults += 1
+            check_failed_write(failures, "a fresh run under a 1000-byte limit", rc, lines, d0, before,
+                               ["cannot write", "checkpoint_epoch_0.safetensors", "File too large"])
 
         # --- A read-only folder (as root: run as nobody, who owns the folder until it is made read-only).
         user = None
