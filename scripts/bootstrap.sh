@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build pkg-config
   libeigen3-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev libcpp-httplib-dev chromium
+  libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev libzip-dev libcpp-httplib-dev chromium
   libopenmpi-dev openmpi-bin libtomlplusplus-dev
   gnuplot-nox python3 python3-torch python3-numpy)
 

@@ -30,5 +30,7 @@ CommandRunner setup_runs_command(CLI::App* command);
 CommandRunner setup_plot_run_command(CLI::App* command);
 CommandRunner setup_dashboard_command(CLI::App* command);
 CommandRunner setup_evaluate_command(CLI::App* command);
+CommandRunner setup_visualize_command(CLI::App* command);
+CommandRunner setup_analyze_command(CLI::App* command);
 
 }  // namespace bilmod

@@ -18,6 +18,8 @@ const CommandEntry kCommands[] = {
     {"plot-run", "Draw runs' accuracy and loss against epoch (the grokking picture)", setup_plot_run_command},
     {"dashboard", "Serve a live web dashboard of the tracked runs on 127.0.0.1", setup_dashboard_command},
     {"evaluate", "Loss and accuracy of a checkpoint, and optionally its logits on every pair", setup_evaluate_command},
+    {"visualize-checkpoint", "Draw a checkpoint's interaction matrices, spectra and Fourier structure (PNG + SVG + index.html)", setup_visualize_command},
+    {"analyze", "Report a checkpoint's spectra, key frequencies, restricted/excluded loss (or, --over-training, a run's)", setup_analyze_command},
 };
 }  // namespace
 

@@ -1,0 +1,403 @@
+#include "analysis/checkpoint_figures.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "analysis/fourier.h"
+#include "analysis/input_weight_fourier.h"
+#include "analysis/interaction_matrices.h"
+#include "analysis/logit_fourier.h"
+#include "analysis/model_weights.h"
+#include "analysis/report.h"
+#include "analysis/training_curves.h"
+#include "plot/html_index.h"
+#include "train/evaluate.h"
+
+namespace bilmod {
+
+namespace {
+
+constexpr int64_t kMaxClassPanels = 16;  // a grid of more heatmaps is unreadable
+
+std::string fmt(const char* format, double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, x);
+  return buf;
+}
+std::string str(int64_t x) { return std::to_string(x); }
+
+Heatmap heatmap_of(const RowMatrix& m, int64_t mod_basis) {
+  Heatmap h;
+  h.rows = m.rows();
+  h.cols = m.cols();
+  h.values.assign(m.data(), m.data() + m.size());
+  h.diverging = true;
+  if (m.rows() == 2 * mod_basis) h.separators = {static_cast<double>(mod_basis) - 0.5};  // between the a and b blocks
+  return h;
+}
+
+void label_matrix_axes(Panel* p, const ModelWeights& w) {
+  if (w.spec.kind == ModelKind::kFactored) {
+    p->x.label = "x = [e_a; e_b]: a 0..P-1 | b P..2P-1";
+    p->y.label = "x = [e_a; e_b]";
+  } else {
+    p->x.label = "input b";
+    p->y.label = "input a";
+  }
+}
+
+int grid_columns(size_t n) { return std::max(1, static_cast<int>(std::ceil(std::sqrt(static_cast<double>(n))))); }
+
+std::string describe_frequency(const DominantFrequency& d, bool blocks) {
+  std::string s = "k = " + str(d.frequency) + " (" + fmt("%.0f", 100 * d.share) + " %";
+  if (blocks) s += "; a " + fmt("%.0f", 100 * d.share_a) + " %, b " + fmt("%.0f", 100 * d.share_b) + " %";
+  return s + ")";
+}
+
+// A figure of the top eigenvectors of one symmetric matrix, one panel each.
+Figure eigenvector_figure(const std::string& name, const std::string& title, const SymmetricSpectrum& s,
+                          const FourierBasis& basis, int64_t count, bool blocks) {
+  Figure f;
+  f.name = name;
+  f.title = title;
+  const int64_t n = std::min<int64_t>(count, s.eigenvalues.size());
+  f.columns = static_cast<int>(n == 4 ? 2 : std::min<int64_t>(n, 3));  // 4 as 2x2 rather than 3 + 1
+  const int rows = static_cast<int>((n + f.columns - 1) / f.columns);
+  f.width = 440 * f.columns + 40;
+  f.height = 320 * rows + 70;
+  const int64_t P = basis.mod_basis;
+  for (int64_t i = 0; i < n; ++i) {
+    Panel p;
+    const DominantFrequency d = dominant_frequency(basis, s.eigenvectors.col(i));
+    p.title = "{/Symbol l}_" + str(i + 1) + " = " + fmt("%.4g", s.eigenvalues[i]) + ",  " + describe_frequency(d, blocks);
+    p.x.label = blocks ? "position in x = [e_a; e_b]" : "input value";
+    p.y.label = "component";
+    p.legend = false;
+    Series v;
+    v.style = SeriesStyle::kLinesPoints;
+    v.line_width = 1.5;
+    for (Eigen::Index j = 0; j < s.eigenvectors.rows(); ++j) {
+      v.x.push_back(static_cast<double>(j));
+      v.y.push_back(s.eigenvectors(j, i));
+    }
+    p.series.push_back(v);
+    if (blocks) p.markers.push_back({static_cast<double>(P) - 0.5, "b"});
+    p.x.min = 0, p.x.max = static_cast<double>(s.eigenvectors.rows() - 1);
+    f.panels.push_back(p);
+  }
+  return f;
+}
+
+}  // namespace
+
+std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const CheckpointFigureOptions& options,
+                                       std::vector<std::string>* notes, std::vector<std::string>* summary) {
+  const TrainingState& state = input.state;
+  const ModelSpec& spec = state.spec;
+  const int64_t P = spec.mod_basis, H = spec.hidden_dim;
+  const ModelWeights w = model_weights(spec, state.layout, state.params);
+  const FourierBasis basis(P);
+  const bool factored = spec.kind == ModelKind::kFactored;
+  const std::string model = model_kind_name(spec.kind);
+  const std::string where = model + ", P = " + str(P) + ", H = " + str(H) + ", epoch " + str(state.epoch);
+  std::vector<Figure> figures;
+
+  EvaluationWorkspace ws;
+  const SplitMetrics metrics = evaluate_splits(spec, state.layout, state.params.data(), state.data, &ws);
+  summary->push_back("Checkpoint " + input.path + " (" + input.format + "): " + model + " model, P = " + str(P) + ", H = " +
+                     str(H) + ", operation " + operation_name(state.data.operation) + ", epoch " + str(state.epoch) + ".");
+  if (input.split_known)
+    summary->push_back("Recomputed from the parameters: train accuracy " + fmt("%.4f", metrics.train_accuracy) +
+                       ", validation accuracy " + fmt("%.4f", metrics.val_accuracy) + " (loss " + fmt("%.4g", metrics.train_loss) +
+                       " / " + fmt("%.4g", metrics.val_loss) + ").");
+  else
+    summary->push_back("Accuracy over every pair " + fmt("%.4f", metrics.train_accuracy) + " (the file holds no split).");
+  for (const auto& n : input.notes) notes->push_back(n);
+
+  std::vector<int64_t> classes = options.output_classes.empty() ? default_output_classes(P) : options.output_classes;
+  if (static_cast<int64_t>(classes.size()) > kMaxClassPanels) {
+    notes->push_back("Only the first " + str(kMaxClassPanels) + " of the " + str(static_cast<int64_t>(classes.size())) +
+                     " chosen classes are drawn; `bilmod analyze --json --output-classes ...` reports all of them.");
+    classes.resize(kMaxClassPanels);
+  }
+
+  if (has_interaction_matrices(spec.kind)) {
+    const std::string unit_symbol = factored ? "Q" : "W";
+    // 1. The seed's interaction_matrices_grid.
+    Figure grid;
+    grid.name = "interaction_matrices_grid";
+    const int64_t n = std::min(options.num_matrices, H);
+    grid.title = "Interaction matrices " + unit_symbol + "_k of hidden units 0.." + str(n - 1) + " (" + where + ")";
+    grid.columns = grid_columns(static_cast<size_t>(n));
+    const int rows = static_cast<int>((n + grid.columns - 1) / grid.columns);
+    grid.width = 430 * grid.columns + 40;
+    grid.height = 390 * rows + 70;
+    grid.font_size = 10;
+    for (int64_t k = 0; k < n; ++k) {
+      Panel p;
+      p.title = "unit " + str(k) + ": " + unit_symbol + "_{" + str(k) + "}";
+      p.heatmap = heatmap_of(unit_interaction_matrix(w, k), P);
+      label_matrix_axes(&p, w);
+      grid.panels.push_back(p);
+    }
+    grid.caption = factored
+        ? "Q_k = (l_k r_k^T + r_k l_k^T)/2 over x = [e_a; e_b] (2P x 2P, the lines split the a and b blocks): hidden unit k "
+          "computes h_k = x^T Q_k x exactly. Diverging colour map centred at 0."
+        : "W_k = bilinear.weight[k] (rows a, columns b): unit k's pre-activation is W_k[a, b] + bias_k. Diverging colour "
+          "map centred at 0. On this model every (a, b) owns its own entry, so an unseen pair's entry only decays.";
+    figures.push_back(grid);
+
+    // 2. The seed's eigenvalue_spectrum: every unit's eigenvalues.
+    std::vector<SymmetricSpectrum> unit_spectra(static_cast<size_t>(H));
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t k = 0; k < H; ++k)
+      unit_spectra[k] = factored ? factored_unit_spectrum(w, k) : symmetric_spectrum(unit_interaction_matrix(w, k));
+    Figure spectrum;
+    spectrum.name = "eigenvalue_spectrum";
+    spectrum.title = "Eigenvalues of every hidden unit's interaction matrix (" + where + ")";
+    spectrum.columns = 2;
+    spectrum.width = 1300;
+    spectrum.height = 520;
+    Panel by_unit, by_rank;
+    by_unit.title = "eigenvalues per unit";
+    by_unit.x.label = "hidden unit k";
+    by_unit.y.label = "{/Symbol l}";
+    by_rank.title = "every unit's eigenvalues pooled, by |{/Symbol l}|";
+    by_rank.x.label = "rank among all units' eigenvalues of that sign";
+    by_rank.y.label = "|{/Symbol l}|";
+    by_rank.y.log = true;
+    Series positive, negative;
+    positive.label = "{/Symbol l} > 0";
+    negative.label = "{/Symbol l} < 0";
+    positive.style = negative.style = SeriesStyle::kPoints;
+    positive.color = "#b2182b";
+    negative.color = "#2166ac";
+    std::vector<double> pooled_positive, pooled_negative;
+    for (int64_t k = 0; k < H; ++k) {
+      const auto& ev = unit_spectra[k].eigenvalues;
+      for (Eigen::Index i = 0; i < ev.size(); ++i) {
+        Series& s = ev[i] >= 0 ? positive : negative;
+        s.x.push_back(static_cast<double>(k));
+        s.y.push_back(ev[i]);
+        (ev[i] >= 0 ? pooled_positive : pooled_negative).push_back(std::abs(ev[i]));
+      }
+    }
+    by_unit.series = {positive, negative};
+    Series pooled_pos = positive, pooled_neg = negative;
+    pooled_pos.style = pooled_neg.style = SeriesStyle::kLines;
+    for (auto [series, pooled] : {std::pair{&pooled_pos, &pooled_positive}, std::pair{&pooled_neg, &pooled_negative}}) {
+      std::sort(pooled->begin(), pooled->end(), std::greater<double>());
+      series->x.clear();
+      series->y = *pooled;
+      for (size_t i = 0; i < pooled->size(); ++i) series->x.push_back(static_cast<double>(i + 1));
+    }
+    by_rank.series = {pooled_pos, pooled_neg};
+    spectrum.panels = {by_unit, by_rank};
+    spectrum.caption = factored
+        ? "Each Q_k has rank 2: eigenvalues (l_k.r_k +- |l_k||r_k|)/2 along l_k/|l_k| +- r_k/|r_k|, the other 2P-2 are 0. "
+          "Left: both per unit; right: all units' eigenvalues pooled and sorted by magnitude, each sign separately."
+        : "Eigenvalues of each unit's symmetric part (W_k + W_k^T)/2 (numpy's eigvalsh would read only one triangle of W_k). "
+          "Left: all P per unit; right: all units' eigenvalues pooled and sorted by magnitude, each sign separately.";
+    figures.push_back(spectrum);
+
+    // 3. The seed's eigenvectors_unit_{k} for the first three units.
+    for (int64_t k = 0; k < std::min<int64_t>(3, H); ++k) {
+      Figure f = eigenvector_figure("eigenvectors_unit_" + str(k),
+                                    "Top eigenvectors of " + unit_symbol + "_{" + str(k) + "} (" + where + ")", unit_spectra[k],
+                                    basis, options.num_eigenvectors, factored);
+      f.caption = "The top " + str(static_cast<int64_t>(f.panels.size())) + " eigenvectors of unit " + str(k) +
+                  "'s interaction matrix by |eigenvalue|, each titled with its eigenvalue and dominant frequency k (the share "
+                  "of the vector's mean-removed energy at cos/sin(2 pi k x / P)" +
+                  (factored ? std::string("; a and b: the share within each block)") : std::string(")")) + "." +
+                  (factored ? " A factored unit has rank 2, so only two eigenvectors exist." : "");
+      figures.push_back(f);
+    }
+
+    // 4. Per-class matrices and their eigenvectors.
+    const std::string class_symbol = factored ? "Q(c)" : "M_c";
+    const size_t class_grid_at = figures.size();  // the grid goes before the per-class eigenvector figures
+    Figure class_grid;
+    class_grid.name = "class_interaction_matrices";
+    class_grid.title = "Per-class interaction matrices " + class_symbol + " (" + where + ")";
+    class_grid.columns = static_cast<int>(std::min<size_t>(classes.size(), 3));
+    const int class_rows = static_cast<int>((classes.size() + class_grid.columns - 1) / class_grid.columns);
+    class_grid.width = 470 * class_grid.columns + 40;
+    class_grid.height = 430 * class_rows + 70;
+    class_grid.font_size = 10;
+    for (int64_t c : classes) {
+      const RowMatrix m = class_interaction_matrix(w, c);
+      Panel p;
+      p.title = "class c = " + str(c);
+      p.heatmap = heatmap_of(m, P);
+      label_matrix_axes(&p, w);
+      class_grid.panels.push_back(p);
+      const SymmetricSpectrum s = symmetric_spectrum(m);
+      Figure f = eigenvector_figure("class_eigenvectors_" + str(c),
+                                    "Top eigenvectors of " + (factored ? "Q(" + str(c) + ")" : "M_{" + str(c) + "}") + " (" + where + ")",
+                                    s, basis, options.num_eigenvectors, factored);
+      f.caption = "Top eigenvectors of class " + str(c) + "'s interaction matrix by |eigenvalue|. On a model that has grokked " +
+                  "addition they are cos/sin waves at a few key frequencies, in +-lambda pairs sharing a frequency.";
+      figures.push_back(f);
+    }
+    class_grid.caption = factored
+        ? "Q(c) = sum_k U[c,k] Q_k: logit_c = x^T Q(c) x exactly (the factored model has no biases)."
+        : "M_c = sum_k U[c,k] W_k, the output layer applied to the units' matrices. This ignores the ReLU between the layers, "
+          "so it describes the logits only where every unit is active.";
+    figures.insert(figures.begin() + static_cast<std::ptrdiff_t>(class_grid_at), class_grid);
+  } else {
+    notes->push_back("The mlp model has no interaction matrices (its hidden layer relu/quad(W x + b) is not a quadratic form "
+                     "with a fixed matrix), so the interaction-matrix grid, eigenvalue spectrum and eigenvector figures do not "
+                     "exist for it; its input weights' and logits' Fourier spectra are drawn instead.");
+  }
+
+  // 5. Fourier spectrum of the logits.
+  const Operation op = state.data.operation;
+  if (fourier_measures_apply(op)) {
+    const RowMatrix logits = all_pair_logits(spec, state.layout, state.params);
+    const LogitFourier lf = logit_fourier(logits, P, op);
+    Figure f;
+    f.name = "logit_fourier_spectrum";
+    std::string keys;
+    for (int64_t k : lf.key_frequencies) keys += (keys.empty() ? "" : ", ") + str(k);
+    const std::string s_name = op == Operation::kSub ? "a-b" : "a+b";
+    f.title = "Fourier spectrum of the logits along cos/sin(w_k (" + s_name + ")) (" + where + ")";
+    f.width = 1100;
+    f.height = 520;
+    Panel p;
+    p.x.label = "frequency k";
+    p.y.label = "share of logit variance";
+    p.x.min = 0, p.x.max = static_cast<double>(frequency_count(P)) + 1;
+    p.legend = false;
+    std::string named_keys = keys;
+    if (lf.key_frequencies.size() > 8) {  // a long list would run off the panel: name the strongest
+      named_keys.clear();
+      for (size_t i = 0; i < 6; ++i) named_keys += (i ? ", " : "") + str(lf.key_frequencies[i]);
+      named_keys = str(static_cast<int64_t>(lf.key_frequencies.size())) + " key frequencies, strongest " + named_keys + ", ...";
+    } else if (!keys.empty()) {
+      named_keys = "key frequencies " + keys;
+    }
+    p.title = keys.empty() ? "no key frequencies: the logits do not vary with " + s_name
+                           : named_keys + ": " + fmt("%.1f", 100 * lf.key_share) + " % of the variance (all k: " +
+                                 fmt("%.1f", 100 * lf.all_share) + " %)";
+    p.legend = true;
+    Series key_bars, other_bars;
+    key_bars.style = other_bars.style = SeriesStyle::kBars;
+    key_bars.color = "#c44e52";
+    other_bars.color = "#8da0cb";
+    key_bars.label = "key frequency";
+    other_bars.label = "other";
+    for (size_t k = 1; k <= lf.share.size(); ++k) {
+      const bool key = std::find(lf.key_frequencies.begin(), lf.key_frequencies.end(), static_cast<int64_t>(k)) != lf.key_frequencies.end();
+      Series& bars = key ? key_bars : other_bars;
+      bars.x.push_back(static_cast<double>(k));
+      bars.y.push_back(lf.share[k - 1]);
+    }
+    p.series = {key_bars, other_bars};
+    if (lf.key_frequencies.size() <= 8)
+      for (int64_t k : lf.key_frequencies) p.markers.push_back({static_cast<double>(k), "k=" + str(k)});
+    f.panels.push_back(p);
+    f.caption = "Each class's logits over all P^2 pairs, centred, projected on cos(w_k s) and sin(w_k s), s = " + s_name +
+                ", w_k = 2 pi k / P; bars: frequency k's share of the total variance. Red bars: the key frequencies, the "
+                "fewest whose shares reach 90 % of what all frequencies explain together (the rest of the variance, terms in a "
+                "alone, b alone or a-b, is no function of " + s_name + ")" + (keys.empty() ? " (none here)." : ".");
+    if (lf.key_frequencies.empty()) summary->push_back("Key frequencies: none (the logits do not vary with " + s_name + ").");
+    else {
+      const ProgressLosses losses = progress_losses(logits, state.data, lf.key_frequencies);
+      summary->push_back("Key frequencies " + keys + " (" + fmt("%.1f", 100 * lf.key_share) + " % of the logits' variance); restricted loss " +
+                         fmt("%.4g", losses.restricted_loss) + ", excluded loss " + fmt("%.4g", losses.excluded_loss) + ".");
+    }
+    figures.push_back(f);
+  } else {
+    notes->push_back("Operation " + operation_name(op) + ": the logits' Fourier spectrum over Z_P is not drawn (the Fourier "
+                     "measures describe add and sub; for mul and div the structure lives on the multiplicative group).");
+  }
+
+  // 6. Fourier spectrum of the input weights.
+  {
+    const std::vector<double> norms = input_frequency_norms(w);
+    Figure f;
+    f.name = "input_weight_fourier";
+    f.title = "Fourier spectrum of the input weights (" + where + ")";
+    f.width = 1100;
+    f.height = 520;
+    Panel p;
+    p.title = "Gini coefficient of the per-frequency norms: " + fmt("%.3f", gini_coefficient(norms)) + " (near 1 = few frequencies)";
+    p.x.label = "frequency k";
+    p.y.label = "norm of the weights at k";
+    p.x.min = 0, p.x.max = static_cast<double>(frequency_count(P)) + 1;
+    p.legend = false;
+    Series bars;
+    bars.style = SeriesStyle::kBars;
+    bars.color = "#55a868";
+    for (size_t k = 1; k <= norms.size(); ++k) {
+      bars.x.push_back(static_cast<double>(k));
+      bars.y.push_back(norms[k - 1]);
+    }
+    p.series.push_back(bars);
+    f.panels.push_back(p);
+    const std::string what = spec.kind == ModelKind::kBilinear ? "W along a and along b, over every unit"
+                             : factored                        ? "L and R, over their a and b blocks and every unit"
+                                                               : "hidden.weight, over its a and b blocks and every unit";
+    f.caption = "The norm of the input weights' projection on each frequency k (" + what +
+                "). A model that has learnt the Fourier algorithm concentrates them on its key frequencies.";
+    figures.push_back(f);
+  }
+
+  // 7. Training curves from the tracking store.
+  TrainingCurves curves;
+  if (input.format != "safetensors") {
+    notes->push_back("No training curves: a torch.save checkpoint names no bilmod tracking run.");
+  } else if (Status s = read_training_curves(state, &curves); !s) {
+    notes->push_back("No training curves: " + s.message() + ".");
+  } else {
+    Figure f;
+    f.name = "training_curves";
+    f.title = "Training curves of run " + plain_text(state.run_name.empty() ? state.run_id : state.run_name);
+    f.columns = 2;
+    f.width = 1300;
+    f.height = 520;
+    Panel loss, acc;
+    loss.title = "loss";
+    loss.x.label = acc.x.label = "epoch";
+    loss.y.label = "cross-entropy";
+    loss.y.log = true;
+    acc.title = "accuracy";
+    acc.y.label = "accuracy";
+    acc.y.min = 0, acc.y.max = 1.02;
+    acc.legend_position = "bottom right";
+    auto add = [&curves](Panel* p, const std::string& key, const std::string& label, const char* color) {
+      auto it = curves.metrics.find(key);
+      if (it == curves.metrics.end()) return;
+      Series s;
+      s.label = label;
+      s.color = color;
+      s.x = curves.epoch;
+      s.y = it->second;
+      p->series.push_back(s);
+    };
+    add(&loss, "train/loss", "train", "#1f77b4");
+    add(&loss, "val/loss", "validation", "#d62728");
+    add(&acc, "train/accuracy", "train", "#1f77b4");
+    add(&acc, "val/accuracy", "validation", "#d62728");
+    f.panels = {loss, acc};
+    f.caption = "Loss and accuracy on the train and validation pairs at every evaluation, read from the tracking store " +
+                curves.database + " (run " + state.run_id + ").";
+    figures.push_back(f);
+  }
+  return figures;
+}
+
+Status draw_checkpoint_figures(const AnalysisInput& input, const CheckpointFigureOptions& options, const std::string& dir,
+                               std::vector<RenderedFigure>* figures, std::string* index_path) {
+  FigureIndex index;
+  const std::vector<Figure> all = checkpoint_figures(input, options, &index.notes, &index.summary);
+  BILMOD_TRY(render_figures(all, dir, &index.figures));
+  index.title = "bilmod: " + model_kind_name(input.state.spec.kind) + " model, P = " + std::to_string(input.state.spec.mod_basis) +
+                ", epoch " + std::to_string(input.state.epoch);
+  BILMOD_TRY(write_figure_index(index, dir, index_path));
+  *figures = index.figures;
+  return Status::ok();
+}
+
+}  // namespace bilmod

@@ -1,0 +1,328 @@
+#include "checkpoint/torch_checkpoint.h"
+
+#include <zip.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "checkpoint/pickle_reader.h"
+#include "data/dataset.h"
+
+namespace bilmod {
+
+namespace {
+
+// A data.pkl or a storage larger than this is not a checkpoint of these models (bilinear at P = 1000 is 400 MB).
+constexpr zip_uint64_t kMaxEntryBytes = zip_uint64_t{2} << 30;
+
+struct ZipArchive {
+  zip_t* zip = nullptr;
+  ~ZipArchive() {
+    if (zip) zip_discard(zip);
+  }
+};
+
+Status read_entry(zip_t* zip, const std::string& name, const std::string& origin, std::vector<uint8_t>* out) {
+  zip_stat_t st;
+  zip_stat_init(&st);
+  if (zip_stat(zip, name.c_str(), 0, &st) != 0) return Status::runtime(origin + ": the archive has no entry '" + name + "'");
+  if (!(st.valid & ZIP_STAT_SIZE) || st.size > kMaxEntryBytes)
+    return Status::runtime(origin + ": entry '" + name + "' is too large for a checkpoint");
+  zip_file_t* file = zip_fopen(zip, name.c_str(), 0);
+  if (!file) return Status::runtime(origin + ": cannot open entry '" + name + "': " + zip_strerror(zip));
+  out->resize(static_cast<size_t>(st.size));
+  const zip_int64_t got = st.size ? zip_fread(file, out->data(), st.size) : 0;
+  const int closed = zip_fclose(file);
+  if (got != static_cast<zip_int64_t>(st.size) || closed != 0)
+    return Status::runtime(origin + ": entry '" + name + "' is truncated or corrupt (" + zip_strerror(zip) + ")");
+  return Status::ok();
+}
+
+size_t element_size(const std::string& storage_type) {
+  static const std::map<std::string, size_t> kSizes = {
+      {"FloatStorage", 4}, {"DoubleStorage", 8}, {"HalfStorage", 2}, {"BFloat16Storage", 2}, {"LongStorage", 8},
+      {"IntStorage", 4},   {"ShortStorage", 2},  {"CharStorage", 1}, {"ByteStorage", 1},     {"BoolStorage", 1}};
+  auto it = kSizes.find(storage_type);
+  return it == kSizes.end() ? 0 : it->second;
+}
+
+double half_to_double(uint16_t h) {
+  const int exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+  const double sign = (h & 0x8000) ? -1.0 : 1.0;
+  if (exponent == 0) return sign * std::ldexp(mantissa, -24);
+  if (exponent == 31) return mantissa ? NAN : sign * INFINITY;
+  return sign * std::ldexp(mantissa + 1024, exponent - 25);
+}
+
+double element_value(const std::string& type, const uint8_t* p) {
+  auto load = [p](auto x) {
+    std::memcpy(&x, p, sizeof x);
+    return x;
+  };
+  if (type == "FloatStorage") return load(float{});
+  if (type == "DoubleStorage") return load(double{});
+  if (type == "HalfStorage") return half_to_double(load(uint16_t{}));
+  if (type == "BFloat16Storage") {
+    const uint32_t bits = static_cast<uint32_t>(load(uint16_t{})) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+  if (type == "LongStorage") return static_cast<double>(load(int64_t{}));
+  if (type == "IntStorage") return load(int32_t{});
+  if (type == "ShortStorage") return load(int16_t{});
+  if (type == "CharStorage") return load(int8_t{});
+  return *p;  // Byte, Bool
+}
+
+class TorchArchive {
+ public:
+  TorchArchive(zip_t* zip, std::string prefix, std::string origin) : zip_(zip), prefix_(std::move(prefix)), origin_(std::move(origin)) {}
+
+  // A tensor's elements in row-major order of its shape (any strides), widened to double.
+  Status values(const std::string& name, const TorchTensorRef& t, std::vector<double>* out) {
+    const size_t esize = element_size(t.storage_type);
+    if (esize == 0) return fail(name, "has storage type " + t.storage_type + ", which bilmod does not read");
+    std::vector<uint8_t>* bytes = nullptr;
+    BILMOD_TRY(storage(t.storage_key, &bytes));
+    if (bytes->size() != static_cast<size_t>(t.storage_numel) * esize)
+      return fail(name, "has a storage of " + std::to_string(bytes->size()) + " bytes where its header says " +
+                            std::to_string(t.storage_numel) + " elements of " + std::to_string(esize) + " bytes");
+    int64_t numel = 1, last = t.storage_offset;
+    for (size_t d = 0; d < t.shape.size(); ++d) {
+      if (t.shape[d] < 0 || t.stride[d] < 0) return fail(name, "has a negative size or stride");
+      if (t.shape[d] == 0) numel = 0;
+      else if (numel > 0) {
+        if (t.shape[d] > (int64_t{1} << 40) / std::max<int64_t>(numel, 1)) return fail(name, "is impossibly large");
+        numel *= t.shape[d];
+        last += (t.shape[d] - 1) * t.stride[d];
+      }
+    }
+    if (t.storage_offset < 0 || (numel > 0 && last >= t.storage_numel))
+      return fail(name, "reaches past the end of its storage");
+    out->resize(static_cast<size_t>(numel));
+    std::vector<int64_t> index(t.shape.size(), 0);
+    for (int64_t i = 0; i < numel; ++i) {
+      int64_t at = t.storage_offset;
+      for (size_t d = 0; d < index.size(); ++d) at += index[d] * t.stride[d];
+      (*out)[static_cast<size_t>(i)] = element_value(t.storage_type, bytes->data() + static_cast<size_t>(at) * esize);
+      for (size_t d = index.size(); d-- > 0;) {  // next index, last axis fastest
+        if (++index[d] < t.shape[d]) break;
+        index[d] = 0;
+      }
+    }
+    return Status::ok();
+  }
+
+ private:
+  Status fail(const std::string& name, const std::string& what) const {
+    return Status::runtime(origin_ + ": tensor '" + name + "' " + what);
+  }
+  Status storage(const std::string& key, std::vector<uint8_t>** out) {
+    auto it = storages_.find(key);
+    if (it == storages_.end()) {
+      if (key.find('/') != std::string::npos || key.find("..") != std::string::npos)
+        return Status::runtime(origin_ + ": storage key '" + key + "' is not a plain name");
+      std::vector<uint8_t> bytes;
+      BILMOD_TRY(read_entry(zip_, prefix_ + "data/" + key, origin_, &bytes));
+      it = storages_.emplace(key, std::move(bytes)).first;
+    }
+    *out = &it->second;
+    return Status::ok();
+  }
+
+  zip_t* zip_;
+  std::string prefix_, origin_;
+  std::map<std::string, std::vector<uint8_t>> storages_;
+};
+
+// The model a state dict's parameter names describe, with the names it must hold exactly.
+struct ModelKeys {
+  const char* model;
+  std::set<std::string> keys;
+};
+const std::vector<ModelKeys>& model_keys() {
+  static const std::vector<ModelKeys> kKeys = {
+      {"bilinear", {"bilinear.weight", "bilinear.bias", "output.weight", "output.bias"}},
+      {"factored", {"left.weight", "right.weight", "output.weight"}},
+      {"mlp", {"hidden.weight", "hidden.bias", "output.weight", "output.bias"}}};
+  return kKeys;
+}
+
+// config keys the torch file may share with bilmod's RunConfig, taken when their type matches.
+nlohmann::json known_config(const PickleValue* config, std::vector<std::string>* ignored) {
+  const nlohmann::json defaults = to_json(RunConfig{});
+  nlohmann::json j = nlohmann::json::object();
+  if (!config || config->kind != PickleValue::Kind::kDict) return j;
+  for (const auto& [key, value] : config->entries) {
+    if (key->kind != PickleValue::Kind::kString) continue;
+    const std::string& name = key->text;
+    auto it = defaults.find(name);
+    if (it == defaults.end()) {
+      ignored->push_back(name);
+      continue;
+    }
+    using K = PickleValue::Kind;
+    if (it->is_number_unsigned() && value->kind == K::kInt && value->integer >= 0) j[name] = static_cast<uint64_t>(value->integer);
+    else if (it->is_number_integer() && !it->is_number_unsigned() && value->kind == K::kInt) j[name] = value->integer;
+    else if (it->is_number_float() && (value->kind == K::kFloat || value->kind == K::kInt))
+      j[name] = value->kind == K::kFloat ? value->real : static_cast<double>(value->integer);
+    else if (it->is_string() && value->kind == K::kString) j[name] = value->text;
+    else if (it->is_boolean() && value->kind == K::kBool) j[name] = value->boolean;
+    else ignored->push_back(name);
+  }
+  return j;
+}
+
+const PickleValue* find_split_tensor(const PickleValue* root, const char* name) {
+  if (const PickleValue* v = root->get(name); v && v->kind == PickleValue::Kind::kTensor) return v;
+  if (const PickleValue* data = root->get("data"))
+    if (const PickleValue* v = data->get(name); v && v->kind == PickleValue::Kind::kTensor) return v;
+  return nullptr;
+}
+
+}  // namespace
+
+Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out) {
+  int error_code = 0;
+  ZipArchive archive;
+  archive.zip = zip_open(path.c_str(), ZIP_RDONLY, &error_code);
+  if (!archive.zip) {
+    zip_error_t error;
+    zip_error_init_with_code(&error, error_code);
+    const std::string why = zip_error_strerror(&error);
+    zip_error_fini(&error);
+    return Status::runtime(path + ": not a readable torch.save zip archive (" + why + ")");
+  }
+  // torch.save names every entry {archive_name}/...; the pickle is {archive_name}/data.pkl.
+  std::string prefix;
+  int found = 0;
+  const zip_int64_t entries = zip_get_num_entries(archive.zip, 0);
+  for (zip_int64_t i = 0; i < entries; ++i) {
+    const char* name = zip_get_name(archive.zip, static_cast<zip_uint64_t>(i), 0);
+    if (!name) continue;
+    const std::string n = name;
+    const size_t slash = n.find('/');
+    if (slash != std::string::npos && n.substr(slash + 1) == "data.pkl") prefix = n.substr(0, slash + 1), ++found;
+  }
+  if (found != 1)
+    return Status::runtime(path + ": " + (found ? "holds several data.pkl entries" : "holds no {name}/data.pkl entry") +
+                           " (not a file torch.save wrote)");
+  std::vector<uint8_t> pickle_bytes;
+  BILMOD_TRY(read_entry(archive.zip, prefix + "data.pkl", path, &pickle_bytes));
+  {
+    std::vector<uint8_t> order;
+    if (read_entry(archive.zip, prefix + "byteorder", path, &order).is_ok() &&
+        std::string(order.begin(), order.end()) != "little")
+      return Status::runtime(path + ": was written on a big-endian machine, which bilmod does not read");
+  }
+  PickleDocument doc;
+  BILMOD_TRY(parse_pickle(pickle_bytes.data(), pickle_bytes.size(), path, &doc));
+  const PickleValue* root = doc.root;
+  if (root->kind != PickleValue::Kind::kDict)
+    return Status::runtime(path + ": its pickle holds a " + root->kind_name() + ", not a checkpoint dict");
+  const PickleValue* state_dict = root->get("model_state_dict");
+  if (!state_dict) state_dict = root->get("state_dict");
+  if (!state_dict && root->get("output.weight")) state_dict = root;  // a bare state dict
+  if (!state_dict || state_dict->kind != PickleValue::Kind::kDict)
+    return Status::runtime(path + ": holds no 'model_state_dict' (nor 'state_dict') dict");
+
+  std::set<std::string> names;
+  std::map<std::string, const TorchTensorRef*> tensors;
+  for (const auto& [key, value] : state_dict->entries) {
+    if (key->kind != PickleValue::Kind::kString || value->kind != PickleValue::Kind::kTensor)
+      return Status::runtime(path + ": model_state_dict holds a " + value->kind_name() + " under a " + key->kind_name() +
+                             " key (a state dict maps names to tensors)");
+    names.insert(key->text);
+    tensors[key->text] = &value->tensor;
+  }
+  const ModelKeys* model = nullptr;
+  for (const ModelKeys& m : model_keys())
+    if (m.keys == names) model = &m;
+  if (!model) {
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    return Status::runtime(path + ": model_state_dict holds {" + list +
+                           "}, which is none of bilmod's models (bilinear: bilinear.weight, bilinear.bias, output.weight, "
+                           "output.bias; factored: left.weight, right.weight, output.weight; mlp: hidden.*, output.*)");
+  }
+  const std::vector<int64_t>& out_shape = tensors.at("output.weight")->shape;
+  if (out_shape.size() != 2) return Status::runtime(path + ": output.weight is not a matrix");
+  const int64_t P = out_shape[0], H = out_shape[1];
+
+  TorchCheckpoint result;
+  std::vector<std::string> ignored;
+  nlohmann::json config_json = known_config(root->get("config"), &ignored);
+  if (!root->get("config")) result.notes.push_back("the file holds no 'config': operation add and seed 0 assumed");
+  if (!ignored.empty()) {
+    std::string list;
+    for (const auto& n : ignored) list += (list.empty() ? "" : ", ") + n;
+    result.notes.push_back("config keys bilmod does not use were ignored: " + list);
+  }
+  for (const char* key : {"mod_basis", "hidden_dim"}) {
+    const int64_t from_shape = std::string(key) == "mod_basis" ? P : H;
+    if (config_json.contains(key) && config_json[key].get<int64_t>() != from_shape)
+      return Status::runtime(path + ": config says " + key + " = " + config_json[key].dump() +
+                             " but output.weight has shape (" + std::to_string(P) + ", " + std::to_string(H) + ")");
+  }
+  config_json["model"] = model->model;
+  config_json["mod_basis"] = P;
+  config_json["hidden_dim"] = H;
+  RunConfig config;
+  if (Status s = config_from_json(config_json, &config); !s) return Status::runtime(path + ": its config: " + s.message());
+  if (Status s = config.validate(); !s) return Status::runtime(path + ": its config is invalid: " + s.message());
+  if (std::string(model->model) == "mlp" && !config_json.contains("activation"))
+    result.notes.push_back("the config names no activation: relu assumed");
+
+  TrainingState& state = result.state;
+  state.config = config;
+  state.spec = config.model_spec();
+  state.layout = make_parameter_layout(state.spec);
+  state.params.assign(state.layout.total, 0.0f);
+  TorchArchive storages(archive.zip, prefix, path);
+  std::vector<double> values;
+  std::vector<float> torch_order;
+  for (const ParameterInfo& info : state.layout.parameters) {
+    const TorchTensorRef& t = *tensors.at(info.name);
+    if (t.shape != info.torch_shape) {
+      std::string shape;
+      for (int64_t d : t.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+      return Status::runtime(path + ": tensor '" + info.name + "' has shape (" + shape + ") where a " + model->model +
+                             " model with P = " + std::to_string(P) + ", H = " + std::to_string(H) + " has another");
+    }
+    BILMOD_TRY(storages.values(info.name, t, &values));
+    torch_order.resize(values.size());
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (!std::isfinite(values[i])) return Status::runtime(path + ": tensor '" + info.name + "' holds a non-finite value");
+      torch_order[i] = static_cast<float>(values[i]);
+    }
+    from_torch_order(info, torch_order.data(), state.params.data() + info.offset);
+  }
+  if (const PickleValue* epoch = root->get("epoch"); epoch && epoch->kind == PickleValue::Kind::kInt && epoch->integer >= 0)
+    state.epoch = epoch->integer;
+
+  const Operation op = config.parsed_operation();
+  const PickleValue* train = find_split_tensor(root, "train_indices");
+  const PickleValue* val = find_split_tensor(root, "val_indices");
+  if (train && val) {
+    std::vector<int64_t> train_idx, val_idx;
+    for (auto [ref, dst] : {std::pair{train, &train_idx}, std::pair{val, &val_idx}}) {
+      BILMOD_TRY(storages.values("split", ref->tensor, &values));
+      for (double x : values) dst->push_back(static_cast<int64_t>(x));
+    }
+    BILMOD_TRY(dataset_from_split(P, op, std::move(train_idx), std::move(val_idx), &state.data));
+    result.split_known = true;
+  } else {
+    // Without the split, every defined pair is evaluated as one set.
+    BILMOD_TRY(dataset_from_split(P, op, defined_pairs(P, op), {}, &state.data));
+    result.split_known = false;
+    result.notes.push_back("the file holds no train/validation split: accuracy and losses are over every pair");
+  }
+  *out = std::move(result);
+  return Status::ok();
+}
+
+}  // namespace bilmod
