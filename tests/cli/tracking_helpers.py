@@ -50,10 +50,30 @@ def checkpoint_metadata(path):
         return json.loads(f.read(n))["__metadata__"]
 
 
+# FORMATS.md's schema as of this writing, used only where the document itself is not beside the repository.
+SCHEMA_COPY = """
+CREATE TABLE IF NOT EXISTS metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, timestamp TEXT NOT NULL,
+  run_name TEXT NOT NULL, step INTEGER NOT NULL, metrics TEXT NOT NULL, log_id TEXT, space_id TEXT);
+CREATE TABLE IF NOT EXISTS configs (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, run_name TEXT NOT NULL,
+  config TEXT NOT NULL, created_at TEXT NOT NULL, UNIQUE(run_id));
+CREATE TABLE IF NOT EXISTS system_metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, timestamp TEXT NOT NULL,
+  run_name TEXT NOT NULL, metrics TEXT NOT NULL, log_id TEXT, space_id TEXT);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_metrics_log_id ON metrics(log_id) WHERE log_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idx_metrics_pending ON metrics(space_id) WHERE space_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idx_metrics_run_step ON metrics(run_id, step);
+CREATE INDEX IF NOT EXISTS idx_metrics_run_timestamp ON metrics(run_id, timestamp);
+CREATE INDEX IF NOT EXISTS idx_configs_run_name ON configs(run_name);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_system_metrics_log_id ON system_metrics(log_id) WHERE log_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idx_system_metrics_pending ON system_metrics(space_id) WHERE space_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idx_system_metrics_run_timestamp ON system_metrics(run_id, timestamp);
+"""
+
+
 def documented_schema():
     """The CREATE statements of FORMATS.md's "Tracking store" section, one per statement, whitespace folded."""
     if not os.path.exists(FORMATS_MD):
-        return None
+        print(f"  note: {FORMATS_MD} not found; using the copy of its schema in tracking_helpers.py")
+        return [" ".join(s.split()) for s in SCHEMA_COPY.split(";") if s.strip()]
     text = open(FORMATS_MD).read()
     section = text[text.index("## Tracking store"):]
     block = section[section.index("```sql") + len("```sql"):]
