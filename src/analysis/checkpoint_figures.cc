@@ -364,8 +364,11 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
     loss.y.log = true;
     acc.title = "accuracy";
     acc.y.label = "accuracy";
-    acc.y.min = 0, acc.y.max = 1.02;
-    acc.legend_position = "bottom right";
+    acc.y.min = 0, acc.y.max = 1.3;  // headroom above 1 for the legend, clear of every curve
+    acc.y.tic_step = 0.2;
+    acc.legend_position = "top left Left reverse";
+    loss.x.min = acc.x.min = curves.epoch.front();
+    loss.x.max = acc.x.max = curves.epoch.back();
     auto add = [&curves](Panel* p, const std::string& key, const std::string& label, const char* color) {
       auto it = curves.metrics.find(key);
       if (it == curves.metrics.end()) return;

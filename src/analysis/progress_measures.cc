@@ -132,8 +132,9 @@ Status write_progress_figures(const ProgressMeasures& m, const std::string& dir,
   accuracy.title = "Accuracy";
   accuracy.x.label = "epoch";
   accuracy.y.label = "accuracy";
-  accuracy.y.min = 0, accuracy.y.max = 1.02;
-  accuracy.legend_position = "bottom right";
+  accuracy.y.min = 0, accuracy.y.max = 1.3;  // headroom above 1 for the legend
+  accuracy.y.tic_step = 0.2;
+  accuracy.legend_position = "top left Left reverse";
   accuracy.series = {series_of(m, "train", &ProgressPoint::train_accuracy, "#1f77b4"),
                      series_of(m, "validation", &ProgressPoint::val_accuracy, "#d62728")};
   Panel fourier;
