@@ -73,6 +73,12 @@ int run_worker(const SweepFlags& flags) {
   if (getppid() == 1) return static_cast<int>(ExitCode::kTerminated);
   std::signal(SIGINT, handle_stop_signal);
   std::signal(SIGTERM, handle_stop_signal);
+  // The sweep started this process with both blocked (sweep/run_slots.cc): one sent meanwhile is delivered now.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  sigprocmask(SIG_UNBLOCK, &stop_signals, nullptr);
 
   PreparedRun run;
   if (Status s = prepare_run(flags.run_dir, &run); !s) return report_failure(name, s);

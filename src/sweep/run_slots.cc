@@ -65,8 +65,19 @@ void RunSlots::launch(const RunSpec& spec) {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The worker starts with SIGINT and SIGTERM blocked, and unblocks them once its handlers are in place: a signal
+  // forwarded while it is still starting up then waits for the handler instead of killing it mid-start.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  posix_spawnattr_setsigmask(&attributes, &stop_signals);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
   pid_t pid = 0;
-  const int err = posix_spawn(&pid, executable_.c_str(), &actions, nullptr, argv.data(), environ);
+  const int err = posix_spawn(&pid, executable_.c_str(), &actions, &attributes, argv.data(), environ);
+  posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   if (err != 0) return failed(executable_ + ": " + std::strerror(err));
   children_.push_back({pid, spec});

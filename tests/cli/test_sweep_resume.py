@@ -1,6 +1,7 @@
 """A sweep killed halfway (SIGKILL to the sweep itself: no chance to clean up) and run again completes with no
 duplicated and no missing run, and every run ends exactly as in a sweep that was never interrupted: the
-interrupted runs resume from their checkpoints (keeping their run id) instead of starting over."""
+interrupted runs resume from their checkpoints (keeping their run id) instead of starting over. A sweep stopped
+with SIGTERM (a batch system's time limit) exits 143 with no run counted as failed, and resumes the same way."""
 import glob
 import json
 import os
@@ -33,13 +34,11 @@ def alive(pid):
         return False
 
 
-def main():
-    work = tempdir()
-    reference, out = os.path.join(work, "reference"), os.path.join(work, "interrupted")
-    sweep(reference, "--jobs", "2", "--name", "grid")
-
+def interrupt_halfway(out, stop_signal):
+    """Starts the sweep, sends stop_signal once two runs have finished and another is training; returns the
+    process (waited for) and the worker pids it had then."""
     args = [BILMOD, "sweep", *GRID, *TINY, "--no-track", "--jobs", "2", "--name", "grid", "--output-dir", out]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     def in_flight():
         """Runs that have started training (checkpoint_epoch_0 written) but not finished."""
@@ -51,9 +50,32 @@ def main():
             fail("the sweep ended (or stalled) before it could be killed halfway")
         time.sleep(0.005)
     workers = children_of(proc.pid)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    # The workers get SIGTERM from the kernel (parent-death signal), checkpoint and exit.
+    os.kill(proc.pid, stop_signal)
+    _, proc.error_text = proc.communicate()
+    return proc, workers
+
+
+def main():
+    work = tempdir()
+    reference, out = os.path.join(work, "reference"), os.path.join(work, "interrupted")
+    sweep(reference, "--jobs", "2", "--name", "grid")
+    a = summary(reference)["runs"]
+
+    # SIGTERM: the sweep passes it on, every worker checkpoints, the summary says interrupted/pending, exit 143.
+    stopped = os.path.join(work, "stopped")
+    proc, _ = interrupt_halfway(stopped, signal.SIGTERM)
+    if proc.returncode != 143:
+        fail(f"a sweep stopped by SIGTERM exited {proc.returncode}, not 143: {proc.error_text}")
+    statuses = [r["status"] for r in summary(stopped)["runs"]]
+    if "failed" in statuses or "finished" not in statuses or statuses.count("finished") == 8:
+        fail(f"after SIGTERM the summary should hold finished and interrupted/pending runs, no failed one: {statuses}")
+    sweep(stopped, "--jobs", "2", "--name", "grid")
+    for x, y in zip(a, summary(stopped)["runs"]):
+        if comparable(x) != comparable(y):
+            fail(f"run {x['run']} differs after SIGTERM and a re-run")
+
+    # SIGKILL: no chance to clean up; the kernel sends the workers SIGTERM (their parent-death signal).
+    proc, workers = interrupt_halfway(out, signal.SIGKILL)
     deadline = time.time() + 60
     while any(alive(w) for w in workers):
         if time.time() > deadline:
@@ -74,7 +96,7 @@ def main():
         run_ids[key] = checkpoint_metadata(latest)["run_id"]
 
     sweep(out, "--jobs", "2", "--name", "grid")
-    a, b = summary(reference)["runs"], summary(out)["runs"]
+    b = summary(out)["runs"]
     check_complete(b, [r["run"] for r in a])
     for x, y in zip(a, b):
         if comparable(x) != comparable(y):
