@@ -17,5 +17,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::fclose(f);
   bilmod::TorchCheckpoint checkpoint;
   (void)bilmod::load_torch_checkpoint(path, &checkpoint);
+  std::remove(path.c_str());
   return 0;
 }
