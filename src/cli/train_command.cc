@@ -136,7 +136,8 @@ int run_train(const CLI::App& cmd, const RunConfig& cli_config, const DashboardS
   const bool checkpoint_dir_existed = std::filesystem::exists(config.checkpoint_dir, ec);
   if (Status s = check_writable_dir(config.checkpoint_dir, "--checkpoint-dir"); !s) return report_failure(name, s);
 #ifdef _OPENMP
-  omp_set_num_threads(config.threads > 0 ? static_cast<int>(config.threads) : omp_get_num_procs());
+  // --threads 0: OpenMP's own default, which is every core unless OMP_NUM_THREADS says otherwise.
+  omp_set_num_threads(config.threads > 0 ? static_cast<int>(config.threads) : omp_get_max_threads());
 #endif
 
   ConsoleObserver console(config.no_progress ? false : ProgressBar::stderr_is_terminal());

@@ -89,7 +89,8 @@ Status RunConfig::validate() const {
   if (eval_every < 1) return bad("--eval-every must be at least 1, got " + std::to_string(eval_every));
   if (!(std::isfinite(train_frac) && train_frac > 0 && train_frac < 1))
     return bad("--train-frac must lie strictly between 0 and 1, got " + std::to_string(train_frac));
-  const int64_t n_pairs = static_cast<int64_t>(defined_pairs(mod_basis, *parse_operation(operation)).size());
+  // Counted, not built: a P near the limit would need gigabytes for the table itself.
+  const int64_t n_pairs = *parse_operation(operation) == Operation::kDiv ? mod_basis * (mod_basis - 1) : mod_basis * mod_basis;
   const int64_t n_train = train_count(n_pairs, train_frac);
   if (n_train < 1 || n_train >= n_pairs)
     return bad("--train-frac " + std::to_string(train_frac) + " leaves the " +
