@@ -3,12 +3,13 @@
 #   bash scripts/bootstrap.sh train [bilmod train flags...]   install what is missing, build Release, train
 #   bash scripts/bootstrap.sh test                             install what is missing, build Release, run every test
 # Packages come from Debian (apt-get) only; python3-torch and python3-numpy serve the parity tests alone.
+# zipcmp, zipmerge, ziptool: libzip-dev's CMake config names their binaries and fails without them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build pkg-config
   libeigen3-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev libzip-dev libcpp-httplib-dev chromium
+  libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev libzip-dev zipcmp zipmerge ziptool libcpp-httplib-dev chromium
   libopenmpi-dev openmpi-bin libtomlplusplus-dev
   gnuplot-nox python3 python3-torch python3-numpy)
 
