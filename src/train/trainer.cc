@@ -227,13 +227,16 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
       for (auto* o : observers) o->on_evaluation(*state, state->metrics);
     }
     const bool stop_early = std::any_of(observers.begin(), observers.end(), [](auto* o) { return o->stop_requested(); });
+    // Read once: a signal arriving between the checkpoint decision and the stop would otherwise end the run
+    // without the checkpoint its message names (a later signal is seen after the next step).
+    const int stop_signal = g_stop_signal.load();
     const bool checkpoint_now = (config.checkpoint_every > 0 && state->epoch % config.checkpoint_every == 0) ||
-                                state->epoch == config.epochs || g_stop_signal.load() != 0 || stop_early;
+                                state->epoch == config.epochs || stop_signal != 0 || stop_early;
     if (checkpoint_now)
       if (Status saved = save(state, observers); !saved) return finish(saved);
     if (stop_early && state->epoch < config.epochs) return finish(Status::ok());  // the run's last checkpoint is this epoch's
-    if (const int signal = g_stop_signal.load(); signal != 0 && state->epoch < config.epochs)
-      return finish(Status::interrupted(signal == SIGTERM, stop_message(signal, *state)));
+    if (stop_signal != 0 && state->epoch < config.epochs)
+      return finish(Status::interrupted(stop_signal == SIGTERM, stop_message(stop_signal, *state)));
   }
   return finish(Status::ok());
 }
