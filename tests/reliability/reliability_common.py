@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -37,6 +38,20 @@ def read_safetensors(path):
     if base + end_of_data != len(data):
         raise ValueError(f"{path}: {len(data) - base - end_of_data} bytes after the last tensor")
     return tensors, meta
+
+
+def tracked_steps(db, run_id):
+    """{step: number of rows holding train/batch_loss} of one run in a trackio store."""
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute("SELECT step, metrics FROM metrics WHERE run_id = ?", (run_id,)).fetchall()
+    finally:
+        con.close()
+    steps = {}
+    for step, metrics in rows:
+        if "train/batch_loss" in json.loads(metrics):
+            steps[step] = steps.get(step, 0) + 1
+    return steps
 
 
 def differing_tensors(x, y):

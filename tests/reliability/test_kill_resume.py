@@ -5,10 +5,8 @@ with tensors bitwise identical to an uninterrupted run. Stale temporary files of
 next run in the folder.
 
 BILMOD_KILL_CHAINS (default 10) x BILMOD_KILLS_PER_CHAIN (default 8) sets the number of kills."""
-import json
 import os
 import random
-import sqlite3
 import signal
 import subprocess
 import sys
@@ -16,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from reliability_common import (BILMOD, Failures, checkpoints, differing_tensors, read_safetensors, run,  # noqa: E402
-                                temporaries, tempdir)
+                                temporaries, tempdir, tracked_steps)
 
 # A run of about a second in Release with a checkpoint every epoch (650 kB each, so writes take a while).
 # One thread: on a loaded 2-core machine OpenMP's barriers make 2 threads 20x slower, not faster.
@@ -42,20 +40,6 @@ def kill_when_writing(p, d, extra_delay, deadline):
             return True
     p.kill()
     return False
-
-
-def tracked_steps(db, run_id):
-    """{step: rows holding train/batch_loss} of one run in a trackio store."""
-    con = sqlite3.connect(db)
-    try:
-        rows = con.execute("SELECT step, metrics FROM metrics WHERE run_id = ?", (run_id,)).fetchall()
-    finally:
-        con.close()
-    steps = {}
-    for step, metrics in rows:
-        if "train/batch_loss" in json.loads(metrics):
-            steps[step] = steps.get(step, 0) + 1
-    return steps
 
 
 def tracked_chain(failures, rng, full_time, kills=6):

@@ -2,10 +2,8 @@
 checkpoint that records its place inside the epoch, prints one line saying how to resume, and exits 130 (SIGINT)
 or 143 (SIGTERM). Resuming from that checkpoint ends bitwise identical to an uninterrupted run. Signals are sent
 at random moments, again and again within one run, including while a checkpoint is being written."""
-import json
 import os
 import random
-import sqlite3
 import signal
 import subprocess
 import sys
@@ -13,7 +11,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from reliability_common import (BILMOD, Failures, checkpoints, differing_tensors, read_safetensors, run,  # noqa: E402
-                                temporaries, tempdir)
+                                temporaries, tempdir, tracked_steps)
 
 EPOCHS = 12
 # 8 steps per epoch, so most signals land inside an epoch; checkpoints every 3 epochs, so the stop's own
@@ -31,20 +29,6 @@ def handlers_installed(pid):
     except (OSError, StopIteration):
         return False
     return all(caught >> (s - 1) & 1 for s in (signal.SIGINT, signal.SIGTERM))
-
-
-def tracked_steps(db, run_id):
-    """{step: number of rows holding train/batch_loss} of one run in a trackio store."""
-    con = sqlite3.connect(db)
-    try:
-        rows = con.execute("SELECT step, metrics FROM metrics WHERE run_id = ?", (run_id,)).fetchall()
-    finally:
-        con.close()
-    steps = {}
-    for step, metrics in rows:
-        if "train/batch_loss" in json.loads(metrics):
-            steps[step] = steps.get(step, 0) + 1
-    return steps
 
 
 def tracking_rounds(failures, rng, full_time, rounds=3):
