@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+#include <immintrin.h>
+#endif
+
 namespace bilmod {
 
 std::optional<OptimizerKind> parse_optimizer_kind(const std::string& name) {
@@ -79,15 +83,74 @@ void adamw_step(const OptimizerSettings& s, double lr, float* __restrict p, cons
   adamw_range(adamw_constants(s), adamw_scalars(s, lr, t), p, g, m, v, static_cast<int64_t>(n));
 }
 
-// Steps scalars[0..k) with a zero gradient, on one row held in L1. Bound by the divider (one sqrt and one division
-// per element and step), as the dense loop is: what the lazy path saves is memory traffic, not arithmetic.
-inline void replay_row(const AdamWConstants& c, const AdamWStepScalars* scalars, int64_t k, float* __restrict p,
-                       float* __restrict m, float* __restrict v, int64_t width) {
-  for (int64_t step = 0; step < k; ++step) {
-    const AdamWStepScalars s = scalars[step];
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+// GCC 12 reports its own intrinsics' _mm512_undefined_ps() pass-through operands as maybe uninitialised (a known false
+// positive of the unmasked forms); nothing here reads an undefined lane.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// adamw_update on up to 16 elements at once (lanes: which of them), written with AVX-512 intrinsics so that a row of
+// H = 100 needs no scalar tail (a masked last vector) and so that a vector whose state is all zero can skip the
+// divider. The operations are adamw_update's, one for one, with the same roundings (no FMA: each product is rounded
+// before its sum, as -ffp-contract=off keeps the scalar formula). g == nullptr means a zero gradient.
+//
+// The zero-state shortcut: where vi == +-0, sqrt(vi) * inv_bc2_sqrt is +-0 and denom = +-0 + eps = eps exactly; where
+// also mi == +-0, mi / eps is mi itself, sign included. So where every lane has vi == 0 and mi == 0 the quotient is mi,
+// bit for bit, without a sqrt or a division. That is every step of a row no gradient has reached yet (the seed model's
+// validation pairs: 20 % of bilinear.weight at train fraction 0.8, 70 % at 0.3), which a sync must replay each epoch.
+inline void adamw_update16(float* p, const float* g, float* m, float* v, __mmask16 lanes, const AdamWConstants& c,
+                           const AdamWStepScalars& s) {
+  const __m512 beta1 = _mm512_set1_ps(c.beta1), one_minus_beta1 = _mm512_set1_ps(c.one_minus_beta1);
+  const __m512 beta2 = _mm512_set1_ps(c.beta2), one_minus_beta2 = _mm512_set1_ps(c.one_minus_beta2);
+  const __m512 gi = g ? _mm512_maskz_loadu_ps(lanes, g) : _mm512_setzero_ps();
+  const __m512 pi = _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, p), _mm512_set1_ps(s.decay));
+  const __m512 mi = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, m), beta1), _mm512_mul_ps(gi, one_minus_beta1));
+  const __m512 vi = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, v), beta2),
+                                  _mm512_mul_ps(_mm512_mul_ps(one_minus_beta2, gi), gi));
+  const __m512 zero = _mm512_setzero_ps();
+  const __mmask16 all_zero = _mm512_cmp_ps_mask(mi, zero, _CMP_EQ_OQ) & _mm512_cmp_ps_mask(vi, zero, _CMP_EQ_OQ);
+  __m512 quotient = mi;
+  if ((all_zero & lanes) != lanes) {
+    const __m512 root = _mm512_sqrt_ps(vi);
+    const __m512d inv = _mm512_set1_pd(s.inv_bc2_sqrt);
+    const __m256 low = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(root)), inv));
+    const __m256 high = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(root, 1)), inv));
+    const __m512 scaled = _mm512_insertf32x8(_mm512_castps256_ps512(low), high, 1);
+    quotient = _mm512_div_ps(mi, _mm512_add_ps(scaled, _mm512_set1_ps(c.eps)));
+  }
+  _mm512_mask_storeu_ps(p, lanes, _mm512_add_ps(pi, _mm512_mul_ps(_mm512_set1_ps(s.neg_step_size), quotient)));
+  _mm512_mask_storeu_ps(m, lanes, mi);
+  _mm512_mask_storeu_ps(v, lanes, vi);
+}
+
+// One AdamW step on one row of `width` elements (g == nullptr: a zero gradient).
+inline void adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
+                      float* __restrict m, float* __restrict v, int64_t width) {
+  for (int64_t i = 0; i < width; i += 16) {
+    const int64_t left = width - i;
+    const __mmask16 lanes = left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
+    adamw_update16(p + i, g ? g + i : nullptr, m + i, v + i, lanes, c, s);
+  }
+}
+#pragma GCC diagnostic pop
+#else
+inline void adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
+                      float* __restrict m, float* __restrict v, int64_t width) {
+  if (g) {
+#pragma omp simd
+    for (int64_t i = 0; i < width; ++i) adamw_update(p[i], g[i], m[i], v[i], c, s);
+  } else {
 #pragma omp simd
     for (int64_t i = 0; i < width; ++i) adamw_update(p[i], 0.0f, m[i], v[i], c, s);
   }
+}
+#endif
+
+// Steps scalars[0..k) with a zero gradient, on one row held in L1. Bound by the divider (one sqrt and one division
+// per element and step), as the dense loop is, except where the row's state is zero (adamw_update16): what the lazy
+// path saves is memory traffic, and the arithmetic of rows no gradient has reached.
+inline void replay_row(const AdamWConstants& c, const AdamWStepScalars* scalars, int64_t k, float* __restrict p,
+                       float* __restrict m, float* __restrict v, int64_t width) {
+  for (int64_t step = 0; step < k; ++step) adamw_row(c, scalars[step], p, nullptr, m, v, width);
 }
 
 void sgd_step(const OptimizerSettings& s, double lr, float* __restrict p, const float* __restrict g,
@@ -217,8 +280,7 @@ void optimizer_step_lazy(const OptimizerSettings& settings, double lr, float* pa
     const size_t at = lazy->offset + static_cast<size_t>(rows[first_new + i] * width);
     const int64_t from = from_step[i];
     replay_row(c, lazy->scalars.data() + (from - lazy->synced_step), t - 1 - from, params + at, m + at, v + at, width);
-#pragma omp simd
-    for (int64_t j = 0; j < width; ++j) adamw_update(params[at + j], grads[at + j], m[at + j], v[at + j], c, s);
+    adamw_row(c, s, params + at, grads + at, m + at, v + at, width);
   }
 }
 

@@ -153,6 +153,56 @@ TEST(AdamW, LazyRowsMatchTheDenseStepBitwise) {
   set_threads(1);
 }
 
+// The replay skips the sqrt and the division where a vector's state is zero (m and v both +-0): signed zeros in p, m
+// and v, gradients whose square underflows (v stays 0 while m does not), rows no gradient ever reaches, and widths
+// with a partial last vector, all against the float formula of the seed engine, bit for bit.
+TEST(AdamW, ZeroStateReplayKeepsEveryBit) {
+  for (const int64_t width : {100, 37, 16}) {
+    const int64_t rows = 48;
+    const size_t n = static_cast<size_t>(rows * width);
+    OptimizerSettings s;
+    std::vector<float> p(n), g(n, 0.0f);
+    OptimizerState state;
+    state.reset(s, n);
+    const float zeros[] = {0.0f, -0.0f};
+    for (size_t i = 0; i < n; ++i) {
+      const int kind = static_cast<int>(random_below(21, i, 6));
+      p[i] = kind < 2 ? zeros[kind] : (2.0f * random_unit_float(22, i) - 1.0f);
+      state.exp_avg[i] = random_below(23, i, 3) == 0 ? -0.0f : 0.0f;  // a loaded state may hold -0
+      state.exp_avg_sq[i] = random_below(24, i, 3) == 0 ? -0.0f : 0.0f;
+    }
+    std::vector<float> p_ref = p, m_ref = state.exp_avg, v_ref = state.exp_avg_sq;
+    LazyRows lazy = make_lazy_rows(s, state, 0, rows, width);
+    for (int64_t t = 1; t <= 60; ++t) {
+      clear_gradients(&lazy, g.data(), n);
+      // Rows 0..15 never get a gradient; rows 16..23 get -0 (which keeps m == -0 where it was); rows 24..31 get ones
+      // whose square underflows to 0; the rest get ordinary ones; each row on some steps only, some lanes -0.
+      std::vector<int64_t> touched;
+      for (int64_t r = 16; r < rows; ++r) {
+        if (random_below(25 + t, r, 4) != 0) continue;
+        touched.push_back(r);
+        for (int64_t j = 0; j < width; ++j) {
+          if (r < 24 || random_below(26 + t, r * width + j, 3) == 0) {
+            g[r * width + j] = -0.0f;  // keeps m == -0 where it was: the shortcut must keep the sign
+            continue;
+          }
+          const float sign = random_below(27 + t, r * width + j, 2) ? 1.0f : -1.0f;
+          g[r * width + j] = r < 32 ? sign * 1e-30f : sign * random_unit_float(28 + t, r * width + j);
+        }
+      }
+      optimizer_catch_up_rows(s, p.data(), &state, &lazy, touched.data(), static_cast<int64_t>(touched.size()));
+      reference_adamw(s, lr_at(t), p_ref.data(), g.data(), m_ref.data(), v_ref.data(), t, n);
+      optimizer_step_lazy(s, lr_at(t), p.data(), g.data(), &state, n, &lazy, touched.data(),
+                          static_cast<int64_t>(touched.size()));
+      if (t % 20 == 0) optimizer_sync(s, p.data(), &state, &lazy);
+    }
+    optimizer_sync(s, p.data(), &state, &lazy);
+    expect_bitwise(p_ref, p, "params");
+    expect_bitwise(m_ref, state.exp_avg, "exp_avg");
+    expect_bitwise(v_ref, state.exp_avg_sq, "exp_avg_sq");
+  }
+}
+
 TEST(AdamW, LazyRowsAreDenseForSgd) {
   OptimizerSettings s;
   s.kind = OptimizerKind::kSgd;
