@@ -67,17 +67,19 @@ void TrackingObserver::on_step(const TrainingState& state, double batch_loss, do
 
 void TrackingObserver::on_evaluation(const TrainingState& state, const nlohmann::json& metrics) {
   writer_->add_metrics(state.step, metrics);
-  // Wait for the rows up to here to be committed: a checkpoint may follow this evaluation at once, and a resume
-  // from it redoes only the steps after it, so a kill between its rename and on_checkpoint must find them stored.
-  // One commit an epoch (SQLite's WAL, no fsync) is far below the 3 % budget; the per-step rows stay batched.
+  report_store_health();
+}
+
+void TrackingObserver::before_checkpoint(const TrainingState& state) {
+  // Wait for every row up to state.step to be committed before the checkpoint exists: a resume from it keeps the
+  // stored rows up to its step and redoes only the later ones, so a kill just after its rename (at an epoch's end or
+  // at a SIGINT inside an epoch) must find them stored. Rows a kill leaves beyond the latest checkpoint are dropped
+  // by the resume. One commit per checkpoint (SQLite's WAL, no fsync) is far below the 3 % budget.
   writer_->flush();
   report_store_health();
 }
 
-void TrackingObserver::on_checkpoint(const TrainingState& state, const std::string& path) {
-  writer_->flush();
-  report_store_health();
-}
+void TrackingObserver::on_checkpoint(const TrainingState& state, const std::string& path) { report_store_health(); }
 
 void TrackingObserver::on_finish(const TrainingState& state, const Status& outcome) {
   const size_t lost = writer_->stop(kFinalPatience);

@@ -26,6 +26,7 @@ class TrackingObserver : public TrainingObserver {
   void on_step(const TrainingState& state, double batch_loss, double lr) override;
   void on_evaluation(const TrainingState& state, const nlohmann::json& metrics) override;
   // A checkpoint is a point a resume can restart from: the rows up to it are made durable first.
+  void before_checkpoint(const TrainingState& state) override;
   void on_checkpoint(const TrainingState& state, const std::string& path) override;
   void on_finish(const TrainingState& state, const Status& outcome) override;
 

@@ -89,6 +89,7 @@ Status save(TrainingState* state, const std::vector<TrainingObserver*>& observer
                                (buffer == &state->params ? "parameter" : "optimiser moment") +
                                " is no longer finite; lower --learning-rate. No checkpoint was written for this "
                                "state; the earlier ones are intact");
+  for (auto* o : observers) o->before_checkpoint(*state);
   BILMOD_TRY(save_checkpoint(path, *state));
   for (auto* o : observers) o->on_checkpoint(*state, path);
   return Status::ok();

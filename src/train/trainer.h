@@ -22,6 +22,9 @@ class TrainingObserver {
   virtual void on_step(const TrainingState& state, double batch_loss, double lr) {}
   // After each evaluation; metrics holds "epoch" and MODELS.md's epoch metrics.
   virtual void on_evaluation(const TrainingState& state, const nlohmann::json& metrics) {}
+  // Just before a checkpoint of `state` is written: whatever must be durable before a resume from that checkpoint can
+  // happen (the tracking rows up to state.step, which a resume keeps and does not redo) is made durable here.
+  virtual void before_checkpoint(const TrainingState& state) {}
   virtual void on_checkpoint(const TrainingState& state, const std::string& path) {}
   // At the end, whatever the outcome.
   virtual void on_finish(const TrainingState& state, const Status& outcome) {}

@@ -133,12 +133,10 @@ def main():
                                                                  f"({len(run_ids | {meta['run_id']})} seen)")
             failures.check(not temporaries(d), f"chain {chain}: no temporary files left at the end "
                                                f"({temporaries(d)})")
-    # Off by default until the tracking observer flushes its rows before a checkpoint is written: a kill that
-    # lands between a checkpoint's rename and the flush in on_checkpoint loses that stretch of rows for good
-    # (the resume deletes rows after the checkpoint and redoes only those). BILMOD_TRACKED_KILLS=1 runs it.
-    if os.environ.get("BILMOD_TRACKED_KILLS") == "1":
-        tracked_chain(failures, rng, full_time)
-        kills += 6
+    # With the tracking store on: rows are committed before each checkpoint is written (before_checkpoint), so no
+    # kill can leave a checkpoint whose steps the store lacks.
+    tracked_chain(failures, rng, full_time)
+    kills += 6
     print(f"faults injected: {kills} SIGKILLs ({mid_write} the instant a checkpoint was being written); "
           f"{stale_seen} kills left a temporary file behind")
     failures.check(kills >= 3 * chains, f"many kills landed while the run was alive ({kills}; at most "
