@@ -64,12 +64,17 @@ int run_plot_run(const PlotRunOptions& o) {
   figure.height = 500;
   Panel accuracy, loss;
   accuracy.title = "accuracy (solid: train, dashed: validation)";
-  accuracy.x = {"epoch", true};
-  accuracy.y = {"accuracy", false, -0.02, 1.02};
+  accuracy.x.label = "epoch";
+  accuracy.x.log = true;
+  accuracy.y.label = "accuracy";
+  accuracy.y.min = -0.02;
+  accuracy.y.max = 1.02;
   accuracy.legend_position = "top left";
   loss.title = "loss (solid: train, dashed: validation)";
-  loss.x = {"epoch", true};
-  loss.y = {"cross-entropy", true};
+  loss.x.label = "epoch";
+  loss.x.log = true;
+  loss.y.label = "cross-entropy";
+  loss.y.log = true;
   std::string caption = "Train (solid) and validation (dashed) accuracy and loss against epoch, log x";
   for (size_t i = 0; i < o.runs.size(); ++i) {
     StoredRun run;

@@ -95,7 +95,9 @@ TEST(BackgroundRowWriter, KeepsAndRetriesRowsAFailingStoreRefused) {
   const int64_t kRows = 5000;
   for (int64_t step = 1; step <= kRows; ++step) {
     writer.add_scalar(step, "train/batch_loss", 1.0 / static_cast<double>(step));
-    if (step == 100) EXPECT_FALSE(writer.flush());  // the first attempts fail ...
+    if (step == 100) {
+      EXPECT_FALSE(writer.flush());  // the first attempts fail ...
+    }
   }
   const std::optional<Status> failure = writer.take_new_failure();
   ASSERT_TRUE(failure.has_value());
