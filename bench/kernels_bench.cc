@@ -81,9 +81,10 @@ void BM_OutputBackward(benchmark::State& state) {
   const int64_t n = state.range(0);
   const auto hidden = random_vector(n * kH, 2, 1.0f), weight = random_vector(kH * kP, 3, 0.1f);
   const auto dlogits = random_vector(n * kP, 5, 0.01f);
-  std::vector<float> dhidden(n * kH), dweight(kH * kP, 0.0f), dbias(kP, 0.0f);
+  std::vector<float> dhidden(n * kH), dweight(kH * kP, 0.0f), dbias(kP, 0.0f), by_class(kP * kH);
   for (auto _ : state) {
-    output_backward(dhidden.data(), dweight.data(), dbias.data(), dlogits.data(), hidden.data(), weight.data(), n, kH, kP);
+    output_backward(dhidden.data(), dweight.data(), dbias.data(), dlogits.data(), hidden.data(), weight.data(),
+                    by_class.data(), n, kH, kP);
     benchmark::DoNotOptimize(dhidden.data());
   }
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 2 * n * kH * kP * 1e-9, benchmark::Counter::kIsIterationInvariantRate);

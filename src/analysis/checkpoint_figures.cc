@@ -372,12 +372,12 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
     auto add = [&curves](Panel* p, const std::string& key, const std::string& label, const char* color) {
       auto it = curves.metrics.find(key);
       if (it == curves.metrics.end()) return;
-      Series s;
-      s.label = label;
-      s.color = color;
-      s.x = curves.epoch;
-      s.y = it->second;
-      p->series.push_back(s);
+      Series series;
+      series.label = label;
+      series.color = color;
+      series.x = curves.epoch;
+      series.y = it->second;
+      p->series.push_back(series);
     };
     add(&loss, "train/loss", "train", "#1f77b4");
     add(&loss, "val/loss", "validation", "#d62728");

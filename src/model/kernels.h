@@ -7,17 +7,6 @@
 
 namespace bilmod {
 
-// x . y with 8 interleaved partial sums combined in a fixed tree, then the tail.
-inline float dot_fixed_order(const float* x, const float* y, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += x[i + j] * y[i + j];
-  float tail = 0;
-  for (; i < n; ++i) tail += x[i] * y[i];
-  return (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))) + tail;
-}
-
 // y += alpha * x
 inline void axpy(float* __restrict y, float alpha, const float* __restrict x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];

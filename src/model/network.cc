@@ -20,6 +20,7 @@ void BatchActivations::reserve(const ModelSpec& spec, int64_t n) {
   hidden.resize(hn);
   dhidden.resize(hn);
   logits.resize(pn);
+  weight_by_class.resize(static_cast<size_t>(spec.mod_basis * spec.hidden_dim));
 }
 
 ParameterViews parameter_views(const ModelSpec& spec, const ParameterLayout& layout, float* buffer) {
@@ -117,27 +118,25 @@ void network_backward(const ModelSpec& spec, const ParameterLayout& layout, cons
   const ParameterViews g = parameter_views(spec, layout, grads);
   const int64_t H = spec.hidden_dim;
   output_backward(act->dhidden.data(), g.output_weight, g.output_bias, act->logits.data(), act->hidden.data(),
-                  w.output_weight, n, H, spec.mod_basis);
+                  w.output_weight, act->weight_by_class.data(), n, H, spec.mod_basis);
 
   // dL/d(pre-activation), written over dhidden: relu' = [z > 0] (PyTorch's threshold_backward), quad' = 2z,
   // factored: dl = dh * r and dr = dh * l (dr kept in pre_b, whose forward value is no longer needed).
   float* dpre_a = act->dhidden.data();
   float* pre_a = act->pre_a.data();
   float* pre_b = act->pre_b.empty() ? nullptr : act->pre_b.data();
-  for (int64_t i = 0; i < n * H; ++i) {
-    switch (spec.kind) {
-      case ModelKind::kBilinear: dpre_a[i] = pre_a[i] > 0.0f ? dpre_a[i] : 0.0f; break;
-      case ModelKind::kMlp:
-        dpre_a[i] = spec.activation == Activation::kRelu ? (pre_a[i] > 0.0f ? dpre_a[i] : 0.0f)
-                                                         : dpre_a[i] * (2.0f * pre_a[i]);
-        break;
-      case ModelKind::kFactored: {
-        const float dh = dpre_a[i];
-        dpre_a[i] = dh * pre_b[i];
-        pre_b[i] = dh * pre_a[i];
-        break;
-      }
+  // One loop per kind, so that each is a plain vector loop (a switch inside would keep it scalar).
+  const int64_t count = n * H;
+  if (spec.kind == ModelKind::kFactored) {
+    for (int64_t i = 0; i < count; ++i) {
+      const float dh = dpre_a[i];
+      dpre_a[i] = dh * pre_b[i];
+      pre_b[i] = dh * pre_a[i];
     }
+  } else if (spec.kind == ModelKind::kMlp && spec.activation != Activation::kRelu) {
+    for (int64_t i = 0; i < count; ++i) dpre_a[i] = dpre_a[i] * (2.0f * pre_a[i]);
+  } else {  // relu: the seed model and mlp's default
+    for (int64_t i = 0; i < count; ++i) dpre_a[i] = pre_a[i] > 0.0f ? dpre_a[i] : 0.0f;
   }
 
   // Scatter into the selected rows. Threads own disjoint column ranges [k0, k1) of every row and walk the

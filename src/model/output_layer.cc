@@ -14,7 +14,7 @@ namespace bilmod {
 // versions give the same bits as the plain ones (and as the seed's kernels; tests/unit/kernel_equivalence_test.cc):
 //   forward   logits[e][c] = ((0 + h[e][0] W[0][c]) + h[e][1] W[1][c]) + ... + bias[c]
 //   dweight   dW[k][c] = ((dW[k][c] + h[0][k] d[0][c]) + h[1][k] d[1][c]) + ...          (examples in order)
-//   dhidden   dh[e][k] = dot_fixed_order(d[e], W[k], P)                                  (8 lanes, fixed tree)
+//   dhidden   dh[e][k] = ((0 + d[e][0] W[k][0]) + d[e][1] W[k][1]) + ...    (the forward kernel on W transposed)
 // Tiling only decides which outputs are in registers together; -ffp-contract=off keeps each product rounded.
 
 namespace {
@@ -99,43 +99,6 @@ inline void dweight_rows(float* dweight_t, const float* dlogits, const float* hi
   }
 }
 
-// dot_fixed_order's tree over 8 lanes for four accumulators at once: ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)) each.
-inline __m128 lane_tree4(__m256 a, __m256 b, __m256 c, __m256 d) {
-  const __m256 ab = _mm256_hadd_ps(a, b);    // a0+a1 a2+a3 b0+b1 b2+b3 | a4+a5 a6+a7 b4+b5 b6+b7
-  const __m256 cd = _mm256_hadd_ps(c, d);
-  const __m256 abcd = _mm256_hadd_ps(ab, cd);  // (a01+a23) (b..) (c..) (d..) | (a45+a67) (b..) (c..) (d..)
-  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
-}
-
-// dhidden[e0..e0+E) x [k0, k0+4) = dot_fixed_order(dlogits[e], weight_t[k], P).
-template <int E>
-inline void dhidden_tile(float* dhidden, const float* dlogits, const float* weight_t, int64_t H, int64_t P, int64_t e0,
-                         int64_t k0) {
-  constexpr int K = 4;
-  __m256 acc[E][K];
-  for (int e = 0; e < E; ++e)
-    for (int k = 0; k < K; ++k) acc[e][k] = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= P; i += 8) {
-    __m256 w[K];
-    for (int k = 0; k < K; ++k) w[k] = _mm256_loadu_ps(weight_t + (k0 + k) * P + i);
-    for (int e = 0; e < E; ++e) {
-      const __m256 d = _mm256_loadu_ps(dlogits + (e0 + e) * P + i);
-      for (int k = 0; k < K; ++k) acc[e][k] = _mm256_add_ps(acc[e][k], _mm256_mul_ps(d, w[k]));
-    }
-  }
-  for (int e = 0; e < E; ++e) {
-    alignas(16) float tail[K];
-    for (int k = 0; k < K; ++k) {
-      float t = 0;
-      for (int64_t j = i; j < P; ++j) t += dlogits[(e0 + e) * P + j] * weight_t[(k0 + k) * P + j];
-      tail[k] = t;
-    }
-    const __m128 tree = lane_tree4(acc[e][0], acc[e][1], acc[e][2], acc[e][3]);
-    _mm_storeu_ps(dhidden + (e0 + e) * H + k0, _mm_add_ps(tree, _mm_load_ps(tail)));
-  }
-}
-
 #endif  // __AVX512F__
 
 }  // namespace
@@ -169,9 +132,14 @@ void output_forward(float* logits, const float* hidden, const float* weight_t, c
 }
 
 void output_backward(float* dhidden, float* dweight_t, float* dbias, const float* dlogits, const float* hidden,
-                     const float* weight_t, int64_t n, int64_t hidden_dim, int64_t mod_basis) {
+                     const float* weight_t, float* weight_by_class, int64_t n, int64_t hidden_dim, int64_t mod_basis) {
   const int64_t H = hidden_dim, P = mod_basis;
   const bool parallel = n * H * P > kParallelWorkThreshold;
+  // dhidden (n, H) = dlogits (n, P) @ weight_by_class (P, H): the forward product with the roles of H and P swapped,
+  // so it runs on the forward's register tiles (one weight row broadcast against 16 hidden units at a time) instead
+  // of P-long dot products that end in a horizontal sum. The transpose is 11 K floats against 2nHP FLOPs.
+  for (int64_t k = 0; k < H; ++k)
+    for (int64_t c = 0; c < P; ++c) weight_by_class[c * H + k] = weight_t[k * P + c];
 #pragma omp parallel if (parallel)
   {
 #if defined(__AVX512F__)
@@ -187,20 +155,16 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
         for (int64_t k = k0; k < H; ++k) dweight_rows<1>(dweight_t, dlogits, hidden, n, H, P, k);
       }
     }
-    // dhidden: blocks of 4 examples x 4 hidden units; leftover units take the plain dot.
-    const int64_t example_blocks = (n + 3) / 4, k_full = H / 4 * 4;
+    // dhidden: blocks of 4 examples, as output_forward.
+    const int64_t example_blocks = (n + kRows - 1) / kRows;
 #pragma omp for schedule(static) nowait
     for (int64_t blk = 0; blk < example_blocks; ++blk) {
-      const int64_t e0 = blk * 4, rows = std::min<int64_t>(4, n - e0);
-      for (int64_t k0 = 0; k0 < k_full; k0 += 4) {
-        if (rows == 4) {
-          dhidden_tile<4>(dhidden, dlogits, weight_t, H, P, e0, k0);
-        } else {
-          for (int64_t e = e0; e < e0 + rows; ++e) dhidden_tile<1>(dhidden, dlogits, weight_t, H, P, e, k0);
-        }
+      const int64_t e0 = blk * kRows;
+      if (n - e0 >= kRows) {
+        forward_rows<4>(dhidden, dlogits, weight_by_class, nullptr, P, H, e0);
+      } else {
+        for (int64_t e = e0; e < n; ++e) forward_rows<1>(dhidden, dlogits, weight_by_class, nullptr, P, H, e);
       }
-      for (int64_t e = e0; e < e0 + rows; ++e)
-        for (int64_t k = k_full; k < H; ++k) dhidden[e * H + k] = dot_fixed_order(dlogits + e * P, weight_t + k * P, P);
     }
 #else
     // dweight_t row k accumulates over examples in order e = 0..n-1; rows are split across threads.
@@ -209,10 +173,13 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
       float* row = dweight_t + k * P;
       for (int64_t e = 0; e < n; ++e) axpy(row, hidden[e * H + k], dlogits + e * P, P);
     }
-    // dhidden[e, k] = dlogits[e, :] . weight_t[k, :]
+    // dhidden[e, :] = sum over c in order of dlogits[e, c] * weight_by_class[c, :]
 #pragma omp for schedule(static) nowait
-    for (int64_t e = 0; e < n; ++e)
-      for (int64_t k = 0; k < H; ++k) dhidden[e * H + k] = dot_fixed_order(dlogits + e * P, weight_t + k * P, P);
+    for (int64_t e = 0; e < n; ++e) {
+      float* out = dhidden + e * H;
+      std::fill(out, out + H, 0.0f);
+      for (int64_t c = 0; c < P; ++c) axpy(out, dlogits[e * P + c], weight_by_class + c * H, H);
+    }
 #endif
 #pragma omp single nowait
     if (dbias)

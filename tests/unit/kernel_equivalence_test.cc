@@ -46,7 +46,11 @@ void plain_output_backward(float* dhidden, float* dw, float* dbias, const float*
   for (int64_t k = 0; k < H; ++k)
     for (int64_t e = 0; e < n; ++e) axpy(dw + k * P, hidden[e * H + k], dlogits + e * P, P);
   for (int64_t e = 0; e < n; ++e)
-    for (int64_t k = 0; k < H; ++k) dhidden[e * H + k] = dot_fixed_order(dlogits + e * P, w + k * P, P);
+    for (int64_t k = 0; k < H; ++k) {
+      float sum = 0.0f;  // over the classes in order
+      for (int64_t c = 0; c < P; ++c) sum += dlogits[e * P + c] * w[k * P + c];
+      dhidden[e * H + k] = sum;
+    }
   if (dbias)
     for (int64_t e = 0; e < n; ++e) add_into(dbias, dlogits + e * P, P);
 }
@@ -122,11 +126,11 @@ TEST(KernelEquivalence, OutputBackwardMatchesPlainLoops) {
       // Gradients accumulate: start from non-zero buffers, as gradient accumulation does.
       auto dw_want = random_vector(s.H * s.P, 7, 0.001f), db_want = random_vector(s.P, 8, 0.001f);
       auto dw_got = dw_want, db_got = db_want;
-      std::vector<float> dh_want(s.n * s.H), dh_got(s.n * s.H);
+      std::vector<float> dh_want(s.n * s.H), dh_got(s.n * s.H), by_class(s.P * s.H);
       plain_output_backward(dh_want.data(), dw_want.data(), db_want.data(), dlogits.data(), hidden.data(), w.data(),
                             s.n, s.H, s.P);
-      output_backward(dh_got.data(), dw_got.data(), db_got.data(), dlogits.data(), hidden.data(), w.data(), s.n, s.H,
-                      s.P);
+      output_backward(dh_got.data(), dw_got.data(), db_got.data(), dlogits.data(), hidden.data(), w.data(), by_class.data(),
+                      s.n, s.H, s.P);
       expect_bitwise(dw_want, dw_got, "dweight");
       expect_bitwise(db_want, db_got, "dbias");
       expect_bitwise(dh_want, dh_got, "dhidden");
