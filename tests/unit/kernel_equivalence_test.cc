@@ -171,18 +171,25 @@ TEST(KernelEquivalence, CrossEntropyMatchesPlainLoops) {
   set_threads(1);
 }
 
-// l2_norm skips blocks of zeros: the same double as the plain sequential sum.
-TEST(KernelEquivalence, L2NormMatchesThePlainSum) {
-  for (size_t n : {0u, 1u, 15u, 16u, 17u, 1000u, 130001u}) {
+// l2_norm (blocked, split across threads): the same bits for any thread count, and the norm to double precision.
+TEST(KernelEquivalence, L2NormIsThreadInvariantAndAccurate) {
+  for (size_t n : {0u, 1u, 15u, 16u, 17u, 1000u, 4097u, 130001u, 1300000u}) {
     auto x = random_vector(n, 21, 3.0f);
     for (size_t i = 0; i < n; ++i)
       if (random_unit_float(22, i / 40) < 0.7f) x[i] = (i % 3 == 0) ? -0.0f : 0.0f;  // runs of (signed) zeros
-    double plain = 0;
-    for (size_t i = 0; i < n; ++i) plain += static_cast<double>(x[i]) * static_cast<double>(x[i]);
-    plain = std::sqrt(plain);
-    const double got = l2_norm(x.data(), n);
-    EXPECT_EQ(std::memcmp(&plain, &got, sizeof plain), 0) << n << ": " << plain << " vs " << got;
+    long double exact = 0;
+    for (size_t i = 0; i < n; ++i) exact += static_cast<long double>(x[i]) * static_cast<long double>(x[i]);
+    const double want = static_cast<double>(std::sqrt(exact));
+    set_threads(1);
+    const double one = l2_norm(x.data(), n);
+    EXPECT_NEAR(one, want, 1e-14 * want) << "n = " << n;
+    for (int threads : {2, 3}) {
+      set_threads(threads);
+      const double got = l2_norm(x.data(), n);
+      EXPECT_EQ(std::memcmp(&one, &got, sizeof one), 0) << n << " at " << threads << " threads: " << one << " vs " << got;
+    }
   }
+  set_threads(1);
 }
 
 #ifdef BILMOD_VECTOR_EXP
