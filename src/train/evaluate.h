@@ -16,7 +16,7 @@ struct SplitMetrics {
 
 // Reusable buffers for evaluation, so an evaluation allocates nothing after the first.
 struct EvaluationWorkspace {
-  BatchActivations act;
+  std::vector<BatchActivations> act;  // one per thread
   std::vector<int64_t> pairs;   // train pairs then validation pairs
   std::vector<int32_t> labels;  // their labels
   std::vector<double> loss;     // (n,) per-pair loss
@@ -27,7 +27,7 @@ struct EvaluationWorkspace {
 SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layout, const float* params,
                              const Dataset& data, EvaluationWorkspace* ws);
 
-// sqrt(sum x^2) in double, in index order.
+// sqrt(sum x^2) in double, in fixed blocks (the same value for any thread count).
 double l2_norm(const float* x, size_t n);
 
 }  // namespace bilmod
