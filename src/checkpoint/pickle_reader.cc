@@ -347,7 +347,7 @@ class Unpickler {
         return reduce(callable, args);
       }
       case 'b': {                                                           // BUILD: only a dict's attributes (state_dict._metadata)
-        PickleRef state, obj;
+        PickleRef state;
         BILMOD_TRY(pop(&state));
         if (stack_.empty() || stack_.back()->kind != K::kDict)
           return Status::runtime("BUILD sets the state of a " + (stack_.empty() ? std::string("nothing") : stack_.back()->kind_name()));

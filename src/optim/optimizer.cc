@@ -84,10 +84,6 @@ void adamw_step(const OptimizerSettings& s, double lr, float* __restrict p, cons
 }
 
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
-// GCC 12 reports its own intrinsics' _mm512_undefined_ps() pass-through operands as maybe uninitialised (a known false
-// positive of the unmasked forms); nothing here reads an undefined lane.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 // adamw_update on up to 16 elements at once (lanes: which of them), written with AVX-512 intrinsics so that a row of
 // H = 100 needs no scalar tail (a masked last vector) and so that a vector whose state is all zero can skip the
 // divider. The operations are adamw_update's, one for one, with the same roundings (no FMA: each product is rounded
@@ -131,7 +127,6 @@ inline void adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float*
     adamw_update16(p + i, g ? g + i : nullptr, m + i, v + i, lanes, c, s);
   }
 }
-#pragma GCC diagnostic pop
 #else
 inline void adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
                       float* __restrict m, float* __restrict v, int64_t width) {

@@ -9,10 +9,6 @@
 
 #include <cmath>
 #include <numbers>
-
-// GCC 12 flags the _mm512_undefined pass-through operands of its own intrinsics, inlined here from Eigen's AVX-512
-// reductions, as maybe uninitialised: a known false positive (nothing reads those lanes).
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <set>
 
 #include "analysis/fourier.h"
