@@ -72,17 +72,6 @@ inline void adamw_update(float& p, const float g, float& m, float& v, const Adam
   v = vi;
 }
 
-void adamw_range(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
-                 float* __restrict m, float* __restrict v, int64_t count) {
-#pragma omp parallel for simd schedule(static) if (count > kElementwiseParallelThreshold)
-  for (int64_t i = 0; i < count; ++i) adamw_update(p[i], g[i], m[i], v[i], c, s);
-}
-
-void adamw_step(const OptimizerSettings& s, double lr, float* __restrict p, const float* __restrict g,
-                float* __restrict m, float* __restrict v, int64_t t, size_t n) {
-  adamw_range(adamw_constants(s), adamw_scalars(s, lr, t), p, g, m, v, static_cast<int64_t>(n));
-}
-
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
 // adamw_update on up to 16 elements at once (lanes: which of them), written with AVX-512 intrinsics so that a row of
 // H = 100 needs no scalar tail (a masked last vector) and so that a vector whose state is all zero can skip the
@@ -146,6 +135,24 @@ inline void adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float*
 inline void replay_row(const AdamWConstants& c, const AdamWStepScalars* scalars, int64_t k, float* __restrict p,
                        float* __restrict m, float* __restrict v, int64_t width) {
   for (int64_t step = 0; step < k; ++step) adamw_row(c, scalars[step], p, nullptr, m, v, width);
+}
+
+// The dense step over [0, count): chunks of 4096 elements (16 KiB per array), split across threads; each element's
+// arithmetic is adamw_row's whatever the thread count.
+void adamw_range(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
+                 float* __restrict m, float* __restrict v, int64_t count) {
+  constexpr int64_t kChunk = 4096;
+  const int64_t chunks = (count + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (count > kElementwiseParallelThreshold)
+  for (int64_t i = 0; i < chunks; ++i) {
+    const int64_t at = i * kChunk;
+    adamw_row(c, s, p + at, g + at, m + at, v + at, std::min(kChunk, count - at));
+  }
+}
+
+void adamw_step(const OptimizerSettings& s, double lr, float* __restrict p, const float* __restrict g,
+                float* __restrict m, float* __restrict v, int64_t t, size_t n) {
+  adamw_range(adamw_constants(s), adamw_scalars(s, lr, t), p, g, m, v, static_cast<int64_t>(n));
 }
 
 void sgd_step(const OptimizerSettings& s, double lr, float* __restrict p, const float* __restrict g,
