@@ -110,7 +110,7 @@ def run_bilmod(args, model, cfg, threads, workdir, epochs=None):
     cmd = [args.binary, "train", "--model", model, "--mod-basis", str(args.mod_basis), "--hidden-dim",
            str(args.hidden_dim), "--train-frac", str(cfg["train_frac"]), "--epochs", str(epochs), "--threads",
            str(threads), "--checkpoint-dir", ckpt, "--checkpoint-every", "0", "--log-file", log, "--no-progress",
-           "--no-track"]
+           "--no-track", "--log-level", "DEBUG"]  # DEBUG: every evaluation is a log line (INFO thins them)
     if cfg["full_batch"]:
         cmd.append("--full-batch")
     _, wall, rss, cpu = run_child(cmd, dict(os.environ, OMP_NUM_THREADS=str(threads)))

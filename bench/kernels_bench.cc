@@ -2,7 +2,7 @@
 //   forward+backward of one training batch per model, the output matmuls, the cross-entropy, the AdamW step over the
 //   seed model's 1.29 M parameters, and the evaluation of every pair.
 // FLOP counts are the multiply-adds of the matmuls (2 FLOP each); bytes are the optimiser's reads and writes.
-// Run: build-bench/bench/bilmod_kernels_bench [--benchmark_filter=...]; single thread unless OMP_NUM_THREADS says more.
+// Run: build/bench/bilmod_kernels_bench [--benchmark_filter=...]; single thread unless OMP_NUM_THREADS says more.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>

@@ -1,0 +1,67 @@
+// What one core of this machine can do at most, measured rather than taken from a data sheet (the README's floor
+// analysis divides by these): 512-bit multiply-then-add (the -ffp-contract=off form the kernels use) and FMA, on
+// independent register accumulators, and the throughput of the divider for the square roots and divisions of AdamW.
+// Nothing touches memory; every result feeds the next iteration so the compiler keeps every operation.
+#include <benchmark/benchmark.h>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+namespace {
+
+constexpr int kAccumulators = 12;  // more than latency x throughput: the pipes, not the dependencies, bound the loop
+
+void BM_PeakMulAdd(benchmark::State& state) {
+  __m512 acc[kAccumulators];
+  for (int i = 0; i < kAccumulators; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+  __m512 w = _mm512_set1_ps(0.999f), h[kAccumulators];
+  for (int i = 0; i < kAccumulators; ++i) h[i] = _mm512_set1_ps(1e-4f * static_cast<float>(i + 1));
+  for (auto _ : state) {
+    for (int r = 0; r < 64; ++r) {
+      for (int i = 0; i < kAccumulators; ++i) acc[i] = _mm512_add_ps(acc[i], _mm512_mul_ps(h[i], w));
+      asm volatile("" : "+v"(w));
+    }
+  }
+  for (int i = 0; i < kAccumulators; ++i) benchmark::DoNotOptimize(acc[i]);
+  state.counters["GFLOP/s"] = benchmark::Counter(64.0 * kAccumulators * 32 * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_PeakMulAdd);
+
+void BM_PeakFma(benchmark::State& state) {
+  __m512 acc[kAccumulators];
+  for (int i = 0; i < kAccumulators; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+  __m512 w = _mm512_set1_ps(0.999f), h[kAccumulators];
+  for (int i = 0; i < kAccumulators; ++i) h[i] = _mm512_set1_ps(1e-4f * static_cast<float>(i + 1));
+  for (auto _ : state) {
+    for (int r = 0; r < 64; ++r) {
+      for (int i = 0; i < kAccumulators; ++i) acc[i] = _mm512_fmadd_ps(h[i], w, acc[i]);
+      asm volatile("" : "+v"(w));
+    }
+  }
+  for (int i = 0; i < kAccumulators; ++i) benchmark::DoNotOptimize(acc[i]);
+  state.counters["GFLOP/s"] = benchmark::Counter(64.0 * kAccumulators * 32 * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_PeakFma);
+
+// range(0): 0 = square root, 1 = division, 2 = one of each (AdamW's pair). Values stay near 1 (no subnormals).
+void BM_Divider(benchmark::State& state) {
+  const int kind = static_cast<int>(state.range(0));
+  __m512 x[8];
+  for (int i = 0; i < 8; ++i) x[i] = _mm512_set1_ps(1.0f + 0.1f * static_cast<float>(i));
+  const __m512 c = _mm512_set1_ps(1.0001f);
+  for (auto _ : state) {
+    for (int r = 0; r < 16; ++r)
+      for (int i = 0; i < 8; ++i) {
+        if (kind == 0 || (kind == 2 && i % 2 == 0)) x[i] = _mm512_sqrt_ps(x[i]);
+        else x[i] = _mm512_div_ps(c, x[i]);  // c / (c / x) = x: stays put
+      }
+  }
+  for (int i = 0; i < 8; ++i) benchmark::DoNotOptimize(x[i]);
+  state.SetLabel(kind == 0 ? "sqrt" : kind == 1 ? "div" : "sqrt+div");
+  state.counters["ns/op"] = benchmark::Counter(16.0 * 8, benchmark::Counter::kIsIterationInvariantRate |
+                                                             benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_Divider)->DenseRange(0, 2);
+
+}  // namespace
+#endif  // __AVX512F__
