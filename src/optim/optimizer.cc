@@ -82,15 +82,13 @@ inline void adamw_update(float& p, const float g, float& m, float& v, const Adam
 // also mi == +-0, mi / eps is mi itself, sign included. So where every lane has vi == 0 and mi == 0 the quotient is mi,
 // bit for bit, without a sqrt or a division. That is every step of a row no gradient has reached yet (the seed model's
 // validation pairs: 20 % of bilinear.weight at train fraction 0.8, 70 % at 0.3), which a sync must replay each epoch.
-inline void adamw_update16(float* p, const float* g, float* m, float* v, __mmask16 lanes, const AdamWConstants& c,
-                           const AdamWStepScalars& s) {
+inline void adamw_step16(__m512& p, const __m512 g, __m512& m, __m512& v, __mmask16 lanes, const AdamWConstants& c,
+                         const AdamWStepScalars& s) {
   const __m512 beta1 = _mm512_set1_ps(c.beta1), one_minus_beta1 = _mm512_set1_ps(c.one_minus_beta1);
   const __m512 beta2 = _mm512_set1_ps(c.beta2), one_minus_beta2 = _mm512_set1_ps(c.one_minus_beta2);
-  const __m512 gi = g ? _mm512_maskz_loadu_ps(lanes, g) : _mm512_setzero_ps();
-  const __m512 pi = _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, p), _mm512_set1_ps(s.decay));
-  const __m512 mi = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, m), beta1), _mm512_mul_ps(gi, one_minus_beta1));
-  const __m512 vi = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, v), beta2),
-                                  _mm512_mul_ps(_mm512_mul_ps(one_minus_beta2, gi), gi));
+  const __m512 pi = _mm512_mul_ps(p, _mm512_set1_ps(s.decay));
+  const __m512 mi = _mm512_add_ps(_mm512_mul_ps(m, beta1), _mm512_mul_ps(g, one_minus_beta1));
+  const __m512 vi = _mm512_add_ps(_mm512_mul_ps(v, beta2), _mm512_mul_ps(_mm512_mul_ps(one_minus_beta2, g), g));
   const __m512 zero = _mm512_setzero_ps();
   const __mmask16 all_zero = _mm512_cmp_ps_mask(mi, zero, _CMP_EQ_OQ) & _mm512_cmp_ps_mask(vi, zero, _CMP_EQ_OQ);
   __m512 quotient = mi;
@@ -102,9 +100,44 @@ inline void adamw_update16(float* p, const float* g, float* m, float* v, __mmask
     const __m512 scaled = _mm512_insertf32x8(_mm512_castps256_ps512(low), high, 1);
     quotient = _mm512_div_ps(mi, _mm512_add_ps(scaled, _mm512_set1_ps(c.eps)));
   }
-  _mm512_mask_storeu_ps(p, lanes, _mm512_add_ps(pi, _mm512_mul_ps(_mm512_set1_ps(s.neg_step_size), quotient)));
-  _mm512_mask_storeu_ps(m, lanes, mi);
-  _mm512_mask_storeu_ps(v, lanes, vi);
+  p = _mm512_add_ps(pi, _mm512_mul_ps(_mm512_set1_ps(s.neg_step_size), quotient));
+  m = mi;
+  v = vi;
+}
+
+inline __mmask16 lanes_left(int64_t left) {
+  return left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
+}
+
+inline void adamw_update16(float* p, const float* g, float* m, float* v, __mmask16 lanes, const AdamWConstants& c,
+                           const AdamWStepScalars& s) {
+  __m512 pv = _mm512_maskz_loadu_ps(lanes, p), mv = _mm512_maskz_loadu_ps(lanes, m), vv = _mm512_maskz_loadu_ps(lanes, v);
+  adamw_step16(pv, g ? _mm512_maskz_loadu_ps(lanes, g) : _mm512_setzero_ps(), mv, vv, lanes, c, s);
+  _mm512_mask_storeu_ps(p, lanes, pv);
+  _mm512_mask_storeu_ps(m, lanes, mv);
+  _mm512_mask_storeu_ps(v, lanes, vv);
+}
+
+// k zero-gradient steps on a row of NV vectors held in registers for all of them: loaded once, stored once.
+template <int NV>
+inline void replay_in_registers(const AdamWConstants& c, const AdamWStepScalars* scalars, int64_t k, float* p, float* m,
+                                float* v, int64_t width) {
+  __m512 pr[NV], mr[NV], vr[NV];
+  __mmask16 lanes[NV];
+  for (int j = 0; j < NV; ++j) {
+    lanes[j] = lanes_left(width - 16 * j);
+    pr[j] = _mm512_maskz_loadu_ps(lanes[j], p + 16 * j);
+    mr[j] = _mm512_maskz_loadu_ps(lanes[j], m + 16 * j);
+    vr[j] = _mm512_maskz_loadu_ps(lanes[j], v + 16 * j);
+  }
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t step = 0; step < k; ++step)
+    for (int j = 0; j < NV; ++j) adamw_step16(pr[j], zero, mr[j], vr[j], lanes[j], c, scalars[step]);
+  for (int j = 0; j < NV; ++j) {
+    _mm512_mask_storeu_ps(p + 16 * j, lanes[j], pr[j]);
+    _mm512_mask_storeu_ps(m + 16 * j, lanes[j], mr[j]);
+    _mm512_mask_storeu_ps(v + 16 * j, lanes[j], vr[j]);
+  }
 }
 
 // One AdamW step on one row of `width` elements (g == nullptr: a zero gradient).
@@ -112,8 +145,7 @@ inline void adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float*
                       float* __restrict m, float* __restrict v, int64_t width) {
   for (int64_t i = 0; i < width; i += 16) {
     const int64_t left = width - i;
-    const __mmask16 lanes = left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
-    adamw_update16(p + i, g ? g + i : nullptr, m + i, v + i, lanes, c, s);
+    adamw_update16(p + i, g ? g + i : nullptr, m + i, v + i, lanes_left(left), c, s);
   }
 }
 #else
@@ -134,6 +166,19 @@ inline void adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float*
 // path saves is memory traffic, and the arithmetic of rows no gradient has reached.
 inline void replay_row(const AdamWConstants& c, const AdamWStepScalars* scalars, int64_t k, float* __restrict p,
                        float* __restrict m, float* __restrict v, int64_t width) {
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+  // Rows of up to 112 floats (H = 100: 7 vectors) stay in registers through all k steps.
+  if (k > 1) switch ((width + 15) / 16) {
+      case 1: return replay_in_registers<1>(c, scalars, k, p, m, v, width);
+      case 2: return replay_in_registers<2>(c, scalars, k, p, m, v, width);
+      case 3: return replay_in_registers<3>(c, scalars, k, p, m, v, width);
+      case 4: return replay_in_registers<4>(c, scalars, k, p, m, v, width);
+      case 5: return replay_in_registers<5>(c, scalars, k, p, m, v, width);
+      case 6: return replay_in_registers<6>(c, scalars, k, p, m, v, width);
+      case 7: return replay_in_registers<7>(c, scalars, k, p, m, v, width);
+      default: break;
+    }
+#endif
   for (int64_t step = 0; step < k; ++step) adamw_row(c, scalars[step], p, nullptr, m, v, width);
 }
 
