@@ -43,8 +43,12 @@ inline void forward_tile(float* logits, const float* hidden, const float* weight
       for (int c = 0; c < C; ++c) acc[e][c] = _mm512_add_ps(acc[e][c], _mm512_mul_ps(h, w[c]));
     }
   }
+  // Fully unrolled, like every loop over the tile: an accumulator read with a run-time index would make GCC keep the
+  // whole tile in memory and store it at every step of the loop above.
+#pragma GCC unroll 16
   for (int c = 0; c < C; ++c) {
     const __m512 b = bias ? _mm512_maskz_loadu_ps(mask[c], bias + c0 + 16 * c) : _mm512_setzero_ps();
+#pragma GCC unroll 16
     for (int e = 0; e < E; ++e) {
       const __m512 out = bias ? _mm512_add_ps(acc[e][c], b) : acc[e][c];
       _mm512_mask_storeu_ps(logits + (e0 + e) * P + c0 + 16 * c, mask[c], out);
@@ -72,7 +76,9 @@ inline void dweight_tile(float* dweight_t, const float* dlogits, const float* hi
   __mmask16 mask[C];
   for (int c = 0; c < C; ++c) mask[c] = chunk_mask(c0 + 16 * c, P);
   __m512 acc[K][C];
+#pragma GCC unroll 16
   for (int k = 0; k < K; ++k)
+#pragma GCC unroll 16
     for (int c = 0; c < C; ++c) acc[k][c] = _mm512_maskz_loadu_ps(mask[c], dweight_t + (k0 + k) * P + c0 + 16 * c);
   for (int64_t e = 0; e < n; ++e) {
     __m512 d[C];
@@ -82,7 +88,10 @@ inline void dweight_tile(float* dweight_t, const float* dlogits, const float* hi
       for (int c = 0; c < C; ++c) acc[k][c] = _mm512_add_ps(acc[k][c], _mm512_mul_ps(h, d[c]));
     }
   }
+  // Fully unrolled, as in forward_tile (a run-time index would keep the tile in memory).
+#pragma GCC unroll 16
   for (int k = 0; k < K; ++k)
+#pragma GCC unroll 16
     for (int c = 0; c < C; ++c) _mm512_mask_storeu_ps(dweight_t + (k0 + k) * P + c0 + 16 * c, mask[c], acc[k][c]);
 }
 
