@@ -305,11 +305,10 @@ int run_sweep(const CLI::App& cmd, const SweepFlags& flags) {
     if (Status s = draw_phase_diagram(flags.output_dir, phase, runs, results, &figure_note); !s)
       log::warning("phase diagram not drawn: " + s.message());
   }
-  int64_t finished = 0, failed = 0, interrupted = 0;
+  int64_t finished = 0, failed = 0;
   for (const auto& [index, r] : results) {
     finished += r.status == RunStatus::kFinished;
     failed += r.status == RunStatus::kFailed;
-    interrupted += r.status == RunStatus::kInterrupted;
   }
   const int64_t missing = static_cast<int64_t>(runs.size()) - finished - failed;
   const std::string where = fs::path(flags.output_dir).string();

@@ -1,7 +1,7 @@
 #include "model/cross_entropy.h"
 
-// GCC 12 warns inside its own AVX-512 headers (their _mm512_undefined_* placeholders) wherever they are inlined.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// GCC 12 warns inside its own AVX-512 headers (their _mm512_undefined_* placeholders) wherever they are inlined
+// (-Wmaybe-uninitialized is off for GCC in CMakeLists.txt; this one is its definite form).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include <algorithm>

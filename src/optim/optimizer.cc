@@ -50,8 +50,9 @@ AdamWStepScalars adamw_scalars(const OptimizerSettings& s, double lr, int64_t t)
   return out;
 }
 
-// One element of one AdamW step: the only copy of the formula, used by the dense loop, the lazy replay and the
-// lazy step alike, so every path performs the same operations.
+// One element of one AdamW step, the formula every path uses: this scalar form on machines without AVX-512, and
+// adamw_step16 below, its operations one for one on 16 lanes, where there is AVX-512 (tests/unit/lazy_adamw_test.cc
+// checks both against torch's float formula, bit for bit).
 //
 // torch divides in float: sqrt(v) / c with c = float(sqrt(bc2)). Here that quotient is float(double(sqrt(v)) * y)
 // with y = 1/c correctly rounded in double, which is the same float for every input: the double product is within
@@ -60,7 +61,7 @@ AdamWStepScalars adamw_scalars(const OptimizerSettings& s, double lr, int64_t t)
 // bits; otherwise |x - c*mid| >= one unit of c*mid's last place, and c*mid < 2^49 of those units]. With c <= 1 no
 // subnormal midpoint is reachable either. A multiply replaces one of the step's two divisions, which (with the sqrt)
 // share the divider that bounds this loop. tests/unit/lazy_adamw_test.cc checks it against the float division.
-inline void adamw_update(float& p, const float g, float& m, float& v, const AdamWConstants& c,
+[[maybe_unused]] inline void adamw_update(float& p, const float g, float& m, float& v, const AdamWConstants& c,
                          const AdamWStepScalars& s) {
   const float pi = p * s.decay;                                   // p.mul_(1 - lr*wd)
   const float mi = m * c.beta1 + g * c.one_minus_beta1;            // exp_avg.mul_(b1).add_(g, alpha=1-b1)
