@@ -22,6 +22,7 @@ namespace bilmod {
 namespace {
 
 constexpr int64_t kP = 113, kH = 100, kBatch = 128;
+constexpr int64_t kFullBatch = 3830;  // train pairs at P = 113, train fraction 0.3
 
 ModelSpec spec_of(int kind) {
   ModelSpec spec;
@@ -39,31 +40,34 @@ std::vector<float> random_vector(size_t n, uint64_t seed, float scale) {
 
 const char* model_name(int kind) { return kind == 0 ? "bilinear" : kind == 1 ? "factored" : "mlp"; }
 
-// One training micro-batch: forward, cross-entropy with its gradient, backward into a gradient buffer.
+// One training micro-batch of range(1) examples (128: the default batch; 3830: the full batch at train fraction 0.3):
+// forward, cross-entropy with its gradient, backward into a gradient buffer.
 void BM_ForwardBackward(benchmark::State& state) {
   const ModelSpec spec = spec_of(static_cast<int>(state.range(0)));
+  const int64_t n = state.range(1);
   state.SetLabel(model_name(static_cast<int>(state.range(0))));
   const ParameterLayout layout = make_parameter_layout(spec);
   std::vector<float> params(layout.total), grads(layout.total, 0.0f);
   init_parameters(spec, layout, 1, params.data());
   const Dataset data = make_dataset(kP, Operation::kAdd, 0.8, 0);
-  std::vector<int64_t> pairs(data.train_indices.begin(), data.train_indices.begin() + kBatch);
-  std::vector<int32_t> labels(kBatch);
-  for (int64_t i = 0; i < kBatch; ++i) labels[i] = data.label[pairs[i]];
-  std::vector<double> loss(kBatch);
+  std::vector<int64_t> pairs(data.train_indices.begin(), data.train_indices.begin() + n);
+  std::vector<int32_t> labels(n);
+  for (int64_t i = 0; i < n; ++i) labels[i] = data.label[pairs[i]];
+  std::vector<double> loss(n);
   BatchActivations act;
   for (auto _ : state) {
-    network_forward(spec, layout, params.data(), pairs.data(), kBatch, &act);
-    cross_entropy(act.logits.data(), labels.data(), kBatch, kP, 1.0f / kBatch, act.logits.data(), loss.data(), nullptr);
-    network_backward(spec, layout, params.data(), pairs.data(), kBatch, &act, grads.data());
+    network_forward(spec, layout, params.data(), pairs.data(), n, &act);
+    cross_entropy(act.logits.data(), labels.data(), n, kP, 1.0f / static_cast<float>(n), act.logits.data(), loss.data(),
+                  nullptr);
+    network_backward(spec, layout, params.data(), pairs.data(), n, &act, grads.data());
     benchmark::DoNotOptimize(grads.data());
   }
   // Output layer: forward, dweight and dhidden, each n*H*P multiply-adds.
-  state.counters["GFLOP/s"] = benchmark::Counter(3.0 * 2 * kBatch * kH * kP * 1e-9,
+  state.counters["GFLOP/s"] = benchmark::Counter(3.0 * 2 * static_cast<double>(n) * kH * kP * 1e-9,
                                                  benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["examples/s"] = benchmark::Counter(kBatch, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["examples/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_ForwardBackward)->DenseRange(0, 2);
+BENCHMARK(BM_ForwardBackward)->ArgsProduct({{0, 1, 2}, {kBatch, kFullBatch}});
 
 void BM_OutputForward(benchmark::State& state) {
   const int64_t n = state.range(0);
@@ -75,21 +79,21 @@ void BM_OutputForward(benchmark::State& state) {
   }
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * kH * kP * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_OutputForward)->Arg(kBatch)->Arg(1024);
+BENCHMARK(BM_OutputForward)->Arg(kBatch)->Arg(1024)->Arg(kFullBatch);
 
 void BM_OutputBackward(benchmark::State& state) {
   const int64_t n = state.range(0);
   const auto hidden = random_vector(n * kH, 2, 1.0f), weight = random_vector(kH * kP, 3, 0.1f);
   const auto dlogits = random_vector(n * kP, 5, 0.01f);
-  std::vector<float> dhidden(n * kH), dweight(kH * kP, 0.0f), dbias(kP, 0.0f), by_class(kP * kH);
+  std::vector<float> dhidden(n * kH), dweight(kH * kP, 0.0f), dbias(kP, 0.0f);
   for (auto _ : state) {
-    output_backward(dhidden.data(), dweight.data(), dbias.data(), dlogits.data(), hidden.data(), weight.data(),
-                    by_class.data(), n, kH, kP);
+    output_backward(dhidden.data(), dweight.data(), dbias.data(), dlogits.data(), hidden.data(), weight.data(), n,
+                    kH, kP);
     benchmark::DoNotOptimize(dhidden.data());
   }
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 2 * n * kH * kP * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_OutputBackward)->Arg(kBatch)->Arg(1024);
+BENCHMARK(BM_OutputBackward)->Arg(kBatch)->Arg(1024)->Arg(kFullBatch);
 
 void BM_CrossEntropy(benchmark::State& state) {
   const int64_t n = state.range(0);
@@ -107,7 +111,7 @@ void BM_CrossEntropy(benchmark::State& state) {
   }
   state.counters["logits/s"] = benchmark::Counter(static_cast<double>(n * kP), benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_CrossEntropy)->Args({kBatch, 1})->Args({1024, 0});
+BENCHMARK(BM_CrossEntropy)->Args({kBatch, 1})->Args({1024, 0})->Args({kFullBatch, 1});
 
 // The dense AdamW step over the seed model's parameters: 28 bytes per parameter (read p, g, m, v; write p, m, v).
 void BM_AdamWDense(benchmark::State& state) {

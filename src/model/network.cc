@@ -1,6 +1,7 @@
 #include "model/network.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -20,7 +21,6 @@ void BatchActivations::reserve(const ModelSpec& spec, int64_t n) {
   hidden.resize(hn);
   dhidden.resize(hn);
   logits.resize(pn);
-  weight_by_class.resize(static_cast<size_t>(spec.mod_basis * spec.hidden_dim));
 }
 
 ParameterViews parameter_views(const ModelSpec& spec, const ParameterLayout& layout, float* buffer) {
@@ -97,6 +97,18 @@ inline void hidden_forward(const ModelSpec& spec, const ParameterViews& w, int64
   }
 }
 
+// Where thread j of T starts in a destination row of H floats at `row`: H*j/T moved up to the next 64-byte cache
+// line of that row. Two threads then never write one cache line (with the split at H/2 they did, once per example,
+// and the line's trips between the cores made two threads slower than one on the scatter). The split depends only
+// on the row's address, so every element of a row has one owner for the whole pass.
+inline int64_t column_split(const float* row, int64_t H, int64_t j, int64_t T) {
+  if (j <= 0) return 0;
+  if (j >= T) return H;
+  const int64_t k = H * j / T;
+  const auto misalignment = static_cast<int64_t>(reinterpret_cast<uintptr_t>(row + k) % 128);
+  return std::min(H, k + (misalignment == 0 ? 0 : (128 - misalignment) / static_cast<int64_t>(sizeof(float))));
+}
+
 }  // namespace
 
 void network_forward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
@@ -118,29 +130,17 @@ void network_backward(const ModelSpec& spec, const ParameterLayout& layout, cons
   const ParameterViews g = parameter_views(spec, layout, grads);
   const int64_t H = spec.hidden_dim;
   output_backward(act->dhidden.data(), g.output_weight, g.output_bias, act->logits.data(), act->hidden.data(),
-                  w.output_weight, act->weight_by_class.data(), n, H, spec.mod_basis);
+                  w.output_weight, n, H, spec.mod_basis);
 
   // dL/d(pre-activation), written over dhidden: relu' = [z > 0] (PyTorch's threshold_backward), quad' = 2z,
   // factored: dl = dh * r and dr = dh * l (dr kept in pre_b, whose forward value is no longer needed).
+  // Then the scatter into the rows the pairs selected. Both in one parallel region: the elementwise pass split by
+  // elements, a barrier, then the scatter, in which every destination element is owned by one thread
+  // (column_split) and sums its contributions over the examples in order, for any thread count.
   float* dpre_a = act->dhidden.data();
   float* pre_a = act->pre_a.data();
   float* pre_b = act->pre_b.empty() ? nullptr : act->pre_b.data();
-  // One loop per kind, so that each is a plain vector loop (a switch inside would keep it scalar).
   const int64_t count = n * H;
-  if (spec.kind == ModelKind::kFactored) {
-    for (int64_t i = 0; i < count; ++i) {
-      const float dh = dpre_a[i];
-      dpre_a[i] = dh * pre_b[i];
-      pre_b[i] = dh * pre_a[i];
-    }
-  } else if (spec.kind == ModelKind::kMlp && spec.activation != Activation::kRelu) {
-    for (int64_t i = 0; i < count; ++i) dpre_a[i] = dpre_a[i] * (2.0f * pre_a[i]);
-  } else {  // relu: the seed model and mlp's default
-    for (int64_t i = 0; i < count; ++i) dpre_a[i] = pre_a[i] > 0.0f ? dpre_a[i] : 0.0f;
-  }
-
-  // Scatter into the selected rows. Threads own disjoint column ranges [k0, k1) of every row and walk the
-  // examples in order, so each gradient element sums its contributions in the same order for any thread count.
   const bool parallel = n * H * 4 > kParallelWorkThreshold;
 #pragma omp parallel if (parallel)
   {
@@ -149,17 +149,35 @@ void network_backward(const ModelSpec& spec, const ParameterLayout& layout, cons
 #else
     const int64_t threads = 1, thread = 0;
 #endif
-    const int64_t k0 = H * thread / threads, k1 = H * (thread + 1) / threads, width = k1 - k0;
+    // One loop per kind, so that each is a plain vector loop (a switch inside would keep it scalar).
+    const int64_t i0 = count * thread / threads, i1 = count * (thread + 1) / threads;
+    if (spec.kind == ModelKind::kFactored) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const float dh = dpre_a[i];
+        dpre_a[i] = dh * pre_b[i];
+        pre_b[i] = dh * pre_a[i];
+      }
+    } else if (spec.kind == ModelKind::kMlp && spec.activation != Activation::kRelu) {
+      for (int64_t i = i0; i < i1; ++i) dpre_a[i] = dpre_a[i] * (2.0f * pre_a[i]);
+    } else {  // relu: the seed model and mlp's default
+      for (int64_t i = i0; i < i1; ++i) dpre_a[i] = pre_a[i] > 0.0f ? dpre_a[i] : 0.0f;
+    }
+#pragma omp barrier
+    // Adds this thread's columns of source row `from` (H) into destination row `to` (H).
+    auto add_my_columns = [&](float* to, const float* from) {
+      const int64_t k0 = column_split(to, H, thread, threads), k1 = column_split(to, H, thread + 1, threads);
+      add_into(to + k0, from + k0, k1 - k0);
+    };
     for (int64_t e = 0; e < n; ++e) {
       const InputRows rows = input_rows(spec, pairs[e]);
-      const float* da = dpre_a + e * H + k0;
-      add_into(g.input_a + rows.first * H + k0, da, width);
-      if (spec.kind != ModelKind::kBilinear) add_into(g.input_a + rows.second * H + k0, da, width);
-      if (g.input_bias) add_into(g.input_bias + k0, da, width);
+      const float* da = dpre_a + e * H;
+      add_my_columns(g.input_a + rows.first * H, da);
+      if (spec.kind != ModelKind::kBilinear) add_my_columns(g.input_a + rows.second * H, da);
+      if (g.input_bias) add_my_columns(g.input_bias, da);
       if (spec.kind == ModelKind::kFactored) {
-        const float* db = pre_b + e * H + k0;
-        add_into(g.input_b + rows.first * H + k0, db, width);
-        add_into(g.input_b + rows.second * H + k0, db, width);
+        const float* db = pre_b + e * H;
+        add_my_columns(g.input_b + rows.first * H, db);
+        add_my_columns(g.input_b + rows.second * H, db);
       }
     }
   }

@@ -17,7 +17,6 @@ struct BatchActivations {
   std::vector<float> hidden;   // (n, H) h
   std::vector<float> logits;   // (n, P) logits, overwritten by dlogits in the backward pass
   std::vector<float> dhidden;  // (n, H) dL/dh
-  std::vector<float> weight_by_class;  // (P, H) output.weight transposed: scratch of the backward pass
   void reserve(const ModelSpec& spec, int64_t n);
 };
 

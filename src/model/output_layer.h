@@ -10,8 +10,8 @@ void output_forward(float* logits, const float* hidden, const float* weight_t, c
 
 // Adds dweight_t (H, P) += hidden^T dlogits and dbias (P) += column sums of dlogits (when bias is used);
 // writes dhidden (n, H) = dlogits @ weight_t^T, each element summed over the classes in order (c = 0..P-1), by the
-// forward kernel on weight_by_class, a scratch (P, H) that receives weight_t transposed.
+// forward kernel on weight_t transposed (each thread transposes it into scratch of its own).
 void output_backward(float* dhidden, float* dweight_t, float* dbias, const float* dlogits, const float* hidden,
-                     const float* weight_t, float* weight_by_class, int64_t n, int64_t hidden_dim, int64_t mod_basis);
+                     const float* weight_t, int64_t n, int64_t hidden_dim, int64_t mod_basis);
 
 }  // namespace bilmod

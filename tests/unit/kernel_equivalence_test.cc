@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <limits>
 #include <vector>
 
@@ -17,6 +18,8 @@
 
 #include "model/cross_entropy.h"
 #include "model/kernels.h"
+#include "model/model_spec.h"
+#include "model/network.h"
 #include "model/output_layer.h"
 #include "model/vector_exp.h"
 #include "train/evaluate.h"
@@ -126,11 +129,11 @@ TEST(KernelEquivalence, OutputBackwardMatchesPlainLoops) {
       // Gradients accumulate: start from non-zero buffers, as gradient accumulation does.
       auto dw_want = random_vector(s.H * s.P, 7, 0.001f), db_want = random_vector(s.P, 8, 0.001f);
       auto dw_got = dw_want, db_got = db_want;
-      std::vector<float> dh_want(s.n * s.H), dh_got(s.n * s.H), by_class(s.P * s.H);
+      std::vector<float> dh_want(s.n * s.H), dh_got(s.n * s.H);
       plain_output_backward(dh_want.data(), dw_want.data(), db_want.data(), dlogits.data(), hidden.data(), w.data(),
                             s.n, s.H, s.P);
-      output_backward(dh_got.data(), dw_got.data(), db_got.data(), dlogits.data(), hidden.data(), w.data(), by_class.data(),
-                      s.n, s.H, s.P);
+      output_backward(dh_got.data(), dw_got.data(), db_got.data(), dlogits.data(), hidden.data(), w.data(), s.n, s.H,
+                      s.P);
       expect_bitwise(dw_want, dw_got, "dweight");
       expect_bitwise(db_want, db_got, "dbias");
       expect_bitwise(dh_want, dh_got, "dhidden");
@@ -165,6 +168,92 @@ TEST(KernelEquivalence, CrossEntropyMatchesPlainLoops) {
         auto in_place = logits;
         cross_entropy(in_place.data(), labels.data(), s.n, s.P, g, in_place.data(), l_got.data(), nullptr);
         expect_bitwise(d_want, in_place, "dlogits in place");
+      }
+    }
+  }
+  set_threads(1);
+}
+
+// The whole backward pass (output layer, activation derivative, scatter into the selected input rows) against
+// plain loops: every gradient element sums its examples in order, so the result is bitwise the same at 1-3 threads,
+// where the scatter splits each destination row between threads at cache-line boundaries of that row. Batches of
+// 3830 (the full batch at P = 113, train fraction 0.3) and 130 pairs with repeats, so rows are hit many times.
+void plain_network_backward(const ModelSpec& spec, const ParameterLayout& layout, const std::vector<float>& params,
+                            const std::vector<int64_t>& pairs, const BatchActivations& act,
+                            const std::vector<float>& dlogits, std::vector<float>* grads) {
+  const int64_t n = static_cast<int64_t>(pairs.size()), H = spec.hidden_dim, P = spec.mod_basis;
+  const ParameterViews w = parameter_views(spec, layout, const_cast<float*>(params.data()));
+  const ParameterViews g = parameter_views(spec, layout, grads->data());
+  std::vector<float> dhidden(n * H);
+  plain_output_backward(dhidden.data(), g.output_weight, g.output_bias, dlogits.data(), act.hidden.data(),
+                        w.output_weight, n, H, P);
+  for (int64_t e = 0; e < n; ++e) {
+    const int64_t a = pairs[e] / P, b = pairs[e] % P;
+    for (int64_t k = 0; k < H; ++k) {
+      const int64_t i = e * H + k;
+      const float z = act.pre_a[i], dh = dhidden[i];
+      switch (spec.kind) {
+        case ModelKind::kBilinear:
+          g.input_a[pairs[e] * H + k] += z > 0.0f ? dh : 0.0f;
+          g.input_bias[k] += z > 0.0f ? dh : 0.0f;
+          break;
+        case ModelKind::kFactored: {
+          const float dl = dh * act.pre_b[i], dr = dh * z;
+          g.input_a[a * H + k] += dl;
+          g.input_a[(P + b) * H + k] += dl;
+          g.input_b[a * H + k] += dr;
+          g.input_b[(P + b) * H + k] += dr;
+          break;
+        }
+        case ModelKind::kMlp: {
+          const float dz = spec.activation == Activation::kRelu ? (z > 0.0f ? dh : 0.0f) : dh * (2.0f * z);
+          g.input_a[a * H + k] += dz;
+          g.input_a[(P + b) * H + k] += dz;
+          g.input_bias[k] += dz;
+          break;
+        }
+      }
+    }
+  }
+}
+
+TEST(KernelEquivalence, NetworkBackwardMatchesPlainLoopsAtAnyThreadCount) {
+  const ModelSpec specs[] = {{ModelKind::kBilinear, 113, 100, Activation::kRelu},
+                             {ModelKind::kFactored, 113, 100, Activation::kRelu},
+                             {ModelKind::kMlp, 113, 100, Activation::kRelu},
+                             {ModelKind::kMlp, 31, 37, Activation::kQuad}};
+  for (const ModelSpec& spec : specs) {
+    const ParameterLayout layout = make_parameter_layout(spec);
+    std::vector<float> params(layout.total);
+    init_parameters(spec, layout, 3, params.data());
+    for (int64_t n : {int64_t{3830}, int64_t{130}}) {
+      SCOPED_TRACE(model_kind_name(spec.kind) + " n = " + std::to_string(n));
+      std::vector<int64_t> pairs(n);
+      std::vector<int32_t> labels(n);
+      for (int64_t e = 0; e < n; ++e) {
+        // Distinct pairs for the seed model (a full batch visits each once), repeated rows for the others.
+        pairs[e] = spec.kind == ModelKind::kBilinear ? (e * 37) % (spec.mod_basis * spec.mod_basis)
+                                                     : static_cast<int64_t>(random_unit_float(31, e) * 0.999f *
+                                                                            static_cast<float>(spec.mod_basis * spec.mod_basis));
+        labels[e] = static_cast<int32_t>((e * 5) % spec.mod_basis);
+      }
+      const auto start = random_vector(layout.total, 32, 0.001f);  // gradients accumulate onto what is there
+      std::vector<float> want = start;
+      std::vector<double> loss(n);
+      for (int threads : {1, 2, 3}) {
+        set_threads(threads);
+        BatchActivations act;
+        network_forward(spec, layout, params.data(), pairs.data(), n, &act);
+        cross_entropy(act.logits.data(), labels.data(), n, spec.mod_basis, 1.0f / static_cast<float>(n),
+                      act.logits.data(), loss.data(), nullptr);
+        if (threads == 1) {
+          const std::vector<float> dlogits(act.logits.begin(), act.logits.begin() + n * spec.mod_basis);
+          plain_network_backward(spec, layout, params, pairs, act, dlogits, &want);
+        }
+        std::vector<float> got = start;
+        network_backward(spec, layout, params.data(), pairs.data(), n, &act, got.data());
+        SCOPED_TRACE(std::to_string(threads) + " threads");
+        expect_bitwise(want, got, "gradient");
       }
     }
   }
