@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -97,16 +98,21 @@ inline void hidden_forward(const ModelSpec& spec, const ParameterViews& w, int64
   }
 }
 
-// Where thread j of T starts in a destination row of H floats at `row`: H*j/T moved up to the next 64-byte cache
-// line of that row. Two threads then never write one cache line (with the split at H/2 they did, once per example,
-// and the line's trips between the cores made two threads slower than one on the scatter). The split depends only
-// on the row's address, so every element of a row has one owner for the whole pass.
-inline int64_t column_split(const float* row, int64_t H, int64_t j, int64_t T) {
-  if (j <= 0) return 0;
-  if (j >= T) return H;
-  const int64_t k = H * j / T;
-  const auto misalignment = static_cast<int64_t>(reinterpret_cast<uintptr_t>(row + k) % 128);
-  return std::min(H, k + (misalignment == 0 ? 0 : (128 - misalignment) / static_cast<int64_t>(sizeof(float))));
+// The hidden layer's backward, added into one destination row: to[k] += dL/dz[k] for k < count.
+// relu: dL/dz = [z > 0] dL/dh
+inline void add_relu_backward(float* __restrict to, const float* __restrict dh, const float* __restrict z,
+                              int64_t count) {
+  for (int64_t k = 0; k < count; ++k) to[k] += z[k] > 0.0f ? dh[k] : 0.0f;
+}
+// quad: dL/dz = dL/dh * (2 z)
+inline void add_quad_backward(float* __restrict to, const float* __restrict dh, const float* __restrict z,
+                              int64_t count) {
+  for (int64_t k = 0; k < count; ++k) to[k] += dh[k] * (2.0f * z[k]);
+}
+// factored, h = l * r: dL/dl = dL/dh * r, dL/dr = dL/dh * l
+inline void add_product(float* __restrict to, const float* __restrict dh, const float* __restrict other,
+                        int64_t count) {
+  for (int64_t k = 0; k < count; ++k) to[k] += dh[k] * other[k];
 }
 
 }  // namespace
@@ -132,15 +138,23 @@ void network_backward(const ModelSpec& spec, const ParameterLayout& layout, cons
   output_backward(act->dhidden.data(), g.output_weight, g.output_bias, act->logits.data(), act->hidden.data(),
                   w.output_weight, n, H, spec.mod_basis);
 
-  // dL/d(pre-activation), written over dhidden: relu' = [z > 0] (PyTorch's threshold_backward), quad' = 2z,
-  // factored: dl = dh * r and dr = dh * l (dr kept in pre_b, whose forward value is no longer needed).
-  // Then the scatter into the rows the pairs selected. Both in one parallel region: the elementwise pass split by
-  // elements, a barrier, then the scatter, in which every destination element is owned by one thread
-  // (column_split) and sums its contributions over the examples in order, for any thread count.
-  float* dpre_a = act->dhidden.data();
-  float* pre_a = act->pre_a.data();
-  float* pre_b = act->pre_b.empty() ? nullptr : act->pre_b.data();
-  const int64_t count = n * H;
+  // dL/d(pre-activation) times the one-hot input, added into the rows the pairs selected. relu' = [z > 0]
+  // (PyTorch's threshold_backward), quad' = 2z, factored: dl = dh * r into left's rows, dr = dh * l into right's.
+  // The derivative is formed where it is added, from dhidden and the forward's activations.
+  //
+  // Every destination element has one owning thread, which adds its examples' contributions in order: the same bits
+  // for any thread count. Weight rows are owned whole, by contiguous ranges of row slots (bilinear: the P^2 pair
+  // rows; factored: left's 2P rows then right's; mlp: hidden's 2P rows). Each example's rows fall to one thread or
+  // another, and at two threads factored and mlp split evenly by construction (rows a < P and P + b >= P; left and
+  // right). An earlier split of every row by columns made two threads slower than one here: a row's halves sat in
+  // neighbouring cache lines, which the L2 streamer prefetched into the other core at every read, and each write
+  // fetched them back. The bias, which every example hits, is split by columns, each thread summing its columns in
+  // a private copy loaded before the examples and stored after them (the same additions in the same order).
+  const float* dhidden = act->dhidden.data();
+  const float* pre_a = act->pre_a.data();
+  const float* pre_b = act->pre_b.empty() ? nullptr : act->pre_b.data();
+  const int64_t P = spec.mod_basis;
+  const int64_t slots = spec.kind == ModelKind::kBilinear ? P * P : (spec.kind == ModelKind::kFactored ? 4 * P : 2 * P);
   const bool parallel = n * H * 4 > kParallelWorkThreshold;
 #pragma omp parallel if (parallel)
   {
@@ -149,37 +163,46 @@ void network_backward(const ModelSpec& spec, const ParameterLayout& layout, cons
 #else
     const int64_t threads = 1, thread = 0;
 #endif
-    // One loop per kind, so that each is a plain vector loop (a switch inside would keep it scalar).
-    const int64_t i0 = count * thread / threads, i1 = count * (thread + 1) / threads;
-    if (spec.kind == ModelKind::kFactored) {
-      for (int64_t i = i0; i < i1; ++i) {
-        const float dh = dpre_a[i];
-        dpre_a[i] = dh * pre_b[i];
-        pre_b[i] = dh * pre_a[i];
-      }
-    } else if (spec.kind == ModelKind::kMlp && spec.activation != Activation::kRelu) {
-      for (int64_t i = i0; i < i1; ++i) dpre_a[i] = dpre_a[i] * (2.0f * pre_a[i]);
-    } else {  // relu: the seed model and mlp's default
-      for (int64_t i = i0; i < i1; ++i) dpre_a[i] = pre_a[i] > 0.0f ? dpre_a[i] : 0.0f;
-    }
-#pragma omp barrier
-    // Adds this thread's columns of source row `from` (H) into destination row `to` (H).
-    auto add_my_columns = [&](float* to, const float* from) {
-      const int64_t k0 = column_split(to, H, thread, threads), k1 = column_split(to, H, thread + 1, threads);
-      add_into(to + k0, from + k0, k1 - k0);
+    const int64_t slot_first = slots * thread / threads, slot_last = slots * (thread + 1) / threads;
+    // Runs add on the whole of weight row `slot` if this thread owns it.
+    auto if_my_row = [&](auto add, int64_t slot, float* to, const float* dh, const float* x) {
+      if (slot >= slot_first && slot < slot_last) add(to, dh, x, H);
+    };
+    // This thread's columns [k0, k1) of the bias gradient, summed in bias_copy (index k holds column k).
+    thread_local std::vector<float> bias_copy;
+    float* const bias = g.input_bias;
+    const int64_t k0 = bias ? H * thread / threads : 0, k1 = bias ? H * (thread + 1) / threads : 0;
+    bias_copy.resize(static_cast<size_t>(H));
+    if (bias) std::copy(bias + k0, bias + k1, bias_copy.data() + k0);
+    auto on_my_bias_columns = [&](auto add, const float* dh, const float* x) {
+      add(bias_copy.data() + k0, dh + k0, x + k0, k1 - k0);
     };
     for (int64_t e = 0; e < n; ++e) {
       const InputRows rows = input_rows(spec, pairs[e]);
-      const float* da = dpre_a + e * H;
-      add_my_columns(g.input_a + rows.first * H, da);
-      if (spec.kind != ModelKind::kBilinear) add_my_columns(g.input_a + rows.second * H, da);
-      if (g.input_bias) add_my_columns(g.input_bias, da);
-      if (spec.kind == ModelKind::kFactored) {
-        const float* db = pre_b + e * H;
-        add_my_columns(g.input_b + rows.first * H, db);
-        add_my_columns(g.input_b + rows.second * H, db);
+      const float *dh = dhidden + e * H, *z = pre_a + e * H;
+      switch (spec.kind) {
+        case ModelKind::kBilinear:  // bilinear.weight[:, a, b] and bilinear.bias
+          if_my_row(add_relu_backward, rows.first, g.input_a + rows.first * H, dh, z);
+          on_my_bias_columns(add_relu_backward, dh, z);
+          break;
+        case ModelKind::kFactored: {  // left.weight and right.weight, columns a and P + b of each
+          const float* r = pre_b + e * H;
+          if_my_row(add_product, rows.first, g.input_a + rows.first * H, dh, r);
+          if_my_row(add_product, rows.second, g.input_a + rows.second * H, dh, r);
+          if_my_row(add_product, 2 * P + rows.first, g.input_b + rows.first * H, dh, z);
+          if_my_row(add_product, 2 * P + rows.second, g.input_b + rows.second * H, dh, z);
+          break;
+        }
+        case ModelKind::kMlp: {  // hidden.weight columns a and P + b, and hidden.bias
+          const auto add = spec.activation == Activation::kRelu ? add_relu_backward : add_quad_backward;
+          if_my_row(add, rows.first, g.input_a + rows.first * H, dh, z);
+          if_my_row(add, rows.second, g.input_a + rows.second * H, dh, z);
+          on_my_bias_columns(add, dh, z);
+          break;
+        }
       }
     }
+    if (bias) std::copy(bias_copy.data() + k0, bias_copy.data() + k1, bias + k0);
   }
 }
 
