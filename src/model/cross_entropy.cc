@@ -37,9 +37,18 @@ inline bool argmax_no_nan(const float* row, int64_t P, int64_t* argmax) {
     best = std::max(best, row[c]);
   }
   if (nan) return false;
-  for (c = 0; row[c] != best; ++c) {}  // max is exact: some element equals it (+0 and -0 compare equal, as in the scan)
-  *argmax = c;
-  return true;
+  // The first index holding the maximum (it is exact: some element equals it; +0 and -0 compare equal, as in the
+  // sequential scan), 16 at a time: a scalar search here took a quarter of the softmax's time.
+  const __m512 vbest = _mm512_set1_ps(best);
+  for (c = 0; c < P; c += 16) {
+    const __mmask16 lanes = P - c >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (P - c)) - 1);
+    const __mmask16 hit = _mm512_mask_cmp_ps_mask(lanes, _mm512_maskz_loadu_ps(lanes, row + c), vbest, _CMP_EQ_OQ);
+    if (hit) {
+      *argmax = c + __builtin_ctz(hit);
+      return true;
+    }
+  }
+  return false;  // unreachable (best is one of the row's elements); the caller would fall back to the scan
 #else
   int64_t best = 0;
   for (int64_t c = 1; c < P; ++c) {
