@@ -1,6 +1,6 @@
 // What one core of this machine can do at most, measured rather than taken from a data sheet (the README's floor
-// analysis divides by these): 512-bit multiply-then-add (the -ffp-contract=off form the kernels use) and FMA, on
-// independent register accumulators, and the throughput of the divider for the square roots and divisions of AdamW.
+// analysis divides by these): 512-bit FMA (the form the output matmuls use) and multiply-then-add (the form AdamW's
+// formula keeps, each product rounded; -ffp-contract=off), on independent register accumulators, and the throughput of the divider for the square roots and divisions of AdamW.
 // Nothing touches memory; every result feeds the next iteration so the compiler keeps every operation.
 #include <benchmark/benchmark.h>
 
@@ -11,7 +11,7 @@ namespace {
 
 constexpr int kAccumulators = 12;  // more than latency x throughput: the pipes, not the dependencies, bound the loop
 
-// kFused: acc + h*w as one FMA; otherwise a multiply then an add (the -ffp-contract=off form the kernels use).
+// kFused: acc + h*w as one FMA (the matmuls); otherwise a multiply then an add (AdamW's rounded products).
 template <bool kFused>
 void BM_Peak(benchmark::State& state) {
   __m512 acc[kAccumulators];

@@ -51,7 +51,7 @@ void plain_output_backward(float* dhidden, float* dw, float* dbias, const float*
   for (int64_t e = 0; e < n; ++e)
     for (int64_t k = 0; k < H; ++k) {
       float sum = 0.0f;  // over the classes in order
-      for (int64_t c = 0; c < P; ++c) sum += dlogits[e * P + c] * w[k * P + c];
+      for (int64_t c = 0; c < P; ++c) sum = std::fma(dlogits[e * P + c], w[k * P + c], sum);
       dhidden[e * H + k] = sum;
     }
   if (dbias)
