@@ -116,6 +116,36 @@ inline void dweight_rows(float* dweight_t, const float* dlogits, const float* hi
   }
 }
 
+// Tiles are kTileRows rows (examples, or dweight rows) by 4 chunks of 16 columns: 24 accumulators and 4 weight
+// vectors of the 32 registers. (16 accumulators reached 145 GFLOP/s forward on this machine, 24 reach 165.)
+constexpr int64_t kTileRows = 6;
+
+// forward_rows for rows e0 .. e0 + count, count <= kTileRows (the last block of a batch may be short).
+inline void forward_block(int64_t count, float* logits, const float* hidden, const float* weight_t, const float* bias,
+                          int64_t H, int64_t P, int64_t e0) {
+  switch (count) {
+    case 6: return forward_rows<6>(logits, hidden, weight_t, bias, H, P, e0);
+    case 5: return forward_rows<5>(logits, hidden, weight_t, bias, H, P, e0);
+    case 4: return forward_rows<4>(logits, hidden, weight_t, bias, H, P, e0);
+    case 3: return forward_rows<3>(logits, hidden, weight_t, bias, H, P, e0);
+    case 2: return forward_rows<2>(logits, hidden, weight_t, bias, H, P, e0);
+    default: return forward_rows<1>(logits, hidden, weight_t, bias, H, P, e0);
+  }
+}
+
+// dweight_rows for rows k0 .. k0 + count, count <= kTileRows.
+inline void dweight_block(int64_t count, float* dweight_t, const float* dlogits, const float* hidden, int64_t n,
+                          int64_t H, int64_t P, int64_t k0) {
+  switch (count) {
+    case 6: return dweight_rows<6>(dweight_t, dlogits, hidden, n, H, P, k0);
+    case 5: return dweight_rows<5>(dweight_t, dlogits, hidden, n, H, P, k0);
+    case 4: return dweight_rows<4>(dweight_t, dlogits, hidden, n, H, P, k0);
+    case 3: return dweight_rows<3>(dweight_t, dlogits, hidden, n, H, P, k0);
+    case 2: return dweight_rows<2>(dweight_t, dlogits, hidden, n, H, P, k0);
+    default: return dweight_rows<1>(dweight_t, dlogits, hidden, n, H, P, k0);
+  }
+}
+
 #endif  // __AVX512F__
 
 }  // namespace
@@ -124,17 +154,12 @@ void output_forward(float* logits, const float* hidden, const float* weight_t, c
                     int64_t hidden_dim, int64_t mod_basis) {
   const int64_t H = hidden_dim, P = mod_basis;
 #if defined(__AVX512F__)
-  // Blocks of 4 examples x 64 columns: 16 accumulators, each weight chunk loaded once per 4 examples.
-  constexpr int64_t kRows = 4;
-  const int64_t blocks = (n + kRows - 1) / kRows;
+  // Blocks of kTileRows examples x 64 columns: 24 accumulators, each weight chunk loaded once per 6 examples.
+  const int64_t blocks = (n + kTileRows - 1) / kTileRows;
 #pragma omp parallel for schedule(static) if (n * H * P > kParallelWorkThreshold)
   for (int64_t blk = 0; blk < blocks; ++blk) {
-    const int64_t e0 = blk * kRows;
-    if (n - e0 >= kRows) {
-      forward_rows<4>(logits, hidden, weight_t, bias, H, P, e0);
-    } else {
-      for (int64_t e = e0; e < n; ++e) forward_rows<1>(logits, hidden, weight_t, bias, H, P, e);
-    }
+    const int64_t e0 = blk * kTileRows;
+    forward_block(std::min(kTileRows, n - e0), logits, hidden, weight_t, bias, H, P, e0);
   }
 #else
 #pragma omp parallel for schedule(static) if (n * H * P > kParallelWorkThreshold)
@@ -165,13 +190,13 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
     for (int64_t k = 0; k < H; ++k)
       for (int64_t c = 0; c < P; ++c) weight_by_class[static_cast<size_t>(c * H + k)] = weight_t[k * P + c];
 #if defined(__AVX512F__)
-    // dweight_t: blocks of 4 rows x 64 columns, each thread owning a fixed range of row blocks; each element sums
+    // dweight_t: blocks of kTileRows rows x 64 columns, each thread owning a fixed range of row blocks; each element sums
     // the examples in order. The examples go in chunks of kExampleChunk (dlogits and hidden of a chunk, ~110 KB,
     // stay in L2 while every tile passes over them; a full batch of 3830 examples, 3.2 MB, would be streamed from
     // memory once per tile): a tile's accumulators are stored after one chunk and loaded for the next, which
     // changes no operation and no order.
-    constexpr int64_t kRows = 4, kExampleChunk = 128;
-    const int64_t row_blocks = (H + kRows - 1) / kRows;
+    constexpr int64_t kExampleChunk = 128;
+    const int64_t row_blocks = (H + kTileRows - 1) / kTileRows;
 #ifdef _OPENMP
     const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
 #else
@@ -183,24 +208,16 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
       const float* chunk_dlogits = dlogits + e0 * P;
       const float* chunk_hidden = hidden + e0 * H;
       for (int64_t blk = my_first; blk < my_last; ++blk) {
-        const int64_t k0 = blk * kRows;
-        if (H - k0 >= kRows) {
-          dweight_rows<4>(dweight_t, chunk_dlogits, chunk_hidden, count, H, P, k0);
-        } else {
-          for (int64_t k = k0; k < H; ++k) dweight_rows<1>(dweight_t, chunk_dlogits, chunk_hidden, count, H, P, k);
-        }
+        const int64_t k0 = blk * kTileRows;
+        dweight_block(std::min(kTileRows, H - k0), dweight_t, chunk_dlogits, chunk_hidden, count, H, P, k0);
       }
     }
-    // dhidden: blocks of 4 examples, as output_forward.
-    const int64_t example_blocks = (n + kRows - 1) / kRows;
+    // dhidden: blocks of kTileRows examples, as output_forward.
+    const int64_t example_blocks = (n + kTileRows - 1) / kTileRows;
 #pragma omp for schedule(static) nowait
     for (int64_t blk = 0; blk < example_blocks; ++blk) {
-      const int64_t e0 = blk * kRows;
-      if (n - e0 >= kRows) {
-        forward_rows<4>(dhidden, dlogits, weight_by_class.data(), nullptr, P, H, e0);
-      } else {
-        for (int64_t e = e0; e < n; ++e) forward_rows<1>(dhidden, dlogits, weight_by_class.data(), nullptr, P, H, e);
-      }
+      const int64_t e0 = blk * kTileRows;
+      forward_block(std::min(kTileRows, n - e0), dhidden, dlogits, weight_by_class.data(), nullptr, P, H, e0);
     }
 #else
     // dweight_t row k accumulates over examples in order e = 0..n-1; rows are split across threads.
