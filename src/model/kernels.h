@@ -6,6 +6,10 @@
 #include <cmath>
 #include <cstdint>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace bilmod {
 
 // y = fma(alpha, x, y): alpha*x + y rounded once, as the register-tiled matmuls accumulate (model/output_layer.cc)
@@ -16,6 +20,20 @@ inline void axpy(float* __restrict y, float alpha, const float* __restrict x, in
 // y += x
 inline void add_into(float* __restrict y, const float* __restrict x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+// [first, last): the calling thread's contiguous share of `total` items inside a parallel region (all of them outside
+// one). The same thread gets the same share in every region of a run, so data it owns stays in its core's cache.
+struct Share {
+  int64_t first, last;
+};
+inline Share my_share(int64_t total) {
+#ifdef _OPENMP
+  const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+#else
+  const int64_t threads = 1, thread = 0;
+#endif
+  return {total * thread / threads, total * (thread + 1) / threads};
 }
 
 // Work below this many multiply-adds runs on the calling thread: a parallel region costs microseconds.

@@ -4,10 +4,6 @@
 #include <cstdint>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "model/kernels.h"
 #include "model/output_layer.h"
 
@@ -158,20 +154,16 @@ void network_backward(const ModelSpec& spec, const ParameterLayout& layout, cons
   const bool parallel = n * H * 4 > kParallelWorkThreshold;
 #pragma omp parallel if (parallel)
   {
-#ifdef _OPENMP
-    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
-#else
-    const int64_t threads = 1, thread = 0;
-#endif
-    const int64_t slot_first = slots * thread / threads, slot_last = slots * (thread + 1) / threads;
+    const Share my_slots = my_share(slots);
     // Runs add on the whole of weight row `slot` if this thread owns it.
     auto if_my_row = [&](auto add, int64_t slot, float* to, const float* dh, const float* x) {
-      if (slot >= slot_first && slot < slot_last) add(to, dh, x, H);
+      if (slot >= my_slots.first && slot < my_slots.last) add(to, dh, x, H);
     };
     // This thread's columns [k0, k1) of the bias gradient, summed in bias_copy (index k holds column k).
     thread_local std::vector<float> bias_copy;
     float* const bias = g.input_bias;
-    const int64_t k0 = bias ? H * thread / threads : 0, k1 = bias ? H * (thread + 1) / threads : 0;
+    const Share my_columns = my_share(bias ? H : 0);
+    const int64_t k0 = my_columns.first, k1 = my_columns.last;
     bias_copy.resize(static_cast<size_t>(H));
     if (bias) std::copy(bias + k0, bias + k1, bias_copy.data() + k0);
     auto on_my_bias_columns = [&](auto add, const float* dh, const float* x) {

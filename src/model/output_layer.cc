@@ -1,13 +1,10 @@
 #include "model/output_layer.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "model/kernels.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -120,30 +117,31 @@ inline void dweight_rows(float* dweight_t, const float* dlogits, const float* hi
 // vectors of the 32 registers. (16 accumulators reached 145 GFLOP/s forward on this machine, 24 reach 165.)
 constexpr int64_t kTileRows = 6;
 
-// forward_rows for rows e0 .. e0 + count, count <= kTileRows (the last block of a batch may be short).
+// Calls tile(std::integral_constant<int, R>{}) with R = rows, 1 <= rows <= kTileRows: a tile's row count is a
+// template argument (its accumulators are registers), and the last block of a batch may be short.
+template <typename Tile>
+inline void with_rows(int64_t rows, Tile&& tile) {
+  static_assert(kTileRows == 6, "one case per row count");
+  switch (rows) {
+    case 6: return tile(std::integral_constant<int, 6>{});
+    case 5: return tile(std::integral_constant<int, 5>{});
+    case 4: return tile(std::integral_constant<int, 4>{});
+    case 3: return tile(std::integral_constant<int, 3>{});
+    case 2: return tile(std::integral_constant<int, 2>{});
+    default: return tile(std::integral_constant<int, 1>{});
+  }
+}
+
+// forward_rows for rows e0 .. e0 + count, count <= kTileRows.
 inline void forward_block(int64_t count, float* logits, const float* hidden, const float* weight_t, const float* bias,
                           int64_t H, int64_t P, int64_t e0) {
-  switch (count) {
-    case 6: return forward_rows<6>(logits, hidden, weight_t, bias, H, P, e0);
-    case 5: return forward_rows<5>(logits, hidden, weight_t, bias, H, P, e0);
-    case 4: return forward_rows<4>(logits, hidden, weight_t, bias, H, P, e0);
-    case 3: return forward_rows<3>(logits, hidden, weight_t, bias, H, P, e0);
-    case 2: return forward_rows<2>(logits, hidden, weight_t, bias, H, P, e0);
-    default: return forward_rows<1>(logits, hidden, weight_t, bias, H, P, e0);
-  }
+  with_rows(count, [&](auto rows) { forward_rows<rows()>(logits, hidden, weight_t, bias, H, P, e0); });
 }
 
 // dweight_rows for rows k0 .. k0 + count, count <= kTileRows.
 inline void dweight_block(int64_t count, float* dweight_t, const float* dlogits, const float* hidden, int64_t n,
                           int64_t H, int64_t P, int64_t k0) {
-  switch (count) {
-    case 6: return dweight_rows<6>(dweight_t, dlogits, hidden, n, H, P, k0);
-    case 5: return dweight_rows<5>(dweight_t, dlogits, hidden, n, H, P, k0);
-    case 4: return dweight_rows<4>(dweight_t, dlogits, hidden, n, H, P, k0);
-    case 3: return dweight_rows<3>(dweight_t, dlogits, hidden, n, H, P, k0);
-    case 2: return dweight_rows<2>(dweight_t, dlogits, hidden, n, H, P, k0);
-    default: return dweight_rows<1>(dweight_t, dlogits, hidden, n, H, P, k0);
-  }
+  with_rows(count, [&](auto rows) { dweight_rows<rows()>(dweight_t, dlogits, hidden, n, H, P, k0); });
 }
 
 #endif  // __AVX512F__
@@ -197,17 +195,12 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
     // changes no operation and no order.
     constexpr int64_t kExampleChunk = 128;
     const int64_t row_blocks = (H + kTileRows - 1) / kTileRows;
-#ifdef _OPENMP
-    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
-#else
-    const int64_t threads = 1, thread = 0;
-#endif
-    const int64_t my_first = row_blocks * thread / threads, my_last = row_blocks * (thread + 1) / threads;
+    const Share my_blocks = my_share(row_blocks);
     for (int64_t e0 = 0; e0 < n; e0 += kExampleChunk) {
       const int64_t count = std::min(kExampleChunk, n - e0);
       const float* chunk_dlogits = dlogits + e0 * P;
       const float* chunk_hidden = hidden + e0 * H;
-      for (int64_t blk = my_first; blk < my_last; ++blk) {
+      for (int64_t blk = my_blocks.first; blk < my_blocks.last; ++blk) {
         const int64_t k0 = blk * kTileRows;
         dweight_block(std::min(kTileRows, H - k0), dweight_t, chunk_dlogits, chunk_hidden, count, H, P, k0);
       }
