@@ -59,6 +59,10 @@ TEST(AdamW, DenseStepMatchesTheFloatFormula) {
   const size_t n = 20000;
   std::vector<float> p(n), g(n);
   for (size_t i = 0; i < n; ++i) p[i] = (2.0f * random_unit_float(11, i) - 1.0f) * std::pow(10.0f, -5.0f + 6.0f * random_unit_float(12, i));
+  // Some parameters subnormal, or small enough that weight decay takes them there (AdamW forms p * decay in double
+  // where a lane is subnormal, to dodge the hardware's slow path: the bits must not change).
+  for (size_t i = 0; i < n; i += 7) p[i] = (2.0f * random_unit_float(13, i) - 1.0f) * 1.2e-38f;
+  for (size_t i = 3; i < n; i += 7) p[i] = (2.0f * random_unit_float(14, i) - 1.0f) * 3e-44f;
   std::vector<float> p_ref = p, m_ref(n, 0.0f), v_ref(n, 0.0f);
   OptimizerState state;
   state.reset(s, n);
@@ -167,7 +171,10 @@ TEST(AdamW, ZeroStateReplayKeepsEveryBit) {
     const float zeros[] = {0.0f, -0.0f};
     for (size_t i = 0; i < n; ++i) {
       const int kind = static_cast<int>(random_below(21, i, 6));
-      p[i] = kind < 2 ? zeros[kind] : (2.0f * random_unit_float(22, i) - 1.0f);
+      // Signed zeros, subnormals (the rows no gradient reaches end there after ~700 epochs), small normals that weight
+      // decay takes into the subnormals, ordinary values.
+      const float u = 2.0f * random_unit_float(22, i) - 1.0f;
+      p[i] = kind < 2 ? zeros[kind] : kind == 2 ? u * 3e-44f : kind == 3 ? u * 1.3e-38f : u;
       state.exp_avg[i] = random_below(23, i, 3) == 0 ? -0.0f : 0.0f;  // a loaded state may hold -0
       state.exp_avg_sq[i] = random_below(24, i, 3) == 0 ? -0.0f : 0.0f;
     }
