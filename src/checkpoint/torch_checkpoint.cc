@@ -2,6 +2,7 @@
 
 #include <zip.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -33,11 +34,27 @@ Status read_entry(zip_t* zip, const std::string& name, const std::string& origin
     return Status::runtime(origin + ": entry '" + name + "' is too large for a checkpoint");
   zip_file_t* file = zip_fopen(zip, name.c_str(), 0);
   if (!file) return Status::runtime(origin + ": cannot open entry '" + name + "': " + zip_strerror(zip));
-  out->resize(static_cast<size_t>(st.size));
-  const zip_int64_t got = st.size ? zip_fread(file, out->data(), st.size) : 0;
-  const int closed = zip_fclose(file);
-  if (got != static_cast<zip_int64_t>(st.size) || closed != 0)
-    return Status::runtime(origin + ": entry '" + name + "' is truncated or corrupt (" + zip_strerror(zip) + ")");
+  // Read in chunks, growing the buffer only as bytes arrive: the size in the entry's header is the archive's claim,
+  // and a 1.7 KB file claiming a 1.8 GB entry made the loader allocate and zero all of it before the read failed
+  // (found by fuzz_torch_checkpoint). Memory now follows the data that is really there.
+  constexpr zip_uint64_t kChunk = zip_uint64_t{1} << 20;
+  out->clear();
+  std::string failure;
+  while (out->size() < st.size) {
+    const size_t at = out->size();
+    const zip_uint64_t want = std::min<zip_uint64_t>(kChunk, st.size - at);
+    out->resize(at + static_cast<size_t>(want));
+    const zip_int64_t got = zip_fread(file, out->data() + at, want);
+    if (got != static_cast<zip_int64_t>(want)) {
+      failure = got < 0 ? zip_file_strerror(file) : "it holds fewer bytes than its header says";
+      break;
+    }
+  }
+  if (zip_fclose(file) != 0 && failure.empty()) failure = zip_strerror(zip);
+  if (!failure.empty()) {
+    out->clear();
+    return Status::runtime(origin + ": entry '" + name + "' is truncated or corrupt (" + failure + ")");
+  }
   return Status::ok();
 }
 
