@@ -1,8 +1,8 @@
 #include "optim/optimizer.h"
 
 #include <algorithm>
-#include <type_traits>
 #include <cmath>
+#include <type_traits>
 
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
 #include <immintrin.h>
