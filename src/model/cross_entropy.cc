@@ -9,6 +9,7 @@
 
 #include "model/kernels.h"
 #include "model/vector_exp.h"
+#include "util/simd_lanes.h"
 
 namespace bilmod {
 
@@ -41,7 +42,7 @@ inline bool argmax_no_nan(const float* row, int64_t P, int64_t* argmax) {
   // sequential scan), 16 at a time: a scalar search here took a quarter of the softmax's time.
   const __m512 vbest = _mm512_set1_ps(best);
   for (c = 0; c < P; c += 16) {
-    const __mmask16 lanes = P - c >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (P - c)) - 1);
+    const __mmask16 lanes = first_lanes(P - c);
     const __mmask16 hit = _mm512_mask_cmp_ps_mask(lanes, _mm512_maskz_loadu_ps(lanes, row + c), vbest, _CMP_EQ_OQ);
     if (hit) {
       *argmax = c + __builtin_ctz(hit);
@@ -75,7 +76,7 @@ inline void exp_shifted(const float* row, float shift, int64_t P, float* out) {
   const __m512 vshift = _mm512_set1_ps(shift);
   for (; c + 16 <= P; c += 16) _mm512_storeu_ps(out + c, exp16(_mm512_sub_ps(_mm512_loadu_ps(row + c), vshift)));
   if (c < P) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (P - c)) - 1);
+    const __mmask16 m = first_lanes(P - c);
     _mm512_mask_storeu_ps(out + c, m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + c), vshift)));
     c = P;
   }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "model/kernels.h"
+#include "util/simd_lanes.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -26,17 +27,13 @@ namespace {
 
 #if defined(__AVX512F__)
 
-// Mask of the lanes of column chunk [c, c+16) that lie below P.
-inline __mmask16 chunk_mask(int64_t c, int64_t P) {
-  return P - c >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (P - c)) - 1);
-}
 
 // logits[e0..e0+E) x columns [c0, c0 + 16*C), the last chunk masked.
 template <int E, int C>
 inline void forward_tile(float* logits, const float* hidden, const float* weight_t, const float* bias, int64_t H,
                          int64_t P, int64_t e0, int64_t c0) {
   __mmask16 mask[C];
-  for (int c = 0; c < C; ++c) mask[c] = chunk_mask(c0 + 16 * c, P);
+  for (int c = 0; c < C; ++c) mask[c] = first_lanes(P - c0 - 16 * c);
   __m512 acc[E][C];
   for (int e = 0; e < E; ++e)
     for (int c = 0; c < C; ++c) acc[e][c] = _mm512_setzero_ps();
@@ -79,7 +76,7 @@ template <int K, int C>
 inline void dweight_tile(float* dweight_t, const float* dlogits, const float* hidden, int64_t n, int64_t H, int64_t P,
                          int64_t k0, int64_t c0) {
   __mmask16 mask[C];
-  for (int c = 0; c < C; ++c) mask[c] = chunk_mask(c0 + 16 * c, P);
+  for (int c = 0; c < C; ++c) mask[c] = first_lanes(P - c0 - 16 * c);
   __m512 acc[K][C];
 #pragma GCC unroll 16
   for (int k = 0; k < K; ++k)

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <type_traits>
 
+#include "util/simd_lanes.h"
+
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
 #include <immintrin.h>
 #endif
@@ -129,9 +131,6 @@ inline void adamw_step16(__m512& p, const __m512 g, __m512& m, __m512& v, __mmas
   v = vi;
 }
 
-inline __mmask16 lanes_left(int64_t left) {
-  return left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
-}
 
 inline void adamw_update16(float* p, const float* g, float* m, float* v, __mmask16 lanes, const AdamWConstants& c,
                            const AdamWStepScalars& s) {
@@ -149,7 +148,7 @@ inline void replay_in_registers(const AdamWConstants& c, const AdamWStepScalars*
   __m512 pr[NV], mr[NV], vr[NV];
   __mmask16 lanes[NV];
   for (int j = 0; j < NV; ++j) {
-    lanes[j] = lanes_left(width - 16 * j);
+    lanes[j] = first_lanes(width - 16 * j);
     pr[j] = _mm512_maskz_loadu_ps(lanes[j], p + 16 * j);
     mr[j] = _mm512_maskz_loadu_ps(lanes[j], m + 16 * j);
     vr[j] = _mm512_maskz_loadu_ps(lanes[j], v + 16 * j);
@@ -182,7 +181,7 @@ inline void adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float*
                       float* __restrict m, float* __restrict v, int64_t width) {
   for (int64_t i = 0; i < width; i += 16) {
     const int64_t left = width - i;
-    adamw_update16(p + i, g ? g + i : nullptr, m + i, v + i, lanes_left(left), c, s);
+    adamw_update16(p + i, g ? g + i : nullptr, m + i, v + i, first_lanes(left), c, s);
   }
 }
 #else
