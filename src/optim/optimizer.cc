@@ -4,11 +4,8 @@
 #include <cmath>
 #include <type_traits>
 
+#include "optim/adamw_lanes.h"
 #include "util/simd_lanes.h"
-
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
-#include <immintrin.h>
-#endif
 
 namespace bilmod {
 
@@ -33,10 +30,6 @@ namespace {
 // the thread count.
 constexpr int64_t kElementwiseParallelThreshold = 1 << 15;
 
-struct AdamWConstants {
-  float beta1, one_minus_beta1, beta2, one_minus_beta2, eps;
-};
-
 AdamWConstants adamw_constants(const OptimizerSettings& s) {
   return {static_cast<float>(s.beta1), static_cast<float>(1.0 - s.beta1), static_cast<float>(s.beta2),
           static_cast<float>(1.0 - s.beta2), static_cast<float>(s.eps)};
@@ -54,7 +47,7 @@ AdamWStepScalars adamw_scalars(const OptimizerSettings& s, double lr, int64_t t)
 }
 
 // One element of one AdamW step, the formula every path uses: this scalar form on machines without AVX-512, and
-// adamw_step16 below, its operations one for one on 16 lanes, where there is AVX-512 (tests/unit/lazy_adamw_test.cc
+// adamw_lanes_step (adamw_lanes.h), its operations one for one on 16, 8 or 4 lanes, where there is AVX-512 (tests/unit/lazy_adamw_test.cc
 // checks both against torch's float formula, bit for bit).
 //
 // torch divides in float: sqrt(v) / c with c = float(sqrt(bc2)). Here that quotient is float(double(sqrt(v)) * y)
@@ -67,7 +60,7 @@ AdamWStepScalars adamw_scalars(const OptimizerSettings& s, double lr, int64_t t)
 [[maybe_unused]] inline void adamw_update(float& p, const float g, float& m, float& v, const AdamWConstants& c,
                          const AdamWStepScalars& s) {
   // p.mul_(1 - lr*wd), formed exactly in double and rounded once: the float product's bits, without the microcode
-  // assist a subnormal product costs (see times_decay below); here without a branch, so the loop stays a vector loop.
+  // assist a subnormal product costs (see times_decay in adamw_lanes.h); here without a branch, so the loop stays a vector loop.
   const float pi = static_cast<float>(static_cast<double>(p) * static_cast<double>(s.decay));
   const float mi = m * c.beta1 + g * c.one_minus_beta1;            // exp_avg.mul_(b1).add_(g, alpha=1-b1)
   const float vi = v * c.beta2 + c.one_minus_beta2 * g * g;        // exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2)
@@ -78,101 +71,95 @@ AdamWStepScalars adamw_scalars(const OptimizerSettings& s, double lr, int64_t t)
   v = vi;
 }
 
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
-// adamw_update on up to 16 elements at once (lanes: which of them), written with AVX-512 intrinsics so that a row of
-// H = 100 needs no scalar tail (a masked last vector) and so that a vector whose state is all zero can skip the
-// divider. The operations are adamw_update's, one for one, with the same roundings (no FMA: each product is rounded
-// before its sum, as -ffp-contract=off keeps the scalar formula). g == nullptr means a zero gradient.
-//
-// The zero-state shortcut: where vi == +-0, sqrt(vi) * inv_bc2_sqrt is +-0 and denom = +-0 + eps = eps exactly; where
-// also mi == +-0, mi / eps is mi itself, sign included. So where every lane has vi == 0 and mi == 0 the quotient is mi,
-// bit for bit, without a sqrt or a division. That is every step of a row no gradient has reached yet (the seed model's
-// validation pairs: 20 % of bilinear.weight at train fraction 0.8, 70 % at 0.3), which a sync must replay each epoch.
-//
-// p * decay without the subnormal penalty. A float product that lands among the subnormals costs an Intel core a
-// microcode assist: 2.1 ns per vector instead of 0.06 (measured here). The seed model's rows that no gradient reaches
-// only decay, reach the subnormals around epoch 700 of a default run and stay there (p * decay rounds back to p near
-// the bottom of the range): the epoch went from 31 to 97 ms for the rest of the run. Where a lane is subnormal the
-// product is formed in double, where it is exact (24 x 24 bits fit in 53), and rounded to float once: the same bits
-// as the float multiply. (A normal p whose product first becomes subnormal takes the assist once; that is all.)
-// kMaybeSubnormal = false skips the test, for callers that have ruled subnormals out for a whole row (a test per
-// vector and step cost the replay 6 %).
-template <bool kMaybeSubnormal = true>
-inline __m512 times_decay(__m512 p, float decay) {
-  if (!kMaybeSubnormal || _mm512_fpclass_ps_mask(p, 0x20) == 0) [[likely]]  // 0x20: denormal
-    return _mm512_mul_ps(p, _mm512_set1_ps(decay));
-  const __m512d d = _mm512_set1_pd(static_cast<double>(decay));
-  const __m256 low = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(p)), d));
-  const __m256 high = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(p, 1)), d));
-  return _mm512_insertf32x8(_mm512_castps256_ps512(low), high, 1);
-}
-
-template <bool kMaybeSubnormal = true>
-inline void adamw_step16(__m512& p, const __m512 g, __m512& m, __m512& v, __mmask16 lanes, const AdamWConstants& c,
-                         const AdamWStepScalars& s) {
-  const __m512 beta1 = _mm512_set1_ps(c.beta1), one_minus_beta1 = _mm512_set1_ps(c.one_minus_beta1);
-  const __m512 beta2 = _mm512_set1_ps(c.beta2), one_minus_beta2 = _mm512_set1_ps(c.one_minus_beta2);
-  const __m512 pi = times_decay<kMaybeSubnormal>(p, s.decay);
-  const __m512 mi = _mm512_add_ps(_mm512_mul_ps(m, beta1), _mm512_mul_ps(g, one_minus_beta1));
-  const __m512 vi = _mm512_add_ps(_mm512_mul_ps(v, beta2), _mm512_mul_ps(_mm512_mul_ps(one_minus_beta2, g), g));
-  const __m512 zero = _mm512_setzero_ps();
-  const __mmask16 all_zero = _mm512_cmp_ps_mask(mi, zero, _CMP_EQ_OQ) & _mm512_cmp_ps_mask(vi, zero, _CMP_EQ_OQ);
-  __m512 quotient = mi;
-  if ((all_zero & lanes) != lanes) {
-    const __m512 root = _mm512_sqrt_ps(vi);
-    const __m512d inv = _mm512_set1_pd(s.inv_bc2_sqrt);
-    const __m256 low = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(root)), inv));
-    const __m256 high = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(root, 1)), inv));
-    const __m512 scaled = _mm512_insertf32x8(_mm512_castps256_ps512(low), high, 1);
-    quotient = _mm512_div_ps(mi, _mm512_add_ps(scaled, _mm512_set1_ps(c.eps)));
-  }
-  p = _mm512_add_ps(pi, _mm512_mul_ps(_mm512_set1_ps(s.neg_step_size), quotient));
-  m = mi;
-  v = vi;
-}
-
-
+#if defined(BILMOD_ADAMW_LANES)
+// adamw_update on up to 16 elements at once (adamw_lanes.h), so that a row of H = 100 needs no scalar tail (a masked
+// last vector) and a vector whose state is all zero can skip the divider.
 inline void adamw_update16(float* p, const float* g, float* m, float* v, __mmask16 lanes, const AdamWConstants& c,
                            const AdamWStepScalars& s) {
-  __m512 pv = _mm512_maskz_loadu_ps(lanes, p), mv = _mm512_maskz_loadu_ps(lanes, m), vv = _mm512_maskz_loadu_ps(lanes, v);
-  adamw_step16(pv, g ? _mm512_maskz_loadu_ps(lanes, g) : _mm512_setzero_ps(), mv, vv, lanes, c, s);
-  _mm512_mask_storeu_ps(p, lanes, pv);
-  _mm512_mask_storeu_ps(m, lanes, mv);
-  _mm512_mask_storeu_ps(v, lanes, vv);
+  using L = FloatLanes<16>;
+  __m512 pv = L::load(lanes, p), mv = L::load(lanes, m), vv = L::load(lanes, v);
+  adamw_lanes_step<16>(pv, g ? L::load(lanes, g) : L::zero(), mv, vv, lanes, c, s);
+  L::store(p, lanes, pv);
+  L::store(m, lanes, mv);
+  L::store(v, lanes, vv);
 }
 
-// k zero-gradient steps on a row of NV vectors held in registers for all of them: loaded once, stored once.
-template <int NV>
+// k zero-gradient steps on a row of kFull 16-lane vectors (the last one masked when the row ends inside it) and, when
+// kTail > 0, one more vector of kTail (4 or 8) lanes for the row's last width % 16 <= kTail elements, held in registers
+// for all k steps: loaded once, stored once.
+//
+// A vector whose state is zero (m and v +-0 in every lane: no gradient has reached it yet, as in the seed model's
+// validation rows) stays zero through zero-gradient steps, so it is classed once here instead of tested at every
+// step, and takes zero_state_step: a multiply and an add instead of the divider. The other vectors take the full step
+// without the test (which gives the same bits: adamw_lanes_step).
+template <int kFull, int kTail>
 inline void replay_in_registers(const AdamWConstants& c, const AdamWStepScalars* scalars, int64_t k, float* p, float* m,
                                 float* v, int64_t width) {
-  __m512 pr[NV], mr[NV], vr[NV];
-  __mmask16 lanes[NV];
-  for (int j = 0; j < NV; ++j) {
+  using L = FloatLanes<16>;
+  using T = FloatLanes<kTail == 0 ? 4 : kTail>;  // (unused when kTail == 0)
+  constexpr int kTailLanes = kTail == 0 ? 4 : kTail;
+  constexpr int kArray = kFull > 0 ? kFull : 1;  // (a row of at most 8 has no full vector)
+  __m512 pr[kArray], mr[kArray], vr[kArray];
+  __mmask16 lanes[kArray];
+  uint32_t zero_state = 0;  // bit j: vector j (kFull: the tail) has m == v == 0 in every lane
+  __mmask16 small = 0;      // a lane with |p| < 2^-100: decay could take it to the subnormals within these k steps
+  for (int j = 0; j < kFull; ++j) {
     lanes[j] = first_lanes(width - 16 * j);
-    pr[j] = _mm512_maskz_loadu_ps(lanes[j], p + 16 * j);
-    mr[j] = _mm512_maskz_loadu_ps(lanes[j], m + 16 * j);
-    vr[j] = _mm512_maskz_loadu_ps(lanes[j], v + 16 * j);
+    pr[j] = L::load(lanes[j], p + 16 * j);
+    mr[j] = L::load(lanes[j], m + 16 * j);
+    vr[j] = L::load(lanes[j], v + 16 * j);
+    if ((L::is_zero(mr[j]) & L::is_zero(vr[j]) & lanes[j]) == lanes[j]) zero_state |= 1u << j;
+    small |= L::below(lanes[j], pr[j], 0x1p-100f);
   }
-  const __m512 zero = _mm512_setzero_ps();
-  // Whether any parameter of the row is small enough (|p| < 2^-100) that decay could take it to the subnormals
-  // within these k steps: tested once for the whole replay instead of once per vector and step.
-  __mmask16 small = 0;
-  for (int j = 0; j < NV; ++j)
-    small |= _mm512_mask_cmp_ps_mask(lanes[j], _mm512_abs_ps(pr[j]), _mm512_set1_ps(0x1p-100f), _CMP_LT_OQ);
-  auto replay = [&](auto maybe_subnormal) {
-    for (int64_t step = 0; step < k; ++step)
-      for (int j = 0; j < NV; ++j)
-        adamw_step16<maybe_subnormal()>(pr[j], zero, mr[j], vr[j], lanes[j], c, scalars[step]);
+  typename T::V pt = T::zero(), mt = T::zero(), vt = T::zero();
+  typename T::Mask tail_lanes = 0;
+  if constexpr (kTail > 0) {
+    const int64_t at = 16 * kFull;
+    tail_lanes = static_cast<typename T::Mask>(first_lanes(width - at));
+    pt = T::load(tail_lanes, p + at);
+    mt = T::load(tail_lanes, m + at);
+    vt = T::load(tail_lanes, v + at);
+    if ((T::is_zero(mt) & T::is_zero(vt) & tail_lanes) == tail_lanes) zero_state |= 1u << kFull;
+    small |= T::below(tail_lanes, pt, 0x1p-100f);
+  }
+  const __m512 zero = L::zero();
+  const typename T::V tail_zero = T::zero();
+  auto replay = [&](auto maybe_subnormal, auto some_zero_state) {
+    constexpr bool kMaybeSubnormal = maybe_subnormal(), kSomeZeroState = some_zero_state();
+    for (int64_t step = 0; step < k; ++step) {
+      const AdamWStepScalars& s = scalars[step];
+      for (int j = 0; j < kFull; ++j) {
+        if (kSomeZeroState && (zero_state >> j & 1))
+          pr[j] = zero_state_step<16, kMaybeSubnormal>(pr[j], s);
+        else
+          adamw_lanes_step<16, kMaybeSubnormal, false>(pr[j], zero, mr[j], vr[j], lanes[j], c, s);
+      }
+      if constexpr (kTail > 0) {
+        if (kSomeZeroState && (zero_state >> kFull & 1))
+          pt = zero_state_step<kTailLanes, kMaybeSubnormal>(pt, s);
+        else
+          adamw_lanes_step<kTailLanes, kMaybeSubnormal, false>(pt, tail_zero, mt, vt, tail_lanes, c, s);
+      }
+    }
   };
   if (small) {
-    replay(std::true_type{});
+    if (zero_state) replay(std::true_type{}, std::true_type{}); else replay(std::true_type{}, std::false_type{});
   } else {
-    replay(std::false_type{});
+    if (zero_state) replay(std::false_type{}, std::true_type{}); else replay(std::false_type{}, std::false_type{});
   }
-  for (int j = 0; j < NV; ++j) {
-    _mm512_mask_storeu_ps(p + 16 * j, lanes[j], pr[j]);
-    _mm512_mask_storeu_ps(m + 16 * j, lanes[j], mr[j]);
-    _mm512_mask_storeu_ps(v + 16 * j, lanes[j], vr[j]);
+  // A zero-state vector's m and v after k >= 1 steps: +0 (+-0 * beta + +0).
+  for (int j = 0; j < kFull; ++j) {
+    if (zero_state >> j & 1) mr[j] = vr[j] = zero;
+    L::store(p + 16 * j, lanes[j], pr[j]);
+    L::store(m + 16 * j, lanes[j], mr[j]);
+    L::store(v + 16 * j, lanes[j], vr[j]);
+  }
+  if constexpr (kTail > 0) {
+    if (zero_state >> kFull & 1) mt = vt = tail_zero;
+    const int64_t at = 16 * kFull;
+    T::store(p + at, tail_lanes, pt);
+    T::store(m + at, tail_lanes, mt);
+    T::store(v + at, tail_lanes, vt);
   }
 }
 
@@ -183,6 +170,22 @@ inline void adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float*
     const int64_t left = width - i;
     adamw_update16(p + i, g ? g + i : nullptr, m + i, v + i, first_lanes(left), c, s);
   }
+}
+
+// A row's shape in registers: kFull 16-lane vectors and a tail of kTail lanes (0, 4 or 8), for rows of up to 112.
+template <int kFull>
+inline bool replay_with_tail(const AdamWConstants& c, const AdamWStepScalars* scalars, int64_t k, float* p, float* m,
+                             float* v, int64_t width) {
+  const int64_t rest = width - 16 * kFull;  // 0..16 elements after the full vectors
+  if constexpr (kFull > 0) {
+    if (rest == 0) return replay_in_registers<kFull, 0>(c, scalars, k, p, m, v, width), true;
+  }
+  if constexpr (kFull < 7) {
+    if (rest >= 1 && rest <= 4) return replay_in_registers<kFull, 4>(c, scalars, k, p, m, v, width), true;
+    if (rest >= 5 && rest <= 8) return replay_in_registers<kFull, 8>(c, scalars, k, p, m, v, width), true;
+    if (rest >= 9 && rest < 16) return replay_in_registers<kFull + 1, 0>(c, scalars, k, p, m, v, width), true;
+  }
+  return false;
 }
 #else
 inline void adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
@@ -202,18 +205,23 @@ inline void adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float*
 // path saves is memory traffic, and the arithmetic of rows no gradient has reached.
 inline void replay_row(const AdamWConstants& c, const AdamWStepScalars* scalars, int64_t k, float* __restrict p,
                        float* __restrict m, float* __restrict v, int64_t width) {
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
-  // Rows of up to 112 floats (H = 100: 7 vectors) stay in registers through all k steps.
-  if (k > 1) switch ((width + 15) / 16) {
-      case 1: return replay_in_registers<1>(c, scalars, k, p, m, v, width);
-      case 2: return replay_in_registers<2>(c, scalars, k, p, m, v, width);
-      case 3: return replay_in_registers<3>(c, scalars, k, p, m, v, width);
-      case 4: return replay_in_registers<4>(c, scalars, k, p, m, v, width);
-      case 5: return replay_in_registers<5>(c, scalars, k, p, m, v, width);
-      case 6: return replay_in_registers<6>(c, scalars, k, p, m, v, width);
-      case 7: return replay_in_registers<7>(c, scalars, k, p, m, v, width);
+#if defined(BILMOD_ADAMW_LANES)
+  // Rows of up to 112 floats (H = 100: six 16-lane vectors and a 4-lane one) stay in registers through all k steps.
+  if (k > 1) {
+    bool done = false;
+    switch (width / 16) {
+      case 0: done = replay_with_tail<0>(c, scalars, k, p, m, v, width); break;
+      case 1: done = replay_with_tail<1>(c, scalars, k, p, m, v, width); break;
+      case 2: done = replay_with_tail<2>(c, scalars, k, p, m, v, width); break;
+      case 3: done = replay_with_tail<3>(c, scalars, k, p, m, v, width); break;
+      case 4: done = replay_with_tail<4>(c, scalars, k, p, m, v, width); break;
+      case 5: done = replay_with_tail<5>(c, scalars, k, p, m, v, width); break;
+      case 6: done = replay_with_tail<6>(c, scalars, k, p, m, v, width); break;
+      case 7: done = replay_with_tail<7>(c, scalars, k, p, m, v, width); break;
       default: break;
     }
+    if (done) return;
+  }
 #endif
   for (int64_t step = 0; step < k; ++step) adamw_row(c, scalars[step], p, nullptr, m, v, width);
 }

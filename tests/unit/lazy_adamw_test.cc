@@ -158,10 +158,12 @@ TEST(AdamW, LazyRowsMatchTheDenseStepBitwise) {
 }
 
 // The replay skips the sqrt and the division where a vector's state is zero (m and v both +-0): signed zeros in p, m
-// and v, gradients whose square underflows (v stays 0 while m does not), rows no gradient ever reaches, and widths
-// with a partial last vector, all against the float formula of the seed engine, bit for bit.
+// and v, gradients whose square underflows (v stays 0 while m does not), rows no gradient ever reaches, rows whose
+// first vector has a gradient and whose others never do, and every shape a row takes in registers (16-lane vectors,
+// the last one partial or not, and a 4- or 8-lane tail: widths 3, 8, 13, 16, 24, 37, 100, 112), all against the float
+// formula of the seed engine, bit for bit.
 TEST(AdamW, ZeroStateReplayKeepsEveryBit) {
-  for (const int64_t width : {100, 37, 16}) {
+  for (const int64_t width : {100, 37, 16, 3, 8, 13, 24, 112}) {
     const int64_t rows = 48;
     const size_t n = static_cast<size_t>(rows * width);
     OptimizerSettings s;
@@ -183,13 +185,14 @@ TEST(AdamW, ZeroStateReplayKeepsEveryBit) {
     for (int64_t t = 1; t <= 60; ++t) {
       clear_gradients(&lazy, g.data(), n);
       // Rows 0..15 never get a gradient; rows 16..23 get -0 (which keeps m == -0 where it was); rows 24..31 get ones
-      // whose square underflows to 0; the rest get ordinary ones; each row on some steps only, some lanes -0.
+      // whose square underflows to 0; the rest get ordinary ones, rows 40.. in their first 16 lanes only; each row
+      // on some steps only, some lanes -0.
       std::vector<int64_t> touched;
       for (int64_t r = 16; r < rows; ++r) {
         if (random_below(25 + t, r, 4) != 0) continue;
         touched.push_back(r);
         for (int64_t j = 0; j < width; ++j) {
-          if (r < 24 || random_below(26 + t, r * width + j, 3) == 0) {
+          if (r < 24 || (r >= 40 && j >= 16) || random_below(26 + t, r * width + j, 3) == 0) {
             g[r * width + j] = -0.0f;  // keeps m == -0 where it was: the shortcut must keep the sign
             continue;
           }
