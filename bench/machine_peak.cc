@@ -4,10 +4,16 @@
 // Nothing touches memory; every result feeds the next iteration so the compiler keeps every operation.
 #include <benchmark/benchmark.h>
 
-#if defined(__AVX512F__)
+#include <string>
+
+#include "optim/adamw_lanes.h"
+
+#if defined(BILMOD_ADAMW_LANES)
 #include <immintrin.h>
 
 namespace {
+
+using bilmod::FloatLanes;
 
 constexpr int kAccumulators = 12;  // more than latency x throughput: the pipes, not the dependencies, bound the loop
 
@@ -31,25 +37,31 @@ void BM_Peak(benchmark::State& state) {
 BENCHMARK_TEMPLATE(BM_Peak, false)->Name("BM_PeakMulAdd");
 BENCHMARK_TEMPLATE(BM_Peak, true)->Name("BM_PeakFma");
 
-// range(0): 0 = square root, 1 = division, 2 = one of each (AdamW's pair). Values stay near 1 (no subnormals).
+// range(0): 0 = square root, 1 = division, 2 = one of each (AdamW's pair), on registers of N lanes (16, 8, 4: AdamW's
+// replay keeps a row's last few elements in the narrowest register that holds them). Values stay near 1 (no
+// subnormals). ns/op is per instruction, whatever its width.
+template <int N>
 void BM_Divider(benchmark::State& state) {
+  using L = FloatLanes<N>;
   const int kind = static_cast<int>(state.range(0));
-  __m512 x[8];
-  for (int i = 0; i < 8; ++i) x[i] = _mm512_set1_ps(1.0f + 0.1f * static_cast<float>(i));
-  const __m512 c = _mm512_set1_ps(1.0001f);
+  typename L::V x[8];
+  for (int i = 0; i < 8; ++i) x[i] = L::set1(1.0f + 0.1f * static_cast<float>(i));
+  const typename L::V c = L::set1(1.0001f);
   for (auto _ : state) {
     for (int r = 0; r < 16; ++r)
       for (int i = 0; i < 8; ++i) {
-        if (kind == 0 || (kind == 2 && i % 2 == 0)) x[i] = _mm512_sqrt_ps(x[i]);
-        else x[i] = _mm512_div_ps(c, x[i]);  // c / (c / x) = x: stays put
+        if (kind == 0 || (kind == 2 && i % 2 == 0)) x[i] = L::sqrt(x[i]);
+        else x[i] = L::div(c, x[i]);  // c / (c / x) = x: stays put
       }
   }
   for (int i = 0; i < 8; ++i) benchmark::DoNotOptimize(x[i]);
-  state.SetLabel(kind == 0 ? "sqrt" : kind == 1 ? "div" : "sqrt+div");
+  state.SetLabel(std::string(kind == 0 ? "sqrt" : kind == 1 ? "div" : "sqrt+div") + ", " + std::to_string(N) + " lanes");
   state.counters["ns/op"] = benchmark::Counter(16.0 * 8, benchmark::Counter::kIsIterationInvariantRate |
                                                              benchmark::Counter::kInvert);
 }
-BENCHMARK(BM_Divider)->DenseRange(0, 2);
+BENCHMARK_TEMPLATE(BM_Divider, 16)->DenseRange(0, 2);
+BENCHMARK_TEMPLATE(BM_Divider, 8)->DenseRange(0, 2);
+BENCHMARK_TEMPLATE(BM_Divider, 4)->DenseRange(0, 2);
 
 }  // namespace
-#endif  // __AVX512F__
+#endif  // BILMOD_ADAMW_LANES

@@ -3,9 +3,11 @@
 // before its sum, as -ffp-contract=off keeps the scalar formula).
 //
 // Why three widths: the square root and the division of every element and step run on the core's divider, which
-// bounds the lazy replay (optimizer.cc), and the divider's time per instruction halves with the width (measured here,
-// per instruction: sqrt 12 / 6 / 3 cycles, division 10 / 5 / 3 at 16 / 8 / 4 lanes). A row of H = 100 is six full
-// vectors and 4 elements: in a 4-lane register its last vector costs the divider 6 cycles instead of 22.
+// bounds the lazy replay (optimizer.cc), and the divider's time per instruction falls with the width (measured here by
+// build/bench/bilmod_machine_peak, a sqrt and a division: 5.7 ns at 16 lanes, 2.7 ns at 8, 1.4 ns at 4). A row of
+// H = 100 is six 16-lane vectors and 4 elements: in a 4-lane register its last vector costs the divider 1.4 ns, not
+// 5.7. (Rows wholly in 8-lane registers, 7 % cheaper per lane on the divider, measured 5 % slower: twice the other
+// instructions.)
 #pragma once
 #include "optim/optimizer.h"
 
