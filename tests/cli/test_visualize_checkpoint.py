@@ -13,14 +13,8 @@ import time
 import xml.etree.ElementTree as ET
 import zlib
 
-BILMOD = os.environ.get("BILMOD", "build/bilmod")
-FAILURES = []
-
-
-def check(name, ok, detail=""):
-    print(("ok    " if ok else "FAIL  ") + name + ("" if ok else "  " + detail))
-    if not ok:
-        FAILURES.append(name)
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "parity"))
+from checklist import BILMOD, check, finish  # noqa: E402
 
 
 def run(*args, env=None):
@@ -193,10 +187,7 @@ def main():
         print(f"info  visualize-checkpoint on a default-size {model} model: {seconds:.2f} s wall, {cpu:.2f} s CPU")
         check(f"{model}: visualize-checkpoint at P=113, H=100 needs < 5 s of CPU", cpu < 5.0, f"{cpu:.2f} s CPU")
 
-    if FAILURES:
-        print(f"{len(FAILURES)} check(s) failed")
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 if __name__ == "__main__":

@@ -11,30 +11,11 @@ pairs sharing a frequency. Any mismatch fails the process, printing the largest 
 import json
 import os
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
 
-BILMOD = os.environ.get("BILMOD", "build/bilmod")
-FAILURES = []
-
-
-def check(name, ok, detail=""):
-    print(("ok    " if ok else "FAIL  ") + name + ("" if ok else "  " + detail))
-    if not ok:
-        FAILURES.append(name)
-
-
-def close(name, got, want, rtol=1e-6, atol=1e-9):
-    got, want = np.asarray(got, float), np.asarray(want, float)
-    if got.shape != want.shape:
-        check(name, False, f"shape {got.shape} vs numpy {want.shape}")
-        return
-    diff = np.abs(got - want)
-    worst = float(diff.max()) if diff.size else 0.0
-    ok = bool(np.all(diff <= atol + rtol * np.abs(want)))
-    check(name, ok, f"largest difference {worst:.3g} (bilmod {got.ravel()[:4]} numpy {want.ravel()[:4]})")
+from checklist import BILMOD, check, close, finish
 
 
 def load_safetensors(path):
@@ -256,10 +237,7 @@ def main():
     r = subprocess.run([BILMOD, "analyze", path, "--output-classes", str(Pb)], capture_output=True, text=True)
     check("an out-of-range class is a usage error (exit 2)", r.returncode == 2 and "out of range" in r.stderr, r.stderr)
 
-    if FAILURES:
-        print(f"{len(FAILURES)} check(s) failed")
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 if __name__ == "__main__":

@@ -10,27 +10,12 @@ import collections
 import json
 import os
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
 import torch
 
-BILMOD = os.environ.get("BILMOD", "build/bilmod")
-FAILURES = []
-
-
-def check(name, ok, detail=""):
-    print(("ok    " if ok else "FAIL  ") + name + ("" if ok else "  " + detail))
-    if not ok:
-        FAILURES.append(name)
-
-
-def close(name, got, want, rtol=1e-6, atol=1e-9):
-    got, want = np.asarray(got, float), np.asarray(want, float)
-    diff = np.abs(got - want)
-    ok = got.shape == want.shape and bool(np.all(diff <= atol + rtol * np.abs(want)))
-    check(name, ok, f"largest difference {float(diff.max()) if diff.size else 0:.3g}")
+from checklist import BILMOD, check, close, finish
 
 
 class Factored(torch.nn.Module):
@@ -184,10 +169,7 @@ def main():
     r = run("analyze", other)
     check("a state dict of another model is a clear error (exit 1)", r.returncode == 1 and "none of bilmod's models" in r.stderr, r.stderr)
 
-    if FAILURES:
-        print(f"{len(FAILURES)} check(s) failed")
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 if __name__ == "__main__":

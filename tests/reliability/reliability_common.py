@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -81,6 +82,18 @@ def run(*args, check=None, timeout=600, **kwargs):
         sys.stderr.write(p.stderr[-3000:])
         raise AssertionError(f"{' '.join(cmd)}: exit {p.returncode}, expected {check}")
     return p
+
+
+def uninterrupted_run(flags, epochs):
+    """The reference the interrupted runs must reproduce: `bilmod train flags` run whole in a fresh folder.
+    Returns (the last checkpoint's tensors, its metadata, the run's seconds)."""
+    with tempdir() as ref:
+        t0 = time.monotonic()
+        run("train", *flags, "--checkpoint-dir", ref, check=0)
+        seconds = time.monotonic() - t0
+        reference, meta = read_safetensors(checkpoints(ref)[epochs])
+    print(f"uninterrupted run: {seconds:.2f} s")
+    return reference, meta, seconds
 
 
 def snapshot(d):

@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from reliability_common import (BILMOD, Failures, checkpoints, differing_tensors, read_safetensors, run,  # noqa: E402
-                                temporaries, tempdir, tracked_steps)
+                                temporaries, tempdir, tracked_steps, uninterrupted_run)
 
 # A run of about a second in Release with a checkpoint every epoch (650 kB each, so writes take a while).
 # One thread: on a loaded 2-core machine OpenMP's barriers make 2 threads 20x slower, not faster.
@@ -75,12 +75,7 @@ def main():
     rng = random.Random(int(os.environ.get("BILMOD_KILL_SEED", "6")))
     chains = int(os.environ.get("BILMOD_KILL_CHAINS", "10"))
     kills_per_chain = int(os.environ.get("BILMOD_KILLS_PER_CHAIN", "8"))
-    with tempdir() as ref:
-        t0 = time.monotonic()
-        run("train", *FLAGS, "--checkpoint-dir", ref, check=0)
-        full_time = time.monotonic() - t0
-        reference, ref_meta = read_safetensors(checkpoints(ref)[EPOCHS])
-    print(f"uninterrupted run: {full_time:.2f} s")
+    reference, ref_meta, full_time = uninterrupted_run(FLAGS, EPOCHS)
 
     kills = mid_write = stale_seen = 0
     for chain in range(chains):

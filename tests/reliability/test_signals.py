@@ -11,7 +11,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from reliability_common import (BILMOD, Failures, checkpoints, differing_tensors, read_safetensors, run,  # noqa: E402
-                                temporaries, tempdir, tracked_steps)
+                                temporaries, tempdir, tracked_steps, uninterrupted_run)
 
 EPOCHS = 12
 # 8 steps per epoch, so most signals land inside an epoch; checkpoints every 3 epochs, so the stop's own
@@ -70,12 +70,7 @@ def main():
     failures = Failures()
     rng = random.Random(int(os.environ.get("BILMOD_SIGNAL_SEED", "7")))
     rounds = int(os.environ.get("BILMOD_SIGNAL_ROUNDS", "10"))
-    with tempdir() as ref:
-        t0 = time.monotonic()
-        run("train", *FLAGS, "--checkpoint-dir", ref, check=0)
-        full_time = time.monotonic() - t0
-        reference, ref_meta = read_safetensors(checkpoints(ref)[EPOCHS])
-    print(f"uninterrupted run: {full_time:.2f} s")
+    reference, ref_meta, full_time = uninterrupted_run(FLAGS, EPOCHS)
 
     sent = mid_epoch = 0
     for r in range(rounds):
