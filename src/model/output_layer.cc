@@ -169,7 +169,7 @@ void output_forward(float* logits, const float* hidden, const float* weight_t, c
 }
 
 void output_backward(float* dhidden, float* dweight_t, float* dbias, const float* dlogits, const float* hidden,
-                     const float* weight_t, int64_t n, int64_t hidden_dim, int64_t mod_basis) {
+                     const float* weight_t, int64_t n, int64_t hidden_dim, int64_t mod_basis, const uint8_t* unread) {
   const int64_t H = hidden_dim, P = mod_basis;
   const bool parallel = n * H * P > kParallelWorkThreshold;
 #pragma omp parallel if (parallel)
@@ -182,8 +182,13 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
     // and took as long as the thread's share of the matmuls (two threads gained nothing at batch 128).
     thread_local std::vector<float> weight_by_class;
     weight_by_class.resize(static_cast<size_t>(P * H));
-    for (int64_t k = 0; k < H; ++k)
-      for (int64_t c = 0; c < P; ++c) weight_by_class[static_cast<size_t>(c * H + k)] = weight_t[k * P + c];
+    // An unread column's weights are taken as zero: a unit that stopped firing keeps output weights that only decay,
+    // to ~1e-36 late in a run, and their products with dlogits, subnormal, cost this core a microcode assist per
+    // vector (measured: the backward's matmul became 10x slower). Its dhidden is never read (ReLU's derivative is 0).
+    for (int64_t k = 0; k < H; ++k) {
+      const bool zero = unread != nullptr && unread[k] != 0;
+      for (int64_t c = 0; c < P; ++c) weight_by_class[static_cast<size_t>(c * H + k)] = zero ? 0.0f : weight_t[k * P + c];
+    }
 #if defined(__AVX512F__)
     // dweight_t: blocks of kTileRows rows x 64 columns, each thread owning a fixed range of row blocks; each element sums
     // the examples in order. The examples go in chunks of kExampleChunk (dlogits and hidden of a chunk, ~110 KB,

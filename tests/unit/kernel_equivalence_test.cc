@@ -177,7 +177,8 @@ TEST(KernelEquivalence, CrossEntropyMatchesPlainLoops) {
 // The whole backward pass (output layer, activation derivative, scatter into the selected input rows) against
 // plain loops: every gradient element sums its examples in order, so the result is bitwise the same at 1-3 threads,
 // where the scatter splits each destination row between threads at cache-line boundaries of that row. Batches of
-// 3830 (the full batch at P = 113, train fraction 0.3) and 130 pairs with repeats, so rows are hit many times.
+// 3830 (the full batch at P = 113, train fraction 0.3) and 130 pairs with repeats, so rows are hit many times; ReLU
+// models with units that never fire (their dL/dh is skipped) and one that fires for few examples (it is not).
 void plain_network_backward(const ModelSpec& spec, const ParameterLayout& layout, const std::vector<float>& params,
                             const std::vector<int64_t>& pairs, const BatchActivations& act,
                             const std::vector<float>& dlogits, std::vector<float>* grads) {
@@ -226,13 +227,26 @@ TEST(KernelEquivalence, NetworkBackwardMatchesPlainLoopsAtAnyThreadCount) {
     const ParameterLayout layout = make_parameter_layout(spec);
     std::vector<float> params(layout.total);
     init_parameters(spec, layout, 3, params.data());
+    const ParameterViews pv = parameter_views(spec, layout, params.data());
+    if (pv.input_bias != nullptr && spec.activation == Activation::kRelu) {
+      // ReLU units that fire for no example (output_backward then skips their dL/dh) with output weights decayed
+      // to ~1e-36, as late in a run (their products with dlogits are subnormal); and a unit that fires only where
+      // the first input row is selected, which must not be skipped.
+      const int64_t H = spec.hidden_dim, P = spec.mod_basis;
+      for (const int64_t k : {int64_t{5}, H - 1}) {
+        pv.input_bias[k] = -1e3f;
+        for (int64_t c = 0; c < P; ++c) pv.output_weight[k * P + c] = 1e-36f * static_cast<float>(c + 1);
+      }
+      pv.input_bias[7] = -1e3f;
+      pv.input_a[0 * H + 7] = 2e3f;
+    }
     for (int64_t n : {int64_t{3830}, int64_t{130}}) {
       SCOPED_TRACE(model_kind_name(spec.kind) + " n = " + std::to_string(n));
       std::vector<int64_t> pairs(n);
       std::vector<int32_t> labels(n);
       for (int64_t e = 0; e < n; ++e) {
         // Distinct pairs for the seed model (a full batch visits each once), repeated rows for the others.
-        pairs[e] = spec.kind == ModelKind::kBilinear ? (e * 37) % (spec.mod_basis * spec.mod_basis)
+        pairs[e] = spec.kind == ModelKind::kBilinear ? (e * 37) % (spec.mod_basis * spec.mod_basis)  // pair 0 at e = 0
                                                      : static_cast<int64_t>(random_unit_float(31, e) * 0.999f *
                                                                             static_cast<float>(spec.mod_basis * spec.mod_basis));
         labels[e] = static_cast<int32_t>((e * 5) % spec.mod_basis);
