@@ -1,6 +1,7 @@
 #include "model/output_layer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <type_traits>
 #include <vector>
 
@@ -145,22 +146,85 @@ inline void dweight_block(int64_t count, float* dweight_t, const float* dlogits,
 
 }  // namespace
 
+namespace {
+
+// Silent inputs. Late in a run weight decay leaves units that no longer matter with weights of ~1e-26 (a grokked
+// `factored` model: 57 of 100 units), and their activations h are subnormal; every multiply-add with a subnormal
+// input costs this core a microcode assist (a grokked factored model's epochs went from 5 to 90 ms, three quarters
+// of it here). Where a unit's output weights are all below 2^-24 and its h is below 2^-126, every product h * W[k][c]
+// is below 2^-150, half the smallest subnormal: adding it to the running sum leaves the sum's value unchanged (the
+// nearest float to acc + p is acc, acc being a float), except that a zero sum may take p's sign. Such h are read as
+// zero, which leaves the same value and at most flips the sign of a logit that is exactly zero; the softmax, the loss
+// and the argmax are the same bits for +0 and -0 (they see x - max and compare, and exp(+-0) = 1), so training is
+// bitwise unchanged (tests/unit/kernel_equivalence_test.cc).
+constexpr float kSilentWeight = 0x1p-24f, kSmallestNormal = 0x1p-126f;
+
+// silent[k] = 1 where every |weight_t[k][c]| < 2^-24; true if any is.
+bool find_silent_inputs(const float* weight_t, int64_t H, int64_t P, std::vector<uint8_t>* silent) {
+  silent->assign(static_cast<size_t>(H), 0);
+  bool any = false;
+  for (int64_t k = 0; k < H; ++k) {
+    const float* row = weight_t + k * P;
+    bool loud = false;  // some |w| >= 2^-24, or a NaN (a NaN weight never makes its unit silent)
+    int64_t c = 0;
+#if defined(__AVX512F__)
+    // A compare per 16 (a scalar scan of the 11 K weights cost a batch of 128 half its matmul's time).
+    const __m512 bound = _mm512_set1_ps(kSilentWeight);
+    __mmask16 hits = 0;
+    for (; c < P; c += 16) {
+      const __mmask16 lanes = first_lanes(P - c);
+      hits |= _mm512_mask_cmp_ps_mask(lanes, _mm512_abs_ps(_mm512_maskz_loadu_ps(lanes, row + c)), bound, _CMP_NLT_UQ);
+    }
+    loud = hits != 0;
+#endif
+    for (; c < P; ++c) loud = loud || !(std::abs(row[c]) < kSilentWeight);
+    (*silent)[static_cast<size_t>(k)] = !loud;
+    any = any || !loud;
+  }
+  return any;
+}
+
+// out (rows, H) = hidden rows with the silent units' activations below 2^-126 read as zero.
+void silence_rows(const float* hidden, int64_t rows, int64_t H, const uint8_t* silent, float* out) {
+  for (int64_t e = 0; e < rows; ++e)
+    for (int64_t k = 0; k < H; ++k) {
+      const float x = hidden[e * H + k];
+      out[e * H + k] = silent[k] && std::abs(x) < kSmallestNormal ? 0.0f : x;
+    }
+}
+
+}  // namespace
+
 void output_forward(float* logits, const float* hidden, const float* weight_t, const float* bias, int64_t n,
                     int64_t hidden_dim, int64_t mod_basis) {
   const int64_t H = hidden_dim, P = mod_basis;
+  thread_local std::vector<uint8_t> silent;  // (H,)
+  const bool any_silent = find_silent_inputs(weight_t, H, P, &silent);
 #if defined(__AVX512F__)
   // Blocks of kTileRows examples x 64 columns: 24 accumulators, each weight chunk loaded once per 6 examples.
   const int64_t blocks = (n + kTileRows - 1) / kTileRows;
+  const uint8_t* silent_units = silent.data();
 #pragma omp parallel for schedule(static) if (n * H * P > kParallelWorkThreshold)
   for (int64_t blk = 0; blk < blocks; ++blk) {
-    const int64_t e0 = blk * kTileRows;
-    forward_block(std::min(kTileRows, n - e0), logits, hidden, weight_t, bias, H, P, e0);
+    const int64_t e0 = blk * kTileRows, rows = std::min(kTileRows, n - e0);
+    if (any_silent) {
+      thread_local std::vector<float> block;  // (rows, H) this block's activations, silent inputs zeroed
+      block.resize(static_cast<size_t>(kTileRows * H));
+      silence_rows(hidden + e0 * H, rows, H, silent_units, block.data());
+      forward_block(rows, logits + e0 * P, block.data(), weight_t, bias, H, P, 0);
+    } else {
+      forward_block(rows, logits, hidden, weight_t, bias, H, P, e0);
+    }
   }
 #else
+  const uint8_t* silent_units = silent.data();
 #pragma omp parallel for schedule(static) if (n * H * P > kParallelWorkThreshold)
   for (int64_t e = 0; e < n; ++e) {
     float* out = logits + e * P;
-    const float* h = hidden + e * H;
+    thread_local std::vector<float> row;  // (H,) this example's activations, silent inputs zeroed
+    row.resize(static_cast<size_t>(H));
+    if (any_silent) silence_rows(hidden + e * H, 1, H, silent_units, row.data());
+    const float* h = any_silent ? row.data() : hidden + e * H;
     std::fill(out, out + P, 0.0f);
     for (int64_t k = 0; k < H; ++k) axpy(out, h[k], weight_t + k * P, P);
     if (bias) add_into(out, bias, P);

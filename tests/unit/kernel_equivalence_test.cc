@@ -120,6 +120,62 @@ TEST(KernelEquivalence, OutputForwardMatchesPlainLoops) {
   set_threads(1);
 }
 
+// Units whose output weights are all below 2^-24 ("silent": weight decay leaves them at ~1e-26 late in a run) have
+// their activations below 2^-126 read as zero (output_layer.cc). Every logit keeps its value (bitwise, or both zero:
+// a zero sum may change sign) and the softmax, loss and argmax downstream are bitwise the same. Also what must not be
+// dropped: a loud unit's subnormal h (w = 1, 2^-23), a silent unit's normal h, each alone in its example so that the
+// logits are exactly those products.
+TEST(KernelEquivalence, OutputForwardReadsSilentUnitsAsZeroWithoutChangingAValue) {
+  const int64_t n = 40, H = 24, P = 113;
+  auto hidden = random_vector(n * H, 11, 1.0f), w = random_vector(H * P, 12, 0.3f);
+  const auto bias = random_vector(P, 13, 0.3f);
+  for (const int64_t k : {3, 10, 23})  // silent units
+    for (int64_t c = 0; c < P; ++c) w[k * P + c] = (c % 2 ? 1.0f : -1.0f) * 1e-26f * static_cast<float>(c + 1);
+  for (int64_t c = 0; c < P; ++c) w[10 * P + c] = (c % 3 ? 1.0f : -1.0f) * 0x1p-30f * (1.0f + static_cast<float>(c) / 128);
+  for (int64_t c = 0; c < P; ++c) w[5 * P + c] = 1.0f, w[6 * P + c] = (c % 2 ? 0x1p-23f : -0x1p-23f);  // loud
+  const float tiny[] = {1e-40f, -3e-42f, 1.4e-45f, -0.0f, 0.0f, 1.1e-38f};
+  for (int64_t e = 0; e < n; ++e) {
+    for (const int64_t k : {3, 23}) hidden[e * H + k] = e % 5 == 4 ? 0.5f : tiny[(e + k) % 6];
+    hidden[e * H + 10] = tiny[e % 6];
+  }
+  auto only = [&](int64_t e, int64_t k, float x) {  // example e: unit k alone
+    for (int64_t j = 0; j < H; ++j) hidden[e * H + j] = 0.0f;
+    hidden[e * H + k] = x;
+  };
+  only(0, 5, 1e-40f);       // loud unit, subnormal h: logits = h exactly
+  only(1, 10, 0x1p-101f);   // silent unit, normal h: products ~2^-131, subnormal and kept
+  only(2, 6, -1.1e-38f);    // loud unit just above the bound (2^-23): products ~2^-149, kept
+  only(3, 3, 1e-40f);       // silent unit, subnormal h alone: logits +-0
+  only(4, 3, 0.0f);         // nothing: logits +0
+  for (int threads : {1, 2, 3}) {
+    set_threads(threads);
+    for (const float* b : {static_cast<const float*>(nullptr), bias.data()}) {
+      std::vector<float> want(n * P), got(n * P);
+      plain_output_forward(want.data(), hidden.data(), w.data(), b, n, H, P);
+      output_forward(got.data(), hidden.data(), w.data(), b, n, H, P);
+      for (int64_t i = 0; i < n * P; ++i)
+        if (std::memcmp(&want[i], &got[i], 4) != 0 && !(want[i] == 0.0f && got[i] == 0.0f))
+          FAIL() << "logits[" << i << "] (example " << i / P << "): " << want[i] << " vs " << got[i];
+      if (b == nullptr) {
+        ASSERT_NE(want[0 * P + 7], 0.0f);  // the kept products really are in the logits
+        ASSERT_NE(want[1 * P + 7], 0.0f);
+        ASSERT_NE(want[2 * P + 7], 0.0f);
+      }
+      std::vector<int32_t> labels(n);
+      for (int64_t e = 0; e < n; ++e) labels[e] = static_cast<int32_t>((e * 7) % P);
+      std::vector<float> d_want(n * P), d_got(n * P);
+      std::vector<double> l_want(n), l_got(n);
+      std::vector<uint8_t> c_want(n), c_got(n);
+      cross_entropy(want.data(), labels.data(), n, P, 0.025f, d_want.data(), l_want.data(), c_want.data());
+      cross_entropy(got.data(), labels.data(), n, P, 0.025f, d_got.data(), l_got.data(), c_got.data());
+      expect_bitwise(d_want, d_got, "dlogits");
+      expect_bitwise(l_want, l_got, "loss");
+      expect_bitwise(c_want, c_got, "correct");
+    }
+  }
+  set_threads(1);
+}
+
 TEST(KernelEquivalence, OutputBackwardMatchesPlainLoops) {
   for (int threads : {1, 2, 3}) {
     set_threads(threads);
