@@ -17,7 +17,7 @@ void BatchActivations::reserve(const ModelSpec& spec, int64_t n) {
   pre_b.resize(spec.kind == ModelKind::kFactored ? hn : 0);
   hidden.resize(hn);
   dhidden.resize(hn);
-  silent.resize(static_cast<size_t>(spec.hidden_dim));
+  idle.resize(static_cast<size_t>(spec.hidden_dim));
   logits.resize(pn);
 }
 
@@ -95,14 +95,14 @@ inline void hidden_forward(const ModelSpec& spec, const ParameterViews& w, int64
   }
 }
 
-// silent[k] = 1 where z[e, k] > 0 for no e < n (NaN counts as not firing, as in the select below).
-inline void find_silent_units(const float* z, int64_t n, int64_t H, uint8_t* silent) {
+// idle[k] = 1 where z[e, k] > 0 for no e < n (NaN counts as not firing, as in the select below).
+inline void find_idle_units(const float* z, int64_t n, int64_t H, uint8_t* idle) {
   thread_local std::vector<float> fired;  // (H,) 1 once the unit has fired: a compare and a blend per 16, vectorised
   fired.assign(static_cast<size_t>(H), 0.0f);
   float* __restrict f = fired.data();
   for (int64_t e = 0; e < n; ++e)
     for (int64_t k = 0; k < H; ++k) f[k] = z[e * H + k] > 0.0f ? 1.0f : f[k];
-  for (int64_t k = 0; k < H; ++k) silent[k] = f[k] == 0.0f;
+  for (int64_t k = 0; k < H; ++k) idle[k] = f[k] == 0.0f;
 }
 
 // The hidden layer's backward, added into one destination row: to[k] += dL/dz[k] for k < count.
@@ -146,9 +146,9 @@ void network_backward(const ModelSpec& spec, const ParameterLayout& layout, cons
   // example of the batch is never read: output_backward may skip it (and the subnormal products of a dead unit's
   // decayed output weights). The gradients are the same bits either way.
   const bool relu = spec.kind == ModelKind::kBilinear || (spec.kind == ModelKind::kMlp && spec.activation == Activation::kRelu);
-  if (relu) find_silent_units(act->pre_a.data(), n, H, act->silent.data());
+  if (relu) find_idle_units(act->pre_a.data(), n, H, act->idle.data());
   output_backward(act->dhidden.data(), g.output_weight, g.output_bias, act->logits.data(), act->hidden.data(),
-                  w.output_weight, n, H, spec.mod_basis, relu ? act->silent.data() : nullptr);
+                  w.output_weight, n, H, spec.mod_basis, relu ? act->idle.data() : nullptr);
 
   // dL/d(pre-activation) times the one-hot input, added into the rows the pairs selected. relu' = [z > 0]
   // (PyTorch's threshold_backward), quad' = 2z, factored: dl = dh * r into left's rows, dr = dh * l into right's.

@@ -17,7 +17,7 @@ struct BatchActivations {
   std::vector<float> hidden;   // (n, H) h
   std::vector<float> logits;   // (n, P) logits, overwritten by dlogits in the backward pass
   std::vector<float> dhidden;  // (n, H) dL/dh
-  std::vector<uint8_t> silent; // (H,) ReLU models: 1 where the unit fired for no example of the batch (z <= 0)
+  std::vector<uint8_t> idle;   // (H,) ReLU models: 1 where the unit fired for no example of the batch (z <= 0)
   void reserve(const ModelSpec& spec, int64_t n);
 };
 
