@@ -54,6 +54,18 @@ struct FloatLanes<16> {
     const __m256 high = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)), dd));
     return _mm512_insertf32x8(_mm512_castps256_ps512(low), high, 1);
   }
+  // float(op(double(a), double(b))) per lane (op on 8 doubles at a time); sqrt likewise.
+  template <typename Op>
+  static V in_double(V a, V b, Op op) {
+    const __m256 low = _mm512_cvtpd_ps(op(_mm512_cvtps_pd(_mm512_castps512_ps256(a)), _mm512_cvtps_pd(_mm512_castps512_ps256(b))));
+    const __m256 high = _mm512_cvtpd_ps(op(_mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)), _mm512_cvtps_pd(_mm512_extractf32x8_ps(b, 1))));
+    return _mm512_insertf32x8(_mm512_castps256_ps512(low), high, 1);
+  }
+  static V sqrt_in_double(V a) {
+    const __m256 low = _mm512_cvtpd_ps(_mm512_sqrt_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(a))));
+    const __m256 high = _mm512_cvtpd_ps(_mm512_sqrt_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1))));
+    return _mm512_insertf32x8(_mm512_castps256_ps512(low), high, 1);
+  }
 };
 
 template <>
@@ -74,6 +86,9 @@ struct FloatLanes<8> {
     return _mm256_mask_cmp_ps_mask(k, _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a), _mm256_set1_ps(bound), _CMP_LT_OQ);
   }
   static V times_in_double(V a, double d) { return _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(a), _mm512_set1_pd(d))); }
+  template <typename Op>
+  static V in_double(V a, V b, Op op) { return _mm512_cvtpd_ps(op(_mm512_cvtps_pd(a), _mm512_cvtps_pd(b))); }
+  static V sqrt_in_double(V a) { return _mm512_cvtpd_ps(_mm512_sqrt_pd(_mm512_cvtps_pd(a))); }
 };
 
 template <>
@@ -94,6 +109,9 @@ struct FloatLanes<4> {
     return _mm_mask_cmp_ps_mask(k, _mm_andnot_ps(_mm_set1_ps(-0.0f), a), _mm_set1_ps(bound), _CMP_LT_OQ);
   }
   static V times_in_double(V a, double d) { return _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(a), _mm256_set1_pd(d))); }
+  template <typename Op>
+  static V in_double(V a, V b, Op op) { return _mm256_cvtpd_ps(op(_mm256_cvtps_pd(a), _mm256_cvtps_pd(b))); }
+  static V sqrt_in_double(V a) { return _mm256_cvtpd_ps(_mm256_sqrt_pd(_mm256_cvtps_pd(a))); }
 };
 
 // p * decay without the subnormal penalty. A float product that lands among the subnormals costs an Intel core a
@@ -134,6 +152,41 @@ inline void adamw_lanes_step(typename FloatLanes<N>::V& p, const typename FloatL
   p = L::add(pi, L::mul(L::set1(s.neg_step_size), quotient));  // p.addcdiv_(m, denom, value=-lr/bc1)
   m = mi;
   v = vi;
+}
+
+// adamw_lanes_step with every operation formed in double and rounded to float at once: float(double(x) op double(y))
+// for op in + - * / and sqrt is the float operation's result, bit for bit, because rounding first to 53 bits and
+// then to 24 is the same as rounding to 24 whenever 53 >= 2 * 24 + 2 (Figueroa, "When is double rounding innocuous?",
+// 1995; in the subnormal range the float has fewer bits still); the products are exact in double anyway. What it
+// buys: numbers that are subnormal as floats are normal as doubles, so none of these operations takes the microcode
+// assist a subnormal float input or result costs (late in a run AdamW's m and g of units that no longer matter are
+// subnormal). tests/unit/lazy_adamw_test.cc checks it against the float formula on subnormals, zeros, NaN and inf.
+template <int N>
+inline void adamw_lanes_step_in_double(typename FloatLanes<N>::V& p, const typename FloatLanes<N>::V g,
+                                       typename FloatLanes<N>::V& m, typename FloatLanes<N>::V& v,
+                                       const AdamWConstants& c, const AdamWStepScalars& s) {
+  using L = FloatLanes<N>;
+  using V = typename L::V;
+  const auto mul = [](V a, V b) { return L::in_double(a, b, [](auto x, auto y) { return x * y; }); };
+  const auto add = [](V a, V b) { return L::in_double(a, b, [](auto x, auto y) { return x + y; }); };
+  const auto div = [](V a, V b) { return L::in_double(a, b, [](auto x, auto y) { return x / y; }); };
+  const V pi = L::times_in_double(p, static_cast<double>(s.decay));
+  const V mi = add(mul(m, L::set1(c.beta1)), mul(g, L::set1(c.one_minus_beta1)));
+  const V vi = add(mul(v, L::set1(c.beta2)), mul(mul(L::set1(c.one_minus_beta2), g), g));
+  const V scaled = L::times_in_double(L::sqrt_in_double(vi), s.inv_bc2_sqrt);
+  p = add(pi, mul(L::set1(s.neg_step_size), div(mi, add(scaled, L::set1(c.eps)))));
+  m = mi;
+  v = vi;
+}
+
+// Whether a step on these lanes would meet a subnormal float: m or v subnormal, or 0 < |g| < 2^-63 (g * g, and
+// (1 - b2) * g or (1 - b1) * g for the smallest g, fall below the normal range). p's own case is times_decay's.
+template <int N>
+inline bool meets_subnormal(typename FloatLanes<N>::V g, typename FloatLanes<N>::V m, typename FloatLanes<N>::V v,
+                            typename FloatLanes<N>::Mask lanes) {
+  using L = FloatLanes<N>;
+  const auto tiny_g = L::below(lanes, g, 0x1p-63f) & ~L::is_zero(g);
+  return ((L::is_subnormal(m) | L::is_subnormal(v) | tiny_g) & lanes) != 0;
 }
 
 // A zero-gradient step on lanes whose state is zero (m and v +-0): m and v become +0 (+-0 * beta + +0), the quotient

@@ -1,6 +1,7 @@
 #include "optim/optimizer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <type_traits>
 
@@ -74,14 +75,23 @@ AdamWStepScalars adamw_scalars(const OptimizerSettings& s, double lr, int64_t t)
 #if defined(BILMOD_ADAMW_LANES)
 // adamw_update on up to 16 elements at once (adamw_lanes.h), so that a row of H = 100 needs no scalar tail (a masked
 // last vector) and a vector whose state is all zero can skip the divider.
-inline void adamw_update16(float* p, const float* g, float* m, float* v, __mmask16 lanes, const AdamWConstants& c,
+// kWatch: a vector that would meet a subnormal float takes the step in double (adamw_lanes_step_in_double, the same
+// bits without the microcode assists); returns whether it did.
+template <bool kWatch>
+inline bool adamw_update16(float* p, const float* g, float* m, float* v, __mmask16 lanes, const AdamWConstants& c,
                            const AdamWStepScalars& s) {
   using L = FloatLanes<16>;
   __m512 pv = L::load(lanes, p), mv = L::load(lanes, m), vv = L::load(lanes, v);
-  adamw_lanes_step<16>(pv, g ? L::load(lanes, g) : L::zero(), mv, vv, lanes, c, s);
+  const __m512 gv = g ? L::load(lanes, g) : L::zero();
+  const bool in_double = kWatch && meets_subnormal<16>(gv, mv, vv, lanes);
+  if (in_double)
+    adamw_lanes_step_in_double<16>(pv, gv, mv, vv, c, s);
+  else
+    adamw_lanes_step<16>(pv, gv, mv, vv, lanes, c, s);
   L::store(p, lanes, pv);
   L::store(m, lanes, mv);
   L::store(v, lanes, vv);
+  return in_double;
 }
 
 // k zero-gradient steps on a row of kFull 16-lane vectors (the last one masked when the row ends inside it) and, when
@@ -163,13 +173,17 @@ inline void replay_in_registers(const AdamWConstants& c, const AdamWStepScalars*
   }
 }
 
-// One AdamW step on one row of `width` elements (g == nullptr: a zero gradient).
-inline void adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
+// One AdamW step on one row of `width` elements (g == nullptr: a zero gradient). kWatch: see adamw_update16; returns
+// whether any vector took the step in double.
+template <bool kWatch = false>
+inline bool adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
                       float* __restrict m, float* __restrict v, int64_t width) {
+  bool in_double = false;
   for (int64_t i = 0; i < width; i += 16) {
     const int64_t left = width - i;
-    adamw_update16(p + i, g ? g + i : nullptr, m + i, v + i, first_lanes(left), c, s);
+    in_double |= adamw_update16<kWatch>(p + i, g ? g + i : nullptr, m + i, v + i, first_lanes(left), c, s);
   }
+  return in_double;
 }
 
 // A row's shape in registers: kFull 16-lane vectors and a tail of kTail lanes (0, 4 or 8), for rows of up to 112.
@@ -188,7 +202,8 @@ inline bool replay_with_tail(const AdamWConstants& c, const AdamWStepScalars* sc
   return false;
 }
 #else
-inline void adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
+template <bool kWatch = false>
+inline bool adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
                       float* __restrict m, float* __restrict v, int64_t width) {
   if (g) {
 #pragma omp simd
@@ -197,6 +212,7 @@ inline void adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float*
 #pragma omp simd
     for (int64_t i = 0; i < width; ++i) adamw_update(p[i], 0.0f, m[i], v[i], c, s);
   }
+  return false;
 }
 #endif
 
@@ -226,17 +242,47 @@ inline void replay_row(const AdamWConstants& c, const AdamWStepScalars* scalars,
   for (int64_t step = 0; step < k; ++step) adamw_row(c, scalars[step], p, nullptr, m, v, width);
 }
 
+#if defined(BILMOD_ADAMW_LANES)
+// Whether the dense step watches for subnormals (adamw_update16's kWatch). Late in a run the m and g of parameters that
+// no longer matter are subnormal (a grokked factored model: 62 % of exp_avg), and every float multiply with one takes
+// a microcode assist; watching costs a few instructions per vector, so a step that does not watch asks the core
+// afterwards whether any of its operations met a subnormal (MXCSR's sticky denormal and underflow flags) and the next
+// step watches if so; a watching step that finds none stops. Either way every element gets the same bits, so this
+// shared switch (per process, relaxed) decides speed only.
+std::atomic<bool> adamw_watching{false};
+constexpr unsigned kDenormalOrUnderflow = 0x02 | 0x10;  // MXCSR: DE, UE
+#endif
+
 // The dense step over [0, count): chunks of 4096 elements (16 KiB per array), split across threads; each element's
 // arithmetic is adamw_row's whatever the thread count.
 void adamw_range(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
                  float* __restrict m, float* __restrict v, int64_t count) {
   constexpr int64_t kChunk = 4096;
   const int64_t chunks = (count + kChunk - 1) / kChunk;
+#if defined(BILMOD_ADAMW_LANES)
+  const bool watch = adamw_watching.load(std::memory_order_relaxed);
+  bool met = false;  // watching: some vector took the step in double; not watching: the core saw a subnormal
+#pragma omp parallel if (count > kElementwiseParallelThreshold) reduction(|| : met)
+  {
+    if (!watch) _mm_setcsr(_mm_getcsr() & ~kDenormalOrUnderflow);
+#pragma omp for schedule(static) nowait
+    for (int64_t i = 0; i < chunks; ++i) {
+      const int64_t at = i * kChunk, width = std::min(kChunk, count - at);
+      if (watch)
+        met = adamw_row<true>(c, s, p + at, g + at, m + at, v + at, width) || met;
+      else
+        adamw_row<false>(c, s, p + at, g + at, m + at, v + at, width);
+    }
+    if (!watch) met = (_mm_getcsr() & kDenormalOrUnderflow) != 0;
+  }
+  if (met != watch) adamw_watching.store(met, std::memory_order_relaxed);
+#else
 #pragma omp parallel for schedule(static) if (count > kElementwiseParallelThreshold)
   for (int64_t i = 0; i < chunks; ++i) {
     const int64_t at = i * kChunk;
     adamw_row(c, s, p + at, g + at, m + at, v + at, std::min(kChunk, count - at));
   }
+#endif
 }
 
 void adamw_step(const OptimizerSettings& s, double lr, float* __restrict p, const float* __restrict g,

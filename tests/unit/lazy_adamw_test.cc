@@ -2,6 +2,10 @@
 // and the lazy row updates (replayed zero-gradient steps), bit for bit, for any thread count.
 #include <gtest/gtest.h>
 
+// GCC 12 warns inside its own AVX-512 headers (their _mm512_undefined_* placeholders) wherever they are inlined, as in
+// src/model/cross_entropy.cc.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -10,7 +14,9 @@
 #include <omp.h>
 #endif
 
+#include "optim/adamw_lanes.h"
 #include "optim/optimizer.h"
+#include "util/simd_lanes.h"
 #include "util/rng.h"
 
 namespace bilmod {
@@ -75,6 +81,88 @@ TEST(AdamW, DenseStepMatchesTheFloatFormula) {
   expect_bitwise(m_ref, state.exp_avg, "exp_avg");
   expect_bitwise(v_ref, state.exp_avg_sq, "exp_avg_sq");
 }
+
+// Late in a run m, v and g of parameters that no longer matter are subnormal; the dense step then takes such vectors
+// in double (every operation rounded to float at once: the float formula's bits). Steps whose inputs hold subnormal
+// m and v, gradients below 2^-63 (their squares are subnormal) and exact zeros, against the float formula.
+TEST(AdamW, DenseStepOnSubnormalStateMatchesTheFloatFormula) {
+  OptimizerSettings s;
+  const size_t n = 20000;
+  std::vector<float> p(n), g(n);
+  for (size_t i = 0; i < n; ++i) p[i] = (2.0f * random_unit_float(41, i) - 1.0f) * std::pow(10.0f, -30.0f * random_unit_float(42, i));
+  OptimizerState state;
+  state.reset(s, n);
+  for (size_t i = 0; i < n; ++i) {
+    const float u = 2.0f * random_unit_float(43, i) - 1.0f;
+    state.exp_avg[i] = i % 3 == 0 ? u * 1e-40f : i % 3 == 1 ? u * 1e-20f : 0.0f;
+    state.exp_avg_sq[i] = i % 4 == 0 ? std::abs(u) * 1e-41f : std::abs(u) * 1e-30f;
+  }
+  std::vector<float> p_ref = p, m_ref = state.exp_avg, v_ref = state.exp_avg_sq;
+  for (int64_t t = 1; t <= 200; ++t) {
+    for (size_t i = 0; i < n; ++i) {
+      const float u = 2.0f * random_unit_float(200 + t, i) - 1.0f;
+      const int kind = static_cast<int>(random_below(300 + t, i, 5));
+      g[i] = kind == 0 ? u * 1e-42f : kind == 1 ? u * 1e-25f : kind == 2 ? 0.0f : kind == 3 ? -0.0f : u * 1e-3f;
+    }
+    reference_adamw(s, lr_at(t), p_ref.data(), g.data(), m_ref.data(), v_ref.data(), t, n);
+    optimizer_step(s, lr_at(t), p.data(), g.data(), &state, n);
+  }
+  expect_bitwise(p_ref, p, "params");
+  expect_bitwise(m_ref, state.exp_avg, "exp_avg");
+  expect_bitwise(v_ref, state.exp_avg_sq, "exp_avg_sq");
+}
+
+#if defined(BILMOD_ADAMW_LANES)
+// adamw_lanes_step_in_double on 16, 8 and 4 lanes against the float formula, lane by lane, on arbitrary bit patterns
+// (every binade, subnormals, zeros, infinities, NaNs) for p, m and g, and v of either sign.
+template <int N>
+void check_step_in_double() {
+  OptimizerSettings s;
+  const AdamWConstants c{static_cast<float>(s.beta1), static_cast<float>(1.0 - s.beta1), static_cast<float>(s.beta2),
+                         static_cast<float>(1.0 - s.beta2), static_cast<float>(s.eps)};
+  auto any_float = [](uint64_t key, uint64_t i) {
+    const uint32_t bits = static_cast<uint32_t>(random_u64(key, i));
+    float x;
+    std::memcpy(&x, &bits, 4);
+    // Half the draws from every bit pattern, half scaled into the range where the products are subnormal.
+    return random_below(key + 1, i, 2) == 0 ? x : std::ldexp(2.0f * random_unit_float(key + 2, i) - 1.0f,
+                                                              -static_cast<int>(random_below(key + 3, i, 160)));
+  };
+  using L = FloatLanes<N>;
+  for (int64_t t = 1; t <= 2000; ++t) {
+    const double lr = lr_at(t);
+    AdamWStepScalars scalars;
+    scalars.decay = static_cast<float>(1.0 - lr * s.weight_decay);
+    scalars.neg_step_size = static_cast<float>(-(lr / (1.0 - std::pow(s.beta1, static_cast<double>(t)))));
+    scalars.inv_bc2_sqrt =
+        1.0 / static_cast<double>(static_cast<float>(std::sqrt(1.0 - std::pow(s.beta2, static_cast<double>(t)))));
+    float p[N], g[N], m[N], v[N];
+    for (int j = 0; j < N; ++j) {
+      const uint64_t i = static_cast<uint64_t>(t * N + j);
+      p[j] = any_float(1000, i), g[j] = any_float(2000, i), m[j] = any_float(3000, i), v[j] = any_float(4000, i);
+      if (random_below(5000, i, 4) != 0) v[j] = std::abs(v[j]);
+    }
+    float p_ref[N], m_ref[N], v_ref[N];
+    std::memcpy(p_ref, p, sizeof p), std::memcpy(m_ref, m, sizeof m), std::memcpy(v_ref, v, sizeof v);
+    reference_adamw(s, lr, p_ref, g, m_ref, v_ref, t, N);
+    const auto all = static_cast<typename L::Mask>(first_lanes(N));
+    auto pv = L::load(all, p), mv = L::load(all, m), vv = L::load(all, v);
+    adamw_lanes_step_in_double<N>(pv, L::load(all, g), mv, vv, c, scalars);
+    L::store(p, all, pv), L::store(m, all, mv), L::store(v, all, vv);
+    for (int j = 0; j < N; ++j) {
+      ASSERT_EQ(std::memcmp(&p[j], &p_ref[j], 4), 0) << N << " lanes, step " << t << ": p " << p[j] << " vs " << p_ref[j];
+      ASSERT_EQ(std::memcmp(&m[j], &m_ref[j], 4), 0) << N << " lanes, step " << t << ": m " << m[j] << " vs " << m_ref[j];
+      ASSERT_EQ(std::memcmp(&v[j], &v_ref[j], 4), 0) << N << " lanes, step " << t << ": v " << v[j] << " vs " << v_ref[j];
+    }
+  }
+}
+
+TEST(AdamW, StepInDoubleIsTheFloatStep) {
+  check_step_in_double<16>();
+  check_step_in_double<8>();
+  check_step_in_double<4>();
+}
+#endif
 
 // sqrt(v) / c in float == float(double(sqrt(v)) * (1/c)) for every c a run meets (steps 1..20000) and x over all
 // binades, subnormals and specials included.
