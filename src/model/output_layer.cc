@@ -1,11 +1,13 @@
 #include "model/output_layer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <type_traits>
 #include <vector>
 
 #include "model/kernels.h"
+#include "model/subnormal_rows.h"
 #include "util/simd_lanes.h"
 
 #if defined(__AVX512F__)
@@ -232,11 +234,78 @@ void output_forward(float* logits, const float* hidden, const float* weight_t, c
 #endif
 }
 
+#if defined(__AVX512F__)
+namespace {
+// Whether the backward forms the dL/dh of faded units on the integer grid (subnormal_rows.h): only after a call whose
+// multiply-adds met a subnormal operand (MXCSR's sticky denormal flag), and until a call finds no faded unit, so
+// ordinary steps pay nothing. Every element gets the same bits either way: this shared switch (per process,
+// relaxed) decides speed only.
+std::atomic<bool> grid_watching{false};
+constexpr unsigned kDenormalOperand = 0x02;  // MXCSR: DE
+constexpr float kFadedWeight = 0x1p-100f;    // a unit whose output weights are all below this has "faded"
+
+// The faded units' columns, split off weight_by_class (P, H): their indices, their weights (P, S) and the largest of
+// those; weight_by_class's copies become zeros, so the forward kernel computes nothing subnormal there.
+struct FadedUnits {
+  std::vector<int64_t> units;    // (S,)
+  std::vector<float> weights;    // (P, S)
+  std::vector<double> weights_as_double;  // (P, S)
+  float largest = 0.0f;
+};
+void split_faded_units(float* weight_by_class, int64_t P, int64_t H, FadedUnits* faded) {
+  faded->units.clear();
+  faded->largest = 0.0f;
+  for (int64_t k = 0; k < H; ++k) {
+    float largest = 0.0f;
+    for (int64_t c = 0; c < P; ++c) largest = std::max(largest, std::abs(weight_by_class[c * H + k]));
+    if (largest < kFadedWeight) {  // (a NaN never fades)
+      faded->units.push_back(k);
+      faded->largest = std::max(faded->largest, largest);
+    }
+  }
+  const auto S = static_cast<int64_t>(faded->units.size());
+  faded->weights.resize(static_cast<size_t>(P * S));
+  faded->weights_as_double.resize(static_cast<size_t>(P * S));
+  for (int64_t c = 0; c < P; ++c)
+    for (int64_t j = 0; j < S; ++j) {
+      float& w = weight_by_class[c * H + faded->units[j]];
+      faded->weights[c * S + j] = w;
+      faded->weights_as_double[c * S + j] = static_cast<double>(w);
+      w = 0.0f;
+    }
+}
+
+// The faded units' dh for example rows [e0, e0 + rows), after the forward kernel wrote zeros-weighted values there:
+// on the grid where the row's sums stay on it, else the float chain itself (std::fma in the kernels' order).
+void faded_units_dhidden(int64_t rows, float* dhidden, const float* dlogits, const FadedUnits& faded, int64_t P,
+                         int64_t H, int64_t e0) {
+  const auto S = static_cast<int64_t>(faded.units.size());
+  thread_local std::vector<float> dh;  // (S,)
+  dh.resize(static_cast<size_t>(S));
+  for (int64_t e = e0; e < e0 + rows; ++e) {
+    const float* d = dlogits + e * P;
+    if (sums_stay_on_grid(d, P, faded.largest)) {
+      dhidden_on_grid(d, faded.weights_as_double.data(), P, S, dh.data());
+    } else {
+      std::fill(dh.begin(), dh.end(), 0.0f);
+      for (int64_t c = 0; c < P; ++c)
+        for (int64_t j = 0; j < S; ++j) dh[j] = std::fma(d[c], faded.weights[c * S + j], dh[j]);
+    }
+    for (int64_t j = 0; j < S; ++j) dhidden[e * H + faded.units[j]] = dh[j];
+  }
+}
+}  // namespace
+#endif
+
 void output_backward(float* dhidden, float* dweight_t, float* dbias, const float* dlogits, const float* hidden,
                      const float* weight_t, int64_t n, int64_t hidden_dim, int64_t mod_basis, const uint8_t* unread) {
   const int64_t H = hidden_dim, P = mod_basis;
   const bool parallel = n * H * P > kParallelWorkThreshold;
-#pragma omp parallel if (parallel)
+#if defined(__AVX512F__)
+  const bool watch = grid_watching.load(std::memory_order_relaxed);
+#endif
+  bool met = false;  // watching: some example was formed on the grid; not watching: the core met a subnormal operand
+#pragma omp parallel if (parallel) reduction(|| : met)
   {
     // dhidden (n, H) = dlogits (n, P) @ weight_by_class (P, H): the forward product with the roles of H and P
     // swapped, so it runs on the forward's register tiles (one weight row broadcast against 16 hidden units at a
@@ -271,13 +340,23 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
         dweight_block(std::min(kTileRows, H - k0), dweight_t, chunk_dlogits, chunk_hidden, count, H, P, k0);
       }
     }
-    // dhidden: blocks of kTileRows examples, as output_forward.
+    // dhidden: blocks of kTileRows examples, as output_forward; when watching, the faded units' columns apart, on
+    // the integer grid (subnormal_rows.h).
     const int64_t example_blocks = (n + kTileRows - 1) / kTileRows;
+    thread_local FadedUnits faded;
+    if (watch) {
+      split_faded_units(weight_by_class.data(), P, H, &faded);
+      met = !faded.units.empty();
+    } else {
+      _mm_setcsr(_mm_getcsr() & ~kDenormalOperand);
+    }
 #pragma omp for schedule(static) nowait
     for (int64_t blk = 0; blk < example_blocks; ++blk) {
-      const int64_t e0 = blk * kTileRows;
-      forward_block(std::min(kTileRows, n - e0), dhidden, dlogits, weight_by_class.data(), nullptr, P, H, e0);
+      const int64_t e0 = blk * kTileRows, rows = std::min(kTileRows, n - e0);
+      forward_block(rows, dhidden, dlogits, weight_by_class.data(), nullptr, P, H, e0);
+      if (watch && !faded.units.empty()) faded_units_dhidden(rows, dhidden, dlogits, faded, P, H, e0);
     }
+    if (!watch) met = (_mm_getcsr() & kDenormalOperand) != 0;
 #else
     // dweight_t row k accumulates over examples in order e = 0..n-1; rows are split across threads.
 #pragma omp for schedule(static) nowait
@@ -297,6 +376,11 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
     if (dbias)
       for (int64_t e = 0; e < n; ++e) add_into(dbias, dlogits + e * P, P);
   }
+#if defined(__AVX512F__)
+  if (met != watch) grid_watching.store(met, std::memory_order_relaxed);
+#else
+  (void)met;
+#endif
 }
 
 }  // namespace bilmod

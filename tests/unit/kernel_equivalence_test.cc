@@ -21,6 +21,7 @@
 #include "model/model_spec.h"
 #include "model/network.h"
 #include "model/output_layer.h"
+#include "model/subnormal_rows.h"
 #include "model/vector_exp.h"
 #include "train/evaluate.h"
 #include "util/rng.h"
@@ -171,6 +172,105 @@ TEST(KernelEquivalence, OutputForwardReadsSilentUnitsAsZeroWithoutChangingAValue
       expect_bitwise(d_want, d_got, "dlogits");
       expect_bitwise(l_want, l_got, "loss");
       expect_bitwise(c_want, c_got, "correct");
+    }
+  }
+  set_threads(1);
+}
+
+// dL/dh formed as integer arithmetic on the 2^-149 grid in double (subnormal_rows.h) against the float FMA chain in
+// the kernels' order, bit for bit: subnormal and zero gradients of both signs, weights from 2^-140 to 4 (zeros of
+// both signs too), ties (products of exactly half a unit), rows near the qualifying bound; and rows whose sums leave
+// the grid must be refused.
+TEST(KernelEquivalence, SubnormalRowsOnTheGridMatchTheFloatChain) {
+  const int64_t P = 113, H = 37;
+  int64_t qualified = 0, refused = 0;
+  for (uint64_t trial = 0; trial < 400; ++trial) {
+    std::vector<float> w(P * H), d(P);
+    const int scale = static_cast<int>(random_below(70, trial, 4));  // the weights' spread
+    for (int64_t i = 0; i < P * H; ++i) {
+      const float u = 2.0f * random_unit_float(71 + trial, i) - 1.0f;
+      const int kind = static_cast<int>(random_below(72 + trial, i, 10));
+      w[i] = kind == 0 ? 0.0f : kind == 1 ? -0.0f : kind == 2 ? 0.5f : kind == 3 ? -1.5f
+           : std::ldexp(u, -static_cast<int>(random_below(73 + trial, i, scale == 0 ? 3 : scale == 1 ? 30 : 140)));
+    }
+    for (int64_t c = 0; c < P; ++c) {
+      const int kind = static_cast<int>(random_below(74 + trial, c, 8));
+      const int units = static_cast<int>(random_below(75 + trial, c, trial % 3 == 0 ? 4 : trial % 3 == 1 ? 1 << 14 : 1 << 20));
+      float x = std::ldexp(static_cast<float>(units), -149);  // an integer number of units
+      if (kind == 0) x = 0.0f;
+      if (kind == 1) x = -0.0f;
+      if (kind == 2) x = std::ldexp(1.0f, -149);  // one unit: with w = 0.5, a tie
+      if (random_below(76 + trial, c, 2)) x = -x;
+      if (trial % 7 == 6 && c == 5) x = std::ldexp(1.0f, -120);  // too large: the row must be refused
+      d[c] = x;
+    }
+    float largest = 0.0f;
+    for (const float x : w) largest = std::max(largest, std::abs(x));
+    if (!sums_stay_on_grid(d.data(), P, largest)) {
+      ++refused;
+      continue;
+    }
+    ++qualified;
+    std::vector<float> want(H), got(H);
+    for (int64_t k = 0; k < H; ++k) {
+      float acc = 0.0f;
+      for (int64_t c = 0; c < P; ++c) acc = std::fma(d[c], w[c * H + k], acc);
+      want[k] = acc;
+    }
+    const std::vector<double> w_double(w.begin(), w.end());
+    dhidden_on_grid(d.data(), w_double.data(), P, H, got.data());
+    for (int64_t k = 0; k < H; ++k)
+      ASSERT_EQ(std::memcmp(&want[k], &got[k], 4), 0)
+          << "trial " << trial << " k " << k << ": " << want[k] << " (float chain) vs " << got[k] << " (grid)";
+  }
+  EXPECT_GT(qualified, 200);  // the test exercises the grid, and
+  EXPECT_GT(refused, 20);     // refuses what it must
+  {
+    // A row whose partial sums do pass 2^-125, where floats are coarser than the grid: it must be refused (the
+    // grid would round there where the float chain does not).
+    std::vector<float> wide(P * H), d(P);
+    for (int64_t c = 0; c < P; ++c) {
+      d[c] = std::ldexp(static_cast<float>((1 << 20) + 2 * c + 1), -149);
+      for (int64_t k = 0; k < H; ++k) wide[c * H + k] = 0.7f + 0.001f * static_cast<float>(c + k);
+    }
+    float largest = 0.0f, acc = 0.0f;
+    for (int64_t c = 0; c < P; ++c) largest = std::max(largest, std::abs(acc = std::fma(d[c], wide[c * H], acc)));
+    ASSERT_GE(largest, std::ldexp(1.0f, -125));
+    float widest = 0.0f;
+    for (const float x : wide) widest = std::max(widest, std::abs(x));
+    EXPECT_FALSE(sums_stay_on_grid(d.data(), P, widest));
+  }
+  // A NaN weight or gradient disqualifies the row.
+  std::vector<float> d(P, 1e-44f);
+  EXPECT_TRUE(sums_stay_on_grid(d.data(), P, 0.25f));
+  EXPECT_FALSE(sums_stay_on_grid(d.data(), P, NAN));
+  d[3] = NAN;
+  EXPECT_FALSE(sums_stay_on_grid(d.data(), P, 0.25f));
+}
+
+// output_backward when some units have faded (output weights of 1e-33 and less, as late in a run): the first call
+// meets subnormal operands and the calls after it form those units' dL/dh on the integer grid (rows whose gradients
+// are small) or by the float chain (rows whose sums leave the grid); every call's dhidden, dweight and dbias against
+// plain loops, bit for bit, at 1-3 threads.
+TEST(KernelEquivalence, OutputBackwardWithFadedUnitsMatchesPlainLoops) {
+  const int64_t n = 130, H = 100, P = 113;
+  const auto hidden = random_vector(n * H, 81, 1.0f);
+  auto w = random_vector(H * P, 82, 0.5f), dlogits = random_vector(n * P, 83, 0.01f);
+  for (int64_t k = 0; k < H; k += 3)  // faded units (weight_t is (H, P): row k)
+    for (int64_t c = 0; c < P; ++c) w[k * P + c] *= k % 2 ? 2e-33f : 3e-38f;
+  for (int64_t e = 0; e < n; e += 2)  // confident examples: small gradients, whose sums stay on the grid
+    for (int64_t c = 0; c < P; ++c) dlogits[e * P + c] *= e % 4 ? 1e-7f : 1e-12f;
+  for (int threads : {1, 2, 3}) {
+    set_threads(threads);
+    for (int call = 0; call < 3; ++call) {
+      std::vector<float> dh_want(n * H), dh_got(n * H), dw_want(H * P, 0.0f), dw_got(H * P, 0.0f);
+      std::vector<float> db_want(P, 0.0f), db_got(P, 0.0f);
+      plain_output_backward(dh_want.data(), dw_want.data(), db_want.data(), dlogits.data(), hidden.data(), w.data(), n,
+                            H, P);
+      output_backward(dh_got.data(), dw_got.data(), db_got.data(), dlogits.data(), hidden.data(), w.data(), n, H, P);
+      expect_bitwise(dh_want, dh_got, "dhidden");
+      expect_bitwise(dw_want, dw_got, "dweight");
+      expect_bitwise(db_want, db_got, "dbias");
     }
   }
   set_threads(1);
