@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "model/kernels.h"
-#include "model/subnormal_rows.h"
+#include "model/subnormal_grid.h"
 #include "util/simd_lanes.h"
 
 #if defined(__AVX512F__)
@@ -236,7 +236,7 @@ void output_forward(float* logits, const float* hidden, const float* weight_t, c
 
 #if defined(__AVX512F__)
 namespace {
-// Whether the backward forms the dL/dh of faded units on the integer grid (subnormal_rows.h): only after a call whose
+// Whether the backward forms the dL/dh of faded units on the integer grid (subnormal_grid.h): only after a call whose
 // multiply-adds met a subnormal operand (MXCSR's sticky denormal flag), and until a call finds no faded unit, so
 // ordinary steps pay nothing. Every element gets the same bits either way: this shared switch (per process,
 // relaxed) decides speed only.
@@ -341,7 +341,7 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
       }
     }
     // dhidden: blocks of kTileRows examples, as output_forward; when watching, the faded units' columns apart, on
-    // the integer grid (subnormal_rows.h).
+    // the integer grid (subnormal_grid.h).
     const int64_t example_blocks = (n + kTileRows - 1) / kTileRows;
     thread_local FadedUnits faded;
     if (watch) {

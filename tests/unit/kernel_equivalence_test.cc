@@ -21,7 +21,7 @@
 #include "model/model_spec.h"
 #include "model/network.h"
 #include "model/output_layer.h"
-#include "model/subnormal_rows.h"
+#include "model/subnormal_grid.h"
 #include "model/vector_exp.h"
 #include "train/evaluate.h"
 #include "util/rng.h"
@@ -177,11 +177,11 @@ TEST(KernelEquivalence, OutputForwardReadsSilentUnitsAsZeroWithoutChangingAValue
   set_threads(1);
 }
 
-// dL/dh formed as integer arithmetic on the 2^-149 grid in double (subnormal_rows.h) against the float FMA chain in
+// dL/dh formed as integer arithmetic on the 2^-149 grid in double (subnormal_grid.h) against the float FMA chain in
 // the kernels' order, bit for bit: subnormal and zero gradients of both signs, weights from 2^-140 to 4 (zeros of
 // both signs too), ties (products of exactly half a unit), rows near the qualifying bound; and rows whose sums leave
 // the grid must be refused.
-TEST(KernelEquivalence, SubnormalRowsOnTheGridMatchTheFloatChain) {
+TEST(KernelEquivalence, SumsOnTheSubnormalGridMatchTheFloatChain) {
   const int64_t P = 113, H = 37;
   int64_t qualified = 0, refused = 0;
   for (uint64_t trial = 0; trial < 400; ++trial) {

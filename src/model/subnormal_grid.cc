@@ -1,4 +1,4 @@
-#include "model/subnormal_rows.h"
+#include "model/subnormal_grid.h"
 
 #include <cmath>
 #include <vector>
