@@ -244,24 +244,19 @@ std::atomic<bool> grid_watching{false};
 constexpr unsigned kDenormalOperand = 0x02;  // MXCSR: DE
 constexpr float kFadedWeight = 0x1p-100f;    // a unit whose output weights are all below this has "faded"
 
-// The faded units' columns, split off weight_by_class (P, H): their indices, their weights (P, S) and the largest of
-// those; weight_by_class's copies become zeros, so the forward kernel computes nothing subnormal there.
+// The faded units' columns, split off weight_by_class (P, H): their indices and their weights (P, S);
+// weight_by_class's copies become zeros, so the forward kernel computes nothing subnormal there.
 struct FadedUnits {
   std::vector<int64_t> units;    // (S,)
   std::vector<float> weights;    // (P, S)
   std::vector<double> weights_as_double;  // (P, S)
-  float largest = 0.0f;
 };
 void split_faded_units(float* weight_by_class, int64_t P, int64_t H, FadedUnits* faded) {
   faded->units.clear();
-  faded->largest = 0.0f;
   for (int64_t k = 0; k < H; ++k) {
     float largest = 0.0f;
     for (int64_t c = 0; c < P; ++c) largest = std::max(largest, std::abs(weight_by_class[c * H + k]));
-    if (largest < kFadedWeight) {  // (a NaN never fades)
-      faded->units.push_back(k);
-      faded->largest = std::max(faded->largest, largest);
-    }
+    if (largest < kFadedWeight) faded->units.push_back(k);  // (the grid path is exact for any weights, NaN included)
   }
   const auto S = static_cast<int64_t>(faded->units.size());
   faded->weights.resize(static_cast<size_t>(P * S));
@@ -275,22 +270,14 @@ void split_faded_units(float* weight_by_class, int64_t P, int64_t H, FadedUnits*
     }
 }
 
-// The faded units' dh for example rows [e0, e0 + rows), after the forward kernel wrote zeros-weighted values there:
-// on the grid where the row's sums stay on it, else the float chain itself (std::fma in the kernels' order).
+// The faded units' dh for example rows [e0, e0 + rows), after the forward kernel wrote zero-weighted values there.
 void faded_units_dhidden(int64_t rows, float* dhidden, const float* dlogits, const FadedUnits& faded, int64_t P,
                          int64_t H, int64_t e0) {
   const auto S = static_cast<int64_t>(faded.units.size());
   thread_local std::vector<float> dh;  // (S,)
   dh.resize(static_cast<size_t>(S));
   for (int64_t e = e0; e < e0 + rows; ++e) {
-    const float* d = dlogits + e * P;
-    if (sums_stay_on_grid(d, P, faded.largest)) {
-      dhidden_on_grid(d, faded.weights_as_double.data(), P, S, dh.data());
-    } else {
-      std::fill(dh.begin(), dh.end(), 0.0f);
-      for (int64_t c = 0; c < P; ++c)
-        for (int64_t j = 0; j < S; ++j) dh[j] = std::fma(d[c], faded.weights[c * S + j], dh[j]);
-    }
+    dhidden_on_grid(dlogits + e * P, faded.weights.data(), faded.weights_as_double.data(), P, S, dh.data());
     for (int64_t j = 0; j < S; ++j) dhidden[e * H + faded.units[j]] = dh[j];
   }
 }

@@ -178,12 +178,12 @@ TEST(KernelEquivalence, OutputForwardReadsSilentUnitsAsZeroWithoutChangingAValue
 }
 
 // dL/dh formed as integer arithmetic on the 2^-149 grid in double (subnormal_grid.h) against the float FMA chain in
-// the kernels' order, bit for bit: subnormal and zero gradients of both signs, weights from 2^-140 to 4 (zeros of
-// both signs too), ties (products of exactly half a unit), rows near the qualifying bound; and rows whose sums leave
-// the grid must be refused.
+// the kernels' order, bit for bit: subnormal, normal and zero gradients of both signs, weights from 2^-140 to 4 (zeros
+// of both signs too), ties (products of exactly half a unit), chains that leave the grid for the normal range (and
+// those that come back), NaN and infinite inputs.
 TEST(KernelEquivalence, SumsOnTheSubnormalGridMatchTheFloatChain) {
   const int64_t P = 113, H = 37;
-  int64_t qualified = 0, refused = 0;
+  int64_t left_grid = 0;
   for (uint64_t trial = 0; trial < 400; ++trial) {
     std::vector<float> w(P * H), d(P);
     const int scale = static_cast<int>(random_below(70, trial, 4));  // the weights' spread
@@ -195,57 +195,32 @@ TEST(KernelEquivalence, SumsOnTheSubnormalGridMatchTheFloatChain) {
     }
     for (int64_t c = 0; c < P; ++c) {
       const int kind = static_cast<int>(random_below(74 + trial, c, 8));
-      const int units = static_cast<int>(random_below(75 + trial, c, trial % 3 == 0 ? 4 : trial % 3 == 1 ? 1 << 14 : 1 << 20));
+      const int units = static_cast<int>(
+          random_below(75 + trial, c, trial % 3 == 0 ? 4 : trial % 3 == 1 ? 1 << 14 : 1 << 20));
       float x = std::ldexp(static_cast<float>(units), -149);  // an integer number of units
       if (kind == 0) x = 0.0f;
       if (kind == 1) x = -0.0f;
       if (kind == 2) x = std::ldexp(1.0f, -149);  // one unit: with w = 0.5, a tie
+      if (kind == 3 && trial % 5 == 4) x = std::ldexp(1.0f + static_cast<float>(c), -100);  // normal: off the grid
       if (random_below(76 + trial, c, 2)) x = -x;
-      if (trial % 7 == 6 && c == 5) x = std::ldexp(1.0f, -120);  // too large: the row must be refused
       d[c] = x;
     }
-    float largest = 0.0f;
-    for (const float x : w) largest = std::max(largest, std::abs(x));
-    if (!sums_stay_on_grid(d.data(), P, largest)) {
-      ++refused;
-      continue;
-    }
-    ++qualified;
+    if (trial == 398) w[5 * H + 3] = NAN;
+    if (trial == 399) d[7] = INFINITY;
     std::vector<float> want(H), got(H);
     for (int64_t k = 0; k < H; ++k) {
-      float acc = 0.0f;
-      for (int64_t c = 0; c < P; ++c) acc = std::fma(d[c], w[c * H + k], acc);
+      float acc = 0.0f, largest = 0.0f;
+      for (int64_t c = 0; c < P; ++c) largest = std::max(largest, std::abs(acc = std::fma(d[c], w[c * H + k], acc)));
       want[k] = acc;
+      left_grid += largest >= std::ldexp(1.0f, -125);
     }
     const std::vector<double> w_double(w.begin(), w.end());
-    dhidden_on_grid(d.data(), w_double.data(), P, H, got.data());
+    dhidden_on_grid(d.data(), w.data(), w_double.data(), P, H, got.data());
     for (int64_t k = 0; k < H; ++k)
       ASSERT_EQ(std::memcmp(&want[k], &got[k], 4), 0)
           << "trial " << trial << " k " << k << ": " << want[k] << " (float chain) vs " << got[k] << " (grid)";
   }
-  EXPECT_GT(qualified, 200);  // the test exercises the grid, and
-  EXPECT_GT(refused, 20);     // refuses what it must
-  {
-    // A row whose partial sums do pass 2^-125, where floats are coarser than the grid: it must be refused (the
-    // grid would round there where the float chain does not).
-    std::vector<float> wide(P * H), d(P);
-    for (int64_t c = 0; c < P; ++c) {
-      d[c] = std::ldexp(static_cast<float>((1 << 20) + 2 * c + 1), -149);
-      for (int64_t k = 0; k < H; ++k) wide[c * H + k] = 0.7f + 0.001f * static_cast<float>(c + k);
-    }
-    float largest = 0.0f, acc = 0.0f;
-    for (int64_t c = 0; c < P; ++c) largest = std::max(largest, std::abs(acc = std::fma(d[c], wide[c * H], acc)));
-    ASSERT_GE(largest, std::ldexp(1.0f, -125));
-    float widest = 0.0f;
-    for (const float x : wide) widest = std::max(widest, std::abs(x));
-    EXPECT_FALSE(sums_stay_on_grid(d.data(), P, widest));
-  }
-  // A NaN weight or gradient disqualifies the row.
-  std::vector<float> d(P, 1e-44f);
-  EXPECT_TRUE(sums_stay_on_grid(d.data(), P, 0.25f));
-  EXPECT_FALSE(sums_stay_on_grid(d.data(), P, NAN));
-  d[3] = NAN;
-  EXPECT_FALSE(sums_stay_on_grid(d.data(), P, 0.25f));
+  EXPECT_GT(left_grid, 500);  // chains that leave the grid are exercised too
 }
 
 // output_backward when some units have faded (output weights of 1e-33 and less, as late in a run): the first call
