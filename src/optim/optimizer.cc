@@ -83,7 +83,7 @@ inline bool adamw_update16(float* p, const float* g, float* m, float* v, __mmask
   using L = FloatLanes<16>;
   __m512 pv = L::load(lanes, p), mv = L::load(lanes, m), vv = L::load(lanes, v);
   const __m512 gv = g ? L::load(lanes, g) : L::zero();
-  const bool in_double = kWatch && meets_subnormal<16>(gv, mv, vv, lanes);
+  const bool in_double = kWatch && meets_subnormal<16>(mv, vv, lanes);
   if (in_double)
     adamw_lanes_step_in_double<16>(pv, gv, mv, vv, c, s);
   else
