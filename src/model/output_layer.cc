@@ -1,7 +1,6 @@
 #include "model/output_layer.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <type_traits>
 #include <vector>
@@ -9,6 +8,7 @@
 #include "model/kernels.h"
 #include "model/subnormal_grid.h"
 #include "util/simd_lanes.h"
+#include "util/subnormal_watch.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -236,12 +236,9 @@ void output_forward(float* logits, const float* hidden, const float* weight_t, c
 
 #if defined(__AVX512F__)
 namespace {
-// Whether the backward forms the dL/dh of faded units on the integer grid (subnormal_grid.h): only after a call whose
-// multiply-adds met a subnormal operand (MXCSR's sticky denormal flag), and until a call finds no faded unit, so
-// ordinary steps pay nothing. Every element gets the same bits either way: this shared switch (per process,
-// relaxed) decides speed only.
-std::atomic<bool> grid_watching{false};
-constexpr unsigned kDenormalOperand = 0x02;  // MXCSR: DE
+// Whether the backward forms the dL/dh of faded units on the integer grid (subnormal_grid.h; util/subnormal_watch.h):
+// watching costs a scan of the weights per call.
+SubnormalWatch grid_watch(kMxcsrDenormalOperand);
 constexpr float kFadedWeight = 0x1p-100f;    // a unit whose output weights are all below this has "faded"
 
 // The faded units' columns, split off weight_by_class (P, H): their indices and their weights (P, S);
@@ -289,7 +286,7 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
   const int64_t H = hidden_dim, P = mod_basis;
   const bool parallel = n * H * P > kParallelWorkThreshold;
 #if defined(__AVX512F__)
-  const bool watch = grid_watching.load(std::memory_order_relaxed);
+  const bool watch = grid_watch.watching();
 #endif
   bool met = false;  // watching: some example was formed on the grid; not watching: the core met a subnormal operand
 #pragma omp parallel if (parallel) reduction(|| : met)
@@ -335,7 +332,7 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
       split_faded_units(weight_by_class.data(), P, H, &faded);
       met = !faded.units.empty();
     } else {
-      _mm_setcsr(_mm_getcsr() & ~kDenormalOperand);
+      grid_watch.clear_flags();
     }
 #pragma omp for schedule(static) nowait
     for (int64_t blk = 0; blk < example_blocks; ++blk) {
@@ -343,7 +340,7 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
       forward_block(rows, dhidden, dlogits, weight_by_class.data(), nullptr, P, H, e0);
       if (watch && !faded.units.empty()) faded_units_dhidden(rows, dhidden, dlogits, faded, P, H, e0);
     }
-    if (!watch) met = (_mm_getcsr() & kDenormalOperand) != 0;
+    if (!watch) met = grid_watch.flags_raised();
 #else
     // dweight_t row k accumulates over examples in order e = 0..n-1; rows are split across threads.
 #pragma omp for schedule(static) nowait
@@ -364,7 +361,7 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
       for (int64_t e = 0; e < n; ++e) add_into(dbias, dlogits + e * P, P);
   }
 #if defined(__AVX512F__)
-  if (met != watch) grid_watching.store(met, std::memory_order_relaxed);
+  grid_watch.update(watch, met);
 #else
   (void)met;
 #endif

@@ -1,12 +1,12 @@
 #include "optim/optimizer.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <type_traits>
 
 #include "optim/adamw_lanes.h"
 #include "util/simd_lanes.h"
+#include "util/subnormal_watch.h"
 
 namespace bilmod {
 
@@ -243,14 +243,10 @@ inline void replay_row(const AdamWConstants& c, const AdamWStepScalars* scalars,
 }
 
 #if defined(BILMOD_ADAMW_LANES)
-// Whether the dense step watches for subnormals (adamw_update16's kWatch). Late in a run the m and g of parameters that
-// no longer matter are subnormal (a grokked factored model: 62 % of exp_avg), and every float multiply with one takes
-// a microcode assist; watching costs a few instructions per vector, so a step that does not watch asks the core
-// afterwards whether any of its operations met a subnormal (MXCSR's sticky denormal and underflow flags) and the next
-// step watches if so; a watching step that finds none stops. Either way every element gets the same bits, so this
-// shared switch (per process, relaxed) decides speed only.
-std::atomic<bool> adamw_watching{false};
-constexpr unsigned kDenormalOrUnderflow = 0x02 | 0x10;  // MXCSR: DE, UE
+// Whether the dense step watches for vectors with subnormal state (adamw_update16's kWatch; util/subnormal_watch.h).
+// Late in a run the m and v of parameters that no longer matter are subnormal (a grokked factored model: 62 % of
+// exp_avg); watching costs a few instructions per vector.
+SubnormalWatch adamw_watch(kMxcsrDenormalOperand | kMxcsrUnderflow);
 #endif
 
 // The dense step over [0, count): chunks of 4096 elements (16 KiB per array), split across threads; each element's
@@ -260,11 +256,11 @@ void adamw_range(const AdamWConstants& c, const AdamWStepScalars& s, float* __re
   constexpr int64_t kChunk = 4096;
   const int64_t chunks = (count + kChunk - 1) / kChunk;
 #if defined(BILMOD_ADAMW_LANES)
-  const bool watch = adamw_watching.load(std::memory_order_relaxed);
+  const bool watch = adamw_watch.watching();
   bool met = false;  // watching: some vector took the step in double; not watching: the core saw a subnormal
 #pragma omp parallel if (count > kElementwiseParallelThreshold) reduction(|| : met)
   {
-    if (!watch) _mm_setcsr(_mm_getcsr() & ~kDenormalOrUnderflow);
+    if (!watch) adamw_watch.clear_flags();
 #pragma omp for schedule(static) nowait
     for (int64_t i = 0; i < chunks; ++i) {
       const int64_t at = i * kChunk, width = std::min(kChunk, count - at);
@@ -273,9 +269,9 @@ void adamw_range(const AdamWConstants& c, const AdamWStepScalars& s, float* __re
       else
         adamw_row<false>(c, s, p + at, g + at, m + at, v + at, width);
     }
-    if (!watch) met = (_mm_getcsr() & kDenormalOrUnderflow) != 0;
+    if (!watch) met = adamw_watch.flags_raised();
   }
-  if (met != watch) adamw_watching.store(met, std::memory_order_relaxed);
+  adamw_watch.update(watch, met);
 #else
 #pragma omp parallel for schedule(static) if (count > kElementwiseParallelThreshold)
   for (int64_t i = 0; i < chunks; ++i) {
