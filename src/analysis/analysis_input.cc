@@ -11,16 +11,12 @@ namespace bilmod {
 Status load_analysis_input(const std::string& file_or_dir, AnalysisInput* out) {
   std::string path;
   BILMOD_TRY(resolve_checkpoint_path(file_or_dir, &path));
-  char magic[4] = {0, 0, 0, 0};
-  {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Status::runtime(path + ": cannot open for reading (" + std::strerror(errno) + ")");
-    in.read(magic, 4);
-  }
+  if (std::ifstream in(path, std::ios::binary); !in)
+    return Status::runtime(path + ": cannot open for reading (" + std::strerror(errno) + ")");
   AnalysisInput input;
   input.path = path;
   // torch.save has written a zip archive since PyTorch 1.6; safetensors starts with its header length.
-  if (std::memcmp(magic, "PK\x03\x04", 4) == 0) {
+  if (is_zip_file(path)) {
     input.format = "torch.save";
     TorchCheckpoint torch;
     BILMOD_TRY(load_torch_checkpoint(path, &torch));

@@ -24,15 +24,20 @@ ModelWeights model_weights(const ModelSpec& spec, const ParameterLayout& layout,
   const int64_t P = spec.mod_basis, H = spec.hidden_dim;
   ModelWeights w;
   w.spec = spec;
-  w.output = as_matrix(torch_values(layout, params, "output.weight"), P, H);
+  // The upstream's direct model has no output layer: its logits are the bilinear layer's outputs, U = I (H = P).
+  w.output = layout.find("output.weight") ? as_matrix(torch_values(layout, params, "output.weight"), P, H)
+                                          : RowMatrix(RowMatrix::Identity(P, P));
   switch (spec.kind) {
     case ModelKind::kBilinear: {
       const std::vector<double> weight = torch_values(layout, params, "bilinear.weight");  // (H, P, P)
       w.unit_weight.reserve(static_cast<size_t>(H));
       for (int64_t k = 0; k < H; ++k)
         w.unit_weight.push_back(Eigen::Map<const RowMatrix>(weight.data() + k * P * P, P, P));
-      w.input_bias = as_vector(torch_values(layout, params, "bilinear.bias"));
-      w.output_bias = as_vector(torch_values(layout, params, "output.bias"));
+      // Bias-free models (the upstream's) read as zero biases.
+      w.input_bias = layout.find("bilinear.bias") ? as_vector(torch_values(layout, params, "bilinear.bias"))
+                                                  : Eigen::VectorXd(Eigen::VectorXd::Zero(H));
+      w.output_bias = layout.find("output.bias") ? as_vector(torch_values(layout, params, "output.bias"))
+                                                 : Eigen::VectorXd(Eigen::VectorXd::Zero(P));
       break;
     }
     case ModelKind::kFactored:

@@ -7,6 +7,7 @@
 #include <limits>
 #include <regex>
 
+#include "analysis/analysis_input.h"
 #include "analysis/fourier.h"
 #include "analysis/input_weight_fourier.h"
 #include "analysis/interaction_matrices.h"
@@ -22,29 +23,18 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-Status list_checkpoints(const std::string& dir, std::vector<std::pair<int64_t, std::string>>* out) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return Status::runtime(dir + ": is not a folder of checkpoints (--over-training reads a run's folder)");
-  static const std::regex kName(R"(checkpoint_epoch_(\d+)\.safetensors)");
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    std::smatch m;
-    const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && std::regex_match(name, m, kName)) out->push_back({std::stoll(m[1].str()), entry.path().string()});
-  }
-  if (out->empty()) return Status::runtime(dir + ": holds no checkpoint_epoch_*.safetensors file");
-  std::sort(out->begin(), out->end());
-  return Status::ok();
-}
 }  // namespace
 
 Status compute_progress_measures(const std::string& run_dir, ProgressMeasures* out) {
   std::vector<std::pair<int64_t, std::string>> files;
+  if (std::error_code ec; !fs::is_directory(run_dir, ec))
+    return Status::runtime(run_dir + ": is not a folder of checkpoints (--over-training reads a run's folder)");
   BILMOD_TRY(list_checkpoints(run_dir, &files));
   ProgressMeasures m;
   m.run_dir = run_dir;
-  TrainingState last;
-  BILMOD_TRY(load_checkpoint(files.back().second, &last));
+  AnalysisInput last_input;  // bilmod's checkpoints or the PyTorch original's .pt files
+  BILMOD_TRY(load_analysis_input(files.back().second, &last_input));
+  const TrainingState& last = last_input.state;
   m.model = model_kind_name(last.spec.kind);
   m.operation = operation_name(last.data.operation);
   m.mod_basis = last.spec.mod_basis;
@@ -53,9 +43,10 @@ Status compute_progress_measures(const std::string& run_dir, ProgressMeasures* o
     m.key_frequencies = logit_fourier(all_pair_logits(last.spec, last.layout, last.params), m.mod_basis, last.data.operation).key_frequencies;
   const FourierBasis basis(m.mod_basis);
   for (const auto& [epoch, path] : files) {
-    TrainingState s;
-    BILMOD_TRY(load_checkpoint(path, &s));
-    if (s.config.model != last.config.model || s.spec.mod_basis != last.spec.mod_basis || s.spec.hidden_dim != last.spec.hidden_dim)
+    AnalysisInput input;
+    BILMOD_TRY(load_analysis_input(path, &input));
+    const TrainingState& s = input.state;
+    if (describe_model(s.spec) != describe_model(last.spec))
       return Status::runtime(path + ": is not the same model as " + files.back().second + " (one run's folder holds one model)");
     ProgressPoint p;
     p.epoch = s.epoch;

@@ -60,6 +60,9 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
   const int64_t P = spec.mod_basis, H = spec.hidden_dim;
   AnalysisReport r;
   r.model = model_kind_name(spec.kind);
+  r.activation = spec.kind == ModelKind::kFactored ? "" : activation_name(spec.activation);
+  r.bias = spec.kind == ModelKind::kFactored ? false : spec.bias;
+  r.use_output_projection = spec.output_projection;
   r.operation = operation_name(state.data.operation);
   r.mod_basis = P;
   r.hidden_dim = H;
@@ -96,7 +99,13 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
           r.classes[i].singular_values.push_back(sv[j]);
       }
     }
-    if (spec.kind == ModelKind::kBilinear)
+    if (spec.kind == ModelKind::kBilinear && !spec.output_projection)
+      r.notes.push_back("bilinear without output layer: M_c = W[c], logit_c = e_a^T W[c] e_b exactly; spectra are of the "
+                        "symmetric part (W + W^T)/2, singular values of W itself");
+    else if (spec.kind == ModelKind::kBilinear && spec.activation == Activation::kNone)
+      r.notes.push_back("bilinear without activation: logit_c = e_a^T M_c e_b + (U b + c)_c exactly, M_c = sum_k U[c,k] W_k; "
+                        "spectra are of the symmetric part (W + W^T)/2, singular values of W itself");
+    else if (spec.kind == ModelKind::kBilinear)
       r.notes.push_back("bilinear: M_c = sum_k U[c,k] W_k ignores the ReLU between the layers; spectra are of the "
                         "symmetric part (W + W^T)/2, singular values of W itself");
   } else {
@@ -147,6 +156,9 @@ nlohmann::json to_json(const AnalysisReport& r) {
   j["checkpoint"] = r.checkpoint;
   j["source_format"] = r.source_format;
   j["model"] = r.model;
+  j["activation"] = r.activation.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.activation);
+  j["bias"] = r.bias;
+  j["use_output_projection"] = r.use_output_projection;
   j["operation"] = r.operation;
   j["mod_basis"] = r.mod_basis;
   j["hidden_dim"] = r.hidden_dim;

@@ -33,6 +33,8 @@ struct AnalysisReport {
   std::string checkpoint;  // path as given
   std::string source_format;  // "safetensors" or "torch.save"
   std::string model, operation;
+  std::string activation;                              // relu | quad | none ("" for factored)
+  bool bias = true, use_output_projection = true;      // bilinear's variants (the upstream's have neither)
   int64_t mod_basis = 0, hidden_dim = 0, epoch = 0;
   bool split_known = true;    // false for a torch.save file without a saved split: accuracy is on every pair
   SplitMetrics metrics;       // recomputed from the parameters

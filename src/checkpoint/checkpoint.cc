@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <regex>
 
 #include "checkpoint/safetensors.h"
@@ -239,6 +240,25 @@ Status load_checkpoint(const std::string& path, TrainingState* state) {
   return parse_checkpoint(bytes.data(), bytes.size(), path, state);
 }
 
+Status list_checkpoints(const std::string& dir, std::vector<std::pair<int64_t, std::string>>* out) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return Status::runtime(dir + ": is not a folder of checkpoints");
+  // bilmod's own, and the PyTorch original's (torch.save files under the same names).
+  static const std::regex kName(R"(checkpoint_epoch_(\d+)\.(safetensors|pt))");
+  std::map<int64_t, std::string> by_epoch;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::smatch m;
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file() || !std::regex_match(name, m, kName) || m[1].length() > 18) continue;
+    const int64_t epoch = std::stoll(m[1].str());
+    auto [it, fresh] = by_epoch.emplace(epoch, entry.path().string());
+    if (!fresh && m[2].str() == "safetensors") it->second = entry.path().string();  // bilmod's own first
+  }
+  if (by_epoch.empty()) return Status::runtime(dir + ": holds no checkpoint_epoch_*.safetensors (or .pt) file");
+  out->assign(by_epoch.begin(), by_epoch.end());
+  return Status::ok();
+}
+
 Status resolve_checkpoint_path(const std::string& file_or_dir, std::string* path) {
   std::error_code ec;
   if (!fs::exists(file_or_dir, ec)) return Status::runtime(file_or_dir + ": no such checkpoint file or folder");
@@ -246,17 +266,9 @@ Status resolve_checkpoint_path(const std::string& file_or_dir, std::string* path
     *path = file_or_dir;
     return Status::ok();
   }
-  static const std::regex kName(R"(checkpoint_epoch_(\d+)\.safetensors)");
-  int64_t best = -1;
-  for (const auto& entry : fs::directory_iterator(file_or_dir, ec)) {
-    std::smatch m;
-    const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && std::regex_match(name, m, kName)) {
-      const int64_t epoch = std::stoll(m[1].str());
-      if (epoch > best) best = epoch, *path = entry.path().string();
-    }
-  }
-  if (best < 0) return Status::runtime(file_or_dir + ": holds no checkpoint_epoch_*.safetensors file");
+  std::vector<std::pair<int64_t, std::string>> files;
+  BILMOD_TRY(list_checkpoints(file_or_dir, &files));
+  *path = files.back().second;
   return Status::ok();
 }
 

@@ -1,6 +1,8 @@
 // Checkpoints: a TrainingState in safetensors with PyTorch parameter names (FORMATS.md "Checkpoints").
 #pragma once
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "train/training_state.h"
 #include "checkpoint/safetensors.h"
@@ -24,6 +26,9 @@ Status save_checkpoint(const std::string& path, const TrainingState& state);
 Status load_checkpoint(const std::string& path, TrainingState* state);
 Status parse_checkpoint(const uint8_t* data, size_t size, const std::string& origin, TrainingState* state);
 
+// A run folder's checkpoint_epoch_{N}.safetensors (and the PyTorch original's checkpoint_epoch_{N}.pt), one per epoch
+// (bilmod's own where both exist), by epoch.
+Status list_checkpoints(const std::string& dir, std::vector<std::pair<int64_t, std::string>>* out);
 // A file is itself; a folder means its checkpoint with the highest epoch.
 Status resolve_checkpoint_path(const std::string& file_or_dir, std::string* path);
 

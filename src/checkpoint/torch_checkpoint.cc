@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -156,18 +157,26 @@ class TorchArchive {
   std::map<std::string, std::vector<uint8_t>> storages_;
 };
 
-// The model a state dict's parameter names describe, with the names it must hold exactly.
+// The models a state dict's parameter names describe, with the names each must hold exactly.
 struct ModelKeys {
   const char* model;
   std::set<std::string> keys;
+  bool bias = true, output_projection = true;  // the bilinear variants
 };
 const std::vector<ModelKeys>& model_keys() {
   static const std::vector<ModelKeys> kKeys = {
-      {"bilinear", {"bilinear.weight", "bilinear.bias", "output.weight", "output.bias"}},
+      {"bilinear", {"bilinear.weight", "bilinear.bias", "output.weight", "output.bias"}},  // the seed's
+      {"bilinear", {"bilinear.weight", "output.weight"}, false, true},                     // upstream, projection
+      {"bilinear", {"bilinear.weight"}, false, false},                                     // upstream, direct
+      {"bilinear", {"bilinear.weight", "bilinear.bias"}, true, false},                     // direct with a bias
       {"factored", {"left.weight", "right.weight", "output.weight"}},
       {"mlp", {"hidden.weight", "hidden.bias", "output.weight", "output.bias"}}};
   return kKeys;
 }
+constexpr const char* kAcceptedModels =
+    "bilmod reads the seed's bilinear (bilinear.weight, bilinear.bias, output.weight, output.bias), the upstream's "
+    "(bilinear.weight with output.weight, or bilinear.weight alone), factored (left.weight, right.weight, output.weight) "
+    "and mlp (hidden.weight, hidden.bias, output.weight, output.bias), also under '_orig_mod.' or 'module.'";
 
 // config keys the torch file may share with bilmod's RunConfig, taken when their type matches.
 nlohmann::json known_config(const PickleValue* config, std::vector<std::string>* ignored) {
@@ -194,6 +203,32 @@ nlohmann::json known_config(const PickleValue* config, std::vector<std::string>*
   return j;
 }
 
+// The prefixes wrappers put before every parameter name: torch.compile's OptimizedModule, DataParallel.
+constexpr const char* kWrapperPrefixes[] = {"_orig_mod.", "module."};
+
+// A dict of string keys to tensors only: what model.state_dict() is.
+bool is_bare_state_dict(const PickleValue& dict) {
+  if (dict.kind != PickleValue::Kind::kDict || dict.entries.empty()) return false;
+  for (const auto& [key, value] : dict.entries)
+    if (key->kind != PickleValue::Kind::kString || value->kind != PickleValue::Kind::kTensor) return false;
+  return true;
+}
+
+// A dict's keys for an error message: strings as they are, others by kind, at most twelve.
+std::string key_list(const PickleValue& dict) {
+  std::string list;
+  size_t shown = 0;
+  for (const auto& [key, value] : dict.entries) {
+    if (shown == 12) {
+      list += ", ... (" + std::to_string(dict.entries.size()) + " keys)";
+      break;
+    }
+    list += (list.empty() ? "" : ", ") + (key->kind == PickleValue::Kind::kString ? key->text : "a " + key->kind_name());
+    ++shown;
+  }
+  return list;
+}
+
 const PickleValue* find_split_tensor(const PickleValue* root, const char* name) {
   if (const PickleValue* v = root->get(name); v && v->kind == PickleValue::Kind::kTensor) return v;
   if (const PickleValue* data = root->get("data"))
@@ -202,6 +237,12 @@ const PickleValue* find_split_tensor(const PickleValue* root, const char* name) 
 }
 
 }  // namespace
+
+bool is_zip_file(const std::string& path) {
+  char magic[4] = {0, 0, 0, 0};
+  std::ifstream in(path, std::ios::binary);
+  return in.read(magic, 4) && std::memcmp(magic, "PK\x03\x04", 4) == 0;
+}
 
 Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out) {
   int error_code = 0;
@@ -243,55 +284,93 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out) {
     return Status::runtime(path + ": its pickle holds a " + root->kind_name() + ", not a checkpoint dict");
   const PickleValue* state_dict = root->get("model_state_dict");
   if (!state_dict) state_dict = root->get("state_dict");
-  if (!state_dict && root->get("output.weight")) state_dict = root;  // a bare state dict
+  if (!state_dict && is_bare_state_dict(*root)) state_dict = root;  // torch.save(model.state_dict(), path)
   if (!state_dict || state_dict->kind != PickleValue::Kind::kDict)
-    return Status::runtime(path + ": holds no 'model_state_dict' (nor 'state_dict') dict");
+    return Status::runtime(path + ": holds a dict of {" + key_list(*root) +
+                           "}, which is no checkpoint: bilmod reads a dict with 'model_state_dict' (or 'state_dict'), or "
+                           "a state dict itself (parameter names to tensors)");
 
-  std::set<std::string> names;
   std::map<std::string, const TorchTensorRef*> tensors;
   for (const auto& [key, value] : state_dict->entries) {
     if (key->kind != PickleValue::Kind::kString || value->kind != PickleValue::Kind::kTensor)
       return Status::runtime(path + ": model_state_dict holds a " + value->kind_name() + " under a " + key->kind_name() +
                              " key (a state dict maps names to tensors)");
-    names.insert(key->text);
     tensors[key->text] = &value->tensor;
   }
+  TorchCheckpoint result;
+  // torch.compile's module keeps the original as `_orig_mod`, DataParallel's as `module`: their state dicts hold the
+  // same tensors under that prefix (both, when one wraps the other).
+  for (bool again = true; again && !tensors.empty();) {
+    again = false;
+    for (const char* wrapper : kWrapperPrefixes) {
+      const std::string pre = wrapper;
+      if (!std::all_of(tensors.begin(), tensors.end(), [&](const auto& t) { return t.first.rfind(pre, 0) == 0; }))
+        continue;
+      std::map<std::string, const TorchTensorRef*> bare;
+      for (const auto& [name, t] : tensors) bare[name.substr(pre.size())] = t;
+      tensors = std::move(bare);
+      result.notes.push_back("parameter names read without the '" + pre + "' prefix of " +
+                             (pre == "module." ? "DataParallel" : "torch.compile"));
+      again = true;
+    }
+  }
+  std::set<std::string> names;
+  for (const auto& t : tensors) names.insert(t.first);
   const ModelKeys* model = nullptr;
   for (const ModelKeys& m : model_keys())
     if (m.keys == names) model = &m;
   if (!model) {
     std::string list;
     for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-    return Status::runtime(path + ": model_state_dict holds {" + list +
-                           "}, which is none of bilmod's models (bilinear: bilinear.weight, bilinear.bias, output.weight, "
-                           "output.bias; factored: left.weight, right.weight, output.weight; mlp: hidden.*, output.*)");
+    return Status::runtime(path + ": model_state_dict holds {" + list + "}, which is none of bilmod's models: " +
+                           kAcceptedModels);
   }
-  const std::vector<int64_t>& out_shape = tensors.at("output.weight")->shape;
-  if (out_shape.size() != 2) return Status::runtime(path + ": output.weight is not a matrix");
-  const int64_t P = out_shape[0], H = out_shape[1];
+  // P and H from the shapes: output.weight is (P, H); the direct model's bilinear.weight (P, P, P).
+  const std::vector<int64_t>& shape =
+      tensors.at(model->output_projection ? "output.weight" : "bilinear.weight")->shape;
+  if (shape.size() != (model->output_projection ? 2u : 3u) || shape[0] < 1 || (shape.size() == 2 && shape[1] < 1))
+    return Status::runtime(path + ": " + (model->output_projection ? "output.weight is not a matrix"
+                                                                   : "bilinear.weight is not a (P, P, P) tensor"));
+  const int64_t P = shape[0], H = model->output_projection ? shape[1] : P;
 
-  TorchCheckpoint result;
   std::vector<std::string> ignored;
-  nlohmann::json config_json = known_config(root->get("config"), &ignored);
-  if (!root->get("config")) result.notes.push_back("the file holds no 'config': operation add and seed 0 assumed");
+  const PickleValue* config_dict = root->get("config");
+  nlohmann::json config_json = known_config(config_dict, &ignored);
+  if (!config_dict) result.notes.push_back("the file holds no 'config': operation add and seed 0 assumed");
   if (!ignored.empty()) {
     std::string list;
     for (const auto& n : ignored) list += (list.empty() ? "" : ", ") + n;
     result.notes.push_back("config keys bilmod does not use were ignored: " + list);
   }
-  for (const char* key : {"mod_basis", "hidden_dim"}) {
-    const int64_t from_shape = std::string(key) == "mod_basis" ? P : H;
-    if (config_json.contains(key) && config_json[key].get<int64_t>() != from_shape)
-      return Status::runtime(path + ": config says " + key + " = " + config_json[key].dump() +
-                             " but output.weight has shape (" + std::to_string(P) + ", " + std::to_string(H) + ")");
+  if (config_json.contains("mod_basis") && config_json["mod_basis"].get<int64_t>() != P)
+    return Status::runtime(path + ": config says mod_basis = " + config_json["mod_basis"].dump() + " but the " +
+                           (model->output_projection ? "output layer has " : "bilinear layer has ") + std::to_string(P) +
+                           " classes");
+  // The direct model's width is P whatever the config's hidden_dim (the upstream saves its unused default).
+  if (model->output_projection && config_json.contains("hidden_dim") && config_json["hidden_dim"].get<int64_t>() != H)
+    return Status::runtime(path + ": config says hidden_dim = " + config_json["hidden_dim"].dump() +
+                           " but output.weight has shape (" + std::to_string(P) + ", " + std::to_string(H) + ")");
+  if (config_json.contains("use_output_projection") && config_json["use_output_projection"].get<bool>() != model->output_projection)
+    return Status::runtime(path + ": config says use_output_projection = " + config_json["use_output_projection"].dump() +
+                           " but the state dict " + (model->output_projection ? "has" : "has no") + " output layer");
+  const std::string kind = model->model;
+  if (kind == "bilinear" && !config_json.contains("activation")) {
+    // The seed's model (biases, no use_output_projection in its config) has a ReLU; the upstream's has none.
+    const bool upstream = !model->output_projection || config_json.contains("use_output_projection") || !model->bias;
+    config_json["activation"] = upstream ? "none" : "relu";
+    if (model->output_projection)
+      result.notes.push_back(upstream ? "no activation between the layers, as the upstream's model (the config names none)"
+                                      : "ReLU between the layers, as the seed's model (the config names no activation)");
   }
-  config_json["model"] = model->model;
+  config_json["model"] = kind;
   config_json["mod_basis"] = P;
   config_json["hidden_dim"] = H;
+  config_json["bias"] = model->bias;
+  config_json["use_output_projection"] = model->output_projection;
   RunConfig config;
   if (Status s = config_from_json(config_json, &config); !s) return Status::runtime(path + ": its config: " + s.message());
   if (Status s = config.validate(); !s) return Status::runtime(path + ": its config is invalid: " + s.message());
-  if (std::string(model->model) == "mlp" && !config_json.contains("activation"))
+  if (kind == "mlp" && !config_json.contains("activation"))
     result.notes.push_back("the config names no activation: relu assumed");
 
   TrainingState& state = result.state;
@@ -305,9 +384,9 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out) {
   for (const ParameterInfo& info : state.layout.parameters) {
     const TorchTensorRef& t = *tensors.at(info.name);
     if (t.shape != info.torch_shape) {
-      std::string shape;
-      for (int64_t d : t.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
-      return Status::runtime(path + ": tensor '" + info.name + "' has shape (" + shape + ") where a " + model->model +
+      std::string dims;
+      for (int64_t d : t.shape) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+      return Status::runtime(path + ": tensor '" + info.name + "' has shape (" + dims + ") where a " + kind +
                              " model with P = " + std::to_string(P) + ", H = " + std::to_string(H) + " has another");
     }
     BILMOD_TRY(storages.values(info.name, t, &values));
@@ -332,6 +411,16 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out) {
     }
     BILMOD_TRY(dataset_from_split(P, op, std::move(train_idx), std::move(val_idx), &state.data));
     result.split_known = true;
+  } else if (const PickleValue* seed = config_dict ? config_dict->get("seed") : nullptr;
+             seed && seed->kind == PickleValue::Kind::kInt && seed->integer >= 0) {
+    // The seed's code and its upstream save no split: they draw it again from the config's seed.
+    state.config.split = "torch";
+    state.data = state.config.make_data();
+    result.split_known = true;
+    result.notes.push_back("the split is the seed's code's, drawn again: torch.randperm(" +
+                           std::to_string(state.data.train_indices.size() + state.data.val_indices.size()) +
+                           ") under manual_seed(" + std::to_string(state.config.effective_data_seed()) + "), the first " +
+                           std::to_string(state.data.train_indices.size()) + " train");
   } else {
     // Without the split, every defined pair is evaluated as one set.
     BILMOD_TRY(dataset_from_split(P, op, defined_pairs(P, op), {}, &state.data));

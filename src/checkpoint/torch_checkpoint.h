@@ -20,4 +20,8 @@ struct TorchCheckpoint {
 
 Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out);
 
+// Whether the file starts as a zip archive does (torch.save's format since PyTorch 1.6; safetensors starts with
+// its header's length). False when it cannot be read.
+bool is_zip_file(const std::string& path);
+
 }  // namespace bilmod

@@ -21,7 +21,7 @@ int run_dataset(const DatasetOptions& options) {
   c.model = "factored";  // validate() checks the data settings; the model plays no part here
   if (Status s = c.validate(); !s) return report_failure("dataset", s);
   if (options.output.empty()) return report_failure("dataset", Status::usage("--output FILE.safetensors is required"));
-  const Dataset data = make_dataset(c.mod_basis, c.parsed_operation(), c.train_frac, c.effective_data_seed());
+  const Dataset data = c.make_data();
   const std::vector<int64_t> pairs = defined_pairs(c.mod_basis, c.parsed_operation());
   std::vector<int64_t> a, b, label;
   for (int64_t pair : pairs) {
@@ -43,6 +43,7 @@ int run_dataset(const DatasetOptions& options) {
                    {"operation", c.operation},
                    {"train_frac", std::to_string(c.train_frac)},
                    {"data_seed", std::to_string(c.effective_data_seed())},
+                   {"split", c.split},
                    {"note", "pair_index = a*P + b; data.*_indices are pair indices, in split order"}};
   if (Status s = write_file_atomically(options.output, serialize_safetensors(file)); !s)
     return report_failure("dataset", s);
@@ -59,6 +60,8 @@ CommandRunner setup_dataset_command(CLI::App* cmd) {
   cmd->add_option("--train-frac", o->config.train_frac, "Fraction of the pairs in the train split (floor)");
   cmd->add_option("--seed", o->config.seed, "Seed of the split (training's --data-seed, which defaults to --seed)")
       ->check(CLI::NonNegativeNumber);  // CLI11 would wrap -1 to 2^64 - 1
+  cmd->add_option("--split", o->config.split, "bilmod (its own shuffle) or torch (the upstream's: torch.randperm(N) under "
+                  "manual_seed(seed), the first int(N * train_frac) train)");
   cmd->add_option("--output", o->output, "Output file (.safetensors)")->required();
   return [o]() { return run_dataset(*o); };
 }

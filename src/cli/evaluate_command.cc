@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "analysis/analysis_input.h"
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/safetensors.h"
 #include "cli/command.h"
@@ -19,16 +20,23 @@ struct EvaluateOptions {
 };
 
 int run_evaluate(const EvaluateOptions& o) {
-  std::string path;
-  if (Status s = resolve_checkpoint_path(o.checkpoint, &path); !s) return report_failure("evaluate", s);
-  TrainingState state;
-  if (Status s = load_checkpoint(path, &state); !s) return report_failure("evaluate", s);
+  // bilmod's safetensors or a torch.save file (analysis_input.h); a torch file without a split is evaluated on
+  // every pair, reported as train, with no validation numbers.
+  AnalysisInput input;
+  if (Status s = load_analysis_input(o.checkpoint, &input); !s) return report_failure("evaluate", s);
+  const std::string& path = input.path;
+  const TrainingState& state = input.state;
   EvaluationWorkspace ws;
   const SplitMetrics m = evaluate_splits(state.spec, state.layout, state.params.data(), state.data, &ws);
-  const nlohmann::json report = {{"checkpoint", path},          {"epoch", state.epoch},
-                                 {"step", state.step},          {"train/loss", m.train_loss},
-                                 {"train/accuracy", m.train_accuracy}, {"val/loss", m.val_loss},
-                                 {"val/accuracy", m.val_accuracy}};
+  nlohmann::json report = {{"checkpoint", path},          {"epoch", state.epoch},
+                           {"step", state.step},          {"train/loss", m.train_loss},
+                           {"train/accuracy", m.train_accuracy}, {"val/loss", m.val_loss},
+                           {"val/accuracy", m.val_accuracy}};
+  if (!input.split_known) report["val/loss"] = report["val/accuracy"] = nullptr;
+  if (input.format != "safetensors") {
+    report["source_format"] = input.format;
+    report["notes"] = input.notes;
+  }
   if (!o.output.empty()) {
     // logits (N, P) for the defined pairs in a-major order, with their pair indices (N,).
     const std::vector<int64_t> pairs = defined_pairs(state.config.mod_basis, state.config.parsed_operation());
@@ -48,7 +56,7 @@ int run_evaluate(const EvaluateOptions& o) {
 
 CommandRunner setup_evaluate_command(CLI::App* cmd) {
   auto o = std::make_shared<EvaluateOptions>();
-  cmd->add_option("checkpoint", o->checkpoint, "Checkpoint file, or a folder (its latest checkpoint)")->required();
+  cmd->add_option("checkpoint", o->checkpoint, "Checkpoint file (bilmod's .safetensors or a torch.save .pt), or a folder (its latest checkpoint)")->required();
   cmd->add_option("--output", o->output, "Also write the logits of every pair to this .safetensors file");
   return [o]() { return run_evaluate(*o); };
 }

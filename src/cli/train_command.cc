@@ -43,10 +43,16 @@ void add_train_flags(CLI::App* cmd, RunConfig* c) {
       });
   // bilmod's.
   cmd->add_option("--model", c->model, "bilinear (the seed's; memorises, cannot generalise), factored or mlp (both grok)");
-  cmd->add_option("--activation", c->activation, "Hidden activation of --model mlp: relu or quad");
+  cmd->add_option("--activation", c->activation,
+                  "Hidden activation: relu or quad for --model mlp; relu (the seed's) or none (the upstream's) for bilinear");
+  cmd->add_flag_callback("--no-bias", [c] { c->bias = false; },
+                         "bilinear: no bias in the bilinear or the output layer (the seed's upstream)");
+  cmd->add_flag_callback("--no-output-projection", [c] { c->use_output_projection = false; },
+                         "bilinear: nn.Bilinear(P, P, P) straight to the logits; no activation, no output layer");
   cmd->add_option("--operation", c->operation, "add, sub, mul, div, x2+y2, x2+xy+y2, x2+xy+y2+x, x3+xy or x3+xy2+y");
   cmd->add_option("--train-frac", c->train_frac, "Fraction of the pairs used for training (floor)");
   cmd->add_option("--data-seed", c->data_seed, "Seed of the train/validation split (-1: the value of --seed)");
+  cmd->add_option("--split", c->split, "bilmod (its own shuffle) or torch (the seed's and upstream's torch.randperm split)");
   cmd->add_flag("--full-batch", c->full_batch, "One optimiser step per epoch over all train pairs");
   cmd->add_option("--optimizer", c->optimizer, "adamw or sgd");
   cmd->add_option("--beta1", c->beta1, "AdamW beta1");
@@ -56,7 +62,7 @@ void add_train_flags(CLI::App* cmd, RunConfig* c) {
   cmd->add_option("--warmup-steps", c->warmup_steps, "Linear warm-up over the first N optimiser steps");
   cmd->add_option("--lr-schedule", c->lr_schedule, "constant or cosine (to 0 over the run, after warm-up)");
   cmd->add_option("--eval-every", c->eval_every, "Evaluate all train and validation pairs every N epochs");
-  cmd->add_option("--init-from", c->init_from, "Initial parameters from a safetensors file with PyTorch names");
+  cmd->add_option("--init-from", c->init_from, "Initial parameters from a safetensors file with PyTorch names, or a torch.save .pt file");
   cmd->add_option("--threads", c->threads, "Threads (0: every core); results are identical for any count");
   cmd->add_option("--log-file", c->log_file, "Also write the log here, one JSON object per line");
   cmd->add_flag("--no-progress", c->no_progress, "No progress bar: a plain log line every few epochs");
@@ -69,12 +75,26 @@ void add_train_flags(CLI::App* cmd, RunConfig* c) {
   cmd->footer(std::string("\nNote: ") + kBilinearCannotGeneralise);
 }
 
-// The config key of a long flag: "--mod-basis" -> "mod_basis".
+// The config key of a long flag: "--mod-basis" -> "mod_basis"; the negative flags set a positive setting.
 std::string config_key(const CLI::Option* option) {
   std::string key = option->get_lnames().empty() ? option->get_name() : option->get_lnames().front();
   for (char& ch : key)
     if (ch == '-') ch = '_';
+  if (key == "no_bias") return "bias";
+  if (key == "no_output_projection") return "use_output_projection";
   return key;
+}
+
+// The upstream's direct model has the width P and no activation: --hidden-dim is a mistake there, and
+// --activation defaults to none.
+Status settle_direct_model(const CLI::App& cmd, RunConfig* config) {
+  if (config->use_output_projection) return Status::ok();
+  if (cmd.count("--hidden-dim"))
+    return Status::usage("--hidden-dim does not apply with --no-output-projection: the bilinear layer maps straight to "
+                         "the P logits (its width is P); drop one of them");
+  config->hidden_dim = config->mod_basis;
+  if (!cmd.count("--activation")) config->activation = "none";
+  return Status::ok();
 }
 
 // A resumed run takes the checkpoint's settings; flags given on this command line override them, except
@@ -110,6 +130,7 @@ int run_train(const CLI::App& cmd, const RunConfig& cli_config, const DashboardS
   std::signal(SIGTERM, handle_stop_signal);
   TrainingState state;
   RunConfig config = cli_config;
+  if (Status s = settle_direct_model(cmd, &config); !s) return report_failure(name, s);
   if (!config.resume_from.empty()) {
     std::string path;
     if (Status s = resolve_checkpoint_path(config.resume_from, &path); !s) return report_failure(name, s);

@@ -1,5 +1,7 @@
 #include "data/dataset.h"
 
+#include "data/torch_randperm.h"
+
 #include <cmath>
 #include <numeric>
 #include <string>
@@ -44,6 +46,19 @@ Dataset make_dataset(int64_t p, Operation op, double train_frac, uint64_t data_s
   const int64_t n_train = train_count(static_cast<int64_t>(pairs.size()), train_frac);
   data.train_indices.assign(pairs.begin(), pairs.begin() + n_train);
   data.val_indices.assign(pairs.begin() + n_train, pairs.end());
+  return data;
+}
+
+Dataset make_torch_split_dataset(int64_t p, Operation op, double train_frac, uint64_t seed) {
+  Dataset data;
+  data.mod_basis = p;
+  data.operation = op;
+  data.label = label_table(p, op);
+  const std::vector<int64_t> pairs = defined_pairs(p, op);
+  const std::vector<int64_t> order = torch_randperm(static_cast<int64_t>(pairs.size()), seed);
+  const int64_t n_train = torch_split_train_count(static_cast<int64_t>(pairs.size()), train_frac);
+  for (int64_t i = 0; i < static_cast<int64_t>(order.size()); ++i)
+    (i < n_train ? data.train_indices : data.val_indices).push_back(pairs[static_cast<size_t>(order[static_cast<size_t>(i)])]);
   return data;
 }
 

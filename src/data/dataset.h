@@ -26,6 +26,9 @@ std::vector<int32_t> label_table(int64_t mod_basis, Operation op);
 
 // Permute the defined pairs with the data seed; the first floor(train_frac * N) are train, the rest validation.
 Dataset make_dataset(int64_t mod_basis, Operation op, double train_frac, uint64_t data_seed);
+// The split of the seed's code and its upstream: the defined pairs permuted by torch.randperm(N) under a generator
+// seeded with `seed` (data/torch_randperm.h), the first int(N * train_frac) train.
+Dataset make_torch_split_dataset(int64_t mod_basis, Operation op, double train_frac, uint64_t seed);
 // A dataset whose split was saved in a checkpoint: checks every index is a defined pair, no pair twice.
 Status dataset_from_split(int64_t mod_basis, Operation op, std::vector<int64_t> train_indices,
                           std::vector<int64_t> val_indices, Dataset* out);

@@ -26,10 +26,26 @@ std::string model_kind_name(ModelKind kind) {
 std::optional<Activation> parse_activation(const std::string& name) {
   if (name == "relu") return Activation::kRelu;
   if (name == "quad") return Activation::kQuad;
+  if (name == "none") return Activation::kNone;
   return std::nullopt;
 }
 
-std::string activation_name(Activation act) { return act == Activation::kRelu ? "relu" : "quad"; }
+std::string activation_name(Activation act) {
+  switch (act) {
+    case Activation::kRelu: return "relu";
+    case Activation::kQuad: return "quad";
+    case Activation::kNone: return "none";
+  }
+  return "?";
+}
+
+std::string describe_model(const ModelSpec& spec) {
+  std::string text = model_kind_name(spec.kind) + " model with P = " + std::to_string(spec.mod_basis);
+  if (spec.kind == ModelKind::kBilinear && !spec.output_projection) text += " and no output layer";
+  else text += ", H = " + std::to_string(spec.hidden_dim);
+  if (spec.kind == ModelKind::kBilinear && !spec.bias) text += ", without biases";
+  return text;
+}
 
 const ParameterInfo* ParameterLayout::find(const std::string& name) const {
   for (const auto& info : parameters)
@@ -53,12 +69,16 @@ ParameterLayout make_parameter_layout(const ModelSpec& spec) {
     layout.parameters.push_back(std::move(info));
   };
   switch (spec.kind) {
-    case ModelKind::kBilinear:  // nn.Bilinear(P, P, H): bound 1/sqrt(in1_features)
-      add("bilinear.weight", {h, p, p}, true, static_cast<double>(p));
-      add("bilinear.bias", {h}, false, static_cast<double>(p));
-      add("output.weight", {p, h}, true, static_cast<double>(h));
-      add("output.bias", {p}, false, static_cast<double>(h));
+    case ModelKind::kBilinear: {  // nn.Bilinear(P, P, H): bound 1/sqrt(in1_features); without projection H = P
+      const int64_t width = spec.output_projection ? h : p;
+      add("bilinear.weight", {width, p, p}, true, static_cast<double>(p));
+      if (spec.bias) add("bilinear.bias", {width}, false, static_cast<double>(p));
+      if (spec.output_projection) {
+        add("output.weight", {p, h}, true, static_cast<double>(h));
+        if (spec.bias) add("output.bias", {p}, false, static_cast<double>(h));
+      }
       break;
+    }
     case ModelKind::kFactored:  // two bias-free nn.Linear(2P, H) and a bias-free nn.Linear(H, P)
       add("left.weight", {h, 2 * p}, true, 2.0 * static_cast<double>(p));
       add("right.weight", {h, 2 * p}, true, 2.0 * static_cast<double>(p));

@@ -17,7 +17,7 @@
 namespace bilmod {
 
 enum class ModelKind { kBilinear, kFactored, kMlp };
-enum class Activation { kRelu, kQuad };
+enum class Activation { kRelu, kQuad, kNone };
 
 std::optional<ModelKind> parse_model_kind(const std::string& name);
 std::string model_kind_name(ModelKind kind);
@@ -27,9 +27,16 @@ std::string activation_name(Activation act);
 struct ModelSpec {
   ModelKind kind = ModelKind::kBilinear;
   int64_t mod_basis = 113;  // P: input symbols and output classes
-  int64_t hidden_dim = 100; // H
-  Activation activation = Activation::kRelu;  // mlp only
+  int64_t hidden_dim = 100; // H (P for bilinear without output projection)
+  Activation activation = Activation::kRelu;  // mlp: relu | quad; bilinear: relu | none
+  // bilinear only. The seed's model has both; its upstream's has neither bias, and by default no output layer:
+  // nn.Bilinear(P, P, P, bias=False) straight to the logits.
+  bool bias = true;               // bilinear.bias and output.bias
+  bool output_projection = true;  // false: logits = bilinear(a, b), no activation, no output layer (H = P)
 };
+
+// "bilinear model with P = 113, H = 100", naming the bilinear variants ("without biases", "direct: no output layer").
+std::string describe_model(const ModelSpec& spec);
 
 struct ParameterInfo {
   std::string name;                  // PyTorch state_dict key, e.g. "bilinear.weight"

@@ -65,12 +65,16 @@ inline void hidden_forward(const ModelSpec& spec, const ParameterViews& w, int64
   const int64_t H = spec.hidden_dim;
   const InputRows rows = input_rows(spec, pair);
   switch (spec.kind) {
-    case ModelKind::kBilinear: {  // z = W[:, a, b] + bias ; h = relu(z)
+    case ModelKind::kBilinear: {  // z = W[:, a, b] (+ bias) ; h = relu(z) or z
       const float* wz = w.input_a + rows.first * H;
-      for (int64_t k = 0; k < H; ++k) {
-        pre_a[k] = wz[k] + w.input_bias[k];
-        hidden[k] = pre_a[k] > 0.0f ? pre_a[k] : 0.0f;
-      }
+      if (w.input_bias)
+        for (int64_t k = 0; k < H; ++k) pre_a[k] = wz[k] + w.input_bias[k];
+      else
+        for (int64_t k = 0; k < H; ++k) pre_a[k] = wz[k];
+      if (spec.activation == Activation::kRelu)
+        for (int64_t k = 0; k < H; ++k) hidden[k] = pre_a[k] > 0.0f ? pre_a[k] : 0.0f;
+      else
+        for (int64_t k = 0; k < H; ++k) hidden[k] = pre_a[k];
       break;
     }
     case ModelKind::kFactored: {  // l = L[:, a] + L[:, P+b] ; r likewise ; h = l * r
@@ -111,6 +115,11 @@ inline void add_relu_backward(float* __restrict to, const float* __restrict dh, 
                               int64_t count) {
   for (int64_t k = 0; k < count; ++k) to[k] += z[k] > 0.0f ? dh[k] : 0.0f;
 }
+// no activation: dL/dz = dL/dh
+inline void add_identity_backward(float* __restrict to, const float* __restrict dh, const float* __restrict,
+                                  int64_t count) {
+  for (int64_t k = 0; k < count; ++k) to[k] += dh[k];
+}
 // quad: dL/dz = dL/dh * (2 z)
 inline void add_quad_backward(float* __restrict to, const float* __restrict dh, const float* __restrict z,
                               int64_t count) {
@@ -134,7 +143,10 @@ void network_forward(const ModelSpec& spec, const ParameterLayout& layout, const
   for (int64_t e = 0; e < n; ++e)
     hidden_forward(spec, w, pairs[e], act->pre_a.data() + e * H, pre_b ? pre_b + e * H : nullptr,
                    act->hidden.data() + e * H);
-  output_forward(act->logits.data(), act->hidden.data(), w.output_weight, w.output_bias, n, H, spec.mod_basis);
+  if (w.output_weight)
+    output_forward(act->logits.data(), act->hidden.data(), w.output_weight, w.output_bias, n, H, spec.mod_basis);
+  else  // the upstream's direct model: the bilinear layer's P outputs are the logits
+    std::copy(act->hidden.begin(), act->hidden.begin() + n * H, act->logits.begin());
 }
 
 void network_backward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
@@ -145,10 +157,14 @@ void network_backward(const ModelSpec& spec, const ParameterLayout& layout, cons
   // ReLU's derivative is [z > 0] (a select, as PyTorch's threshold_backward), so dL/dh of a unit that fired for no
   // example of the batch is never read: output_backward may skip it (and the subnormal products of a dead unit's
   // decayed output weights). The gradients are the same bits either way.
-  const bool relu = spec.kind == ModelKind::kBilinear || (spec.kind == ModelKind::kMlp && spec.activation == Activation::kRelu);
-  if (relu) find_idle_units(act->pre_a.data(), n, H, act->idle.data());
-  output_backward(act->dhidden.data(), g.output_weight, g.output_bias, act->logits.data(), act->hidden.data(),
-                  w.output_weight, n, H, spec.mod_basis, relu ? act->idle.data() : nullptr);
+  const bool relu = spec.kind != ModelKind::kFactored && spec.activation == Activation::kRelu;
+  if (w.output_weight) {
+    if (relu) find_idle_units(act->pre_a.data(), n, H, act->idle.data());
+    output_backward(act->dhidden.data(), g.output_weight, g.output_bias, act->logits.data(), act->hidden.data(),
+                    w.output_weight, n, H, spec.mod_basis, relu ? act->idle.data() : nullptr);
+  } else {  // no output layer: dL/dh is dL/dlogits
+    std::copy(act->logits.begin(), act->logits.begin() + n * H, act->dhidden.begin());
+  }
 
   // dL/d(pre-activation) times the one-hot input, added into the rows the pairs selected. relu' = [z > 0]
   // (PyTorch's threshold_backward), quad' = 2z, factored: dl = dh * r into left's rows, dr = dh * l into right's.
@@ -189,10 +205,12 @@ void network_backward(const ModelSpec& spec, const ParameterLayout& layout, cons
       const InputRows rows = input_rows(spec, pairs[e]);
       const float *dh = dhidden + e * H, *z = pre_a + e * H;
       switch (spec.kind) {
-        case ModelKind::kBilinear:  // bilinear.weight[:, a, b] and bilinear.bias
-          if_my_row(add_relu_backward, rows.first, g.input_a + rows.first * H, dh, z);
-          on_my_bias_columns(add_relu_backward, dh, z);
+        case ModelKind::kBilinear: {  // bilinear.weight[:, a, b] and bilinear.bias
+          const auto add = spec.activation == Activation::kRelu ? add_relu_backward : add_identity_backward;
+          if_my_row(add, rows.first, g.input_a + rows.first * H, dh, z);
+          if (bias) on_my_bias_columns(add, dh, z);
           break;
+        }
         case ModelKind::kFactored: {  // left.weight and right.weight, columns a and P + b of each
           const float* r = pre_b + e * H;
           if_my_row(add_product, rows.first, g.input_a + rows.first * H, dh, r);
@@ -205,7 +223,7 @@ void network_backward(const ModelSpec& spec, const ParameterLayout& layout, cons
           const auto add = spec.activation == Activation::kRelu ? add_relu_backward : add_quad_backward;
           if_my_row(add, rows.first, g.input_a + rows.first * H, dh, z);
           if_my_row(add, rows.second, g.input_a + rows.second * H, dh, z);
-          on_my_bias_columns(add, dh, z);
+          if (bias) on_my_bias_columns(add, dh, z);
           break;
         }
       }

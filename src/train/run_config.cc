@@ -32,12 +32,19 @@ ModelSpec RunConfig::model_spec() const {
   ModelSpec spec;
   spec.kind = *parse_model_kind(model);
   spec.mod_basis = mod_basis;
-  spec.hidden_dim = hidden_dim;
+  spec.hidden_dim = use_output_projection ? hidden_dim : mod_basis;
   spec.activation = *parse_activation(activation);
+  spec.bias = bias;
+  spec.output_projection = use_output_projection;
   return spec;
 }
 
 Operation RunConfig::parsed_operation() const { return *parse_operation(operation); }
+
+Dataset RunConfig::make_data() const {
+  return split == "torch" ? make_torch_split_dataset(mod_basis, parsed_operation(), train_frac, effective_data_seed())
+                          : make_dataset(mod_basis, parsed_operation(), train_frac, effective_data_seed());
+}
 
 OptimizerSettings RunConfig::optimizer_settings() const {
   OptimizerSettings s;
@@ -71,9 +78,20 @@ Status RunConfig::validate() const {
     return bad("--operation div needs a prime --mod-basis (b must have an inverse mod P), but " +
                std::to_string(mod_basis) + " is not prime");
   if (!parse_model_kind(model)) return bad("--model '" + model + "' is not known: use bilinear, factored or mlp");
-  if (!parse_activation(activation)) return bad("--activation '" + activation + "' is not known: use relu or quad");
-  if (activation != "relu" && model != "mlp")
-    return bad("--activation " + activation + " applies to --model mlp only (bilinear uses ReLU, factored none)");
+  if (!parse_activation(activation)) return bad("--activation '" + activation + "' is not known: use relu, quad or none");
+  if (activation == "quad" && model != "mlp") return bad("--activation quad applies to --model mlp only");
+  if (activation == "none" && model != "bilinear")
+    return bad("--activation none applies to --model bilinear only (mlp takes relu or quad, factored has none)");
+  if (activation != "relu" && model == "factored")
+    return bad("--activation " + activation + " does not apply to --model factored (its hidden layer is l * r)");
+  if ((!bias || !use_output_projection) && model != "bilinear")
+    return bad(std::string(!bias ? "--no-bias" : "--no-output-projection") + " applies to --model bilinear only");
+  if (!use_output_projection && activation != "none")
+    return bad("--no-output-projection maps the bilinear layer straight to the logits, with no activation: --activation " +
+               activation + " contradicts it (leave it out, or use --activation none)");
+  if (!use_output_projection && hidden_dim != mod_basis)
+    return bad("--hidden-dim does not apply with --no-output-projection: the bilinear layer's width is P = " +
+               std::to_string(mod_basis));
   if (hidden_dim < 1) return bad("--hidden-dim must be at least 1, got " + std::to_string(hidden_dim));
   if (!std::isfinite(learning_rate) || learning_rate <= 0)
     return bad("--learning-rate must be a positive finite number, got " + std::to_string(learning_rate));
@@ -89,9 +107,12 @@ Status RunConfig::validate() const {
   if (eval_every < 1) return bad("--eval-every must be at least 1, got " + std::to_string(eval_every));
   if (!(std::isfinite(train_frac) && train_frac > 0 && train_frac < 1))
     return bad("--train-frac must lie strictly between 0 and 1, got " + std::to_string(train_frac));
+  if (split != "bilmod" && split != "torch")
+    return bad("--split '" + split + "' is not known: use bilmod (its own shuffle) or torch (the upstream's torch.randperm)");
   // Counted, not built: a P near the limit would need gigabytes for the table itself.
   const int64_t n_pairs = *parse_operation(operation) == Operation::kDiv ? mod_basis * (mod_basis - 1) : mod_basis * mod_basis;
-  const int64_t n_train = train_count(n_pairs, train_frac);
+  const int64_t n_train = split == "torch" ? static_cast<int64_t>(static_cast<double>(n_pairs) * train_frac)
+                                           : train_count(n_pairs, train_frac);
   if (n_train < 1 || n_train >= n_pairs)
     return bad("--train-frac " + std::to_string(train_frac) + " leaves the " +
                (n_train < 1 ? std::string("train") : std::string("validation")) + " split empty (" +
@@ -118,8 +139,9 @@ Status RunConfig::validate() const {
 // One table drives both directions of the JSON conversion, so a new setting cannot be saved but not loaded.
 #define BILMOD_CONFIG_FIELDS(X)                                                                                    \
   X(mod_basis) X(hidden_dim) X(batch_size) X(learning_rate) X(weight_decay) X(epochs) X(grad_accum_steps)          \
-  X(checkpoint_dir) X(checkpoint_every) X(resume_from) X(seed) X(log_level) X(model) X(activation) X(operation)     \
-  X(train_frac) X(data_seed) X(full_batch) X(optimizer) X(beta1) X(beta2) X(eps) X(momentum) X(warmup_steps)       \
+  X(checkpoint_dir) X(checkpoint_every) X(resume_from) X(seed) X(log_level) X(model) X(activation) X(bias)         \
+  X(use_output_projection) X(operation)                                                                           \
+  X(train_frac) X(data_seed) X(split) X(full_batch) X(optimizer) X(beta1) X(beta2) X(eps) X(momentum) X(warmup_steps)       \
   X(lr_schedule) X(eval_every) X(init_from) X(threads) X(log_file) X(no_progress) X(project) X(run_name) X(group) \
   X(tracking_dir) X(no_track)
 
@@ -158,8 +180,9 @@ Status config_from_json(const nlohmann::json& j, RunConfig* c) {
 }
 
 const std::vector<std::string>& model_defining_settings() {
-  static const std::vector<std::string> keys = {"model", "mod_basis", "hidden_dim", "activation", "operation",
-                                                "train_frac", "data_seed", "seed"};
+  static const std::vector<std::string> keys = {"model", "mod_basis", "hidden_dim", "activation", "bias",
+                                                "use_output_projection", "operation",
+                                                "train_frac", "data_seed", "split", "seed"};
   return keys;
 }
 

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/dataset.h"
 #include "data/operation.h"
 #include "model/model_spec.h"
 #include "optim/lr_schedule.h"
@@ -31,9 +32,12 @@ struct RunConfig {
   // bilmod's.
   std::string model = "bilinear";
   std::string activation = "relu";
+  bool bias = true;                   // bilinear: bilinear.bias and output.bias (the upstream's have neither)
+  bool use_output_projection = true;  // bilinear: false maps the bilinear layer straight to the P logits
   std::string operation = "add";
   double train_frac = 0.8;
   int64_t data_seed = -1;  // -1: the value of seed
+  std::string split = "bilmod";  // bilmod's counter-based shuffle, or "torch": the upstream's torch.randperm split
   bool full_batch = false;
   std::string optimizer = "adamw";
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
@@ -56,6 +60,7 @@ struct RunConfig {
   ModelSpec model_spec() const;        // valid only after validate()
   Operation parsed_operation() const;  // valid only after validate()
   OptimizerSettings optimizer_settings() const;
+  Dataset make_data() const;           // the table and its split, by `split`; valid only after validate()
   LrSchedule parsed_lr_schedule() const;
   // Steps per epoch and in the whole run, for this split size.
   int64_t steps_per_epoch(int64_t n_train) const;

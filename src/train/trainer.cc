@@ -8,6 +8,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/safetensors.h"
+#include "checkpoint/torch_checkpoint.h"
 #include "data/dataset.h"
 #include "model/cross_entropy.h"
 #include "model/network.h"
@@ -30,6 +31,17 @@ std::string new_run_id() {
 namespace {
 
 Status load_initial_parameters(const std::string& path, const TrainingState& state, std::vector<float>* params) {
+  if (is_zip_file(path)) {  // a torch.save file: its model must be this run's (names and shapes)
+    TorchCheckpoint torch;
+    if (Status s = load_torch_checkpoint(path, &torch); !s) return Status::runtime("--init-from " + s.message());
+    const ModelSpec &have = torch.state.spec, &want = state.spec;
+    if (torch.state.layout.total != state.layout.total || have.kind != want.kind || have.mod_basis != want.mod_basis ||
+        have.hidden_dim != want.hidden_dim || have.bias != want.bias || have.output_projection != want.output_projection)
+      return Status::runtime("--init-from " + path + ": holds a " + describe_model(have) + ", not this run's " +
+                             describe_model(want));
+    *params = torch.state.params;
+    return Status::ok();
+  }
   SafetensorsFile file;
   BILMOD_TRY(read_safetensors(path, &file));
   std::vector<float> torch_order;
@@ -53,7 +65,7 @@ Status create_training_state(const RunConfig& config, TrainingState* out) {
   s.config = config;
   s.spec = config.model_spec();
   s.layout = make_parameter_layout(s.spec);
-  s.data = make_dataset(config.mod_basis, config.parsed_operation(), config.train_frac, config.effective_data_seed());
+  s.data = config.make_data();
   s.params.assign(s.layout.total, 0.0f);
   if (config.init_from.empty())
     init_parameters(s.spec, s.layout, config.seed, s.params.data());

@@ -137,7 +137,31 @@ class MlpModel(nn.Module):
         return self.output(torch.relu(z) if self.activation == "relu" else z * z)
 
 
-def make_model(kind, p, h, activation="relu"):
+class UpstreamBilinearModel(nn.Module):
+    """The seed's upstream today (d0rbu/bilinear-modular-arthimetic): nn.Bilinear(P, P, P) straight to the logits, or
+    with use_output_projection nn.Bilinear(P, P, H) -> nn.Linear(H, P); no activation, bias=False by default. With
+    activation="relu" (and bias=True, projection) it is the seed's model."""
+
+    def __init__(self, p, h, use_output_projection=False, bias=False, activation="none"):
+        super().__init__()
+        self.p = p
+        self.use_output_projection = use_output_projection
+        self.activation = activation
+        self.bilinear = nn.Bilinear(p, p, h if use_output_projection else p, bias=bias)
+        if use_output_projection:
+            self.output = nn.Linear(h, p, bias=bias)
+
+    def forward(self, a, b):
+        ea, eb = F.one_hot(a, self.p).float(), F.one_hot(b, self.p).float()
+        h = self.bilinear(ea, eb)
+        if self.activation == "relu":
+            h = torch.relu(h)
+        return self.output(h) if self.use_output_projection else h
+
+
+def make_model(kind, p, h, activation="relu", bias=True, use_output_projection=True):
+    if kind == "bilinear" and (not bias or not use_output_projection or activation == "none"):
+        return UpstreamBilinearModel(p, h, use_output_projection, bias, activation)
     if kind == "bilinear":
         return BilinearModel(p, h)
     if kind == "factored":

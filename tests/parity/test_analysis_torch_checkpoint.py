@@ -82,6 +82,8 @@ def make_checkpoint(path, cls, P, H, with_split=True):
             "loss": float(loss)}
     if with_split:
         blob["train_indices"], blob["val_indices"] = train.clone(), val.clone()
+    else:  # a config with a seed would make bilmod draw the seed's code's split again
+        del blob["config"]["seed"]
     torch.save(blob, path)
     with torch.no_grad():
         acc = lambda idx: float((model(idx // P, idx % P).argmax(1) == (idx // P + idx % P) % P).float().mean())
