@@ -60,7 +60,7 @@ void add_train_flags(CLI::App* cmd, RunConfig* c) {
   cmd->add_option("--threads", c->threads, "Threads (0: every core); results are identical for any count");
   cmd->add_option("--log-file", c->log_file, "Also write the log here, one JSON object per line");
   cmd->add_flag("--no-progress", c->no_progress, "No progress bar: a plain log line every few epochs");
-  // Interventions (docs/INTERVENTIONS.md).
+  // Interventions (docs/MODELS.md "Interventions and measures").
   cmd->add_option("--grokfast", c->grokfast, "Gradient filter of Grokfast between backward and the step: none, ema or ma");
   cmd->add_option("--grokfast-alpha", c->grokfast_alpha, "Grokfast EMA: state = alpha * state + (1 - alpha) * g");
   cmd->add_option("--grokfast-lamb", c->grokfast_lamb, "Grokfast: g = g + lamb * filtered (default: 2 for ema, 5 for ma)");

@@ -1,5 +1,5 @@
 // The training losses besides float32 cross-entropy (model/cross_entropy.h), as the grokking papers' code computes them
-// (docs/INTERVENTIONS.md "Losses"). Every loss has cross_entropy's interface: per-example loss (its batch mean is the
+// (docs/MODELS.md "Losses"). Every loss has cross_entropy's interface: per-example loss (its batch mean is the
 // loss torch reports), argmax accuracy, and dL/dlogits of the batch mean times grad_scale' (see below).
 #pragma once
 #include <cstdint>

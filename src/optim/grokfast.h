@@ -1,5 +1,5 @@
 // Grokfast (Lee et al. 2024): amplify the slow part of the gradient, between backward and the optimiser step, as
-// grokfast.py's gradfilter_ema and gradfilter_ma (docs/INTERVENTIONS.md "Grokfast"). Both filters are elementwise,
+// grokfast.py's gradfilter_ema and gradfilter_ma (docs/MODELS.md "Grokfast"). Both filters are elementwise,
 // so one pass over the flat gradient buffer is the same as one per parameter tensor.
 #pragma once
 #include <cstdint>

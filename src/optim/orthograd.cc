@@ -44,9 +44,4 @@ void orthograd_tensor(const float* w, float* g, size_t n) {
   for (int64_t i = 0; i < count; ++i) g[i] = g[i] * scale;
 }
 
-void orthograd_apply(const ParameterLayout& layout, const float* params, float* grads) {
-  for (const ParameterInfo& info : layout.parameters)
-    orthograd_tensor(params + info.offset, grads + info.offset, info.size);
-}
-
 }  // namespace bilmod

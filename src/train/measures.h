@@ -1,4 +1,4 @@
-// Quantities the grokking papers track, logged with every evaluation (docs/INTERVENTIONS.md "Measures"):
+// Quantities the grokking papers track, logged with every evaluation (docs/MODELS.md "Measures"):
 // softmax collapse (train/evaluate.h), each parameter tensor's L2 norm, and how sparse in frequency the hidden units'
 // input weights are.
 #pragma once

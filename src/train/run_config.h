@@ -47,7 +47,7 @@ struct RunConfig {
   int64_t threads = 0;  // 0: every core
   std::string log_file;
   bool no_progress = false;
-  // Interventions from the grokking literature (docs/INTERVENTIONS.md).
+  // Interventions from the grokking literature (docs/MODELS.md "Interventions and measures").
   std::string grokfast = "none";  // none, ema or ma
   double grokfast_alpha = 0.98;
   double grokfast_lamb = -1;      // -1: the filter's own default (ema 2, ma 5)

@@ -121,7 +121,7 @@ nlohmann::json evaluation_metrics(TrainingState* state, EvaluationWorkspace* ws,
                       {"weight_norm", l2_norm(state->params.data(), state->params.size())}};
   if (!std::isnan(epoch_loss)) j["train/epoch_loss"] = epoch_loss;
   if (!std::isnan(grad_norm)) j["grad_norm"] = grad_norm;
-  // The measures of docs/INTERVENTIONS.md.
+  // The measures of docs/MODELS.md "Interventions and measures".
   j["softmax_collapse"] = m.softmax_collapse;
   for (const auto& [name, norm] : weight_norms(state->layout, state->params.data())) j[name] = norm;
   if (const double ipr = mean_input_fourier_ipr(state->spec, state->layout, state->params.data()); !std::isnan(ipr))
@@ -232,7 +232,9 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
       // backward, OrthoGrad inside the optimiser's step, before the base optimiser.
       if (grokfast.kind != GrokfastKind::kNone)
         grokfast_apply(grokfast, &state->grokfast, buf.grads.data(), buf.grads.size());
-      if (config.orthograd) orthograd_apply(state->layout, state->params.data(), buf.grads.data());
+      if (config.orthograd)
+        for (const ParameterInfo& info : state->layout.parameters)
+          orthograd_tensor(state->params.data() + info.offset, buf.grads.data() + info.offset, info.size);
       optimizer_step_lazy(optimizer, lr, state->params.data(), buf.grads.data(), &state->optimizer, state->layout.total,
                           &lazy, touched_rows.data(), static_cast<int64_t>(touched_rows.size()));
       state->step += 1;

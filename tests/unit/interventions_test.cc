@@ -1,6 +1,6 @@
-// The interventions' formulas on hand-made values (docs/INTERVENTIONS.md): grokfast EMA and MA, OrthoGrad, StableMax,
-// float64 cross-entropy, MSE, softmax collapse and the Fourier IPR. tests/parity/test_parity_interventions.py runs them
-// against PyTorch inside training.
+// The interventions' formulas on hand-made values (docs/MODELS.md "Interventions and measures"): grokfast EMA and
+// MA, OrthoGrad, StableMax, float64 cross-entropy, MSE, softmax collapse and the Fourier IPR.
+// tests/parity/test_parity_interventions.py runs them against PyTorch inside training.
 #include <gtest/gtest.h>
 
 #include <cmath>
