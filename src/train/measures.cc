@@ -1,6 +1,7 @@
 #include "train/measures.h"
 
 #include <cmath>
+#include <memory>
 
 #include <Eigen/Dense>
 
@@ -31,7 +32,9 @@ struct DftTables {
 
 // Energies (K+1, columns) of the columns of x (P, columns).
 Eigen::MatrixXd column_energies(const DftTables& t, const Eigen::MatrixXd& x, int64_t P) {
-  const Eigen::MatrixXd re = t.cos * x, im = t.sin * x;
+  Eigen::MatrixXd re(t.cos.rows(), x.cols()), im(t.sin.rows(), x.cols());
+  re.noalias() = t.cos * x;
+  im.noalias() = t.sin * x;
   Eigen::MatrixXd e = re.cwiseAbs2() + im.cwiseAbs2();
   for (int64_t k = 1; k < (P + 1) / 2; ++k) e.row(k) *= 2;  // F_k and F_{P-k}
   return e;
@@ -52,16 +55,23 @@ double mean_input_fourier_ipr(const ModelSpec& spec, const ParameterLayout& layo
   for (const char* name : {"left.weight", "right.weight", "hidden.weight"})
     if (const ParameterInfo* info = layout.find(name); info && spec.kind != ModelKind::kBilinear) inputs.push_back(info);
   if (inputs.empty()) return NAN;
-  const DftTables t(P);
+  // The tables of the last P asked for, built once (6 400 sines and cosines at P = 113, each evaluation otherwise).
+  thread_local std::unique_ptr<DftTables> cached;
+  if (!cached || cached->cos.cols() != P) cached = std::make_unique<DftTables>(P);
+  const DftTables& t = *cached;
   using Stored = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   double sum = 0;
   int64_t count = 0;
   for (const ParameterInfo* info : inputs) {
     // Stored (2P, H): row a is every unit's weight on input a (model/model_spec.h), so each block is (P, H).
-    for (int64_t block = 0; block < 2; ++block) {
-      const Eigen::Map<const Stored> w(params + info->offset + static_cast<size_t>(block * P * H), P, H);
-      const Eigen::MatrixXd e = column_energies(t, w.cast<double>(), P);
-      for (int64_t u = 0; u < H; ++u) {
+    // Both blocks side by side, (P, 2H): one product for the matrix.
+    const Eigen::Map<const Stored> w(params + info->offset, 2 * P, H);
+    Eigen::MatrixXd x(P, 2 * H);
+    x.leftCols(H) = w.topRows(P).cast<double>();
+    x.rightCols(H) = w.bottomRows(P).cast<double>();
+    const Eigen::MatrixXd e = column_energies(t, x, P);
+    {
+      for (int64_t u = 0; u < 2 * H; ++u) {
         const double total = e.col(u).sum();
         if (!(total > 0)) continue;
         sum += e.col(u).squaredNorm() / (total * total);
