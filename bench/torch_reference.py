@@ -1,4 +1,4 @@
-"""The PyTorch side of bilmod's benchmark (bench/run.sh): the models of ../shared/docs/BASELINES.md, trained as the
+"""The PyTorch side of bilmod's benchmark (bench/run.sh): the models of README's benchmark section, trained as the
 seed trains them, timed per epoch.
 
   dense     the seed's code: nn.Bilinear(P, P, H) on one-hot vectors -> ReLU -> nn.Linear(H, P)

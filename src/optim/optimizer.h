@@ -1,4 +1,4 @@
-// The optimisers, exactly as torch.optim runs them (MODELS.md "AdamW, exactly as torch.optim.AdamW"):
+// The optimisers, exactly as torch.optim runs them (docs/MODELS.md "AdamW, as torch.optim.AdamW computes it"):
 // the same operations in the same order, in float32, with the bias corrections in double as Python does.
 // One flat loop over one contiguous buffer per kind of state.
 #pragma once
