@@ -77,7 +77,7 @@ def test_rows_follow_formats_md(tmp):
         keys = set(trackio_metrics(r["metrics"]))
         want = {"epoch", "train/epoch_loss", "train/loss", "train/accuracy", "val/loss", "val/accuracy", "lr",
                 "grad_norm", "weight_norm",
-                # the measures of MODELS.md "Interventions and measures" (a factored model)
+                # the measures of docs/MODELS.md "Interventions and measures" (a factored model)
                 "softmax_collapse", "fourier_ipr", "weight_norm/left.weight", "weight_norm/right.weight",
                 "weight_norm/output.weight"}
         assert keys == want, f"epoch row keys {sorted(keys)}, want {sorted(want)}"
