@@ -185,6 +185,18 @@ TEST(Measures, FourierIpr) {
   // A spike spreads evenly: |F_k|^2 = 1, energies 1, 2, 2, 2 -> IPR = 13 / 49.
   EXPECT_NEAR(inverse_participation_ratio(frequency_energies(spike)), 13.0 / 49.0, 1e-12);
   EXPECT_TRUE(std::isnan(inverse_participation_ratio({0.0, 0.0})));
+  // Even P: the Nyquist frequency counts once; Parseval holds for any vector.
+  const int64_t Q = 8;
+  std::vector<double> nyquist(Q), any(Q);
+  for (int64_t a = 0; a < Q; ++a) nyquist[a] = a % 2 ? -1.0 : 1.0, any[a] = 0.3 * a - 1.0 + (a == 5 ? 2.0 : 0.0);
+  const std::vector<double> en = frequency_energies(nyquist);
+  ASSERT_EQ(en.size(), 5u);
+  EXPECT_NEAR(en[4], Q * Q, 1e-9);
+  EXPECT_NEAR(inverse_participation_ratio(en), 1.0, 1e-12);
+  double energy = 0, norm = 0;
+  for (double e2 : frequency_energies(any)) energy += e2;
+  for (double x : any) norm += x * x;
+  EXPECT_NEAR(energy, Q * norm, 1e-9);
 }
 
 TEST(Measures, FourierIprOfAFactoredModelAndNoneForBilinear) {
