@@ -68,8 +68,8 @@ def main():
             first, _ = read_safetensors(os.path.join(d, "checkpoint_epoch_0.safetensors"))
             train_pairs = [int(x) for x in first["data.train_indices"]]
             ours = step_losses(log)
-            theirs = reference_run(model, train_pairs, c["p"], "adamw", c["epochs"], c["batch_size"], 1, c["full_batch"],
-                                   c["lr"], c["wd"], 0.0, 0, "constant", c["seed"])
+            theirs, _ = reference_run(model, train_pairs, c["p"], "add", "adamw", c["epochs"], c["batch_size"], 1,
+                                      c["full_batch"], c["lr"], c["wd"], 0.0, 0, "constant", c["seed"])
             failures.check(len(ours) == len(theirs), f"{c['name']}: {len(ours)} steps (PyTorch {len(theirs)})")
             if len(ours) == len(theirs):
                 worst = max(abs(x - y) / abs(y) for x, y in zip(ours, theirs))
