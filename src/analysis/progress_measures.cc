@@ -7,6 +7,7 @@
 #include <limits>
 #include <regex>
 
+#include "analysis/analysis_memory.h"
 #include "analysis/fourier.h"
 #include "analysis/input_weight_fourier.h"
 #include "analysis/interaction_matrices.h"
@@ -15,6 +16,7 @@
 #include "checkpoint/checkpoint.h"
 #include "plot/figure.h"
 #include "train/evaluate.h"
+#include "train/memory_estimate.h"
 
 namespace bilmod {
 
@@ -38,19 +40,39 @@ Status list_checkpoints(const std::string& dir, std::vector<std::pair<int64_t, s
 }
 }  // namespace
 
-Status compute_progress_measures(const std::string& run_dir, ProgressMeasures* out) {
+Status compute_progress_measures(const std::string& run_dir, const MemoryBudget& budget,
+                                 const std::function<Status()>& before_work, ProgressMeasures* out) {
   std::vector<std::pair<int64_t, std::string>> files;
   BILMOD_TRY(list_checkpoints(run_dir, &files));
   ProgressMeasures m;
   m.run_dir = run_dir;
   TrainingState last;
+  // The last checkpoint stays loaded beside each one read; class 0's interaction matrix is solved at each.
+  auto shape_of = [](const ModelSpec& spec) {
+    AnalysisShape shape;
+    shape.spec = spec;
+    shape.checkpoints = 2;
+    shape.classes = 1;
+    shape.threads = worker_threads();
+    return shape;
+  };
+  bool checked = false;
+  BILMOD_TRY(check_memory_before_loading("analyze --over-training", files.back().second, shape_of, budget, &checked));
   BILMOD_TRY(load_checkpoint(files.back().second, &last));
+  if (!checked) {
+    AnalysisShape shape = shape_of(last.spec);
+    std::error_code ec;
+    shape.state_bytes = static_cast<int64_t>(fs::file_size(files.back().second, ec));
+    if (ec) shape.state_bytes = 0;
+    BILMOD_TRY(check_memory(analysis_memory(shape, "analyze --over-training"), budget));
+  }
+  BILMOD_TRY(before_work());
   m.model = model_kind_name(last.spec.kind);
   m.operation = operation_name(last.data.operation);
   m.mod_basis = last.spec.mod_basis;
   m.fourier_applies = fourier_measures_apply(last.data.operation);
   if (m.fourier_applies)
-    m.key_frequencies = logit_fourier(all_pair_logits(last.spec, last.layout, last.params), m.mod_basis, last.data.operation).key_frequencies;
+    m.key_frequencies = logit_fourier(logit_sums(last.spec, last.layout, last.params, last.data.operation)).key_frequencies;
   const FourierBasis basis(m.mod_basis);
   for (const auto& [epoch, path] : files) {
     TrainingState s;
@@ -68,17 +90,17 @@ Status compute_progress_measures(const std::string& run_dir, ProgressMeasures* o
     p.input_gini = gini_coefficient(input_frequency_norms(w));
     p.restricted_loss = p.excluded_loss = p.key_share = kNaN;
     if (m.fourier_applies && !m.key_frequencies.empty()) {
-      const RowMatrix logits = all_pair_logits(s.spec, s.layout, s.params);
-      const ProgressLosses losses = progress_losses(logits, s.data, m.key_frequencies);
+      const LogitSums sums = logit_sums(s.spec, s.layout, s.params, s.data.operation);
+      const ProgressLosses losses = progress_losses(s.spec, s.layout, s.params, sums, s.data, m.key_frequencies);
       p.restricted_loss = losses.restricted_loss;
       p.excluded_loss = losses.excluded_loss;
-      const LogitFourier f = logit_fourier(logits, m.mod_basis, s.data.operation);
+      const LogitFourier f = logit_fourier(sums);
       p.key_share = 0;
       for (int64_t k : m.key_frequencies) p.key_share += f.share[k - 1];
     }
     p.top_eigenvector_share = kNaN;
     if (has_interaction_matrices(s.spec.kind)) {
-      const SymmetricSpectrum spectrum = symmetric_spectrum(class_interaction_matrix(w, 0));
+      const SymmetricSpectrum spectrum = ClassSpectra(w)(0);
       p.top_eigenvector_share = dominant_frequency(basis, spectrum.eigenvectors.col(0)).share;
     }
     m.points.push_back(p);

@@ -86,11 +86,14 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
       }
     }
     r.classes.resize(classes.size());
+    const ClassSpectra class_spectrum(w);
 #pragma omp parallel for schedule(dynamic)
     for (size_t i = 0; i < classes.size(); ++i) {
-      const RowMatrix m = class_interaction_matrix(w, classes[i]);
-      r.classes[i] = summarize(classes[i], symmetric_spectrum(m), basis, options.top_eigenvalues);
-      if (spec.kind == ModelKind::kBilinear) {
+      if (spec.kind != ModelKind::kBilinear) {
+        r.classes[i] = summarize(classes[i], class_spectrum(classes[i]), basis, options.top_eigenvalues);
+      } else {
+        const RowMatrix m = class_interaction_matrix(w, classes[i]);
+        r.classes[i] = summarize(classes[i], symmetric_spectrum(m), basis, options.top_eigenvalues);
         const Eigen::VectorXd sv = singular_values(m);
         for (int64_t j = 0; j < std::min<int64_t>(options.top_eigenvalues, sv.size()); ++j)
           r.classes[i].singular_values.push_back(sv[j]);
@@ -108,9 +111,10 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
   r.input_gini = gini_coefficient(r.input_frequency_norms);
   r.fourier_applies = fourier_measures_apply(state.data.operation);
   if (r.fourier_applies) {
-    const RowMatrix logits = all_pair_logits(spec, state.layout, state.params);
-    r.logit = logit_fourier(logits, P, state.data.operation);
-    if (!r.logit.key_frequencies.empty()) r.losses = progress_losses(logits, state.data, r.logit.key_frequencies);
+    const LogitSums sums = logit_sums(spec, state.layout, state.params, state.data.operation);
+    r.logit = logit_fourier(sums);
+    if (!r.logit.key_frequencies.empty())
+      r.losses = progress_losses(spec, state.layout, state.params, sums, state.data, r.logit.key_frequencies);
     else
       r.notes.push_back("no key frequencies: the logits do not vary with a+b, so restricted and excluded loss are not defined");
   } else {

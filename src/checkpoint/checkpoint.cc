@@ -231,6 +231,9 @@ Status load_checkpoint(const std::string& path, TrainingState* state) {
   if (!in) return Status::runtime(path + ": cannot open for reading (" + std::strerror(errno) + ")");
   std::vector<uint8_t> bytes;
   try {
+    // Sized from the file first, so a large checkpoint is held once, not in a vector doubling as it grows.
+    const auto size = fs::file_size(path, ec);
+    if (!ec) bytes.reserve(static_cast<size_t>(size));
     // libstdc++ throws from the stream buffer on a read error (EIO) even without exceptions() set.
     bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   } catch (const std::exception& e) {

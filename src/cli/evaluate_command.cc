@@ -6,9 +6,11 @@
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/safetensors.h"
 #include "cli/command.h"
-#include "model/network.h"
+#include "model/logit_blocks.h"
 #include "train/evaluate.h"
+#include "train/memory_estimate.h"
 #include "util/atomic_file.h"
+#include "util/memory_budget.h"
 
 namespace bilmod {
 
@@ -16,11 +18,22 @@ namespace {
 struct EvaluateOptions {
   std::string checkpoint;
   std::string output;
+  std::string max_memory;
 };
 
 int run_evaluate(const EvaluateOptions& o) {
   std::string path;
   if (Status s = resolve_checkpoint_path(o.checkpoint, &path); !s) return report_failure("evaluate", s);
+  MemoryBudget budget;
+  if (Status s = memory_budget(o.max_memory, &budget); !s) return report_failure("evaluate", s);
+  // Reading the file, and (its header names the model) evaluating it: the larger of the two, before either.
+  ModelSpec spec;
+  MemoryEstimate need = checkpoint_reading_memory("evaluate", path, loaded_state_bytes(path));
+  if (peek_checkpoint_spec(path, &spec)) {
+    const MemoryEstimate evaluation = evaluation_memory(spec, loaded_state_bytes(path), worker_threads());
+    if (evaluation.bytes >= need.bytes) need = evaluation;
+  }
+  if (Status s = check_memory(need, budget); !s) return report_failure("evaluate", s);
   TrainingState state;
   if (Status s = load_checkpoint(path, &state); !s) return report_failure("evaluate", s);
   EvaluationWorkspace ws;
@@ -30,16 +43,28 @@ int run_evaluate(const EvaluateOptions& o) {
                                  {"train/accuracy", m.train_accuracy}, {"val/loss", m.val_loss},
                                  {"val/accuracy", m.val_accuracy}};
   if (!o.output.empty()) {
-    // logits (N, P) for the defined pairs in a-major order, with their pair indices (N,).
+    // logits (N, P) for the defined pairs in a-major order, with their pair indices (N,). The logits (4 N P bytes:
+    // 4 GB at P = 997) go to the file a block at a time, never held whole.
     const std::vector<int64_t> pairs = defined_pairs(state.config.mod_basis, state.config.parsed_operation());
-    BatchActivations act;
-    network_forward(state.spec, state.layout, state.params.data(), pairs.data(), static_cast<int64_t>(pairs.size()), &act);
-    SafetensorsFile file;
     const auto n = static_cast<int64_t>(pairs.size());
+    const int64_t P = state.config.mod_basis;
+    SafetensorsFile file;
+    file.tensors["logits"] = SafeTensor{DType::kF32, {n, P}, {}};
     file.put_i64("pair_index", {n}, pairs.data());
-    file.put_f32("logits", {n, state.config.mod_basis}, act.logits.data());
     file.metadata = {{"format", "bilmod-logits"}, {"checkpoint", path}};
-    if (Status s = write_file_atomically(o.output, serialize_safetensors(file)); !s) return report_failure("evaluate", s);
+    AtomicFileWriter writer(o.output);
+    Status written = writer.open();
+    const std::string header = safetensors_header(file, {{"logits", static_cast<uint64_t>(n * P) * sizeof(float)}});
+    if (written) written = writer.write(header.data(), header.size());
+    if (written)
+      for_each_logit_block(state.spec, state.layout, state.params, pairs, [&](int64_t, int64_t count, const float* logits) {
+        if (written) written = writer.write(logits, static_cast<size_t>(count * P) * sizeof(float));
+      });
+    // Tensors follow in name order: logits, then pair_index.
+    const SafeTensor& index = file.tensors["pair_index"];
+    if (written) written = writer.write(index.bytes.data(), index.bytes.size());
+    if (written) written = writer.commit();
+    if (!written) return report_failure("evaluate", written);
   }
   std::printf("%s\n", report.dump(2).c_str());
   return 0;
@@ -50,6 +75,7 @@ CommandRunner setup_evaluate_command(CLI::App* cmd) {
   auto o = std::make_shared<EvaluateOptions>();
   cmd->add_option("checkpoint", o->checkpoint, "Checkpoint file, or a folder (its latest checkpoint)")->required();
   cmd->add_option("--output", o->output, "Also write the logits of every pair to this .safetensors file");
+  add_max_memory_option(cmd, &o->max_memory);
   return [o]() { return run_evaluate(*o); };
 }
 

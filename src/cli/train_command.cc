@@ -14,9 +14,11 @@
 #include "tracking/dashboard_server.h"
 #include "tracking/tracking_folder.h"
 #include "tracking/tracking_observer.h"
+#include "train/memory_estimate.h"
 #include "train/trainer.h"
 #include "util/atomic_file.h"
 #include "util/log.h"
+#include "util/memory_budget.h"
 
 namespace bilmod {
 
@@ -102,8 +104,11 @@ Status merge_resume_config(const CLI::App& cmd, const RunConfig& cli, const Trai
 void handle_stop_signal(int signal) { g_stop_signal.store(signal); }
 
 // dashboard: the settings of --dashboard, or nullptr without it.
-int run_train(const CLI::App& cmd, const RunConfig& cli_config, const DashboardSettings* dashboard) {
+int run_train(const CLI::App& cmd, const RunConfig& cli_config, const DashboardSettings* dashboard,
+              const std::string& max_memory) {
   const std::string name = "train";
+  MemoryBudget budget;
+  if (Status s = memory_budget(max_memory, &budget); !s) return report_failure(name, s);
   // Installed first, so that a signal during start-up (loading a checkpoint, opening the store) is not a
   // silent death either: it is answered below, before any step.
   std::signal(SIGINT, handle_stop_signal);
@@ -113,6 +118,7 @@ int run_train(const CLI::App& cmd, const RunConfig& cli_config, const DashboardS
   if (!config.resume_from.empty()) {
     std::string path;
     if (Status s = resolve_checkpoint_path(config.resume_from, &path); !s) return report_failure(name, s);
+    if (Status s = check_checkpoint_reading(name, path, budget); !s) return report_failure(name, s);
     TrainingState checkpoint;
     if (Status s = load_checkpoint(path, &checkpoint); !s) return report_failure(name, s);
     if (Status s = merge_resume_config(cmd, cli_config, checkpoint, path, &config); !s) return report_failure(name, s);
@@ -128,6 +134,9 @@ int run_train(const CLI::App& cmd, const RunConfig& cli_config, const DashboardS
   } else {
     if (Status s = config.validate(); !s) return report_failure(name, s);
   }
+  // Parameters, gradients, optimiser state and the split, estimated before any of them is allocated.
+  if (Status s = check_memory(training_memory(config, config.threads > 0 ? config.threads : worker_threads()), budget); !s)
+    return report_failure(name, s);
   // Everything that can fail on its inputs alone (--init-from included) comes before anything is created on disk.
   if (config.resume_from.empty())
     if (Status s = create_training_state(config, &state); !s) return report_failure(name, s);
@@ -178,8 +187,11 @@ CommandRunner setup_train_command(CLI::App* cmd) {
   auto dashboard = std::make_shared<DashboardSettings>();
   cmd->add_flag("--dashboard", *with_dashboard, "Also serve the live dashboard (as bilmod dashboard) while training");
   cmd->add_option("--dashboard-port", dashboard->port, "Port of --dashboard (bound to 127.0.0.1)");
-  return [cmd, config, with_dashboard, dashboard]() {
-    return run_train(*cmd, *config, *with_dashboard ? dashboard.get() : nullptr);
+  // Like --dashboard, how this process runs rather than a setting of the run.
+  auto max_memory = std::make_shared<std::string>();
+  add_max_memory_option(cmd, max_memory.get());
+  return [cmd, config, with_dashboard, dashboard, max_memory]() {
+    return run_train(*cmd, *config, *with_dashboard ? dashboard.get() : nullptr, *max_memory);
   };
 }
 
