@@ -16,7 +16,7 @@ struct AnalysisShape {
   int64_t state_bytes = 0;   // the loaded checkpoint (parameters, optimiser state, split): about its file's size
   int64_t classes = 0;       // per-class interaction matrices to solve
   int64_t heatmaps = 0;      // heatmap panels to draw (visualize-checkpoint), 0 for analyze
-  int64_t checkpoints = 1;   // states held at once (--over-training keeps the last one beside the current)
+  int64_t checkpoints = 1;   // checkpoint sizes held at once (--over-training: the last one, and 3 while reading one)
   int64_t threads = 1;
 };
 
