@@ -24,6 +24,7 @@ ModelWeights model_weights(const ModelSpec& spec, const ParameterLayout& layout,
   const int64_t P = spec.mod_basis, H = spec.hidden_dim;
   ModelWeights w;
   w.spec = spec;
+  if (spec.kind == ModelKind::kTransformer) return w;  // its own measures: analysis/transformer_analysis.h
   w.output = as_matrix(torch_values(layout, params, "output.weight"), P, H);
   switch (spec.kind) {
     case ModelKind::kBilinear: {
@@ -43,6 +44,8 @@ ModelWeights model_weights(const ModelSpec& spec, const ParameterLayout& layout,
       w.left = as_matrix(torch_values(layout, params, "hidden.weight"), H, 2 * P);
       w.input_bias = as_vector(torch_values(layout, params, "hidden.bias"));
       w.output_bias = as_vector(torch_values(layout, params, "output.bias"));
+      break;
+    case ModelKind::kTransformer:
       break;
   }
   return w;

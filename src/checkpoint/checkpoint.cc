@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "checkpoint/safetensors.h"
+#include "model/transformer.h"
 #include "util/atomic_file.h"
 
 namespace bilmod {
@@ -85,6 +86,7 @@ SafetensorsFile to_safetensors(const TrainingState& s) {
     if (!s.optimizer.momentum_buffer.empty())
       put(optimizer_key(info.name, "momentum_buffer"), info, s.optimizer.momentum_buffer);
   }
+  for (const ModelBuffer& buffer : model_buffers(s.spec)) file.put_f32(buffer.name, buffer.shape, buffer.values.data());
   file.put_i64("data.train_indices", {static_cast<int64_t>(s.data.train_indices.size())}, s.data.train_indices.data());
   file.put_i64("data.val_indices", {static_cast<int64_t>(s.data.val_indices.size())}, s.data.val_indices.data());
   file.metadata = {{"format", kCheckpointFormat},
@@ -194,6 +196,12 @@ Status from_safetensors(const SafetensorsFile& file, TrainingState* out) {
       BILMOD_TRY(take(optimizer_key(info.name, "momentum_buffer"), info, &s.optimizer.momentum_buffer));
       ++expected_tensors;
     }
+  }
+  for (const ModelBuffer& buffer : model_buffers(s.spec)) {  // the module's constant buffers: present and unchanged
+    std::vector<float> values;
+    if (Status got = file.get_f32(buffer.name, buffer.shape, &values); !got) return Status::runtime(got.message());
+    if (values != buffer.values) return Status::runtime("tensor '" + buffer.name + "' is not the model's constant buffer");
+    ++expected_tensors;
   }
   if (file.tensors.size() != expected_tensors)
     return Status::runtime("it holds " + std::to_string(file.tensors.size()) + " tensors where a " + s.config.model +

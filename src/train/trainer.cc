@@ -188,7 +188,7 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
         network_forward(spec, state->layout, state->params.data(), buf.pairs.data(), count, &buf.act);
         // Each micro-batch's mean loss is divided by k (MODELS.md "Gradient accumulation").
         const float grad_scale = static_cast<float>(1.0 / (static_cast<double>(count) * static_cast<double>(accum)));
-        cross_entropy(buf.act.logits.data(), buf.labels.data(), count, spec.mod_basis, grad_scale,
+        cross_entropy(buf.act.logits.data(), buf.labels.data(), count, spec.num_logits(), grad_scale,
                       buf.act.logits.data(), buf.loss.data(), nullptr);
         double sum = 0;
         for (int64_t i = 0; i < count; ++i) sum += buf.loss[i];
