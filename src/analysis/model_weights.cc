@@ -24,7 +24,13 @@ ModelWeights model_weights(const ModelSpec& spec, const ParameterLayout& layout,
   const int64_t P = spec.mod_basis, H = spec.hidden_dim;
   ModelWeights w;
   w.spec = spec;
-  if (spec.kind == ModelKind::kTransformer) return w;  // its own measures: analysis/transformer_analysis.h
+  if (spec.kind == ModelKind::kTransformer) {  // W_E's token columns (d_model, P); the rest: analysis/transformer_analysis.h
+    const std::vector<double> embed = torch_values(layout, params, "embed.W_E");  // (d_model, P + 1)
+    w.left.resize(spec.d_model, P);
+    for (int64_t k = 0; k < spec.d_model; ++k)
+      for (int64_t x = 0; x < P; ++x) w.left(k, x) = embed[static_cast<size_t>(k * (P + 1) + x)];
+    return w;
+  }
   w.output = as_matrix(torch_values(layout, params, "output.weight"), P, H);
   switch (spec.kind) {
     case ModelKind::kBilinear: {

@@ -30,6 +30,19 @@ constexpr int64_t kExampleBlock = 64;
 // Rows (or columns) per block of the products that sum over examples or table rows: fixed likewise.
 constexpr int64_t kRowBlock = 32;
 
+// sum a[k] b[k] over 16 interleaved lanes combined in a fixed tree: vectorised (one serial chain of fused
+// multiply-adds would wait on each add's latency), and the same order for any thread count.
+inline float dot_lanes(const float* __restrict a, const float* __restrict b, int64_t n) {
+  float lane[16] = {};
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16)
+    for (int j = 0; j < 16; ++j) lane[j] = std::fma(a[k + j], b[k + j], lane[j]);
+  for (int j = 0; k < n; ++k, ++j) lane[j] = std::fma(a[k], b[k], lane[j]);
+  for (int w = 8; w >= 1; w /= 2)
+    for (int j = 0; j < w; ++j) lane[j] += lane[j + w];
+  return lane[0];
+}
+
 struct Dims {
   int64_t P, V, d, heads, dh, M, R1, R;  // R1 = 2P + 1 table rows per head: (pos 0, a), (pos 1, b), (pos 2, '=')
   bool bilinear;
@@ -121,9 +134,7 @@ std::shared_ptr<const Tables> build_tables(const ModelSpec& spec, const Paramete
     VecMap q(t->Q.data() + h * D.dh, D.dh);
     q.noalias() = WQ * X.row(2 * D.P).transpose();
     for (int64_t i = 0; i < D.R1; ++i) {
-      float dot = 0;
-      for (int64_t j = 0; j < D.dh; ++j) dot = std::fma(K(i, j), q[j], dot);
-      t->score[h * D.R1 + i] = dot / inv_scale_div;
+      t->score[h * D.R1 + i] = dot_lanes(&K(i, 0), q.data(), D.dh) / inv_scale_div;
     }
     const StridedMap WO(w.W_O + h * D.dh, D.d, D.dh, Eigen::OuterStride<>(D.heads * D.dh));
     MatMap T(t->T.data() + h * D.R1 * D.d, D.R1, D.d);
@@ -339,13 +350,8 @@ void transformer_backward(const ModelSpec& spec, const ParameterLayout& layout, 
         for (int j = 0; j < 3; ++j) {
           const float* u = t.U.data() + rows[j] * D.M;
           const float* tr = t.T.data() + rows[j] * D.d;
-          float s = 0;
-          for (int64_t k = 0; k < D.M; ++k) s = std::fma(dz[k], u[k], s);
-          if (dz2) {
-            const float* u2 = t.U2.data() + rows[j] * D.M;
-            for (int64_t k = 0; k < D.M; ++k) s = std::fma(dz2[k], u2[k], s);
-          }
-          for (int64_t k = 0; k < D.d; ++k) s = std::fma(dr[k], tr[k], s);
+          float s = dot_lanes(dz, u, D.M) + dot_lanes(dr, tr, D.d);
+          if (dz2) s += dot_lanes(dz2, t.U2.data() + rows[j] * D.M, D.M);
           dA[j] = s;
         }
         // softmax backward, then the division by sqrt(d_head)

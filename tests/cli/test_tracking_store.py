@@ -75,7 +75,10 @@ def test_rows_follow_formats_md(tmp):
     for r in epochs[1:]:
         keys = set(trackio_metrics(r["metrics"]))
         want = {"epoch", "train/epoch_loss", "train/loss", "train/accuracy", "val/loss", "val/accuracy", "lr",
-                "grad_norm", "weight_norm"}
+                "grad_norm", "weight_norm",
+                # the measures of MODELS.md "Interventions and measures" (a factored model)
+                "softmax_collapse", "fourier_ipr", "weight_norm/left.weight", "weight_norm/right.weight",
+                "weight_norm/output.weight"}
         assert keys == want, f"epoch row keys {sorted(keys)}, want {sorted(want)}"
     config_rows = conn.execute("SELECT * FROM configs").fetchall()
     assert len(config_rows) == 1
