@@ -100,10 +100,29 @@ void compute_loss(const LossSettings& settings, const float* logits, const int32
 }
 
 bool softmax_collapsed(const float* logits, int64_t mod_basis) {
-  const float max = logits[argmax_of(logits, mod_basis)];
-  float sum = 0.0f;
-  for (int64_t c = 0; c < mod_basis; ++c) sum += std::exp(logits[c] - max);
-  return sum == 1.0f;
+  // The float sum 0 + e_0 + e_1 + ... (e_c = exp(x_c - max), e_argmax = 1, the others in [0, 1]) grows monotonically,
+  // so it ends at exactly 1 iff the partial sum t before the argmax rounds away in t + 1 (t <= 2^-24, ties to even)
+  // and every later term does (e_c <= 2^-24). Most rows are decided by comparing x_c - max with two bounds around
+  // ln 2^-24 = -16.64 (expf is monotone): > -16 (e_c > 1.1e-7) ends it; < -30 makes every earlier term so small that
+  // P of them sum below 2^-25. The exps are taken only between the bounds, and for the terms before the argmax when
+  // one of those lies above -30: then t is summed exactly as the plain loop does.
+  const int64_t P = mod_basis;
+  const int64_t top = argmax_of(logits, P);
+  const float max = logits[top];
+  if (!std::isfinite(max)) return false;  // exp(inf - inf) or a NaN row: the sum is NaN
+  constexpr float kTiny = 0x1p-24f;
+  bool sum_before = false;
+  for (int64_t c = 0; c < P; ++c) {
+    if (c == top) continue;
+    const float d = logits[c] - max;
+    if (d > -16.0f) return false;            // e_c > 2^-24 (or a tie with the maximum)
+    if (!(d < -17.0f) && !(std::exp(d) <= kTiny)) return false;  // between the bounds, or NaN
+    if (c < top && !(d < -30.0f)) sum_before = true;
+  }
+  if (!sum_before) return true;
+  float t = 0.0f;
+  for (int64_t c = 0; c < top; ++c) t += std::exp(logits[c] - max);
+  return t + 1.0f == 1.0f;
 }
 
 }  // namespace bilmod

@@ -3,7 +3,8 @@
   OrthoGrad and each loss), for the seed model's dense path and the factored model;
 - --threads 1 and 2 give bitwise-identical tensors with grokfast and OrthoGrad on;
 - refusals: an MA window whose state exceeds the limit, a resume that changes the filter (one line, exit 2);
-- every setting is in the saved config and sweepable with bilmod sweep --grid."""
+- every setting is in the saved config and sweepable with bilmod sweep --grid;
+- bilmod evaluate reports the run's own loss (stablemax, mse, float64), as the checkpoint's metrics do."""
 import json
 import os
 import subprocess
@@ -48,6 +49,11 @@ def main():
             failures.check(not diff, f"{name}: 6 epochs straight == 3 + resumed 3, bitwise (differing: {diff})")
             failures.check(json.loads(meta_a["metrics"]) == json.loads(meta_b["metrics"]),
                            f"{name}: same metrics after resume")
+            report = json.loads(run_bilmod("evaluate", os.path.join(straight, "checkpoint_epoch_6.safetensors")).stdout)
+            metrics = json.loads(meta_a["metrics"])
+            failures.check(all(report[k] == metrics[k] for k in ("train/loss", "val/loss", "val/accuracy")),
+                           f"{name}: bilmod evaluate reports the run's own loss, as the checkpoint's metrics "
+                           f"({report['train/loss']} vs {metrics['train/loss']})")
             config = json.loads(meta_a["config"])
             flags = {str(extra[i]).lstrip("-").replace("-", "_"): extra[i + 1] for i in range(len(extra))
                      if str(extra[i]).startswith("--") and i + 1 < len(extra) and not str(extra[i + 1]).startswith("--")}

@@ -152,6 +152,8 @@ CASES = [
          seed=5, grokfast="ma", window=5, lamb=5.0),
     dict(name="bilinear minibatch grokfast ema (dense path)", model="bilinear", p=17, h=10, epochs=3, batch_size=24,
          seed=3, grokfast="ema", alpha=0.9, lamb=3.0),
+    dict(name="mlp minibatch+accum grokfast ema", model="mlp", p=23, h=16, epochs=3, batch_size=16, accum=2, seed=8,
+         grokfast="ema", alpha=0.98, lamb=2.0),
     dict(name="mlp full-batch grokfast ma", model="mlp", p=23, h=20, full_batch=True, epochs=30, grokfast="ma",
          window=10, lamb=5.0),
     dict(name="mlp full-batch orthograd adamw", model="mlp", p=23, h=20, full_batch=True, epochs=40, orthograd=True,

@@ -137,6 +137,42 @@ TEST(Measures, SoftmaxCollapse) {
   EXPECT_TRUE(softmax_collapsed(near.data(), 2));
 }
 
+// The definition, as a plain loop: the float32 sum in class order of exp(x_c - max) is exactly 1.
+bool plain_softmax_collapsed(const std::vector<float>& row) {
+  float max = row[0];
+  for (float x : row) max = x > max ? x : max;
+  float sum = 0.0f;
+  for (float x : row) sum += std::exp(x - max);
+  return sum == 1.0f;
+}
+
+TEST(Measures, SoftmaxCollapseMatchesThePlainSumOnRowsNearTheEdge) {
+  // Rows whose other logits sit around the edge ln 2^-24 = -16.64 below the maximum, many small terms before and
+  // after it, ties, a NaN: the shortcut (bounds, exps only where needed) against the plain sum, row by row.
+  uint64_t state = 12345;
+  auto uniform = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(state >> 11) * 0x1p-53;
+  };
+  int collapsed = 0, alive = 0;
+  for (int trial = 0; trial < 20000; ++trial) {
+    const int P = 2 + static_cast<int>(uniform() * 120);
+    std::vector<float> row(static_cast<size_t>(P));
+    const int top = static_cast<int>(uniform() * P);
+    const double spread = trial % 3 == 0 ? 40.0 : 4.0;
+    const double centre = trial % 5 == 0 ? -25.0 : -16.64;
+    for (int c = 0; c < P; ++c) row[c] = static_cast<float>(centre + spread * (uniform() - 0.5));
+    row[top] = 0.0f;
+    if (trial % 97 == 0) row[(top + 1) % P] = 0.0f;  // a tie with the maximum
+    if (trial % 89 == 0) row[(top + 1) % P] = NAN;
+    const bool want = plain_softmax_collapsed(row);
+    ASSERT_EQ(softmax_collapsed(row.data(), P), want) << "trial " << trial;
+    (want ? collapsed : alive) += 1;
+  }
+  EXPECT_GT(collapsed, 1000);  // both outcomes well represented
+  EXPECT_GT(alive, 1000);
+}
+
 TEST(Measures, FourierIpr) {
   const int64_t P = 7;
   std::vector<double> cosine(P), spike(P, 0.0);
@@ -149,6 +185,18 @@ TEST(Measures, FourierIpr) {
   // A spike spreads evenly: |F_k|^2 = 1, energies 1, 2, 2, 2 -> IPR = 13 / 49.
   EXPECT_NEAR(inverse_participation_ratio(frequency_energies(spike)), 13.0 / 49.0, 1e-12);
   EXPECT_TRUE(std::isnan(inverse_participation_ratio({0.0, 0.0})));
+  // Even P: the Nyquist frequency counts once; Parseval holds for any vector.
+  const int64_t Q = 8;
+  std::vector<double> nyquist(Q), any(Q);
+  for (int64_t a = 0; a < Q; ++a) nyquist[a] = a % 2 ? -1.0 : 1.0, any[a] = 0.3 * a - 1.0 + (a == 5 ? 2.0 : 0.0);
+  const std::vector<double> en = frequency_energies(nyquist);
+  ASSERT_EQ(en.size(), 5u);
+  EXPECT_NEAR(en[4], Q * Q, 1e-9);
+  EXPECT_NEAR(inverse_participation_ratio(en), 1.0, 1e-12);
+  double energy = 0, norm = 0;
+  for (double e2 : frequency_energies(any)) energy += e2;
+  for (double x : any) norm += x * x;
+  EXPECT_NEAR(energy, Q * norm, 1e-9);
 }
 
 TEST(Measures, FourierIprOfAFactoredModelAndNoneForBilinear) {
