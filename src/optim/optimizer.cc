@@ -50,16 +50,10 @@ AdamWStepScalars adamw_scalars(const OptimizerSettings& s, double lr, int64_t t)
 }
 
 // One element of one AdamW step, the formula every path uses: this scalar form on machines without AVX-512, and
-// adamw_lanes_step (adamw_lanes.h), its operations one for one on 16, 8 or 4 lanes, where there is AVX-512 (tests/unit/lazy_adamw_test.cc
-// checks both against torch's float formula, bit for bit).
-//
-// torch divides in float: sqrt(v) / c with c = float(sqrt(bc2)). Here that quotient is float(double(sqrt(v)) * y)
-// with y = 1/c correctly rounded in double, which is the same float for every input: the double product is within
-// 2^-52 (relative) of x/c, while x/c, a quotient of two 24-bit floats, is never a float rounding midpoint and never
-// closer to one than 2^-49 (relative) [x/c = midpoint M*2^e, M odd with 25 bits, would need x = c*M*2^e to have 25
-// bits; otherwise |x - c*mid| >= one unit of c*mid's last place, and c*mid < 2^49 of those units]. With c <= 1 no
-// subnormal midpoint is reachable either. A multiply replaces one of the step's two divisions, which (with the sqrt)
-// share the divider that bounds this loop. tests/unit/lazy_adamw_test.cc checks it against the float division.
+// adamw_lanes_step (adamw_lanes.h), its operations one for one on 16, 8 or 4 lanes, where there is AVX-512
+// (tests/unit/lazy_adamw_test.cc checks both against torch's float formula, bit for bit). torch's sqrt(v) / sqrt(bc2)
+// is a double multiply here, the same float for every input (docs/NUMERICS.md "AdamW: one multiply instead of a
+// division"), which frees the divider that bounds this loop.
 [[maybe_unused]] inline void adamw_update(float& p, const float g, float& m, float& v, const AdamWConstants& c,
                          const AdamWStepScalars& s) {
   // p.mul_(1 - lr*wd), formed exactly in double and rounded once: the float product's bits, without the microcode
@@ -270,8 +264,8 @@ double time_subnormal_adamw(bool detour) {
 }
 
 // Whether the dense step watches for vectors with subnormal state (adamw_update16's kWatch; util/subnormal_watch.h).
-// Late in a run the m and v of parameters that no longer matter are subnormal (a grokked factored model: 62 % of
-// exp_avg); where the double step pays on this processor (measured), watching costs a few instructions per vector.
+// Late in a run the m and v of parameters that no longer matter are subnormal; where the double step pays on this
+// processor (measured), watching costs a few instructions per vector.
 SubnormalWatch adamw_watch(kMxcsrDenormalOperand | kMxcsrUnderflow, time_subnormal_adamw);
 #endif
 

@@ -210,7 +210,7 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
           touched_rows.insert(touched_rows.end(), buf.pairs.begin(), buf.pairs.begin() + count);
         }
         network_forward(spec, state->layout, state->params.data(), buf.pairs.data(), count, &buf.act);
-        // Each micro-batch's mean loss is divided by k (MODELS.md "Gradient accumulation").
+        // Each micro-batch's mean loss is divided by k (docs/MODELS.md "Gradient accumulation and batches").
         const float grad_scale = static_cast<float>(1.0 / (static_cast<double>(count) * static_cast<double>(accum)));
         compute_loss(loss_settings, buf.act.logits.data(), buf.labels.data(), count, spec.mod_basis, grad_scale,
                      buf.act.logits.data(), buf.loss.data(), nullptr);

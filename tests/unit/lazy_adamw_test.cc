@@ -23,7 +23,7 @@
 namespace bilmod {
 namespace {
 
-// torch.optim.AdamW (1.13) as MODELS.md writes it, in float, both divisions in float: the seed engine's loop.
+// torch.optim.AdamW (1.13) as docs/MODELS.md writes it, in float, both divisions in float: the seed engine's loop.
 void reference_adamw(const OptimizerSettings& s, double lr, float* p, const float* g, float* m, float* v, int64_t t,
                      size_t n) {
   const float decay = static_cast<float>(1.0 - lr * s.weight_decay);
