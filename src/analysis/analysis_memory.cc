@@ -14,13 +14,19 @@ namespace bilmod {
 MemoryEstimate analysis_memory(const AnalysisShape& a, const std::string& command) {
   const ModelSpec& spec = a.spec;
   const int64_t P = spec.mod_basis, H = spec.hidden_dim, n = parameter_count(spec);
-  const bool matrices = spec.kind != ModelKind::kMlp;
+  const bool transformer = spec.kind == ModelKind::kTransformer;
+  const bool matrices = spec.kind != ModelKind::kMlp && !transformer;  // the transformer has no interaction matrices
   const int64_t side = spec.kind == ModelKind::kFactored ? 2 * P : P;  // an interaction matrix's side
   int64_t bytes = kProcessBaseBytes + a.checkpoints * a.state_bytes;
   bytes += n * 8;                                                    // the weights in double (analysis/model_weights.h)
-  bytes += P * P * (8 + 4 + 8 + 1) + a.threads * 256 * (4 * H + P) * 4;  // accuracy recomputed (train/evaluate.h)
-  // Logit sums, wave tables, key components and pair lists: about a dozen (P, P) doubles; one block of logits per thread.
-  bytes += 12 * P * P * 8 + a.threads * kLogitBlock * (4 * H + P) * 4;
+  bytes += P * P * (8 + 4 + 8 + 1) + a.threads * 256 * activation_bytes_per_pair(spec);  // accuracy (train/evaluate.h)
+  // Logit sums, wave tables, key components and pair lists: (P, P) doubles, 20 as calibrated to cover the measured
+  // peak at P = 997; one block of logits per thread, and the P-column copy of a block where the model has more
+  // logits (the transformer's '=').
+  bytes += 20 * P * P * 8 + a.threads * kLogitBlock * activation_bytes_per_pair(spec);
+  if (spec.num_logits() != P) bytes += kLogitBlock * P * 4;
+  // The transformer's analysis: its MLP activations and attention pattern on every pair (analysis/transformer_analysis.h).
+  if (transformer) bytes += P * P * (spec.d_mlp + 3 * spec.num_heads) * 4;
   if (matrices) {
     const int64_t solving = std::max<int64_t>(1, std::min(a.threads, std::max<int64_t>(a.classes, spec.kind == ModelKind::kBilinear ? H : 1)));
     if (spec.kind == ModelKind::kFactored && side > kLowRankSide && H < P) {
@@ -37,7 +43,9 @@ MemoryEstimate analysis_memory(const AnalysisShape& a, const std::string& comman
   bytes += a.heatmaps * drawn * drawn * (8 + 24);  // values, and their text in the data file being written
   MemoryEstimate e;
   e.bytes = bytes;
-  e.what = command + ": " + model_kind_name(spec.kind) + ", P = " + std::to_string(P) + ", H = " + std::to_string(H) +
+  e.what = command + ": " + model_kind_name(spec.kind) + ", P = " + std::to_string(P) +
+           (transformer ? ", d_model = " + std::to_string(spec.d_model) + ", d_mlp = " + std::to_string(spec.d_mlp)
+                        : ", H = " + std::to_string(H)) +
            (matrices ? ", " + std::to_string(side) + " x " + std::to_string(side) + " interaction matrices on " +
                            std::to_string(a.threads) + " threads"
                      : std::string());

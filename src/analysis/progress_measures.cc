@@ -47,12 +47,12 @@ Status compute_progress_measures(const std::string& run_dir, const MemoryBudget&
   ProgressMeasures m;
   m.run_dir = run_dir;
   TrainingState last;
-  // The last checkpoint stays loaded while each one is read (3 x a file: bytes, tensors, state); class 0's
+  // The last checkpoint stays loaded while each one is read (checkpoint_load_bytes: 4 x a file); class 0's
   // interaction matrix is solved at each.
   auto shape_of = [](const ModelSpec& spec) {
     AnalysisShape shape;
     shape.spec = spec;
-    shape.checkpoints = 1 + 3;
+    shape.checkpoints = 1 + 4;
     shape.classes = 1;
     shape.threads = worker_threads();
     return shape;

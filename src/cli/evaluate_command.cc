@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "analysis/analysis_input.h"
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/safetensors.h"
 #include "cli/command.h"
@@ -22,20 +23,30 @@ struct EvaluateOptions {
 };
 
 int run_evaluate(const EvaluateOptions& o) {
-  std::string path;
-  if (Status s = resolve_checkpoint_path(o.checkpoint, &path); !s) return report_failure("evaluate", s);
   MemoryBudget budget;
   if (Status s = memory_budget(o.max_memory, &budget); !s) return report_failure("evaluate", s);
-  // Reading the file, and (its header names the model) evaluating it: the larger of the two, before either.
-  ModelSpec spec;
-  MemoryEstimate need = checkpoint_reading_memory("evaluate", path, loaded_state_bytes(path));
-  if (peek_checkpoint_spec(path, &spec)) {
-    const MemoryEstimate evaluation = evaluation_memory(spec, loaded_state_bytes(path), worker_threads());
-    if (evaluation.bytes >= need.bytes) need = evaluation;
+  // Reading the file, and (a bilmod checkpoint's header names the model) evaluating it: the larger of the two, before
+  // either. A torch.save file names its shapes only inside: its evaluation is checked once it is loaded.
+  std::string resolved;
+  bool evaluation_checked = false;
+  if (resolve_checkpoint_path(o.checkpoint, &resolved)) {  // else the loader reports the bad path itself
+    MemoryEstimate need = checkpoint_reading_memory("evaluate", resolved, loaded_state_bytes(resolved));
+    ModelSpec spec;
+    if (peek_checkpoint_spec(resolved, &spec)) {
+      const MemoryEstimate evaluation = evaluation_memory(spec, loaded_state_bytes(resolved), worker_threads());
+      if (evaluation.bytes >= need.bytes) need = evaluation;
+      evaluation_checked = true;
+    }
+    if (Status s = check_memory(need, budget); !s) return report_failure("evaluate", s);
   }
-  if (Status s = check_memory(need, budget); !s) return report_failure("evaluate", s);
-  TrainingState state;
-  if (Status s = load_checkpoint(path, &state); !s) return report_failure("evaluate", s);
+  // bilmod's checkpoints, and the torch.save files analyze reads (the seed's, the paper's transformer, TransformerLens).
+  AnalysisInput input;
+  if (Status s = load_analysis_input(o.checkpoint, &input); !s) return report_failure("evaluate", s);
+  const std::string& path = input.path;
+  TrainingState& state = input.state;
+  if (!evaluation_checked)
+    if (Status s = check_memory(evaluation_memory(state.spec, loaded_state_bytes(path), worker_threads()), budget); !s)
+      return report_failure("evaluate", s);
   EvaluationWorkspace ws;
   EvaluationOptions options;
   options.loss = state.config.loss_settings();  // the run's own loss, as its checkpoints' metrics report it
@@ -45,23 +56,26 @@ int run_evaluate(const EvaluateOptions& o) {
                                  {"train/accuracy", m.train_accuracy}, {"val/loss", m.val_loss},
                                  {"val/accuracy", m.val_accuracy}};
   if (!o.output.empty()) {
-    // logits (N, P) for the defined pairs in a-major order, with their pair indices (N,). The logits (4 N P bytes:
-    // 4 GB at P = 997) go to the file a block at a time, never held whole.
+    // logits (N, P) for the defined pairs in a-major order (the transformer: (N, P + 1)), with their pair indices
+    // (N,). The logits (4 N P bytes: 4 GB at P = 997) go to the file a block at a time, never held whole.
     const std::vector<int64_t> pairs = defined_pairs(state.config.mod_basis, state.config.parsed_operation());
     const auto n = static_cast<int64_t>(pairs.size());
-    const int64_t P = state.config.mod_basis;
+    const int64_t columns = logit_columns(state.spec, LogitColumns::kAll);
     SafetensorsFile file;
-    file.tensors["logits"] = SafeTensor{DType::kF32, {n, P}, {}};
+    file.tensors["logits"] = SafeTensor{DType::kF32, {n, columns}, {}};
     file.put_i64("pair_index", {n}, pairs.data());
     file.metadata = {{"format", "bilmod-logits"}, {"checkpoint", path}};
     AtomicFileWriter writer(o.output);
     Status written = writer.open();
-    const std::string header = safetensors_header(file, {{"logits", static_cast<uint64_t>(n * P) * sizeof(float)}});
+    const std::string header = safetensors_header(file, {{"logits", static_cast<uint64_t>(n * columns) * sizeof(float)}});
     if (written) written = writer.write(header.data(), header.size());
     if (written)
-      for_each_logit_block(state.spec, state.layout, state.params, pairs, [&](int64_t, int64_t count, const float* logits) {
-        if (written) written = writer.write(logits, static_cast<size_t>(count * P) * sizeof(float));
-      });
+      for_each_logit_block(
+          state.spec, state.layout, state.params, pairs,
+          [&](int64_t, int64_t count, const float* logits) {
+            if (written) written = writer.write(logits, static_cast<size_t>(count * columns) * sizeof(float));
+          },
+          LogitColumns::kAll);
     // Tensors follow in name order: logits, then pair_index.
     const SafeTensor& index = file.tensors["pair_index"];
     if (written) written = writer.write(index.bytes.data(), index.bytes.size());

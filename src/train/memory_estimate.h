@@ -20,6 +20,10 @@ int64_t worker_threads();
 // The parameters of a model of this shape (make_parameter_layout's total, without allocating).
 int64_t parameter_count(const ModelSpec& spec);
 
+// One pair's activations in a forward (and backward) pass: network.h's BatchActivations, the transformer's own,
+// and its num_logits() logits.
+int64_t activation_bytes_per_pair(const ModelSpec& spec);
+
 // Holding a split of P*P pairs: labels (int32) and the train/validation pair indices (int64).
 int64_t dataset_bytes(int64_t mod_basis);
 
