@@ -4,7 +4,8 @@ init.pth's 'train_data'/'test_data' lists of (a, b, P) as the split) and Transfo
 
 A small transformer trained by bilmod for a few epochs is written in both forms with torch.save; `bilmod evaluate` on
 each gives the loss PyTorch computes for the same parameters on the same split, `--init-from` a TransformerLens file
-starts from exactly its parameters, and a nonzero bias is refused with exit code 1 and one line.
+starts from exactly its parameters, `evaluate --output` writes all P + 1 logits per pair (the loss PyTorch
+computes follows from them), and a nonzero bias is refused with exit code 1 and one line.
 """
 import json
 import os
@@ -74,6 +75,22 @@ def main():
         train = [int(x) for x in tensors["data.train_indices"]]
         val = [int(x) for x in tensors["data.val_indices"]]
         want_train, want_val = torch_loss(sd, train), torch_loss(sd, val)
+
+        # evaluate --output streams all P + 1 logits of every pair (the '=' column too), row i for pair_index[i].
+        out = os.path.join(d, "logits.safetensors")
+        run_bilmod("evaluate", os.path.join(d, "checkpoint_epoch_5.safetensors"), "--output", out)
+        saved, _ = read_safetensors(out)
+        logits = torch.from_numpy(np.array(saved["logits"]))
+        failures.check(tuple(logits.shape) == (P * P, P + 1),
+                       f"evaluate --output: logits {tuple(logits.shape)}, want ({P * P}, {P + 1})")
+        if tuple(logits.shape) == (P * P, P + 1):
+            row = {int(p): i for i, p in enumerate(saved["pair_index"])}
+            lp = F.log_softmax(logits[[row[i] for i in train]].float(), -1)
+            labels = torch.tensor([(i // P + i % P) % P for i in train])
+            from_file = float(-lp.gather(1, labels[:, None]).mean())
+            diff = abs(from_file - want_train) / want_train
+            failures.check(diff < 1e-5, f"evaluate --output: train loss from the file's logits {from_file:.6f} vs "
+                                        f"PyTorch {want_train:.6f} (relative {diff:.2g})")
 
         paper = os.path.join(d, "init.pth")
         torch.save({"model": sd, "epoch": 5, "train_data": [(i // P, i % P, P) for i in train],
