@@ -53,6 +53,8 @@ int run_visualize(const VisualizeOptions& o) {
   CheckpointFigureOptions options;
   if (Status s = parse_output_classes(o.output_classes, input.state.spec.mod_basis, &options.output_classes); !s)
     return report_failure("visualize-checkpoint", s);
+  options.num_matrices = o.num_matrices;
+  options.num_eigenvectors = o.num_eigenvectors;
   if (!checked) {
     AnalysisShape shape = shape_of(input.state.spec);
     shape.state_bytes = loaded_state_bytes(input.path);
