@@ -9,7 +9,7 @@
 #include "analysis/fourier.h"
 #include "analysis/logit_fourier.h"
 #include "train/evaluate.h"
-#include "train/training_state.h"
+#include "config/training_state.h"
 
 namespace bilmod {
 

@@ -5,7 +5,7 @@
 #include "checkpoint/safetensors.h"
 #include "cli/command.h"
 #include "data/dataset.h"
-#include "train/run_config.h"
+#include "config/run_config.h"
 #include "util/atomic_file.h"
 
 namespace bilmod {

@@ -9,7 +9,7 @@
 #include "data/dataset.h"
 #include "model/model_spec.h"
 #include "optim/optimizer.h"
-#include "train/run_config.h"
+#include "config/run_config.h"
 
 namespace bilmod {
 
