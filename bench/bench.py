@@ -5,13 +5,19 @@ For each configuration (P = 113, H = 100, AdamW, evaluation of all train and val
   minibatch-all   the same with every core
   fullbatch-1t    full batch, train fraction 0.3, one thread
   fullbatch-all   the same with every core
-runs the PyTorch models (bench/torch_reference.py: the seed's dense nn.Bilinear, the gather version, factored, mlp) and
-bilmod's (bilinear, factored, mlp), interleaved, for several repetitions, and prints seconds per epoch (median, min,
-max over every timed epoch of every repetition) and the ratios. The first epoch of each run is not timed (warm-up; for
+runs the PyTorch models (bench/torch_reference.py: the seed's dense nn.Bilinear, the gather version, factored and mlp
+each written both as one-hot matmuls and as F.embedding lookups) and bilmod's (bilinear, factored, mlp), interleaved,
+for several repetitions, and prints seconds per epoch (median, min, max over every timed epoch of every repetition) and
+the ratios, each against the fastest PyTorch formulation measured (the seed's own dense code has its own row).
+
+PyTorch must run on an optimised BLAS: before anything is timed, the BLAS that PyTorch's matmuls really call is read
+from the process's memory map and printed in the header; on the netlib reference BLAS (Debian's libblas.so.3 with
+nothing better installed, 7-15x slower at matmuls) the benchmark refuses to compare (exit 1; bench/run.sh installs
+Debian's OpenBLAS first). The first epoch of each run is not timed (warm-up; for
 bilmod it also holds the epoch-0 evaluation and checkpoint). bilmod's epochs are timed from its log file's timestamps
 (one evaluation line per epoch), PyTorch's inside the script with time.perf_counter.
 
-Never fails for slowness: it exits non-zero only when a run fails.
+Never fails for slowness: it exits non-zero only when a run fails or PyTorch's BLAS is the reference one.
 """
 import argparse
 import json
@@ -27,8 +33,12 @@ from datetime import datetime
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# (bilmod model, PyTorch model): the pairs whose ratio the table reports.
-PAIRS = [("bilinear", "dense"), ("bilinear", "gather"), ("factored", "factored"), ("mlp", "mlp")]
+# bilmod model -> the PyTorch formulations of the same function; the ratio is taken against the fastest measured.
+# The seed's own dense code is a row of its own ("the seed's code").
+FORMULATIONS = {"bilinear": ["gather"], "factored": ["factored", "factored-embedding"], "mlp": ["mlp", "mlp-embedding"]}
+LABELS = {"dense": "the seed's code: dense nn.Bilinear", "gather": "gather W[:, a, b]",
+          "factored": "factored, one-hot matmul", "factored-embedding": "factored, F.embedding",
+          "mlp": "mlp, one-hot matmul", "mlp-embedding": "mlp, F.embedding"}
 
 
 def parse_args():
@@ -91,13 +101,34 @@ def run_torch(args, model, cfg, threads):
            "--threads", str(threads)]
     if cfg["full_batch"]:
         cmd.append("--full-batch")
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    stdout, _, rss, _ = run_child(cmd, env)
+    stdout, _, rss, _ = run_child(cmd, torch_env(threads))
     result = json.loads(stdout.strip().splitlines()[-1])
     seconds, cpu = result["epoch_seconds"], result["epoch_cpu_seconds"]
     drop = 1 if len(seconds) > 1 else 0
     return dict(epoch_seconds=seconds[drop:], epoch_cpu=statistics.median(cpu[drop:]), rss_kib=rss,
                 final=result["final"], torch=result["torch"])
+
+
+def torch_env(threads):
+    return dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+                OPENBLAS_NUM_THREADS=str(threads))
+
+
+def torch_blas():
+    """Which BLAS PyTorch's matmuls call here (bench/torch_reference.py --blas-only reads its memory map)."""
+    out, _, _, _ = run_child([sys.executable, os.path.join(HERE, "torch_reference.py"), "--blas-only"], torch_env(1))
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def require_optimised_blas():
+    """Exits (1) with one line where PyTorch would run on the reference BLAS; returns the header's description."""
+    blas = torch_blas()
+    libs = (os.path.realpath(blas["blas_libraries"][0]) + " runs sgemm_") if blas["blas_libraries"] else "none mapped"
+    if blas["blas"] not in ("openblas", "mkl"):
+        sys.exit(f"bench: PyTorch calls the {blas['blas']} BLAS ({libs}), not an optimised one: ratios against it "
+                 "would mislead; install Debian's OpenBLAS (apt-get install libopenblas0-pthread; bench/run.sh does) "
+                 "or pass --no-torch")
+    return f"{'OpenBLAS' if blas['blas'] == 'openblas' else 'MKL'} ({libs})"
 
 
 def run_bilmod(args, model, cfg, threads, workdir, epochs=None):
@@ -163,9 +194,11 @@ def main():
     for c in configs:
         if c not in CONFIGS:
             sys.exit(f"bench: unknown configuration {c!r} (known: {', '.join(CONFIGS)})")
+    blas = "not run" if args.no_torch else require_optimised_blas()
     info = machine_info(args)
     load_before = os.getloadavg()
-    torch_models = [] if args.no_torch else [m for m in ("dense", "gather", "factored", "mlp")
+    torch_models = [] if args.no_torch else [m for m in ("dense", "gather", "factored", "factored-embedding", "mlp",
+                                                         "mlp-embedding")
                                                if not (m == "dense" and args.skip_dense)]
     bilmod_models = ["bilinear", "factored", "mlp"]
     results = {}  # (config, impl, model) -> list of run results
@@ -177,7 +210,8 @@ def main():
                 threads = args.threads_all if cfg["all_threads"] else 1
                 # Interleaved: each PyTorch model next to the bilmod model it is compared with.
                 jobs = []
-                for bm, tm in (("bilinear", "gather"), ("bilinear", "dense"), ("factored", "factored"), ("mlp", "mlp")):
+                for bm, tm in (("bilinear", "gather"), ("bilinear", "dense"), ("factored", "factored"),
+                               ("factored", "factored-embedding"), ("mlp", "mlp"), ("mlp", "mlp-embedding")):
                     dense_here = c in args.dense_configs.split(",") and rep < args.dense_reps
                     if tm in torch_models and not (tm == "dense" and not dense_here):
                         jobs.append(("torch", tm))
@@ -194,7 +228,7 @@ def main():
                         r["epoch_cpu"] = max(0.0, (r["cpu"] - one["cpu"]) / (args.bilmod_epochs - 1))
                     results.setdefault((c, impl, model), []).append(r)
                     med = statistics.median(r["epoch_seconds"])
-                    print(f"  rep {rep + 1}/{args.reps} {c:14s} {impl:6s} {model:9s} {med * 1e3:10.2f} ms/epoch "
+                    print(f"  rep {rep + 1}/{args.reps} {c:14s} {impl:6s} {model:18s} {med * 1e3:10.2f} ms/epoch "
                           f"rss {r['rss_kib'] / 1024:.0f} MiB", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -205,6 +239,7 @@ def main():
     print(f"- machine: {info['cpu']}, {info['cores']} cores, Linux {info['kernel']}; load average "
           f"{load_before[0]:.1f} before, {load_after[0]:.1f} after")
     print(f"- versions: {info['bilmod']} ({info['compiler']}), PyTorch {torch_version}, Python {info['python']}")
+    print(f"- blas: PyTorch's matmuls call {blas} (read from its memory map after a matmul)")
     print(f"- {args.reps} repetitions of {args.epochs} epochs for PyTorch ({args.bilmod_epochs} for bilmod; seed's dense "
           f"code: {args.dense_reps} x {args.dense_epochs}); the first epoch of each run is warm-up, not timed; "
           f"'all' = {args.threads_all} threads\n")
@@ -218,19 +253,31 @@ def main():
         cpu_summary[(c, impl, model)] = statistics.median(r["epoch_cpu"] for r in runs)
         threads = args.threads_all if CONFIGS[c]["all_threads"] else 1
         rss = max(r["rss_kib"] for r in runs) / 1024
-        label = {"dense": "dense nn.Bilinear (seed)", "gather": "gather W[:, a, b]"}.get(model, model)
+        label = LABELS.get(model, model) if impl == "torch" else model
         print(f"| {c} | {'PyTorch' if impl == 'torch' else 'bilmod'} | {label} | {threads} | {med:.4g} | {lo:.4g} | "
               f"{hi:.4g} | {cpu_summary[(c, impl, model)]:.4g} | {rss:.0f} |")
     print("\n| configuration | bilmod model | vs PyTorch | speed-up, wall (median / median) | speed-up, CPU time |")
     print("| --- | --- | --- | --- | --- |")
     for c in configs:
-        for bm, tm in PAIRS:
-            if (c, "bilmod", bm) in summary and (c, "torch", tm) in summary:
-                # bilmod's CPU per epoch is a difference of two runs: under heavy load it can come out <= 0.
-                cpu_bilmod = cpu_summary[(c, 'bilmod', bm)]
-                cpu_ratio = f"{cpu_summary[(c, 'torch', tm)] / cpu_bilmod:.1f}x" if cpu_bilmod > 0 else "n/a (noise)"
-                print(f"| {c} | {bm} | {tm} | {summary[(c, 'torch', tm)] / summary[(c, 'bilmod', bm)]:.1f}x | "
-                      f"{cpu_ratio} |")
+        for bm, candidates in [("bilinear", ["dense"])] + list(FORMULATIONS.items()):
+            measured = [tm for tm in candidates if (c, "torch", tm) in summary]
+            if (c, "bilmod", bm) not in summary or not measured:
+                continue
+            tm = min(measured, key=lambda m: summary[(c, "torch", m)])  # the fastest PyTorch formulation
+            label = LABELS[tm] if tm == "dense" else f"fastest measured: {LABELS[tm]}"
+            # bilmod's CPU per epoch is a difference of two runs: under heavy load it can come out <= 0.
+            cpu_bilmod = cpu_summary[(c, 'bilmod', bm)]
+            cpu_ratio = f"{cpu_summary[(c, 'torch', tm)] / cpu_bilmod:.1f}x" if cpu_bilmod > 0 else "n/a (noise)"
+            print(f"| {c} | {bm} | {label} | {summary[(c, 'torch', tm)] / summary[(c, 'bilmod', bm)]:.1f}x | "
+                  f"{cpu_ratio} |")
+    # PyTorch with every core against one: at these sizes it is often slower, and a ratio over it flatters bilmod.
+    for one, many in (("minibatch-1t", "minibatch-all"), ("fullbatch-1t", "fullbatch-all")):
+        for tm in torch_models:
+            if (one, "torch", tm) in summary and (many, "torch", tm) in summary:
+                gain = summary[(one, "torch", tm)] / summary[(many, "torch", tm)]
+                verdict = "SLOWER with more threads than with one" if gain < 1 else "faster with more threads"
+                print(f"| {many} vs {one} | PyTorch {LABELS[tm]} | {args.threads_all} threads vs 1 | {gain:.2f}x | "
+                      f"{verdict} |")
     for one, many in (("minibatch-1t", "minibatch-all"), ("fullbatch-1t", "fullbatch-all")):
         for bm in bilmod_models:
             if (one, "bilmod", bm) in summary and (many, "bilmod", bm) in summary:
@@ -238,7 +285,7 @@ def main():
                       f"{summary[(one, 'bilmod', bm)] / summary[(many, 'bilmod', bm)]:.2f}x | |")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(info=info, args=vars(args), load=[load_before, load_after],
+            json.dump(dict(info=info, blas=blas, args=vars(args), load=[load_before, load_after],
                            results=[dict(config=c, impl=i, model=m, runs=r) for (c, i, m), r in results.items()]),
                       f, indent=1)
 

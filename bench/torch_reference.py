@@ -1,10 +1,12 @@
-"""The PyTorch side of bilmod's benchmark (bench/run.sh): the models of ../shared/docs/BASELINES.md, trained as the
+"""The PyTorch side of bilmod's benchmark (bench/run.sh): the PyTorch models a researcher would write, trained as the
 seed trains them, timed per epoch.
 
   dense     the seed's code: nn.Bilinear(P, P, H) on one-hot vectors -> ReLU -> nn.Linear(H, P)
   gather    the same function written as an index gather: z = W[:, a, b] + bias (W of shape (H, P, P))
   factored  two bias-free nn.Linear(2P, H) on the concatenated one-hot input, h = l * r, bias-free nn.Linear(H, P)
   mlp       nn.Linear(2P, H) on the concatenated one-hot input -> ReLU -> nn.Linear(H, P)
+  factored-embedding, mlp-embedding   the same functions with the one-hot input layers as F.embedding lookups
+            (faster in PyTorch 1.13 at these sizes; the benchmark compares bilmod with the fastest it measures)
 
 Every epoch: a fresh shuffle of the train pairs, AdamW (lr 3e-3, wd 0.5) steps over mini-batches (or one full batch),
 then loss and accuracy on all train and all validation pairs (no_grad). Prints one JSON object per line:
@@ -13,6 +15,7 @@ process CPU time). The first epoch is timed too; run.sh drops it as warm-up.
 """
 import argparse
 import json
+import os
 import time
 
 import torch
@@ -70,12 +73,97 @@ class Mlp(nn.Module):
         return self.output(F.relu(self.hidden(x)))
 
 
-MODELS = {"dense": Dense, "gather": Gather, "factored": Factored, "mlp": Mlp}
+class FactoredEmbedding(nn.Module):
+    """factored with its input layers as lookups: a one-hot row times a weight matrix is a row of it, so
+    left(x) = E_left[a] + E_left[P + b] (F.embedding, whose backward adds rows instead of a (2P x n) @ (n x H) matmul)."""
+
+    def __init__(self, p, h):
+        super().__init__()
+        self.p = p
+        self.left = nn.Embedding(2 * p, h)
+        self.right = nn.Embedding(2 * p, h)
+        self.output = nn.Linear(h, p, bias=False)
+
+    def forward(self, a, b):
+        bp = b + self.p
+        return self.output((self.left(a) + self.left(bp)) * (self.right(a) + self.right(bp)))
+
+
+class MlpEmbedding(nn.Module):
+    """mlp with its input layer as a lookup (F.embedding) and its bias added apart."""
+
+    def __init__(self, p, h):
+        super().__init__()
+        self.p = p
+        self.hidden = nn.Embedding(2 * p, h)
+        self.hidden_bias = nn.Parameter(torch.zeros(h))
+        self.output = nn.Linear(h, p)
+
+    def forward(self, a, b):
+        return self.output(F.relu(self.hidden(a) + self.hidden(b + self.p) + self.hidden_bias))
+
+
+MODELS = {"dense": Dense, "gather": Gather, "factored": Factored, "mlp": Mlp, "factored-embedding": FactoredEmbedding,
+          "mlp-embedding": MlpEmbedding}
+
+
+def blas_libraries():
+    """The BLAS libraries this process has mapped (call after a matmul): what PyTorch really calls."""
+    names = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1] if len(line.split()) >= 6 else ""
+            base = os.path.basename(path)
+            if "blas" in base or "mkl" in base or "lapack" in base:
+                names.add(path)
+    return sorted(names)
+
+
+def sgemm_provider():
+    """The library whose sgemm_ PyTorch's CPU library resolves (dlsym from libtorch_cpu's handle searches its
+    dependencies in load order, as its own calls do): with libblas.so.3 and OpenBLAS both mapped, this says which runs."""
+    import ctypes
+
+    torch_cpu = next((p for p in blas_mapped_paths("libtorch_cpu")), None)
+    if torch_cpu is None:
+        return None
+
+    class DlInfo(ctypes.Structure):
+        _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p), ("dli_sname", ctypes.c_char_p),
+                    ("dli_saddr", ctypes.c_void_p)]
+
+    try:
+        address = ctypes.cast(ctypes.CDLL(torch_cpu).sgemm_, ctypes.c_void_p).value
+        info = DlInfo()
+        if ctypes.CDLL(None).dladdr(ctypes.c_void_p(address), ctypes.byref(info)) == 0:
+            return None
+        return info.dli_fname.decode()
+    except (AttributeError, OSError):
+        return None
+
+
+def blas_mapped_paths(fragment):
+    with open("/proc/self/maps") as f:
+        return sorted({line.split()[-1] for line in f if len(line.split()) >= 6 and fragment in line.split()[-1]})
+
+
+def blas_kind(libraries):
+    """'openblas', 'mkl', 'reference' (netlib's libblas.so.3 with no optimised library behind it) or 'unknown'."""
+    if not libraries:
+        return "unknown"
+    path = os.path.realpath(libraries[0])  # the first: sgemm_'s provider (Debian's alternatives resolved)
+    if "openblas" in path:
+        return "openblas"
+    if "mkl" in path:
+        return "mkl"
+    if os.path.basename(path).startswith("libblas"):
+        return "reference"
+    return "unknown"
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", choices=sorted(MODELS), required=True)
+    ap.add_argument("--model", choices=sorted(MODELS))
     ap.add_argument("--mod-basis", type=int, default=113)
     ap.add_argument("--hidden-dim", type=int, default=100)
     ap.add_argument("--batch-size", type=int, default=128)
@@ -84,9 +172,22 @@ def main():
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--blas-only", action="store_true", help="print which BLAS PyTorch calls, train nothing")
     args = ap.parse_args()
+    if not args.blas_only and not args.model:
+        ap.error("--model is required")
 
     torch.set_num_threads(args.threads)
+    x = torch.ones(64, 64)
+    (x @ x).sum().item()  # a matmul, so that the BLAS PyTorch calls is mapped
+    libraries = blas_libraries()
+    provider = sgemm_provider()
+    if provider:  # the library that really runs sgemm_ decides; the others mapped are named after it
+        libraries = [provider] + [p for p in libraries if p != provider]
+    if args.blas_only:
+        print(json.dumps(dict(blas=blas_kind(libraries), blas_libraries=libraries, torch=torch.__version__,
+                              threads=torch.get_num_threads())))
+        return
     torch.manual_seed(args.seed)
     p = args.mod_basis
     pairs = torch.arange(p * p)
@@ -124,6 +225,7 @@ def main():
         cpu_seconds.append(time.process_time() - cpu_start)
         metrics = dict(train_loss=train_loss, train_acc=train_acc, val_loss=val_loss, val_acc=val_acc)
     print(json.dumps(dict(impl="torch", model=args.model, threads=args.threads, torch=torch.__version__,
+                          blas=blas_kind(libraries), blas_libraries=libraries,
                           steps_per_epoch=(n_train + batch - 1) // batch, epoch_seconds=seconds,
                           epoch_cpu_seconds=cpu_seconds, final=metrics)))
 

@@ -1,38 +1,54 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine to a result:
-#   bash scripts/bootstrap.sh train [bilmod train flags...]   install what is missing, build Release, train
-#   bash scripts/bootstrap.sh test                             install what is missing, build Release, run every test
-# Packages come from Debian (apt-get) only; python3-torch and python3-numpy serve the parity tests alone.
+#   bash scripts/bootstrap.sh train [bilmod train flags...]   what building and training need; builds bilmod; trains
+#   bash scripts/bootstrap.sh test [ctest args...]             that, plus what the tests need; builds everything; ctest
+#   bash scripts/bootstrap.sh build                            as train, without training
+# Packages come from Debian (apt-get) only. train installs the libraries the bilmod binary links (its dashboard and
+# TOML grid files included) and builds only that target, without MPI; test adds GoogleTest, Google Benchmark,
+# OpenMPI, gnuplot (figures), Chromium (the dashboard's page) and python3-torch/numpy (the parity tests), and builds
+# the tests, benchmarks and bilmod with MPI in the same build folder.
 # zipcmp, zipmerge, ziptool: libzip-dev's CMake config names their binaries and fails without them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential cmake ninja-build pkg-config
-  libeigen3-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev libzip-dev zipcmp zipmerge ziptool libcpp-httplib-dev chromium
-  libopenmpi-dev openmpi-bin libtomlplusplus-dev
-  gnuplot-nox python3 python3-torch python3-numpy)
-
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "bootstrap: installing ${missing[*]}"
-  sudo_cmd=""
-  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
-cmake --build build
-
 mode="${1:-train}"
 shift || true
+
+build_packages=(build-essential cmake ninja-build pkg-config
+  libeigen3-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libsqlite3-dev libzip-dev zipcmp zipmerge ziptool libcpp-httplib-dev libtomlplusplus-dev)
+test_packages=(libgtest-dev libgmock-dev libbenchmark-dev libopenmpi-dev openmpi-bin
+  gnuplot-nox chromium python3 python3-torch python3-numpy)
+
+install_missing() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "bootstrap: installing ${missing[*]}"
+    local sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
 case "$mode" in
-  train) exec ./build/bilmod train "$@" ;;
-  test) exec ctest --test-dir build --output-on-failure -j2 --timeout 1500 "$@" ;;
-  build) ;;
+  train | build)
+    install_missing "${build_packages[@]}"
+    # Options are set explicitly each time: the same build/ folder serves both modes.
+    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBILMOD_BUILD_TESTS=OFF -DBILMOD_BUILD_BENCH=OFF \
+      -DBILMOD_MPI=OFF
+    cmake --build build --target bilmod
+    [ "$mode" = build ] || exec ./build/bilmod train "$@"
+    ;;
+  test)
+    install_missing "${build_packages[@]}" "${test_packages[@]}"
+    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBILMOD_BUILD_TESTS=ON -DBILMOD_BUILD_BENCH=ON \
+      -DBILMOD_MPI=ON
+    cmake --build build
+    exec ctest --test-dir build --output-on-failure -j2 --timeout 1500 "$@"
+    ;;
   *) echo "usage: bash scripts/bootstrap.sh train|test|build [args...]" >&2; exit 2 ;;
 esac

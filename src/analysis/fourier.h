@@ -1,4 +1,4 @@
-// The Fourier basis of Z_P (MODELS.md "Analysis"): frequency k = 1..floor(P/2), w_k = 2 pi k / P, each with a
+// The Fourier basis of Z_P (docs/MODELS.md "Analysis"): frequency k = 1..floor(P/2), w_k = 2 pi k / P, each with a
 // cos and a sin wave (k = P/2 for even P has only the cos wave). A vector's energy at k is the squared norm of
 // its projection on those waves; over k = 1..floor(P/2) the energies add up to the vector's energy after its
 // mean is removed (Parseval), because every wave sums to zero over Z_P.

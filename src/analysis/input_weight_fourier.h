@@ -1,4 +1,4 @@
-// How concentrated in frequency a model's input weights are (MODELS.md "Analysis"): the norm of their
+// How concentrated in frequency a model's input weights are (docs/MODELS.md "Analysis"): the norm of their
 // projection on each frequency k = 1..floor(P/2), taken over each input block, and its Gini coefficient.
 #pragma once
 #include <vector>

@@ -1,4 +1,4 @@
-// Interaction matrices (MODELS.md "Analysis"): the quadratic forms through which a bilinear model computes.
+// Interaction matrices (docs/MODELS.md "Analysis"): the quadratic forms through which a bilinear model computes.
 //   bilinear: per unit W_k = W[k] (P x P, rows a, columns b); per class M_c = sum_k U[c,k] W_k (ignores the ReLU).
 //   factored: per unit Q_k = (l_k r_k^T + r_k l_k^T) / 2 (2P x 2P), h_k = x^T Q_k x exactly;
 //             per class Q(c) = sum_k U[c,k] Q_k, logit_c = x^T Q(c) x exactly.

@@ -1,4 +1,4 @@
-// The Fourier structure of the logits over all pairs (MODELS.md "Analysis", Nanda et al. 2023 "Progress
+// The Fourier structure of the logits over all pairs (docs/MODELS.md "Analysis", Nanda et al. 2023 "Progress
 // measures for grokking"): each class's logits over the P*P pairs projected on cos(w_k s) and sin(w_k s),
 // s = a + b (for `sub`, s = a - b); the key frequencies; restricted and excluded loss.
 #pragma once

@@ -1,4 +1,4 @@
-// A model's parameters in PyTorch's order and MODELS.md's notation, in double precision: what every analysis
+// A model's parameters in PyTorch's order and docs/MODELS.md's notation, in double precision: what every analysis
 // reads. bilmod stores weights with PyTorch's first axis moved last (model/model_spec.h); this undoes that once.
 #pragma once
 #include <cstdint>

@@ -1,4 +1,4 @@
-// `bilmod analyze`: every measure of MODELS.md "Analysis" for one checkpoint, as a struct, JSON and text.
+// `bilmod analyze`: every measure of docs/MODELS.md "Analysis" for one checkpoint, as a struct, JSON and text.
 #pragma once
 #include <cstdint>
 #include <string>

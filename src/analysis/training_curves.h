@@ -1,4 +1,4 @@
-// A run's training curves from its tracking store (FORMATS.md "Tracking store": trackio's SQLite schema),
+// A run's training curves from its tracking store (docs/FORMATS.md "Tracking store": trackio's SQLite schema),
 // found from the checkpoint's config as training found it (tracking/tracking_folder.h); {project}.db; the rows of the
 // checkpoint's run_id that carry an epoch.
 #pragma once

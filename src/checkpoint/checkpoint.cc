@@ -64,6 +64,8 @@ namespace {
 
 std::string optimizer_key(const std::string& param, const char* slot) { return "optimizer." + param + "." + slot; }
 
+std::string grokfast_key(const std::string& param, const char* slot) { return "grokfast." + param + "." + slot; }
+
 std::string format_double(double x) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%.17g", x);
@@ -85,6 +87,21 @@ SafetensorsFile to_safetensors(const TrainingState& s) {
     if (!s.optimizer.momentum_buffer.empty())
       put(optimizer_key(info.name, "momentum_buffer"), info, s.optimizer.momentum_buffer);
   }
+  // The gradient filter's state (--grokfast): EMA one tensor per parameter, MA its ring of `window` raw gradients
+  // (slot t % window holds step t's), each in PyTorch's order; metadata grokfast_steps counts the steps filtered.
+  const GrokfastSettings grokfast = s.config.grokfast_settings();
+  for (const ParameterInfo& info : s.layout.parameters) {
+    if (grokfast.kind == GrokfastKind::kEma) put(grokfast_key(info.name, "ema"), info, s.grokfast.ema);
+    if (grokfast.kind == GrokfastKind::kMa) {
+      std::vector<float> ring(static_cast<size_t>(grokfast.window) * info.size);
+      for (int64_t k = 0; k < grokfast.window; ++k)
+        to_torch_order(info, s.grokfast.window.data() + static_cast<size_t>(k) * s.layout.total + info.offset,
+                       ring.data() + static_cast<size_t>(k) * info.size);
+      std::vector<int64_t> shape = {grokfast.window};
+      shape.insert(shape.end(), info.torch_shape.begin(), info.torch_shape.end());
+      file.put_f32(grokfast_key(info.name, "window"), shape, ring.data());
+    }
+  }
   file.put_i64("data.train_indices", {static_cast<int64_t>(s.data.train_indices.size())}, s.data.train_indices.data());
   file.put_i64("data.val_indices", {static_cast<int64_t>(s.data.val_indices.size())}, s.data.val_indices.data());
   file.metadata = {{"format", kCheckpointFormat},
@@ -99,6 +116,7 @@ SafetensorsFile to_safetensors(const TrainingState& s) {
                    {"run_name", s.run_name},
                    {"metrics", s.metrics.dump()},
                    {"bilmod_version", BILMOD_VERSION}};
+  if (grokfast.kind != GrokfastKind::kNone) file.metadata["grokfast_steps"] = std::to_string(s.grokfast.steps);
   file.metadata["data_checksum"] = data_checksum(file);
   file.metadata["header_checksum"] = header_checksum(file);
   return file;
@@ -192,6 +210,29 @@ Status from_safetensors(const SafetensorsFile& file, TrainingState* out) {
     }
     if (!s.optimizer.momentum_buffer.empty()) {
       BILMOD_TRY(take(optimizer_key(info.name, "momentum_buffer"), info, &s.optimizer.momentum_buffer));
+      ++expected_tensors;
+    }
+  }
+  const GrokfastSettings grokfast = s.config.grokfast_settings();
+  s.grokfast.reset(grokfast, s.layout.total);
+  if (grokfast.kind != GrokfastKind::kNone) {
+    BILMOD_TRY(parse_int(meta, "grokfast_steps", &s.grokfast.steps));
+    for (const ParameterInfo& info : s.layout.parameters) {
+      if (grokfast.kind == GrokfastKind::kEma) {
+        BILMOD_TRY(take(grokfast_key(info.name, "ema"), info, &s.grokfast.ema));
+      } else {
+        std::vector<int64_t> shape = {grokfast.window};
+        shape.insert(shape.end(), info.torch_shape.begin(), info.torch_shape.end());
+        const std::string name = grokfast_key(info.name, "window");
+        if (Status got = file.get_f32(name, shape, &torch_order); !got)
+          return Status::runtime(got.message() + " for --grokfast ma with --grokfast-window " +
+                                 std::to_string(grokfast.window));
+        for (float x : torch_order)
+          if (!std::isfinite(x)) return Status::runtime("tensor '" + name + "' holds a non-finite value");
+        for (int64_t k = 0; k < grokfast.window; ++k)
+          from_torch_order(info, torch_order.data() + static_cast<size_t>(k) * info.size,
+                           s.grokfast.window.data() + static_cast<size_t>(k) * s.layout.total + info.offset);
+      }
       ++expected_tensors;
     }
   }

@@ -1,4 +1,4 @@
-// Checkpoints: a TrainingState in safetensors with PyTorch parameter names (FORMATS.md "Checkpoints").
+// Checkpoints: a TrainingState in safetensors with PyTorch parameter names (docs/FORMATS.md "Checkpoints").
 #pragma once
 #include <string>
 

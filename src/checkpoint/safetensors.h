@@ -1,4 +1,4 @@
-// The safetensors container (FORMATS.md): 8-byte little-endian header length N, N bytes of JSON mapping each
+// The safetensors container (docs/FORMATS.md): 8-byte little-endian header length N, N bytes of JSON mapping each
 // tensor name to {dtype, shape, data_offsets}, optional "__metadata__" of strings, then the data buffer.
 // Reading accepts exactly what the reference loader accepts: offsets consistent with dtype x shape, tensors
 // contiguous, in order of offset, without gaps or overlaps, covering the whole buffer.

@@ -1,4 +1,4 @@
-// bilmod analyze: what a trained model computes, in numbers (MODELS.md "Analysis"): interaction-matrix spectra,
+// bilmod analyze: what a trained model computes, in numbers (docs/MODELS.md "Analysis"): interaction-matrix spectra,
 // key frequencies, restricted and excluded loss, the input weights' Gini coefficient, accuracy recomputed.
 // With --over-training, the same for every checkpoint of a run, drawn against epoch (Nanda et al. 2023).
 #include <cstdio>

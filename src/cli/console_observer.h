@@ -9,7 +9,7 @@
 
 namespace bilmod {
 
-// MODELS.md's fact about the seed's model, stated in the help and at the start of every bilinear run.
+// docs/MODELS.md's fact about the seed's model, stated in the help and at the start of every bilinear run.
 inline constexpr const char* kBilinearCannotGeneralise =
     "--model bilinear cannot generalise: with one-hot inputs nn.Bilinear is a lookup table, every (a, b) pair owns "
     "its private vector W[:, a, b], and a pair never seen in training gets no gradient, only weight decay. Validation "

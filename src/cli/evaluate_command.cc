@@ -24,7 +24,9 @@ int run_evaluate(const EvaluateOptions& o) {
   TrainingState state;
   if (Status s = load_checkpoint(path, &state); !s) return report_failure("evaluate", s);
   EvaluationWorkspace ws;
-  const SplitMetrics m = evaluate_splits(state.spec, state.layout, state.params.data(), state.data, &ws);
+  EvaluationOptions options;
+  options.loss = state.config.loss_settings();  // the run's own loss, as its checkpoints' metrics report it
+  const SplitMetrics m = evaluate_splits(state.spec, state.layout, state.params.data(), state.data, &ws, options);
   const nlohmann::json report = {{"checkpoint", path},          {"epoch", state.epoch},
                                  {"step", state.step},          {"train/loss", m.train_loss},
                                  {"train/accuracy", m.train_accuracy}, {"val/loss", m.val_loss},

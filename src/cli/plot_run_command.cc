@@ -1,6 +1,6 @@
 // bilmod plot-run: the grokking picture of tracked runs, from the tracking store: train and validation
 // accuracy and loss against epoch on a log axis, several runs overlaid, drawn by the plotting layer (plot/):
-// PNG and SVG, with the data and the gnuplot script beside them and an index.html (FORMATS.md "Figures").
+// PNG and SVG, with the data and the gnuplot script beside them and an index.html (docs/FORMATS.md "Figures").
 #include <filesystem>
 #include <memory>
 

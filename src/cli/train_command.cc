@@ -57,6 +57,14 @@ void add_train_flags(CLI::App* cmd, RunConfig* c) {
   cmd->add_option("--threads", c->threads, "Threads (0: every core); results are identical for any count");
   cmd->add_option("--log-file", c->log_file, "Also write the log here, one JSON object per line");
   cmd->add_flag("--no-progress", c->no_progress, "No progress bar: a plain log line every few epochs");
+  // Interventions (docs/MODELS.md "Interventions and measures").
+  cmd->add_option("--grokfast", c->grokfast, "Gradient filter of Grokfast between backward and the step: none, ema or ma");
+  cmd->add_option("--grokfast-alpha", c->grokfast_alpha, "Grokfast EMA: state = alpha * state + (1 - alpha) * g");
+  cmd->add_option("--grokfast-lamb", c->grokfast_lamb, "Grokfast: g = g + lamb * filtered (default: 2 for ema, 5 for ma)");
+  cmd->add_option("--grokfast-window", c->grokfast_window, "Grokfast MA: gradients averaged (no change until it is full)");
+  cmd->add_flag("--orthograd", c->orthograd, "OrthoGrad: each tensor's gradient made orthogonal to its weights, norm kept");
+  cmd->add_option("--loss", c->loss, "cross_entropy, stablemax (always in float64) or mse (against one-hot, mean over batch and classes)");
+  cmd->add_option("--loss-precision", c->loss_precision, "float32 or float64: the loss and its gradient from the logits cast to double");
   // Experiment tracking.
   cmd->add_option("--project", c->project, "Tracking project (trackio's)");
   cmd->add_option("--run-name", c->run_name, "Run name (default: trackio's adjective-noun-N)");

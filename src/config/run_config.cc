@@ -46,6 +46,22 @@ OptimizerSettings RunConfig::optimizer_settings() const {
 
 LrSchedule RunConfig::parsed_lr_schedule() const { return *parse_lr_schedule(lr_schedule); }
 
+GrokfastSettings RunConfig::grokfast_settings() const {
+  GrokfastSettings s;
+  s.kind = *parse_grokfast_kind(grokfast);
+  s.alpha = grokfast_alpha;
+  s.lamb = grokfast_lamb >= 0 ? grokfast_lamb : (s.kind == GrokfastKind::kMa ? 5.0 : 2.0);  // grokfast.py's defaults
+  s.window = grokfast_window;
+  return s;
+}
+
+LossSettings RunConfig::loss_settings() const {
+  LossSettings s;
+  s.kind = *parse_loss_kind(loss);
+  s.float64 = loss_precision == "float64";
+  return s;
+}
+
 int64_t RunConfig::steps_per_epoch(int64_t n_train) const {
   if (full_batch) return 1;
   const int64_t micro_batches = (n_train + batch_size - 1) / batch_size;
@@ -103,6 +119,25 @@ Status RunConfig::validate() const {
   bool level_ok = false;
   for (const char* l : kLevels) level_ok = level_ok || log_level == l;
   if (!level_ok) return bad("--log-level '" + log_level + "' is not known: use TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR or CRITICAL");
+  if (!parse_grokfast_kind(grokfast)) return bad("--grokfast '" + grokfast + "' is not known: use none, ema or ma");
+  if (!(grokfast_alpha >= 0 && grokfast_alpha < 1))
+    return bad("--grokfast-alpha must lie in [0, 1), got " + std::to_string(grokfast_alpha));
+  if (!(std::isfinite(grokfast_lamb) && (grokfast_lamb >= 0 || grokfast_lamb == -1)))
+    return bad("--grokfast-lamb must be a finite number >= 0 (or -1: 2 for ema, 5 for ma), got " + std::to_string(grokfast_lamb));
+  if (grokfast_window < 1 || grokfast_window > 1000000)
+    return bad("--grokfast-window must be an integer from 1 to 1000000, got " + std::to_string(grokfast_window));
+  if (grokfast != "none") {
+    const uint64_t n_params = make_parameter_layout(model_spec()).total;
+    const uint64_t bytes = grokfast_state_bytes(grokfast_settings(), n_params);
+    if (bytes > kGrokfastMaxStateBytes)
+      return bad("--grokfast " + grokfast + " would keep " + std::to_string(bytes >> 20) + " MiB of filter state (" +
+                 (grokfast == "ma" ? std::to_string(grokfast_window) + " gradients of " : std::string("")) +
+                 std::to_string(n_params) + " parameters), over the limit of " +
+                 std::to_string(kGrokfastMaxStateBytes >> 20) + " MiB: lower --grokfast-window or use --grokfast ema");
+  }
+  if (!parse_loss_kind(loss)) return bad("--loss '" + loss + "' is not known: use cross_entropy, stablemax or mse");
+  if (loss_precision != "float32" && loss_precision != "float64")
+    return bad("--loss-precision '" + loss_precision + "' is not known: use float32 or float64");
   if (checkpoint_dir.empty()) return bad("--checkpoint-dir must not be empty");
   if (project.empty() || project.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
     return bad("--project '" + project + "' may hold only letters, digits, '_' and '-'");
@@ -115,7 +150,8 @@ Status RunConfig::validate() const {
   X(checkpoint_dir) X(checkpoint_every) X(resume_from) X(seed) X(log_level) X(model) X(activation) X(operation)     \
   X(train_frac) X(data_seed) X(full_batch) X(optimizer) X(beta1) X(beta2) X(eps) X(momentum) X(warmup_steps)       \
   X(lr_schedule) X(eval_every) X(init_from) X(threads) X(log_file) X(no_progress) X(project) X(run_name) X(group) \
-  X(tracking_dir) X(no_track)
+  X(tracking_dir) X(no_track) X(grokfast) X(grokfast_alpha) X(grokfast_lamb) X(grokfast_window) X(orthograd) X(loss)  \
+  X(loss_precision)
 
 nlohmann::json to_json(const RunConfig& c) {
   nlohmann::json j;

@@ -8,6 +8,8 @@
 
 #include "data/operation.h"
 #include "model/model_spec.h"
+#include "model/loss.h"
+#include "optim/grokfast.h"
 #include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
 #include "util/status.h"
@@ -45,6 +47,14 @@ struct RunConfig {
   int64_t threads = 0;  // 0: every core
   std::string log_file;
   bool no_progress = false;
+  // Interventions from the grokking literature (docs/MODELS.md "Interventions and measures").
+  std::string grokfast = "none";  // none, ema or ma
+  double grokfast_alpha = 0.98;
+  double grokfast_lamb = -1;      // -1: the filter's own default (ema 2, ma 5)
+  int64_t grokfast_window = 100;
+  bool orthograd = false;
+  std::string loss = "cross_entropy";  // cross_entropy, stablemax or mse
+  std::string loss_precision = "float32";
   // Experiment tracking (trackio's store).
   std::string project = "bilinear-modular-arithmetic";
   std::string run_name;  // empty: trackio-style adjective-noun-N
@@ -57,6 +67,8 @@ struct RunConfig {
   Operation parsed_operation() const;  // valid only after validate()
   OptimizerSettings optimizer_settings() const;
   LrSchedule parsed_lr_schedule() const;
+  GrokfastSettings grokfast_settings() const;  // valid only after validate()
+  LossSettings loss_settings() const;          // valid only after validate()
   // Steps per epoch and in the whole run, for this split size.
   int64_t steps_per_epoch(int64_t n_train) const;
 

@@ -8,6 +8,7 @@
 
 #include "data/dataset.h"
 #include "model/model_spec.h"
+#include "optim/grokfast.h"
 #include "optim/optimizer.h"
 #include "config/run_config.h"
 
@@ -19,6 +20,7 @@ struct TrainingState {
   ParameterLayout layout;
   std::vector<float> params;  // (layout.total,) in bilmod's stored order (model/model_spec.h)
   OptimizerState optimizer;
+  GrokfastState grokfast;     // the gradient filter's state (--grokfast); empty without one
   Dataset data;
   int64_t epoch = 0;          // epochs completed
   int64_t step = 0;           // optimiser steps completed

@@ -1,4 +1,4 @@
-// The modular-arithmetic table and its train/validation split (MODELS.md "Data").
+// The modular-arithmetic table and its train/validation split (docs/MODELS.md "Data").
 // Inputs are pair indices a*P + b, never one-hot vectors.
 #pragma once
 #include <cstdint>

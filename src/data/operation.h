@@ -1,4 +1,4 @@
-// The binary operations on Z_P that bilmod learns (MODELS.md "Data"): c = op(a, b) mod P.
+// The binary operations on Z_P that bilmod learns (docs/MODELS.md "Data"): c = op(a, b) mod P.
 #pragma once
 #include <cstdint>
 #include <optional>

@@ -1,4 +1,4 @@
-// Mean cross-entropy with a stable log-softmax, and its gradient (MODELS.md "Loss and metrics").
+// Mean cross-entropy with a stable log-softmax, and its gradient (docs/MODELS.md "Loss and metrics").
 #pragma once
 #include <cstdint>
 

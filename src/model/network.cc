@@ -155,13 +155,11 @@ void network_backward(const ModelSpec& spec, const ParameterLayout& layout, cons
   // The derivative is formed where it is added, from dhidden and the forward's activations.
   //
   // Every destination element has one owning thread, which adds its examples' contributions in order: the same bits
-  // for any thread count. Weight rows are owned whole, by contiguous ranges of row slots (bilinear: the P^2 pair
-  // rows; factored: left's 2P rows then right's; mlp: hidden's 2P rows). Each example's rows fall to one thread or
-  // another, and at two threads factored and mlp split evenly by construction (rows a < P and P + b >= P; left and
-  // right). An earlier split of every row by columns made two threads slower than one here: a row's halves sat in
-  // neighbouring cache lines, which the L2 streamer prefetched into the other core at every read, and each write
-  // fetched them back. The bias, which every example hits, is split by columns, each thread summing its columns in
-  // a private copy loaded before the examples and stored after them (the same additions in the same order).
+  // for any thread count (docs/NUMERICS.md "Any thread count, the same bits"). Weight rows are owned whole, by
+  // contiguous ranges of row slots (bilinear: the P^2 pair rows; factored: left's 2P rows then right's; mlp: hidden's
+  // 2P rows), so no cache line is written by two cores; at two threads factored and mlp split evenly by construction
+  // (rows a < P and P + b >= P; left and right). The bias, which every example hits, is split by columns, each thread
+  // summing its columns in a private copy loaded before the examples and stored after them.
   const float* dhidden = act->dhidden.data();
   const float* pre_a = act->pre_a.data();
   const float* pre_b = act->pre_b.empty() ? nullptr : act->pre_b.data();

@@ -1,6 +1,7 @@
 #include "model/output_layer.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <type_traits>
 #include <vector>
@@ -16,15 +17,9 @@
 
 namespace bilmod {
 
-// Every kernel below keeps the plain loops' order of operations for each output element, so the register-tiled
-// versions give the same bits as the plain ones (tests/unit/kernel_equivalence_test.cc). Each step is one fused
-// multiply-add, fma(x, y, acc) = x*y + acc rounded once (IEEE 754's fusedMultiplyAdd: the same bits on every machine,
-// in hardware or in std::fma), as PyTorch's CPU GEMMs also accumulate:
-//   forward   logits[e][c] = fma(h[e][H-1], W[H-1][c], ... fma(h[e][1], W[1][c], fma(h[e][0], W[0][c], 0))) + bias[c]
-//   dweight   dW[k][c] = fma(h[n-1][k], d[n-1][c], ... fma(h[0][k], d[0][c], dW[k][c]))        (examples in order)
-//   dhidden   dh[e][k] = fma(d[e][P-1], W[k][P-1], ... fma(d[e][0], W[k][0], 0))  (the forward kernel on W transposed)
-// Tiling only decides which outputs are in registers together. A machine with two FMA pipes (this project's Xeon)
-// does twice the multiply-adds per cycle fused that it does as a multiply and an add.
+// Every kernel below keeps the plain loops' order of fused multiply-adds for each output element (docs/NUMERICS.md
+// "Order of the output matmuls"), so the register-tiled versions give the same bits as the plain ones
+// (tests/unit/kernel_equivalence_test.cc); tiling only decides which outputs are in registers together.
 
 namespace {
 
@@ -150,15 +145,9 @@ inline void dweight_block(int64_t count, float* dweight_t, const float* dlogits,
 
 namespace {
 
-// Silent inputs. Late in a run weight decay leaves units that no longer matter with weights of ~1e-26 (a grokked
-// `factored` model: 57 of 100 units), and their activations h are subnormal; every multiply-add with a subnormal
-// input costs this core a microcode assist (a grokked factored model's epochs went from 5 to 90 ms, three quarters
-// of it here). Where a unit's output weights are all below 2^-24 and its h is below 2^-126, every product h * W[k][c]
-// is below 2^-150, half the smallest subnormal: adding it to the running sum leaves the sum's value unchanged (the
-// nearest float to acc + p is acc, acc being a float), except that a zero sum may take p's sign. Such h are read as
-// zero, which leaves the same value and at most flips the sign of a logit that is exactly zero; the softmax, the loss
-// and the argmax are the same bits for +0 and -0 (they see x - max and compare, and exp(+-0) = 1), so training is
-// bitwise unchanged (tests/unit/kernel_equivalence_test.cc).
+// Silent inputs: where a unit's output weights are all below 2^-24 and its h is below 2^-126 (subnormal, late in a
+// run), every product h * W[k][c] is below half the smallest subnormal and leaves the logit's value unchanged, so such
+// h are read as zero and spare the microcode assists (docs/NUMERICS.md "Silent units in the forward").
 constexpr float kSilentWeight = 0x1p-24f, kSmallestNormal = 0x1p-126f;
 
 // silent[k] = 1 where every |weight_t[k][c]| < 2^-24; true if any is.
@@ -236,9 +225,6 @@ void output_forward(float* logits, const float* hidden, const float* weight_t, c
 
 #if defined(__AVX512F__)
 namespace {
-// Whether the backward forms the dL/dh of faded units on the integer grid (subnormal_grid.h; util/subnormal_watch.h):
-// watching costs a scan of the weights per call.
-SubnormalWatch grid_watch(kMxcsrDenormalOperand);
 constexpr float kFadedWeight = 0x1p-100f;    // a unit whose output weights are all below this has "faded"
 
 // The faded units' columns, split off weight_by_class (P, H): their indices and their weights (P, S);
@@ -278,6 +264,41 @@ void faded_units_dhidden(int64_t rows, float* dhidden, const float* dlogits, con
     for (int64_t j = 0; j < S; ++j) dhidden[e * H + faded.units[j]] = dh[j];
   }
 }
+
+// Seconds for one mini-batch's dL/dh (128 examples, H = 100, P = 113) late in a run, half the units faded (output
+// weights ~1e-36, small gradients: the products are subnormal) by the forward kernel alone (the plain path) or with
+// the faded units apart on the integer grid (the detour), as output_backward computes it on one thread.
+double time_faded_dhidden(bool detour) {
+  constexpr int64_t n = 128, H = 100, P = 113;
+  thread_local std::vector<float> weights, scratch, dlogits, dhidden;
+  if (weights.empty()) {
+    weights.resize(P * H);
+    dlogits.resize(n * P);
+    dhidden.resize(n * H);
+    uint32_t state = 12345;
+    const auto next = [&state] {  // a small LCG in [-1, 1): the values only need to be ordinary
+      state = state * 1664525u + 1013904223u;
+      return static_cast<float>(state >> 8) * 0x1p-23f - 1.0f;
+    };
+    for (int64_t c = 0; c < P; ++c)
+      for (int64_t k = 0; k < H; ++k) weights[c * H + k] = next() * (k % 2 ? 0.1f : 1e-36f);
+    for (auto& d : dlogits) d = next() * 1e-3f;
+  }
+  scratch = weights;
+  const auto start = std::chrono::steady_clock::now();
+  thread_local FadedUnits faded;
+  if (detour) split_faded_units(scratch.data(), P, H, &faded);
+  for (int64_t e0 = 0; e0 < n; e0 += kTileRows) {
+    const int64_t rows = std::min(kTileRows, n - e0);
+    forward_block(rows, dhidden.data(), dlogits.data(), scratch.data(), nullptr, P, H, e0);
+    if (detour) faded_units_dhidden(rows, dhidden.data(), dlogits.data(), faded, P, H, e0);
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Whether the backward forms the dL/dh of faded units on the integer grid (subnormal_grid.h; util/subnormal_watch.h):
+// where it pays on this processor (measured), watching costs a scan of the weights per call.
+SubnormalWatch grid_watch(kMxcsrDenormalOperand, time_faded_dhidden);
 }  // namespace
 #endif
 
@@ -294,14 +315,12 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
     // dhidden (n, H) = dlogits (n, P) @ weight_by_class (P, H): the forward product with the roles of H and P
     // swapped, so it runs on the forward's register tiles (one weight row broadcast against 16 hidden units at a
     // time) instead of P-long dot products that end in a horizontal sum. The transpose is 11 K floats against 2nHP
-    // FLOPs. Every thread makes its own copy: with one shared copy, written by one thread while the other core
-    // still held its lines from the last call, the strided writes waited on the other core at almost every line
-    // and took as long as the thread's share of the matmuls (two threads gained nothing at batch 128).
+    // FLOPs. Every thread makes its own copy, so no core's strided writes wait on lines the other core holds.
     thread_local std::vector<float> weight_by_class;
     weight_by_class.resize(static_cast<size_t>(P * H));
     // An unread column's weights are taken as zero: a unit that stopped firing keeps output weights that only decay,
     // to ~1e-36 late in a run, and their products with dlogits, subnormal, cost this core a microcode assist per
-    // vector (measured: the backward's matmul became 10x slower). Its dhidden is never read (ReLU's derivative is 0).
+    // vector. Its dhidden is never read (docs/NUMERICS.md "Work that is never read").
     for (int64_t k = 0; k < H; ++k) {
       const bool zero = unread != nullptr && unread[k] != 0;
       for (int64_t c = 0; c < P; ++c) weight_by_class[static_cast<size_t>(c * H + k)] = zero ? 0.0f : weight_t[k * P + c];

@@ -1,12 +1,6 @@
-// expf, 16 lanes at a time, bitwise identical to the C library's scalar expf that std::exp(float) calls here.
-//
-// The algorithm is glibc's (sysdeps/ieee754/flt-32/e_expf.c, Szabolcs Nagy, ARM): in double, x*32/ln2 = k + r,
-// 2^(k/32) from a 32-entry table, a cubic in r. On a CPU with FMA, glibc's ifunc picks the variant compiled with
-// -mfma, whose compiler fused five multiply-adds (the argument reduction's two and the polynomial's three); this kernel
-// fuses the same five with explicit FMA instructions, so every lane follows glibc's sequence of roundings exactly. Lanes glibc treats
-// specially (|x| >= 88, infinities, NaN) are handed to std::exp itself. tests/unit/vector_exp_test.cc compares the
-// two on every float in [-104, 0] (the softmax's range) and on samples elsewhere: a C library with another expf
-// fails that test rather than silently changing results.
+// expf, 16 lanes at a time, bitwise identical to the C library's scalar expf that std::exp(float) calls here: glibc's
+// algorithm with its five fused multiply-adds (docs/NUMERICS.md "The softmax's exp"); |x| >= 88, infinities and NaN go
+// to std::exp itself. tests/unit/vector_exp_exhaustive_test.cc compares the two on every float in [-104, 89].
 #pragma once
 #include <cmath>
 #include <cstdint>

@@ -3,11 +3,9 @@
 // before its sum, as -ffp-contract=off keeps the scalar formula).
 //
 // Why three widths: the square root and the division of every element and step run on the core's divider, which
-// bounds the lazy replay (optimizer.cc), and the divider's time per instruction falls with the width (measured here by
-// build/bench/bilmod_machine_peak, a sqrt and a division: 5.7 ns at 16 lanes, 2.7 ns at 8, 1.4 ns at 4). A row of
-// H = 100 is six 16-lane vectors and 4 elements: in a 4-lane register its last vector costs the divider 1.4 ns, not
-// 5.7. (Rows wholly in 8-lane registers, 7 % cheaper per lane on the divider, measured 5 % slower: twice the other
-// instructions.)
+// bounds the lazy replay (optimizer.cc), and the divider's time per instruction falls with the width
+// (build/bench/bilmod_machine_peak measures it): a row's last few elements take a narrow register, not a mostly
+// empty wide one.
 #pragma once
 #include "optim/optimizer.h"
 
@@ -114,14 +112,10 @@ struct FloatLanes<4> {
   static V sqrt_in_double(V a) { return _mm256_cvtpd_ps(_mm256_sqrt_pd(_mm256_cvtps_pd(a))); }
 };
 
-// p * decay without the subnormal penalty. A float product that lands among the subnormals costs an Intel core a
-// microcode assist: 2.1 ns per vector instead of 0.06 (measured here). The seed model's rows that no gradient reaches
-// only decay, reach the subnormals around epoch 700 of a default run and stay there (p * decay rounds back to p near
-// the bottom of the range): the epoch went from 31 to 97 ms for the rest of the run. Where a lane is subnormal the
-// product is formed in double, where it is exact (24 x 24 bits fit in 53), and rounded to float once: the same bits
-// as the float multiply. (A normal p whose product first becomes subnormal takes the assist once; that is all.)
-// kMaybeSubnormal = false skips the test, for callers that have ruled subnormals out for a whole row (a test per
-// vector and step cost the replay 6 %).
+// p * decay without the subnormal penalty (a float product among the subnormals costs a microcode assist; the seed
+// model's rows that no gradient reaches only decay, and reach the subnormals mid-run): where a lane is subnormal the
+// product is formed exactly in double and rounded once, the float multiply's bits (docs/NUMERICS.md "Decay in
+// double"). kMaybeSubnormal = false skips the test, for callers that have ruled subnormals out for a whole row.
 template <int N, bool kMaybeSubnormal = true>
 inline typename FloatLanes<N>::V times_decay(typename FloatLanes<N>::V p, float decay) {
   using L = FloatLanes<N>;
@@ -154,13 +148,9 @@ inline void adamw_lanes_step(typename FloatLanes<N>::V& p, const typename FloatL
   v = vi;
 }
 
-// adamw_lanes_step with every operation formed in double and rounded to float at once: float(double(x) op double(y))
-// for op in + - * / and sqrt is the float operation's result, bit for bit, because rounding first to 53 bits and
-// then to 24 is the same as rounding to 24 whenever 53 >= 2 * 24 + 2 (Figueroa, "When is double rounding innocuous?",
-// 1995; in the subnormal range the float has fewer bits still); the products are exact in double anyway. What it
-// buys: numbers that are subnormal as floats are normal as doubles, so none of these operations takes the microcode
-// assist a subnormal float input or result costs (late in a run AdamW's m and g of units that no longer matter are
-// subnormal). tests/unit/lazy_adamw_test.cc checks it against the float formula on subnormals, zeros, NaN and inf.
+// adamw_lanes_step with every operation formed in double and rounded to float at once: the float operation's bits
+// (docs/NUMERICS.md "The whole AdamW step in double"), without the microcode assists that subnormal floats cost.
+// tests/unit/lazy_adamw_test.cc checks it against the float formula on subnormals, zeros, NaN and inf.
 template <int N>
 inline void adamw_lanes_step_in_double(typename FloatLanes<N>::V& p, const typename FloatLanes<N>::V g,
                                        typename FloatLanes<N>::V& m, typename FloatLanes<N>::V& v,
@@ -181,8 +171,7 @@ inline void adamw_lanes_step_in_double(typename FloatLanes<N>::V& p, const typen
 
 // Whether a step on these lanes would meet a subnormal float in its state: m or v subnormal (then most of the step's
 // multiplies take an assist). A gradient whose square alone falls below the normal range costs one assist in the
-// float step, less than the whole step in double (measured: taking those too made a factored model's epoch 600 23 %
-// slower); p's own case is times_decay's.
+// float step, less than the whole step in double; p's own case is times_decay's.
 template <int N>
 inline bool meets_subnormal(typename FloatLanes<N>::V m, typename FloatLanes<N>::V v,
                             typename FloatLanes<N>::Mask lanes) {

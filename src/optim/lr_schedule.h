@@ -1,4 +1,4 @@
-// Learning rate at each optimiser step (MODELS.md: --warmup-steps, --lr-schedule constant|cosine).
+// Learning rate at each optimiser step (docs/MODELS.md: --warmup-steps, --lr-schedule constant|cosine).
 #pragma once
 #include <cstdint>
 #include <optional>

@@ -1,8 +1,10 @@
 #include "optim/optimizer.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <type_traits>
+#include <vector>
 
 #include "optim/adamw_lanes.h"
 #include "util/simd_lanes.h"
@@ -48,16 +50,10 @@ AdamWStepScalars adamw_scalars(const OptimizerSettings& s, double lr, int64_t t)
 }
 
 // One element of one AdamW step, the formula every path uses: this scalar form on machines without AVX-512, and
-// adamw_lanes_step (adamw_lanes.h), its operations one for one on 16, 8 or 4 lanes, where there is AVX-512 (tests/unit/lazy_adamw_test.cc
-// checks both against torch's float formula, bit for bit).
-//
-// torch divides in float: sqrt(v) / c with c = float(sqrt(bc2)). Here that quotient is float(double(sqrt(v)) * y)
-// with y = 1/c correctly rounded in double, which is the same float for every input: the double product is within
-// 2^-52 (relative) of x/c, while x/c, a quotient of two 24-bit floats, is never a float rounding midpoint and never
-// closer to one than 2^-49 (relative) [x/c = midpoint M*2^e, M odd with 25 bits, would need x = c*M*2^e to have 25
-// bits; otherwise |x - c*mid| >= one unit of c*mid's last place, and c*mid < 2^49 of those units]. With c <= 1 no
-// subnormal midpoint is reachable either. A multiply replaces one of the step's two divisions, which (with the sqrt)
-// share the divider that bounds this loop. tests/unit/lazy_adamw_test.cc checks it against the float division.
+// adamw_lanes_step (adamw_lanes.h), its operations one for one on 16, 8 or 4 lanes, where there is AVX-512
+// (tests/unit/lazy_adamw_test.cc checks both against torch's float formula, bit for bit). torch's sqrt(v) / sqrt(bc2)
+// is a double multiply here, the same float for every input (docs/NUMERICS.md "AdamW: one multiply instead of a
+// division"), which frees the divider that bounds this loop.
 [[maybe_unused]] inline void adamw_update(float& p, const float g, float& m, float& v, const AdamWConstants& c,
                          const AdamWStepScalars& s) {
   // p.mul_(1 - lr*wd), formed exactly in double and rounded once: the float product's bits, without the microcode
@@ -243,10 +239,34 @@ inline void replay_row(const AdamWConstants& c, const AdamWStepScalars* scalars,
 }
 
 #if defined(BILMOD_ADAMW_LANES)
+// Seconds for 4096 dense steps on state late in a run (m, v and g subnormal, p small) by the float step (the plain
+// path) or in double (the detour).
+double time_subnormal_adamw(bool detour) {
+  constexpr int64_t n = 4096;
+  thread_local std::vector<float> p, g, m, v;
+  p.resize(n), g.resize(n), m.resize(n), v.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const float sign = i % 3 ? 1.0f : -1.0f;
+    p[i] = sign * 1e-3f * static_cast<float>(1 + i % 7);
+    g[i] = sign * 1e-41f * static_cast<float>(1 + i % 5);
+    m[i] = -sign * 1e-40f * static_cast<float>(1 + i % 11);
+    v[i] = 1e-42f * static_cast<float>(1 + i % 13);
+  }
+  const OptimizerSettings settings;
+  const AdamWConstants c = adamw_constants(settings);
+  const AdamWStepScalars s = adamw_scalars(settings, 1e-3, 1000);
+  const auto start = std::chrono::steady_clock::now();
+  if (detour)
+    adamw_row<true>(c, s, p.data(), g.data(), m.data(), v.data(), n);
+  else
+    adamw_row<false>(c, s, p.data(), g.data(), m.data(), v.data(), n);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 // Whether the dense step watches for vectors with subnormal state (adamw_update16's kWatch; util/subnormal_watch.h).
-// Late in a run the m and v of parameters that no longer matter are subnormal (a grokked factored model: 62 % of
-// exp_avg); watching costs a few instructions per vector.
-SubnormalWatch adamw_watch(kMxcsrDenormalOperand | kMxcsrUnderflow);
+// Late in a run the m and v of parameters that no longer matter are subnormal; where the double step pays on this
+// processor (measured), watching costs a few instructions per vector.
+SubnormalWatch adamw_watch(kMxcsrDenormalOperand | kMxcsrUnderflow, time_subnormal_adamw);
 #endif
 
 // The dense step over [0, count): chunks of 4096 elements (16 KiB per array), split across threads; each element's

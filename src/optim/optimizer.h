@@ -1,4 +1,4 @@
-// The optimisers, exactly as torch.optim runs them (MODELS.md "AdamW, exactly as torch.optim.AdamW"):
+// The optimisers, exactly as torch.optim runs them (docs/MODELS.md "AdamW, as torch.optim.AdamW computes it"):
 // the same operations in the same order, in float32, with the bias corrections in double as Python does.
 // One flat loop over one contiguous buffer per kind of state.
 #pragma once
@@ -33,14 +33,11 @@ void optimizer_step(const OptimizerSettings& settings, double lr, float* params,
                     OptimizerState* state, size_t n);
 
 // Lazy AdamW over a block of rows that each step touches sparsely (the seed model's bilinear.weight: one row of H per
-// pair, a batch touches at most `batch` of its P*P rows). AdamW is elementwise, so a row whose gradient was zero for
-// k steps can be brought up to date when next needed by replaying those k steps with g = 0 and each step's own
-// scalars (lr, bias corrections): the same operations on the same values as the dense update, hence the same bits.
-// What it saves is the traffic: the dense step streams all 1.29 M parameters' p, g, m, v (36 MB) per step and the
-// gradient buffer must be cleared whole; here a step touches the batch's rows and the small dense parameters only.
-// Rows are current through row_step[r]; every row is current through synced_step. Call optimizer_catch_up_rows on a
-// batch's rows before its forward pass, and optimizer_sync before anything else reads the parameters or the optimiser
-// state (evaluation, norms, checkpoints, the end of training).
+// pair, a batch touches at most `batch` of its P*P rows): a row is brought up to date when next needed by replaying
+// its zero-gradient steps, the same bits as the dense update (docs/NUMERICS.md "Lazy AdamW rows"), so a step streams
+// only the batch's rows instead of all P*P. Rows are current through row_step[r]; every row is current through
+// synced_step. Call optimizer_catch_up_rows on a batch's rows before its forward pass, and optimizer_sync before
+// anything else reads the parameters or the optimiser state (evaluation, norms, checkpoints, the end of training).
 struct AdamWStepScalars {
   float decay = 1;            // 1 - lr * wd
   float neg_step_size = 0;    // -lr / bias_correction1

@@ -1,4 +1,4 @@
-// Figures as data (FORMATS.md "Figures"): a Figure is a grid of panels, each a line/point/bar/stem plot of
+// Figures as data (docs/FORMATS.md "Figures"): a Figure is a grid of panels, each a line/point/bar/stem plot of
 // several series or a heatmap. Rendering writes, beside each other in one folder,
 //   NAME.dat  every panel's data (gnuplot data blocks, selected by `index`, each headed by a comment),
 //   NAME.gp   the gnuplot script that draws NAME.png and NAME.svg from NAME.dat (rerun: `gnuplot NAME.gp`),

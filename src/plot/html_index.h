@@ -1,4 +1,4 @@
-// index.html for a folder of figures (FORMATS.md "Figures"): every figure with its caption and links to its
+// index.html for a folder of figures (docs/FORMATS.md "Figures"): every figure with its caption and links to its
 // SVG, data and script, and notes on what could not be drawn and why.
 #pragma once
 #include <string>

@@ -92,10 +92,21 @@ std::string quoted(const std::string& s) {
   return out + "'";
 }
 
+// Enhanced text reads _ ^ @ & ~ { } as markup ("cross_entropy" would print a subscript e): each escaped with a
+// backslash, which a single-quoted string passes through to the text processor.
+std::string literal_text(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (std::string("_^@&~{}").find(c) != std::string::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
 std::string tics(const std::vector<json>& values) {
   std::string t = "(";
   for (size_t i = 0; i < values.size(); ++i)
-    t += (i ? ", " : "") + quoted(format_setting_value(values[i])) + " " + std::to_string(i);
+    t += (i ? ", " : "") + quoted(literal_text(format_setting_value(values[i]))) + " " + std::to_string(i);
   return t + ")";
 }
 

@@ -1,7 +1,7 @@
 // The sweep's phase diagram: a heatmap over two swept settings (x, y) of the epoch validation accuracy first
 // reached 0.99 (the epoch of grokking) or of the final validation accuracy, each cell the mean over the runs
 // that share its (x, y) (seeds, other axes). Beside the PNG and SVG: the cell data and the gnuplot script that
-// drew them (FORMATS.md "Figures"), so the figure can be restyled without re-running the sweep.
+// drew them (docs/FORMATS.md "Figures"), so the figure can be restyled without re-running the sweep.
 #pragma once
 #include <map>
 #include <string>

@@ -9,7 +9,7 @@ namespace bilmod {
 using nlohmann::json;
 
 namespace {
-// The metrics of the last evaluation that the summary carries, under the names MODELS.md gives them.
+// The metrics of the last evaluation that the summary carries, under the names docs/MODELS.md gives them.
 const char* const kMetricColumns[][2] = {{"train_loss", "train/loss"},     {"train_accuracy", "train/accuracy"},
                                          {"val_loss", "val/loss"},         {"val_accuracy", "val/accuracy"},
                                          {"weight_norm", "weight_norm"}};

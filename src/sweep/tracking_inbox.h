@@ -3,7 +3,7 @@
 // The choice (README, "bilmod sweep"): a run writes the project's SQLite store directly when the whole sweep is
 // one machine's processes on a local file system (the project lock serialises them). Under MPI, or when the
 // tracking folder is on a network file system (NFS, Lustre, GPFS, CephFS, WekaFS, ... where SQLite's WAL is
-// unsafe), every run writes trackio's JSONL inbox instead (FORMATS.md): one folder per writer, each batch one
+// unsafe), every run writes trackio's JSONL inbox instead (docs/FORMATS.md): one folder per writer, each batch one
 // file written under a temporary name and renamed, so writers on any number of nodes never share a file, a
 // reader never sees half a file, and no lock is needed. At the end rank 0 imports the sweep's inbox files into
 // the store, idempotently by log_id, when the store is on a local file system; on a network file system it

@@ -1,4 +1,4 @@
-// The writers' lock of one project (FORMATS.md): an exclusive flock on {project}.lock beside the database,
+// The writers' lock of one project (docs/FORMATS.md): an exclusive flock on {project}.lock beside the database,
 // held for the length of one write transaction. It serialises bilmod writers (and trackio's) before SQLite's
 // own locking is reached, so a sweep of processes writing one project queues instead of failing with
 // "database is locked".

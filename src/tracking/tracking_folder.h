@@ -1,4 +1,4 @@
-// Where trackio keeps its projects (FORMATS.md, "Tracking store"): one SQLite file per project in one folder,
+// Where trackio keeps its projects (docs/FORMATS.md, "Tracking store"): one SQLite file per project in one folder,
 // found the way trackio finds it, so bilmod and trackio read and write the same files.
 #pragma once
 #include <string>

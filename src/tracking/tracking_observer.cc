@@ -6,7 +6,7 @@
 namespace bilmod {
 
 namespace {
-// FORMATS.md: a flush at least every second.
+// docs/FORMATS.md: a flush at least every second.
 constexpr std::chrono::milliseconds kFlushInterval(1000);
 // How long the end of a run keeps retrying rows the store refused (a disk being cleared) before giving up.
 constexpr std::chrono::milliseconds kFinalPatience(10000);

@@ -1,4 +1,4 @@
-// One row of trackio's `metrics` table as bilmod writes and reads it (FORMATS.md, "Tracking store"): the
+// One row of trackio's `metrics` table as bilmod writes and reads it (docs/FORMATS.md, "Tracking store"): the
 // timestamp format, the per-row log id, and the JSON of the metrics with non-finite numbers spelled as
 // trackio spells them.
 #pragma once

@@ -38,7 +38,7 @@ const std::vector<std::string>& trackio_schema_statements() {
 
 namespace {
 
-// FORMATS.md asks for >= 30 s; the flock already queues bilmod's writers, so this covers trackio's and readers'.
+// docs/FORMATS.md asks for >= 30 s; the flock already queues bilmod's writers, so this covers trackio's and readers'.
 constexpr int kBusyTimeoutMs = 60000;
 
 // A prepared statement that finalises itself.
@@ -119,7 +119,7 @@ Status TrackioStore::check_schema(bool for_writing) {
     for (const std::string& column : needed)
       if (!columns.count(column))
         return Status::runtime(path_ + ": table '" + table.name + "' has no column '" + column +
-                               "', so it is not trackio 0.36's schema (FORMATS.md); open it once with a current trackio "
+                               "', so it is not trackio 0.36's schema; open it once with a current trackio "
                                "to migrate it, or choose another --project or --tracking-dir");
   }
   return Status::ok();

@@ -1,4 +1,4 @@
-// One project's database in trackio's SQLite schema (FORMATS.md, "Tracking store"): created exactly as trackio
+// One project's database in trackio's SQLite schema (docs/FORMATS.md, "Tracking store"): created exactly as trackio
 // 0.36 creates it, or checked when it already exists; written in locked transactions; read by `bilmod runs`,
 // `plot-run` and the dashboard, whether bilmod or trackio wrote it.
 #pragma once
@@ -85,7 +85,7 @@ class TrackioStore {
   std::string path_, lock_path_;
 };
 
-// The CREATE statements of trackio 0.36's schema, verbatim (FORMATS.md), for tests to compare against.
+// The CREATE statements of trackio 0.36's schema, verbatim (docs/FORMATS.md), for tests to compare against.
 const std::vector<std::string>& trackio_schema_statements();
 
 }  // namespace bilmod

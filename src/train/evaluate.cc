@@ -8,7 +8,7 @@
 #include <omp.h>
 #endif
 
-#include "model/cross_entropy.h"
+#include "model/loss.h"
 #include "model/kernels.h"
 
 namespace bilmod {
@@ -21,6 +21,11 @@ constexpr int64_t kEvalChunk = 256;
 
 SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layout, const float* params,
                              const Dataset& data, EvaluationWorkspace* ws) {
+  return evaluate_splits(spec, layout, params, data, ws, EvaluationOptions{});
+}
+
+SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layout, const float* params,
+                             const Dataset& data, EvaluationWorkspace* ws, const EvaluationOptions& options) {
   const int64_t n_train = static_cast<int64_t>(data.train_indices.size());
   const int64_t n = n_train + static_cast<int64_t>(data.val_indices.size());
   if (static_cast<int64_t>(ws->pairs.size()) != n) {
@@ -30,6 +35,7 @@ SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layou
     for (int64_t i = 0; i < n; ++i) ws->labels[i] = data.label[ws->pairs[i]];
     ws->loss.resize(static_cast<size_t>(n));
     ws->correct.resize(static_cast<size_t>(n));
+    ws->collapsed.resize(static_cast<size_t>(n));
   }
   // Threads take whole chunks, each with its own activations, in one parallel region (the kernels inside run on
   // their thread alone: OpenMP does not nest); every pair's numbers are the same whichever thread computes them.
@@ -49,8 +55,11 @@ SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layou
 #endif
     const int64_t begin = chunk * kEvalChunk, count = std::min(kEvalChunk, n - begin);
     network_forward(spec, layout, params, ws->pairs.data() + begin, count, &act);
-    cross_entropy(act.logits.data(), ws->labels.data() + begin, count, spec.mod_basis, 0.0f, nullptr,
-                  ws->loss.data() + begin, ws->correct.data() + begin);
+    compute_loss(options.loss, act.logits.data(), ws->labels.data() + begin, count, spec.mod_basis, 0.0f, nullptr,
+                 ws->loss.data() + begin, ws->correct.data() + begin);
+    if (options.softmax_collapse)
+      for (int64_t i = 0; i < count && begin + i < n_train; ++i)
+        ws->collapsed[begin + i] = softmax_collapsed(act.logits.data() + i * spec.mod_basis, spec.mod_basis);
   }
   SplitMetrics m;
   double loss = 0;
@@ -58,6 +67,11 @@ SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layou
   for (int64_t i = 0; i < n_train; ++i) loss += ws->loss[i], correct += ws->correct[i];
   m.train_loss = loss / static_cast<double>(n_train);
   m.train_accuracy = static_cast<double>(correct) / static_cast<double>(n_train);
+  if (options.softmax_collapse) {
+    int64_t collapsed = 0;
+    for (int64_t i = 0; i < n_train; ++i) collapsed += ws->collapsed[i];
+    m.softmax_collapse = static_cast<double>(collapsed) / static_cast<double>(n_train);
+  }
   loss = 0;
   correct = 0;
   for (int64_t i = n_train; i < n; ++i) loss += ws->loss[i], correct += ws->correct[i];

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "model/loss.h"
 #include "model/model_spec.h"
 #include "model/network.h"
 
@@ -12,6 +13,12 @@ namespace bilmod {
 struct SplitMetrics {
   double train_loss = 0, train_accuracy = 0;
   double val_loss = 0, val_accuracy = 0;
+  double softmax_collapse = 0;  // fraction of train pairs whose softmax collapsed (model/loss.h); with the option only
+};
+
+struct EvaluationOptions {
+  LossSettings loss;              // the loss reported (the run's training loss)
+  bool softmax_collapse = false;  // also measure SplitMetrics::softmax_collapse
 };
 
 // Reusable buffers for evaluation, so an evaluation allocates nothing after the first.
@@ -21,11 +28,14 @@ struct EvaluationWorkspace {
   std::vector<int32_t> labels;  // their labels
   std::vector<double> loss;     // (n,) per-pair loss
   std::vector<uint8_t> correct; // (n,)
+  std::vector<uint8_t> collapsed; // (n,) softmax collapse, when measured
 };
 
 // Each pair is evaluated once; sums run in split order, so the result is independent of the thread count.
 SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layout, const float* params,
                              const Dataset& data, EvaluationWorkspace* ws);
+SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layout, const float* params,
+                             const Dataset& data, EvaluationWorkspace* ws, const EvaluationOptions& options);
 
 // sqrt(sum x^2) in double, in fixed blocks (the same value for any thread count).
 double l2_norm(const float* x, size_t n);

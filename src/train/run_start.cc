@@ -41,6 +41,15 @@ Status resume_config(const StartRequest& request, const TrainingState& checkpoin
   if (merged->epochs < checkpoint.epoch)
     return refuse("--epochs " + std::to_string(merged->epochs) + " is less than the " + std::to_string(checkpoint.epoch) +
                   " epochs " + path + " already holds");
+  // The gradient filter's state is saved with the checkpoint: only the same filter can continue it.
+  const RunConfig& was = checkpoint.config;
+  if (merged->grokfast != was.grokfast || (merged->grokfast == "ma" && merged->grokfast_window != was.grokfast_window)) {
+    auto filter = [](const RunConfig& c) {
+      return "--grokfast " + c.grokfast + (c.grokfast == "ma" ? " --grokfast-window " + std::to_string(c.grokfast_window) : "");
+    };
+    return refuse(filter(*merged) + " cannot resume the filter state saved in " + path + " (" + filter(was) +
+                  "): resume with the checkpoint's filter, or start a new run");
+  }
   return Status::ok();
 }
 

@@ -9,11 +9,15 @@
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/safetensors.h"
 #include "data/dataset.h"
-#include "model/cross_entropy.h"
+#include "model/loss.h"
 #include "model/network.h"
+#include "optim/grokfast.h"
 #include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
+#include "optim/orthograd.h"
+#include "util/log.h"
 #include "train/evaluate.h"
+#include "train/measures.h"
 
 namespace bilmod {
 
@@ -58,6 +62,7 @@ Status create_training_state(const RunConfig& config, TrainingState* out) {
   else
     BILMOD_TRY(load_initial_parameters(config.init_from, s, &s.params));
   s.optimizer.reset(config.optimizer_settings(), s.layout.total);
+  s.grokfast.reset(config.grokfast_settings(), s.layout.total);
   s.run_id = new_run_id();
   s.run_name = config.run_name;
   *out = std::move(s);
@@ -101,7 +106,10 @@ std::string stop_message(int signal, const TrainingState& state) {
 
 nlohmann::json evaluation_metrics(TrainingState* state, EvaluationWorkspace* ws, double epoch_loss, double lr,
                                   double grad_norm) {
-  const SplitMetrics m = evaluate_splits(state->spec, state->layout, state->params.data(), state->data, ws);
+  EvaluationOptions options;
+  options.loss = state->config.loss_settings();
+  options.softmax_collapse = true;
+  const SplitMetrics m = evaluate_splits(state->spec, state->layout, state->params.data(), state->data, ws, options);
   nlohmann::json j = {{"epoch", state->epoch},
                       {"train/loss", m.train_loss},
                       {"train/accuracy", m.train_accuracy},
@@ -111,6 +119,11 @@ nlohmann::json evaluation_metrics(TrainingState* state, EvaluationWorkspace* ws,
                       {"weight_norm", l2_norm(state->params.data(), state->params.size())}};
   if (!std::isnan(epoch_loss)) j["train/epoch_loss"] = epoch_loss;
   if (!std::isnan(grad_norm)) j["grad_norm"] = grad_norm;
+  // The measures of docs/MODELS.md "Interventions and measures".
+  j["softmax_collapse"] = m.softmax_collapse;
+  for (const auto& [name, norm] : weight_norms(state->layout, state->params.data())) j[name] = norm;
+  if (const double ipr = mean_input_fourier_ipr(state->spec, state->layout, state->params.data()); !std::isnan(ipr))
+    j["fourier_ipr"] = ipr;
   return j;
 }
 
@@ -127,8 +140,15 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
   const int64_t n_micro = (n_train + micro - 1) / micro;
   const int64_t steps_per_epoch = config.steps_per_epoch(n_train);
   const int64_t total_steps = config.epochs * steps_per_epoch;
+  const LossSettings loss_settings = config.loss_settings();
+  const GrokfastSettings grokfast = config.grokfast_settings();
 
   for (auto* o : observers) BILMOD_TRY(o->on_start(*state));
+  if (grokfast.kind != GrokfastKind::kNone)
+    log::info("grokfast " + config.grokfast + ": filter state of " +
+                  std::to_string(grokfast_state_bytes(grokfast, state->layout.total) >> 10) + " KiB",
+              {{"grokfast_state_bytes", grokfast_state_bytes(grokfast, state->layout.total)},
+               {"limit_bytes", kGrokfastMaxStateBytes}});
   LazyRows* lazy_rows = nullptr;  // set once the step buffers exist: finish leaves every row up to date
   auto finish = [&](Status outcome) {
     if (lazy_rows) optimizer_sync(optimizer, state->params.data(), &state->optimizer, lazy_rows);
@@ -142,7 +162,11 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
   // updates the rows its batch touched and the small dense parameters; `sync` brings every row up to date before
   // anything reads parameters or optimiser state (evaluation, norms, checkpoints, the end). Bitwise the dense result.
   // Observers' on_step must not read state->params: rows not yet synced are behind.
-  const ParameterInfo* row_block = spec.kind == ModelKind::kBilinear ? state->layout.find("bilinear.weight") : nullptr;
+  // A gradient transform (grokfast, OrthoGrad) makes every row's gradient non-zero (the filter's state, the
+  // projection on w): the lazy path's premise fails, so those runs take dense steps.
+  const bool transforms_gradient = grokfast.kind != GrokfastKind::kNone || config.orthograd;
+  const ParameterInfo* row_block =
+      spec.kind == ModelKind::kBilinear && !transforms_gradient ? state->layout.find("bilinear.weight") : nullptr;
   LazyRows lazy = row_block ? make_lazy_rows(optimizer, state->optimizer, row_block->offset,
                                              spec.mod_basis * spec.mod_basis, spec.hidden_dim)
                             : LazyRows{};
@@ -184,10 +208,10 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
           touched_rows.insert(touched_rows.end(), buf.pairs.begin(), buf.pairs.begin() + count);
         }
         network_forward(spec, state->layout, state->params.data(), buf.pairs.data(), count, &buf.act);
-        // Each micro-batch's mean loss is divided by k (MODELS.md "Gradient accumulation").
+        // Each micro-batch's mean loss is divided by k (docs/MODELS.md "Gradient accumulation and batches").
         const float grad_scale = static_cast<float>(1.0 / (static_cast<double>(count) * static_cast<double>(accum)));
-        cross_entropy(buf.act.logits.data(), buf.labels.data(), count, spec.mod_basis, grad_scale,
-                      buf.act.logits.data(), buf.loss.data(), nullptr);
+        compute_loss(loss_settings, buf.act.logits.data(), buf.labels.data(), count, spec.mod_basis, grad_scale,
+                     buf.act.logits.data(), buf.loss.data(), nullptr);
         double sum = 0;
         for (int64_t i = 0; i < count; ++i) sum += buf.loss[i];
         batch_loss += sum / static_cast<double>(count);
@@ -202,6 +226,13 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
       }
       lr = learning_rate_at(schedule, config.learning_rate, config.warmup_steps, total_steps, state->step + 1);
       if (evaluate_now && s + 1 == steps_per_epoch) grad_norm = l2_norm(buf.grads.data(), buf.grads.size());
+      // Between backward and the step, in the order a PyTorch loop applies them: the gradient filter after
+      // backward, OrthoGrad inside the optimiser's step, before the base optimiser.
+      if (grokfast.kind != GrokfastKind::kNone)
+        grokfast_apply(grokfast, &state->grokfast, buf.grads.data(), buf.grads.size());
+      if (config.orthograd)
+        for (const ParameterInfo& info : state->layout.parameters)
+          orthograd_tensor(state->params.data() + info.offset, buf.grads.data() + info.offset, info.size);
       optimizer_step_lazy(optimizer, lr, state->params.data(), buf.grads.data(), &state->optimizer, state->layout.total,
                           &lazy, touched_rows.data(), static_cast<int64_t>(touched_rows.size()));
       state->step += 1;

@@ -20,7 +20,7 @@ class TrainingObserver {
   virtual Status on_start(const TrainingState& state) { return Status::ok(); }
   // After each optimiser step: state.step is the step just taken.
   virtual void on_step(const TrainingState& state, double batch_loss, double lr) {}
-  // After each evaluation; metrics holds "epoch" and MODELS.md's epoch metrics.
+  // After each evaluation; metrics holds "epoch" and docs/MODELS.md's epoch metrics.
   virtual void on_evaluation(const TrainingState& state, const nlohmann::json& metrics) {}
   // Just before a checkpoint of `state` is written: whatever must be durable before a resume from that checkpoint can
   // happen (the tracking rows up to state.step, which a resume keeps and does not redo) is made durable here.

@@ -1,5 +1,5 @@
-// Two channels (STYLE.md): levelled, human-readable lines on stderr (spdlog, loguru's layout), and with
-// --log-file one JSON object per line: {"time", "level", "message", "fields"}.
+// Two channels (docs/ARCHITECTURE.md "Conventions"): levelled, human-readable lines on stderr (spdlog, loguru's
+// layout), and with --log-file one JSON object per line: {"time", "level", "message", "fields"}.
 #pragma once
 #include <functional>
 #include <string>

@@ -1,5 +1,5 @@
-// Errors are values until main (STYLE.md): a function that can fail returns Status, and only the
-// command layer prints the message and exits with its code. Exit codes are FORMATS.md's.
+// Errors are values until main (docs/ARCHITECTURE.md "Conventions"): a function that can fail returns Status, and only
+// the command layer prints the message and exits with its code. Exit codes are docs/FORMATS.md's.
 #pragma once
 #include <string>
 #include <utility>

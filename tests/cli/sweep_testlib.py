@@ -51,7 +51,7 @@ def comparable(row):
 
 
 def checkpoint_metadata(path):
-    """The __metadata__ of a safetensors file (FORMATS.md: 8-byte little-endian header length, then JSON)."""
+    """The __metadata__ of a safetensors file (docs/FORMATS.md: 8-byte little-endian header length, then JSON)."""
     with open(path, "rb") as f:
         (n,) = struct.unpack("<Q", f.read(8))
         return json.loads(f.read(n))["__metadata__"]

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 import uuid
 
+from tracking_helpers import skipping  # noqa: F401 (tests/skipping.py)
 from tracking_helpers import BILMOD, Checks, documented_schema
 
 PROJECT = "dash-test"
@@ -160,7 +161,7 @@ def polylines(dom, metric):
 
 def test_page_in_headless_chromium(tmp):
     if not CHROMIUM:
-        print("  SKIPPED: Chromium not found (Debian: apt-get install chromium); the browser check did not run")
+        skipping.skipped("Chromium not found (Debian: chromium); the browser check did not run")
         return
     td, store = setup(tmp)
     dash = Dashboard(td)

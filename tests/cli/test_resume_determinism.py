@@ -1,6 +1,6 @@
 """Resume, determinism and gradient accumulation, end to end (issue 2):
 - 2N epochs straight against N, then resumed for N more: identical parameters, optimiser state, split and metrics;
-- the same seeds give bitwise-identical checkpoint tensors whatever --threads is;
+- the same seeds give bitwise-identical checkpoint tensors whatever --threads is, resumed at another thread count too;
 - batch B with k accumulation steps equals batch B*k without, within float rounding."""
 import json
 import os
@@ -43,15 +43,26 @@ def main():
             failures.check(os.path.exists(os.path.join(resumed, "checkpoint_epoch_7.safetensors")),
                            f"{model}: --resume-from FOLDER continues from its latest checkpoint")
 
-        # Large enough that every kernel takes its multi-threaded path (full batch of 1860 pairs).
-        wide = ["--model", model, "--mod-basis", 61, "--hidden-dim", 48, "--train-frac", 0.5, "--seed", 2, "--epochs", 3]
-        with tempdir() as one, tempdir() as two:
-            train(one, *wide, "--threads", 1, "--full-batch")
-            train(two, *wide, "--threads", 2, "--full-batch")
-            x, _ = read_safetensors(os.path.join(one, "checkpoint_epoch_3.safetensors"))
-            y, _ = read_safetensors(os.path.join(two, "checkpoint_epoch_3.safetensors"))
-            diff = differing_tensors(x, y)
-            failures.check(not diff, f"{model}: --threads 1 and 2 give bitwise-identical tensors (differing: {diff})")
+        # Large enough that every kernel takes its multi-threaded path (1860 train pairs), full batch and batches of
+        # 128. A run resumed at another thread count (2, then 1, then 2 threads, an epoch each) is the same bits too.
+        wide = ["--model", model, "--mod-basis", 61, "--hidden-dim", 48, "--train-frac", 0.5, "--seed", 2,
+                "--checkpoint-every", 1]
+        for batches in (["--full-batch"], ["--batch-size", 128]):
+            with tempdir() as one, tempdir() as two, tempdir() as hop:
+                train(one, *wide, *batches, "--epochs", 3, "--threads", 1)
+                train(two, *wide, *batches, "--epochs", 3, "--threads", 2)
+                train(hop, *wide, *batches, "--epochs", 1, "--threads", 2)
+                train(hop, "--resume-from", hop, "--epochs", 2, "--threads", 1)
+                train(hop, "--resume-from", hop, "--epochs", 3, "--threads", 2)
+                x, _ = read_safetensors(os.path.join(one, "checkpoint_epoch_3.safetensors"))
+                y, _ = read_safetensors(os.path.join(two, "checkpoint_epoch_3.safetensors"))
+                z, _ = read_safetensors(os.path.join(hop, "checkpoint_epoch_3.safetensors"))
+                diff = differing_tensors(x, y)
+                failures.check(not diff, f"{model} {batches[0]}: --threads 1 and 2 give bitwise-identical tensors "
+                                         f"(differing: {diff})")
+                diff = differing_tensors(x, z)
+                failures.check(not diff, f"{model} {batches[0]}: resumed across thread counts (2, 1, 2) == 1 thread "
+                                         f"straight, bitwise (differing: {diff})")
 
         # 256 train pairs: B=32 x k=4 and B=128 x k=1 both make 2 steps per epoch.
         with tempdir() as accum, tempdir() as big:

@@ -9,6 +9,10 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import skipping  # noqa: E402
 
 from sweep_testlib import BILMOD, GRID, TINY, check_complete, comparable, fail, run, summary, sweep, tempdir
 
@@ -16,14 +20,12 @@ from sweep_testlib import BILMOD, GRID, TINY, check_complete, comparable, fail, 
 def main():
     mpirun = shutil.which("mpirun")
     if mpirun is None:
-        print("SKIP: mpirun not installed (Debian: openmpi-bin)")
-        return
+        skipping.skip("mpirun not installed (Debian: openmpi-bin)")
     # OpenMPI itself leaks and races by the sanitizers' standards (its own allocations, progress threads): under
     # ASan/TSan builds this test would test OpenMPI, so it runs on the plain build only.
     linked = subprocess.run(["ldd", BILMOD], capture_output=True, text=True).stdout
     if "libasan" in linked or "libtsan" in linked:
-        print("SKIP: sanitizer build (OpenMPI's own leaks and races would be reported)")
-        return
+        skipping.skip("sanitizer build (OpenMPI's own leaks and races would be reported)", setup_installs_it=False)
     work = tempdir()
     local, distributed = os.path.join(work, "local"), os.path.join(work, "mpi")
     tracking_local, tracking_mpi = os.path.join(work, "tracking_local"), os.path.join(work, "tracking_mpi")

@@ -1,8 +1,9 @@
-"""bilmod plot-run: the grokking figure of tracked runs, as FORMATS.md's "Figures" asks: PNG and SVG with the data
+"""bilmod plot-run: the grokking figure of tracked runs, as docs/FORMATS.md's "Figures" asks: PNG and SVG with the data
 and the gnuplot script beside them, and an index.html; the data holds every evaluation of every run."""
 import os
 import shutil
 
+from tracking_helpers import skipping  # noqa: F401 (tests/skipping.py)
 from tracking_helpers import SMALL, Checks, bilmod
 
 EPOCHS = 3
@@ -38,8 +39,7 @@ def test_plot_run_writes_the_figure_with_its_data(tmp):
 if __name__ == "__main__":
     checks = Checks()
     if not shutil.which("gnuplot"):
-        print("SKIPPED: gnuplot not found (Debian: gnuplot-nox); plot-run cannot draw")
-    else:
-        checks.run(test_plot_run_writes_the_figure_with_its_data)
+        skipping.skip("gnuplot not found (Debian: gnuplot-nox); plot-run cannot draw")
+    checks.run(test_plot_run_writes_the_figure_with_its_data)
     shutil.rmtree(checks.tmp, ignore_errors=True)
     checks.finish()

@@ -1,4 +1,4 @@
-"""bilmod train's tracking store, checked against FORMATS.md field by field and read back as trackio reads it
+"""bilmod train's tracking store, checked against docs/FORMATS.md field by field and read back as trackio reads it
 (Python's sqlite3); bilmod runs / runs export on it and on a store written the way trackio writes; resume
 continuity; unusable stores refused before training."""
 import csv
@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import uuid
 
+from tracking_helpers import skipping  # noqa: F401 (tests/skipping.py)
 from tracking_helpers import (HEX32, RUN_NAME, SMALL, TIMESTAMP, Checks, bilmod, checkpoint_metadata, connect,
                               documented_schema, normalise_sql, trackio_metrics)
 
@@ -39,7 +40,7 @@ def test_schema_is_formats_md(tmp):
     query = "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
     want = {(t, n, tb, normalise_sql(s)) for t, n, tb, s in reference.execute(query)}
     got = {(r[0], r[1], r[2], normalise_sql(r[3])) for r in ours.execute(query)}
-    assert got == want, f"schema differs from FORMATS.md:\n missing {want - got}\n extra {got - want}"
+    assert got == want, f"schema differs from docs/FORMATS.md:\n missing {want - got}\n extra {got - want}"
     for table in ("metrics", "configs", "system_metrics"):
         want_columns = list(reference.execute(f"PRAGMA table_info({table})"))
         got_columns = [tuple(r) for r in ours.execute(f"PRAGMA table_info({table})")]
@@ -75,7 +76,10 @@ def test_rows_follow_formats_md(tmp):
     for r in epochs[1:]:
         keys = set(trackio_metrics(r["metrics"]))
         want = {"epoch", "train/epoch_loss", "train/loss", "train/accuracy", "val/loss", "val/accuracy", "lr",
-                "grad_norm", "weight_norm"}
+                "grad_norm", "weight_norm",
+                # the measures of docs/MODELS.md "Interventions and measures" (a factored model)
+                "softmax_collapse", "fourier_ipr", "weight_norm/left.weight", "weight_norm/right.weight",
+                "weight_norm/output.weight"}
         assert keys == want, f"epoch row keys {sorted(keys)}, want {sorted(want)}"
     config_rows = conn.execute("SELECT * FROM configs").fetchall()
     assert len(config_rows) == 1
@@ -242,7 +246,7 @@ def test_a_full_disk_mid_run_does_not_stop_training(tmp):
     mnt = os.path.join(tmp, "small-disk")
     os.makedirs(mnt)
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", mnt], capture_output=True).returncode != 0:
-        print("  SKIPPED: cannot mount a small tmpfs here (needs root); the full-disk check did not run")
+        skipping.skipped("cannot mount a small tmpfs here (needs root); the full-disk check did not run")
         return
     try:
         r = bilmod("train", *SMALL[:-2], "--log-level", "INFO", "--batch-size", "1", "--epochs", "8", "--checkpoint-dir",

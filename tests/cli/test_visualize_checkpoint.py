@@ -129,8 +129,14 @@ def main():
         check(f"index.html shows {name}", f'src="{name}.png"' in html)
     check("index.html has captions", html.count("<figcaption>") == len(expected), str(html.count("<figcaption>")))
     check("--num-matrices 4 draws 4 heatmaps", open(os.path.join(out, "interaction_matrices_grid.gp")).read().count(" matrix with image") == 4)
-    check("--num-eigenvectors 3 draws 3 panels", open(os.path.join(out, "eigenvectors_unit_0.gp")).read().count("# panel ") == 2 or
-          open(os.path.join(out, "eigenvectors_unit_0.gp")).read().count("# panel ") == 3)
+    def panels(name):
+        return open(os.path.join(out, name + ".gp")).read().count("# panel ")
+    # A factored unit's Q_k has rank 2: exactly two eigenvectors exist, whatever --num-eigenvectors asks; a class
+    # matrix Q(c) sums H of them and has the 3 asked for.
+    check("a factored unit (rank 2) draws exactly its 2 eigenvectors", panels("eigenvectors_unit_0") == 2,
+          str(panels("eigenvectors_unit_0")))
+    check("--num-eigenvectors 3 draws 3 panels for a class matrix", panels("class_eigenvectors_0") == 3,
+          str(panels("class_eigenvectors_0")))
 
     # The script redraws the figure by itself, from its own folder.
     os.remove(os.path.join(out, "logit_fourier_spectrum.png"))

@@ -1,6 +1,6 @@
 """Shared helpers of the PyTorch parity and end-to-end tests.
 
-Everything here is written from the documents (shared/docs/MODELS.md, FORMATS.md), not from bilmod's code: the
+Everything here is written from the documents (docs/MODELS.md, docs/FORMATS.md), not from bilmod's code: the
 safetensors reader/writer, bilmod's counter-based random stream (to reproduce the split and each epoch's batch order),
 and the PyTorch reference modules of the three models, with the parameter names bilmod's checkpoints use.
 """
@@ -58,7 +58,7 @@ def write_safetensors(path, tensors, metadata=None):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# bilmod's counter-based random stream (MODELS.md "Epoch order"; src/util/rng.h documents the same formulas).
+# bilmod's counter-based random stream (docs/MODELS.md "Data"; src/util/rng.h documents the same formulas).
 def mix64(x):
     x &= MASK
     x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK
@@ -87,6 +87,20 @@ SPLIT_STREAM, EPOCH_ORDER_STREAM = 1, 2
 
 def epoch_order(n_train, seed, epoch):
     return shuffled(range(n_train), stream_key(seed, EPOCH_ORDER_STREAM, epoch))
+
+
+# The operations (docs/MODELS.md "Data"), on tensors of a and b; div is a * b^(P-2), defined for b != 0.
+OPERATIONS = {
+    "add": lambda a, b, p: (a + b) % p,
+    "sub": lambda a, b, p: (a - b) % p,
+    "mul": lambda a, b, p: (a * b) % p,
+    "div": lambda a, b, p: (a * torch.tensor([pow(int(x), p - 2, p) for x in b])) % p,
+    "x2+y2": lambda a, b, p: (a * a + b * b) % p,
+    "x2+xy+y2": lambda a, b, p: (a * a + a * b + b * b) % p,
+    "x2+xy+y2+x": lambda a, b, p: (a * a + a * b + b * b + a) % p,
+    "x3+xy": lambda a, b, p: (a * a * a + a * b) % p,
+    "x3+xy2+y": lambda a, b, p: (a * a * a + a * b * b + b) % p,
+}
 
 
 def split(p, train_frac, data_seed):
@@ -192,6 +206,7 @@ class Failures:
         print(("ok   " if ok else "FAIL ") + message, flush=True)
         if not ok:
             self.count += 1
+        return ok
 
     def finish(self):
         print(f"{self.checks - self.count} passed, {self.count} failed")

@@ -1,5 +1,6 @@
 """The end-to-end tests' checklist: each check prints one line (ok or FAIL with what differed), failures are
-counted, and finish() exits non-zero if any failed, so one run reports every mismatch, not just the first."""
+counted, and finish() exits non-zero if any failed or none ran, so one run reports every mismatch, not just the
+first."""
 import os
 import sys
 
@@ -7,9 +8,12 @@ import numpy as np
 
 BILMOD = os.environ.get("BILMOD", "build/bilmod")
 FAILURES = []
+CHECKED = 0
 
 
 def check(name, ok, detail=""):
+    global CHECKED
+    CHECKED += 1
     print(("ok    " if ok else "FAIL  ") + name + ("" if ok else "  " + detail))
     if not ok:
         FAILURES.append(name)
@@ -28,6 +32,9 @@ def close(name, got, want, rtol=1e-6, atol=1e-9):
 
 
 def finish():
+    if CHECKED == 0:
+        print("FAILED: no check ran")
+        sys.exit(1)
     if FAILURES:
         print(f"{len(FAILURES)} check(s) failed")
         sys.exit(1)

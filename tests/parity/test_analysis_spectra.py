@@ -1,4 +1,4 @@
-"""bilmod analyze against numpy on the same weights (MODELS.md "Analysis").
+"""bilmod analyze against numpy on the same weights (docs/MODELS.md "Analysis").
 
 Trains a small factored model until it generalises and a bilinear model for a few epochs, then recomputes
 in numpy from the checkpoint's tensors: the interaction matrices, their eigenvalues (numpy.linalg.eigvalsh
@@ -19,7 +19,7 @@ from checklist import BILMOD, check, close, finish
 
 
 def load_safetensors(path):
-    """The ten-line numpy reader of FORMATS.md."""
+    """The ten-line numpy reader of docs/FORMATS.md."""
     with open(path, "rb") as f:
         n = int.from_bytes(f.read(8), "little")
         header = json.loads(f.read(n))
@@ -189,7 +189,8 @@ def main():
             check(f"{tag}: validation accuracy recomputed >= 0.99", report["val"]["accuracy"] >= 0.99, str(report["val"]))
             check(f"{tag}: class 0's top eigenvector holds > 60 % at one frequency", top_share > 0.60, f"share {top_share:.3f}")
             # The top eigenvalue has a partner of opposite sign and similar size whose eigenvector has the same
-            # frequency: cos/sin waves over a and b, +-lambda (MODELS.md). Checked on class 0, printed for the rest.
+            # frequency: cos/sin waves over a and b, +-lambda (docs/MODELS.md "Analysis"). Checked on class 0,
+            # printed for the rest.
             for entry in report["classes"]:
                 ev, fr = entry["eigenvalues"], entry["eigenvector_frequencies"]
                 partners = [i for i in range(1, len(ev)) if ev[i] * ev[0] < 0 and abs(ev[i]) >= 0.75 * abs(ev[0])

@@ -43,7 +43,7 @@ def main():
             failures.check(meta.get("format") == "bilmod-checkpoint" and meta.get("epoch") == "5",
                            f"{kind}: metadata format {meta.get('format')!r}, epoch {meta.get('epoch')!r}")
 
-    # The split: bilmod dataset, a training run's checkpoint, and MODELS.md's recipe computed here all agree.
+    # The split: bilmod dataset, a training run's checkpoint, and docs/MODELS.md's recipe computed here all agree.
     with tempdir() as d:
         out = os.path.join(d, "data.safetensors")
         run_bilmod("dataset", "--mod-basis", 113, "--operation", "add", "--train-frac", 0.3, "--seed", 7, "--output", out)
@@ -57,7 +57,7 @@ def main():
                        np.array_equal(data["data.val_indices"], ckpt["data.val_indices"]),
                        "bilmod dataset writes the split training uses")
         failures.check(list(data["data.train_indices"]) == train and list(data["data.val_indices"]) == val,
-                       "the split follows MODELS.md's recipe (recomputed in Python)")
+                       "the split follows docs/MODELS.md's recipe (recomputed in Python)")
         a, b, c = data["a"], data["b"], data["c"]
         failures.check(np.array_equal(c, (a + b) % 113) and np.array_equal(data["pair_index"], a * 113 + b),
                        "dataset table: c = (a + b) mod P, pair_index = a*P + b")

@@ -1,8 +1,10 @@
 """Parity with PyTorch: from the same initial parameters (--init-from) and split, bilmod's training steps give the
 losses and parameters that torch.optim gives on the reference module of each model (issue 2, "Correct, and shown to be").
 
-Full-batch AdamW for 50 steps for every model; SGD with momentum; warm-up with a cosine schedule; and a minibatch run
-with gradient accumulation whose batch order this test reproduces from MODELS.md's counter-based stream.
+Full-batch AdamW for 50 steps for every model; SGD with momentum; warm-up with a cosine schedule; a minibatch run
+with gradient accumulation whose batch order this test reproduces from docs/MODELS.md's counter-based stream; and
+every operation. Besides the parameters, the optimiser's state in the last checkpoint (exp_avg and exp_avg_sq, or
+momentum_buffer) is compared with torch.optim's own.
 """
 import math
 import os
@@ -11,15 +13,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bilmod_reference import (Failures, epoch_order, make_model, read_safetensors, relative_difference, run_bilmod,
-                              state_dict_numpy, step_losses, tempdir, write_safetensors)
+from bilmod_reference import (OPERATIONS, Failures, epoch_order, make_model, read_safetensors, relative_difference,
+                              run_bilmod, state_dict_numpy, step_losses, tempdir, write_safetensors)
 
 torch.set_num_threads(1)
-LOSS_RTOL, PARAM_RTOL = 1e-5, 1e-4
+LOSS_RTOL, PARAM_RTOL, STATE_RTOL = 1e-5, 1e-4, 1e-4
 
 
 def lr_at(base, warmup, total, schedule, t):
-    """MODELS.md: lr * min(t/N, 1); cosine decays from lr to 0 over the run's total steps, after warm-up."""
+    """docs/MODELS.md: lr * min(t/N, 1); cosine decays from lr to 0 over the run's total steps, after warm-up."""
     if warmup > 0 and t < warmup:
         return base * t / warmup
     if schedule == "constant":
@@ -28,9 +30,10 @@ def lr_at(base, warmup, total, schedule, t):
     return base * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def reference_run(model, train_pairs, p, optimizer_name, epochs, batch_size, accum, full_batch, lr, wd, momentum,
-                  warmup, schedule, seed):
-    """Trains the reference module as bilmod's documents say; returns the loss of every optimiser step."""
+def reference_run(model, train_pairs, p, operation, optimizer_name, epochs, batch_size, accum, full_batch, lr, wd,
+                  momentum, warmup, schedule, seed):
+    """Trains the reference module as bilmod's documents say; returns the loss of every optimiser step and the
+    optimiser (its state is compared too)."""
     pairs = torch.tensor(train_pairs)
     if optimizer_name == "adamw":
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd)
@@ -51,7 +54,7 @@ def reference_run(model, train_pairs, p, optimizer_name, epochs, batch_size, acc
             for j in group:
                 idx = pairs[order[j * micro:(j + 1) * micro]]
                 a, b = idx // p, idx % p
-                loss = F.cross_entropy(model(a, b), (a + b) % p)
+                loss = F.cross_entropy(model(a, b), OPERATIONS[operation](a, b, p))
                 (loss / accum).backward()
                 batch_loss += loss.item()
             t += 1
@@ -59,7 +62,7 @@ def reference_run(model, train_pairs, p, optimizer_name, epochs, batch_size, acc
                 g["lr"] = lr_at(lr, warmup, total, schedule, t)
             opt.step()
             losses.append(batch_loss / len(group))
-    return losses
+    return losses, opt
 
 
 CASES = [
@@ -75,13 +78,18 @@ CASES = [
     dict(name="factored minibatch + accumulation", model="factored", p=23, h=16, full_batch=False, epochs=3,
          batch_size=16, accum=3, seed=5),
     dict(name="bilinear minibatch", model="bilinear", p=19, h=10, full_batch=False, epochs=2, batch_size=32, seed=3),
+] + [
+    # Every other operation (add is above): its labels, and for div the table without b = 0 (P prime).
+    dict(name=f"factored full-batch adamw, {op}", model="factored", p=23, h=16, full_batch=True, epochs=20,
+         operation=op)
+    for op in OPERATIONS if op != "add"
 ]
 
 
 def main():
     failures = Failures()
     for case in CASES:
-        c = dict(activation="relu", optimizer="adamw", lr=3e-3, wd=0.5, momentum=0.0, warmup=0,
+        c = dict(activation="relu", operation="add", optimizer="adamw", lr=3e-3, wd=0.5, momentum=0.0, warmup=0,
                  schedule="constant", batch_size=128, accum=1, seed=0, train_frac=0.4)
         c.update(case)
         with tempdir() as d:
@@ -91,7 +99,8 @@ def main():
             write_safetensors(init, state_dict_numpy(model))
             log = os.path.join(d, "log.jsonl")
             args = ["train", "--model", c["model"], "--mod-basis", c["p"], "--hidden-dim", c["h"],
-                    "--activation", c["activation"], "--optimizer", c["optimizer"], "--learning-rate", c["lr"],
+                    "--activation", c["activation"], "--operation", c["operation"], "--optimizer", c["optimizer"],
+                    "--learning-rate", c["lr"],
                     "--weight-decay", c["wd"], "--momentum", c["momentum"], "--warmup-steps", c["warmup"],
                     "--lr-schedule", c["schedule"], "--epochs", c["epochs"], "--batch-size", c["batch_size"],
                     "--grad-accum-steps", c["accum"], "--seed", c["seed"], "--train-frac", c["train_frac"],
@@ -103,9 +112,11 @@ def main():
             first, _ = read_safetensors(os.path.join(d, "checkpoint_epoch_0.safetensors"))
             train_pairs = [int(x) for x in first["data.train_indices"]]
             ours = step_losses(log)
-            theirs = reference_run(model, train_pairs, c["p"], c["optimizer"], c["epochs"], c["batch_size"],
-                                   c["accum"], c["full_batch"], c["lr"], c["wd"], c["momentum"], c["warmup"],
-                                   c["schedule"], c["seed"])
+            if c["operation"] == "div":
+                failures.check(all(i % c["p"] != 0 for i in train_pairs), f"{c['name']}: no pair with b = 0")
+            theirs, opt = reference_run(model, train_pairs, c["p"], c["operation"], c["optimizer"], c["epochs"],
+                                        c["batch_size"], c["accum"], c["full_batch"], c["lr"], c["wd"], c["momentum"],
+                                        c["warmup"], c["schedule"], c["seed"])
             failures.check(len(ours) == len(theirs), f"{c['name']}: {len(ours)} steps (PyTorch {len(theirs)})")
             if len(ours) == len(theirs):
                 worst = max(abs(x - y) / abs(y) for x, y in zip(ours, theirs))
@@ -117,6 +128,19 @@ def main():
                 diff = relative_difference(final[name], expected)
                 failures.check(diff <= PARAM_RTOL, f"{c['name']}: final {name}, largest difference "
                                                    f"{diff:.3g} of its largest value (limit {PARAM_RTOL})")
+            # The optimiser's state under torch.optim's names, in the parameters' PyTorch order.
+            for name, param in model.named_parameters():
+                state = opt.state[param]
+                keys = ["exp_avg", "exp_avg_sq"] if c["optimizer"] == "adamw" else \
+                    ["momentum_buffer"] if c["momentum"] else []
+                for key in keys:
+                    stored = f"optimizer.{name}.{key}"
+                    if not failures.check(stored in final, f"{c['name']}: the checkpoint holds {stored}"):
+                        continue
+                    diff = relative_difference(final[stored], state[key].detach().numpy())
+                    failures.check(diff <= STATE_RTOL, f"{c['name']}: final {stored} against torch.optim's, "
+                                                       f"largest difference {diff:.3g} of its largest value "
+                                                       f"(limit {STATE_RTOL})")
     failures.finish()
 
 

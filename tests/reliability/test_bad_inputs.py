@@ -158,7 +158,7 @@ def main():
                 lines = [l for l in p.stderr.splitlines() if l.strip()]
                 line = lines[0] if lines else ""
                 missing = [w for w in words if w.lower() not in line.lower()]
-                # Taking trackio's lock (FORMATS.md: writers flock {project}.lock beside the store) comes before
+                # Taking trackio's lock (docs/FORMATS.md: writers flock {project}.lock beside the store) comes before
                 # the schema can be read, so a refused store may gain its empty lock file, as with trackio.
                 changes = [c for c in snapshot_diff(before, snapshot(root))
                            if not (c.startswith("new: store-") and c.endswith(".lock"))]

@@ -20,6 +20,7 @@ from reliability_common import BILMOD, Failures, tempdir  # noqa: E402
 SECONDS = float(os.environ.get("BILMOD_DASHBOARD_SECONDS", "30"))
 CLIENTS = int(os.environ.get("BILMOD_DASHBOARD_CLIENTS", "50"))
 PROJECT = "load"
+RELOAD = 0.05  # the share of metrics requests that start from the first row again (a reloaded page)
 
 # Paths and parameters that try to reach outside the store: each must be refused (4xx) and leak nothing.
 ESCAPES = [
@@ -47,7 +48,9 @@ def main():
     failures = Failures()
     with tempdir() as d:
         store = os.path.join(d, "store")
-        train = subprocess.Popen([BILMOD, "train", "--model", "factored", "--mod-basis", "41", "--hidden-dim", "32",
+        # Full-batch epochs of the default size: new rows every few tens of ms, a few thousand in all, so a page
+        # that loads from the first row stays a page's worth (the API has no row cap: see the dashboard's notes).
+        train = subprocess.Popen([BILMOD, "train", "--model", "factored", "--full-batch",
                                   "--epochs", "100000", "--checkpoint-every", "0", "--threads", "1", "--no-progress",
                                   "--log-level", "ERROR", "--tracking-dir", store, "--project", PROJECT,
                                   "--run-name", "live", "--checkpoint-dir", os.path.join(d, "ck")],
@@ -73,10 +76,20 @@ def main():
             train.kill()
             failures.finish()
         host, port = urllib.parse.urlparse(url).hostname, urllib.parse.urlparse(url).port
+        # /api/metrics takes a run id (names need not be unique): the page takes it from /api/runs, and so do we.
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        conn.request("GET", f"/api/runs?project={PROJECT}")
+        runs = json.loads(conn.getresponse().read()).get("runs", [])
+        conn.close()
+        run_id = next((r.get("run_id", "") for r in runs if r.get("name") == "live"), "")
+        if not failures.check(len(run_id) == 32, f"/api/runs lists the live run with its id: {runs!r:.200}"):
+            dash.kill()
+            train.kill()
+            failures.finish()
 
         stop = time.monotonic() + SECONDS
         lock = threading.Lock()
-        counts = {"ok": 0, "refused": 0}
+        counts = {"ok": 0, "refused": 0, "metrics_rows": 0, "polled_onwards": 0}
         errors = []
         rss = []
 
@@ -85,10 +98,24 @@ def main():
             response = conn.getresponse()
             return response.status, response.read()
 
+        def check_metrics(payload, after, last_step):
+            """A metrics answer: the run's rows after row id `after`, each [step, {metric: number}], in step order,
+            past the steps already seen; from the start (after = 0) the live run always has some."""
+            rows = payload.get("rows")
+            if payload.get("run_id") != run_id or not isinstance(rows, list) or payload.get("last_id", -1) < after:
+                raise RuntimeError(f"not this run's rows after {after}: {str(payload)[:200]}")
+            if after == 0 and not rows:
+                raise RuntimeError("no rows for the live run from the start")
+            steps = [r[0] for r in rows]
+            if any(not (isinstance(r, list) and len(r) == 2 and isinstance(r[0], int) and isinstance(r[1], dict) and
+                        r[1]) for r in rows) or steps != sorted(steps) or (steps and steps[0] < last_step):
+                raise RuntimeError(f"rows after {after} (last step seen {last_step}) out of shape or order: "
+                                   f"{str(rows)[:200]}")
+
         def client(seed):
             rng = random.Random(seed)
             conn = http.client.HTTPConnection(host, port, timeout=30)
-            after = 0
+            after, last_step = 0, -1
             while time.monotonic() < stop:
                 kind = rng.random()
                 try:
@@ -110,16 +137,23 @@ def main():
                     elif kind < 0.5:
                         path = f"/api/runs?project={PROJECT}"
                     else:
-                        path = f"/api/metrics?project={PROJECT}&run=live&after={after}"
+                        path = f"/api/metrics?project={PROJECT}&run={run_id}&after={after}"
                     status, body = request(conn, path)
                     if status != 200:
                         raise RuntimeError(f"HTTP {status}: {body[:200]!r}")
                     if path != "/":
                         payload = json.loads(body)
-                        if "after=" in path and rng.random() < 0.5:
-                            # Poll onwards like the page does, sometimes from the start again.
-                            ids = [r.get("id", 0) for r in payload.get("rows", []) if isinstance(r, dict)]
-                            after = max(ids, default=after)
+                    if "after=" in path:
+                        check_metrics(payload, after, last_step)
+                        rows = payload["rows"]
+                        with lock:
+                            counts["metrics_rows"] += len(rows)
+                            counts["polled_onwards"] += after > 0 and len(rows) > 0
+                        if rng.random() >= RELOAD:
+                            # Poll onwards like the page does (from the last row id it was given)...
+                            after, last_step = payload["last_id"], max((r[0] for r in rows), default=last_step)
+                        else:
+                            after, last_step = 0, -1  # ...or from the start again, as a page reloaded
                     with lock:
                         counts["ok"] += 1
                 except Exception as e:  # noqa: BLE001 - any failed request is the finding
@@ -143,6 +177,9 @@ def main():
         failures.check(not errors, f"{counts['ok']} requests answered, {counts['refused']} escapes refused, "
                                    f"{len(errors)} failures: {errors[:5]}")
         failures.check(counts["ok"] > 10 * CLIENTS, f"the load was real ({counts['ok']} requests)")
+        failures.check(counts["metrics_rows"] > 0 and counts["polled_onwards"] > 0,
+                       f"metrics requests returned the run's rows ({counts['metrics_rows']} in all), and polling "
+                       f"onwards found new ones {counts['polled_onwards']} times")
         third = max(1, len(rss) // 3)
         early, late = max(rss[:third], default=0), max(rss[-third:], default=0)
         failures.check(0 < late <= max(1.5 * early, early + 64 * 1024) and late < 1024 * 1024,

@@ -11,6 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
+from reliability_common import skipping  # noqa: E402 (tests/skipping.py)
 from reliability_common import (BILMOD, Failures, checkpoints, read_safetensors, snapshot, snapshot_diff,  # noqa: E402
                                 temporaries, tempdir)
 
@@ -63,7 +64,8 @@ def main():
         with open(BILMOD, "rb") as f:
             under_tsan = b"__tsan_init" in f.read()
         if under_tsan:
-            print("skipped under ThreadSanitizer: the file-size limit cases (TSan's runtime cannot run under one)")
+            skipping.skipped("the file-size limit cases under ThreadSanitizer (its runtime cannot run under one)",
+                             setup_installs_it=False)
         d = os.path.join(root, "fsize")
         rc, lines = bilmod("train", *FLAGS, *SMALL, "--epochs", 2, "--checkpoint-dir", d)
         failures.check(rc == 0, f"a first run writes checkpoints 0..2 (exit {rc})")

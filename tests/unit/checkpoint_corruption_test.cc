@@ -1,6 +1,7 @@
-// A real checkpoint, cut at every length and with single bits flipped across its header and data: each damaged
-// file must give one clear error line naming the file, leave the caller's state untouched, and never crash
-// (ninja's build_log_test habit, STYLE.md). Flips in tensor data must be caught by the data checksum itself.
+// A real checkpoint, cut at every length and with single bits flipped across its header and data: each damaged file
+// must give one clear error line naming the file, leave the caller's state untouched, and never crash (ninja's
+// build_log_test habit, docs/ARCHITECTURE.md "Conventions"). Flips in tensor data must be caught by the data checksum
+// itself.
 #include <gtest/gtest.h>
 
 #include <unistd.h>

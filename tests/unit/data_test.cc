@@ -1,4 +1,4 @@
-// The table, the split and the epoch order (MODELS.md "Data").
+// The table, the split and the epoch order (docs/MODELS.md "Data").
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -37,7 +37,7 @@ TEST(Operation, DivLeavesOutZeroDivisor) {
 
 TEST(Dataset, SplitIsAPartitionOfTheFloorSize) {
   const Dataset d = make_dataset(113, Operation::kAdd, 0.3, 0);
-  EXPECT_EQ(d.train_indices.size(), 3830u);  // floor(0.3 * 12769), as MODELS.md and the seed's data module
+  EXPECT_EQ(d.train_indices.size(), 3830u);  // floor(0.3 * 12769), as docs/MODELS.md and the seed's data module
   EXPECT_EQ(d.train_indices.size() + d.val_indices.size(), 12769u);
   std::set<int64_t> all(d.train_indices.begin(), d.train_indices.end());
   all.insert(d.val_indices.begin(), d.val_indices.end());

@@ -1,5 +1,5 @@
 // Gradients of every model against central finite differences of an independent double-precision forward pass
-// (ggml's test-backend-ops habit): the reference below is written from MODELS.md on PyTorch-ordered parameters and
+// (ggml's test-backend-ops habit): the reference below is written from docs/MODELS.md on PyTorch-ordered parameters and
 // shares no code with the kernels, so a wrong gather, scatter, transpose or derivative shows up here.
 #include <gtest/gtest.h>
 
@@ -32,7 +32,7 @@ TorchParams to_torch(const ParameterLayout& layout, const std::vector<float>& st
   return out;
 }
 
-// Logits of one example, MODELS.md's formulas in double. params[i] follows layout.parameters[i].
+// Logits of one example, docs/MODELS.md's formulas in double. params[i] follows layout.parameters[i].
 std::vector<double> reference_logits(const ModelSpec& spec, const TorchParams& w, int64_t a, int64_t b) {
   const int64_t P = spec.mod_basis, H = spec.hidden_dim;
   std::vector<double> h(H);

@@ -22,6 +22,7 @@
 #include "model/network.h"
 #include "model/output_layer.h"
 #include "model/subnormal_grid.h"
+#include "util/subnormal_watch.h"
 #include "model/vector_exp.h"
 #include "train/evaluate.h"
 #include "util/rng.h"
@@ -226,8 +227,16 @@ TEST(KernelEquivalence, SumsOnTheSubnormalGridMatchTheFloatChain) {
 // output_backward when some units have faded (output weights of 1e-33 and less, as late in a run): the first call
 // meets subnormal operands and the calls after it form those units' dL/dh on the integer grid (rows whose gradients
 // are small) or by the float chain (rows whose sums leave the grid); every call's dhidden, dweight and dbias against
-// plain loops, bit for bit, at 1-3 threads.
-TEST(KernelEquivalence, OutputBackwardWithFadedUnitsMatchesPlainLoops) {
+// plain loops, bit for bit, at 1-3 threads; with the detour forced on and off (which one runs by default is measured
+// on the processor at hand, util/subnormal_watch.h).
+class FadedUnits : public ::testing::TestWithParam<DetourPolicy> {
+ protected:
+  void SetUp() override { set_detour_policy(GetParam()); }
+  void TearDown() override { set_detour_policy(DetourPolicy::kMeasure); }
+};
+INSTANTIATE_TEST_SUITE_P(KernelEquivalence, FadedUnits,
+                         ::testing::Values(DetourPolicy::kAlways, DetourPolicy::kNever, DetourPolicy::kMeasure));
+TEST_P(FadedUnits, OutputBackwardMatchesPlainLoops) {
   const int64_t n = 130, H = 100, P = 113;
   const auto hidden = random_vector(n * H, 81, 1.0f);
   auto w = random_vector(H * P, 82, 0.5f), dlogits = random_vector(n * P, 83, 0.01f);
@@ -427,8 +436,8 @@ TEST(KernelEquivalence, L2NormIsThreadInvariantAndAccurate) {
 }
 
 #ifdef BILMOD_VECTOR_EXP
-// The vector exp against the C library on a sample of every range (the whole of [-104, 0] was checked exhaustively
-// when it was written: 2.24e9 floats, no difference): a C library with another expf fails here.
+// The vector exp against the C library on a sample of every range, NaN and infinities included (every float in
+// [-104, 89]: vector_exp_exhaustive_test.cc): a C library with another expf fails here.
 TEST(VectorExp, MatchesTheCLibraryBitwise) {
   alignas(64) float xs[16], ys[16];
   uint64_t checked = 0;

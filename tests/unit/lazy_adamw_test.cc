@@ -18,11 +18,12 @@
 #include "optim/optimizer.h"
 #include "util/simd_lanes.h"
 #include "util/rng.h"
+#include "util/subnormal_watch.h"
 
 namespace bilmod {
 namespace {
 
-// torch.optim.AdamW (1.13) as MODELS.md writes it, in float, both divisions in float: the seed engine's loop.
+// torch.optim.AdamW (1.13) as docs/MODELS.md writes it, in float, both divisions in float: the seed engine's loop.
 void reference_adamw(const OptimizerSettings& s, double lr, float* p, const float* g, float* m, float* v, int64_t t,
                      size_t n) {
   const float decay = static_cast<float>(1.0 - lr * s.weight_decay);
@@ -84,8 +85,16 @@ TEST(AdamW, DenseStepMatchesTheFloatFormula) {
 
 // Late in a run m, v and g of parameters that no longer matter are subnormal; the dense step then takes such vectors
 // in double (every operation rounded to float at once: the float formula's bits). Steps whose inputs hold subnormal
-// m and v, gradients below 2^-63 (their squares are subnormal) and exact zeros, against the float formula.
-TEST(AdamW, DenseStepOnSubnormalStateMatchesTheFloatFormula) {
+// m and v, gradients below 2^-63 (their squares are subnormal) and exact zeros, against the float formula; with the
+// double step forced on and off (which one runs by default is measured on the processor, util/subnormal_watch.h).
+class SubnormalState : public ::testing::TestWithParam<DetourPolicy> {
+ protected:
+  void SetUp() override { set_detour_policy(GetParam()); }
+  void TearDown() override { set_detour_policy(DetourPolicy::kMeasure); }
+};
+INSTANTIATE_TEST_SUITE_P(AdamW, SubnormalState,
+                         ::testing::Values(DetourPolicy::kAlways, DetourPolicy::kNever, DetourPolicy::kMeasure));
+TEST_P(SubnormalState, DenseStepMatchesTheFloatFormula) {
   OptimizerSettings s;
   const size_t n = 20000;
   std::vector<float> p(n), g(n);

@@ -1,4 +1,4 @@
-// The safetensors container's rules (FORMATS.md): what the reference loader refuses, bilmod refuses too, with
+// The safetensors container's rules (docs/FORMATS.md): what the reference loader refuses, bilmod refuses too, with
 // one line naming the file and the fault; what it accepts round-trips byte for byte.
 #include <gtest/gtest.h>
 

@@ -1,0 +1,104 @@
+#include "train/measures.h"
+
+#include <cmath>
+#include <memory>
+
+#include <Eigen/Dense>
+
+#include "train/evaluate.h"
+
+namespace bilmod {
+
+double inverse_participation_ratio(const std::vector<double>& energy) {
+  double sum = 0, sum_sq = 0;
+  for (const double e : energy) sum += e, sum_sq += e * e;
+  return sum > 0 ? sum_sq / (sum * sum) : NAN;
+}
+
+namespace {
+
+// The DFT of a real vector folded on a <-> P - a (cos is even, sin odd), which halves the products:
+//   Re F_k = sum_{a=0..P/2} cos(2 pi k a / P) u_a,  u_0 = x_0, u_a = x_a + x_{P-a}, u_{P/2} = x_{P/2} (even P);
+//   Im F_k = -sum_{0<a<P/2} sin(2 pi k a / P) v_a,  v_a = x_a - x_{P-a}   (the sign does not reach |F_k|^2).
+// k = 0..floor(P/2); k*a is reduced mod P before the angle is formed.
+struct DftTables {
+  Eigen::MatrixXd cos, sin;  // (K+1, floor(P/2)+1), (K+1, (P-1)/2): column j of sin is a = j + 1
+  int64_t P;
+  explicit DftTables(int64_t p) : cos(p / 2 + 1, p / 2 + 1), sin(p / 2 + 1, (p - 1) / 2), P(p) {
+    for (int64_t k = 0; k <= P / 2; ++k)
+      for (int64_t a = 0; a <= P / 2; ++a) {
+        const double angle = 2 * M_PI * static_cast<double>((k * a) % P) / static_cast<double>(P);
+        cos(k, a) = std::cos(angle);
+        if (a >= 1 && a <= (P - 1) / 2) sin(k, a - 1) = std::sin(angle);
+      }
+  }
+};
+
+// Energies (K+1, columns) of the columns of x (P, columns).
+Eigen::MatrixXd column_energies(const DftTables& t, const Eigen::MatrixXd& x, int64_t P) {
+  const int64_t half = (P - 1) / 2;  // pairs a, P - a with 0 < a < P/2
+  Eigen::MatrixXd u(P / 2 + 1, x.cols()), v(half, x.cols());
+  u.row(0) = x.row(0);
+  for (int64_t a = 1; a <= half; ++a) {
+    u.row(a) = x.row(a) + x.row(P - a);
+    v.row(a - 1) = x.row(a) - x.row(P - a);
+  }
+  if (P % 2 == 0) u.row(P / 2) = x.row(P / 2);
+  Eigen::MatrixXd re(t.cos.rows(), x.cols()), im(t.sin.rows(), x.cols());
+  re.noalias() = t.cos * u;
+  im.noalias() = t.sin * v;
+  Eigen::MatrixXd e = re.cwiseAbs2() + im.cwiseAbs2();
+  for (int64_t k = 1; k < (P + 1) / 2; ++k) e.row(k) *= 2;  // F_k and F_{P-k}
+  return e;
+}
+
+}  // namespace
+
+std::vector<double> frequency_energies(const std::vector<double>& x) {
+  const auto P = static_cast<int64_t>(x.size());
+  const DftTables t(P);
+  const Eigen::MatrixXd e = column_energies(t, Eigen::Map<const Eigen::VectorXd>(x.data(), P), P);
+  return std::vector<double>(e.data(), e.data() + e.size());
+}
+
+double mean_input_fourier_ipr(const ModelSpec& spec, const ParameterLayout& layout, const float* params) {
+  const int64_t P = spec.mod_basis, H = spec.hidden_dim;
+  std::vector<const ParameterInfo*> inputs;
+  for (const char* name : {"left.weight", "right.weight", "hidden.weight"})
+    if (const ParameterInfo* info = layout.find(name); info && spec.kind != ModelKind::kBilinear) inputs.push_back(info);
+  if (inputs.empty()) return NAN;
+  // The tables of the last P asked for, built once (6 400 sines and cosines at P = 113, each evaluation otherwise).
+  thread_local std::unique_ptr<DftTables> cached;
+  if (!cached || cached->P != P) cached = std::make_unique<DftTables>(P);
+  const DftTables& t = *cached;
+  using Stored = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  double sum = 0;
+  int64_t count = 0;
+  for (const ParameterInfo* info : inputs) {
+    // Stored (2P, H): row a is every unit's weight on input a (model/model_spec.h), so each block is (P, H).
+    // Both blocks side by side, (P, 2H): one product for the matrix.
+    const Eigen::Map<const Stored> w(params + info->offset, 2 * P, H);
+    Eigen::MatrixXd x(P, 2 * H);
+    x.leftCols(H) = w.topRows(P).cast<double>();
+    x.rightCols(H) = w.bottomRows(P).cast<double>();
+    const Eigen::MatrixXd e = column_energies(t, x, P);
+    {
+      for (int64_t u = 0; u < 2 * H; ++u) {
+        const double total = e.col(u).sum();
+        if (!(total > 0)) continue;
+        sum += e.col(u).squaredNorm() / (total * total);
+        ++count;
+      }
+    }
+  }
+  return count > 0 ? sum / static_cast<double>(count) : NAN;
+}
+
+std::vector<std::pair<std::string, double>> weight_norms(const ParameterLayout& layout, const float* params) {
+  std::vector<std::pair<std::string, double>> out;
+  for (const ParameterInfo& info : layout.parameters)
+    out.emplace_back("weight_norm/" + info.name, l2_norm(params + info.offset, info.size));
+  return out;
+}
+
+}  // namespace bilmod
