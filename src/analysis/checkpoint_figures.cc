@@ -336,7 +336,8 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
     }
     p.series.push_back(bars);
     f.panels.push_back(p);
-    const std::string what = spec.kind == ModelKind::kBilinear ? "W along a and along b, over every unit"
+    const std::string what = spec.kind == ModelKind::kTransformer ? "W_E's token columns, over every residual direction"
+                             : spec.kind == ModelKind::kBilinear  ? "W along a and along b, over every unit"
                              : factored                        ? "L and R, over their a and b blocks and every unit"
                                                                : "hidden.weight, over its a and b blocks and every unit";
     f.caption = "The norm of the input weights' projection on each frequency k (" + what +

@@ -19,7 +19,9 @@ RowMatrix all_pair_logits(const ModelSpec& spec, const ParameterLayout& layout, 
   for (int64_t begin = 0; begin < n; begin += kChunk) {
     const int64_t count = std::min(kChunk, n - begin);
     network_forward(spec, layout, params.data(), pairs.data() + begin, count, &act);
-    for (int64_t i = 0; i < count * P; ++i) logits.data()[begin * P + i] = act.logits[static_cast<size_t>(i)];
+    const int64_t stride = spec.num_logits();  // the transformer's P + 1: its '=' logit is left out, as the paper does
+    for (int64_t e = 0; e < count; ++e)
+      for (int64_t c = 0; c < P; ++c) logits(begin + e, c) = act.logits[static_cast<size_t>(e * stride + c)];
   }
   return logits;
 }

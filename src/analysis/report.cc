@@ -67,10 +67,19 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
   EvaluationWorkspace ws;
   r.metrics = evaluate_splits(spec, state.layout, state.params.data(), state.data, &ws);
 
-  const ModelWeights w = model_weights(spec, state.layout, state.params);
+  if (spec.kind == ModelKind::kTransformer) {
+    r.is_transformer = true;
+    r.hidden_dim = spec.d_mlp;
+    r.transformer = analyze_transformer(spec, state.layout, state.params);
+    r.input_frequency_norms = r.transformer.embed_frequency_norms;
+    r.input_gini = gini_coefficient(r.input_frequency_norms);
+    r.notes.push_back("transformer: input weights are W_E's token columns; no interaction matrices over (a, b) (the "
+                      "attention and MLP are not one quadratic form); its own measures follow the logit measures");
+  }
+  const ModelWeights w = r.is_transformer ? ModelWeights{} : model_weights(spec, state.layout, state.params);
   const FourierBasis basis(P);
   const std::vector<int64_t> classes = options.output_classes.empty() ? default_output_classes(P) : options.output_classes;
-  r.has_interaction_matrices = has_interaction_matrices(spec.kind);
+  r.has_interaction_matrices = !r.is_transformer && has_interaction_matrices(spec.kind);
   if (r.has_interaction_matrices) {
     r.units.resize(static_cast<size_t>(H));
     // Units are independent; each solve is small, so threads split the units.
@@ -99,13 +108,15 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
     if (spec.kind == ModelKind::kBilinear)
       r.notes.push_back("bilinear: M_c = sum_k U[c,k] W_k ignores the ReLU between the layers; spectra are of the "
                         "symmetric part (W + W^T)/2, singular values of W itself");
-  } else {
+  } else if (!r.is_transformer) {
     r.notes.push_back("mlp: no interaction matrices (its hidden layer is not a quadratic form); "
                       "its input weights' and logits' Fourier spectra are reported");
   }
 
-  r.input_frequency_norms = input_frequency_norms(w);
-  r.input_gini = gini_coefficient(r.input_frequency_norms);
+  if (!r.is_transformer) {
+    r.input_frequency_norms = input_frequency_norms(w);
+    r.input_gini = gini_coefficient(r.input_frequency_norms);
+  }
   r.fourier_applies = fourier_measures_apply(state.data.operation);
   if (r.fourier_applies) {
     const RowMatrix logits = all_pair_logits(spec, state.layout, state.params);
@@ -176,6 +187,7 @@ nlohmann::json to_json(const AnalysisReport& r) {
   j["input_frequency_norms"] = r.input_frequency_norms;
   j["input_gini"] = r.input_gini;
   j["notes"] = r.notes;
+  if (r.is_transformer) j["transformer"] = to_json(r.transformer);
   return j;
 }
 
@@ -243,6 +255,7 @@ std::string format_report(const AnalysisReport& r) {
       out += " " + std::to_string(ranked[i].second) + ": " + std::to_string(ranked[i].first);
     out += "\n  (every unit's eigenvalues are in --json)\n";
   }
+  if (r.is_transformer) out += format_transformer_analysis(r.transformer);
   for (const auto& note : r.notes) out += "note: " + note + "\n";
   return out;
 }

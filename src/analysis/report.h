@@ -8,6 +8,7 @@
 
 #include "analysis/fourier.h"
 #include "analysis/logit_fourier.h"
+#include "analysis/transformer_analysis.h"
 #include "train/evaluate.h"
 #include "config/training_state.h"
 
@@ -45,6 +46,8 @@ struct AnalysisReport {
   std::vector<double> input_frequency_norms;  // (K,)
   double input_gini = 0;
   std::vector<std::string> notes;     // what does not apply to this model or checkpoint, and why
+  bool is_transformer = false;
+  TransformerAnalysis transformer;    // --model transformer: its own measures
 };
 
 AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOptions& options);

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "analysis/analysis_input.h"
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/safetensors.h"
 #include "cli/command.h"
@@ -19,10 +20,11 @@ struct EvaluateOptions {
 };
 
 int run_evaluate(const EvaluateOptions& o) {
-  std::string path;
-  if (Status s = resolve_checkpoint_path(o.checkpoint, &path); !s) return report_failure("evaluate", s);
-  TrainingState state;
-  if (Status s = load_checkpoint(path, &state); !s) return report_failure("evaluate", s);
+  // bilmod's checkpoints, and the torch.save files analyze reads (the seed's, the paper's transformer, TransformerLens).
+  AnalysisInput input;
+  if (Status s = load_analysis_input(o.checkpoint, &input); !s) return report_failure("evaluate", s);
+  const std::string& path = input.path;
+  TrainingState& state = input.state;
   EvaluationWorkspace ws;
   EvaluationOptions options;
   options.loss = state.config.loss_settings();  // the run's own loss, as its checkpoints' metrics report it
@@ -32,14 +34,14 @@ int run_evaluate(const EvaluateOptions& o) {
                                  {"train/accuracy", m.train_accuracy}, {"val/loss", m.val_loss},
                                  {"val/accuracy", m.val_accuracy}};
   if (!o.output.empty()) {
-    // logits (N, P) for the defined pairs in a-major order, with their pair indices (N,).
+    // logits (N, P) for the defined pairs in a-major order (the transformer: (N, P + 1)), with their pair indices (N,).
     const std::vector<int64_t> pairs = defined_pairs(state.config.mod_basis, state.config.parsed_operation());
     BatchActivations act;
     network_forward(state.spec, state.layout, state.params.data(), pairs.data(), static_cast<int64_t>(pairs.size()), &act);
     SafetensorsFile file;
     const auto n = static_cast<int64_t>(pairs.size());
     file.put_i64("pair_index", {n}, pairs.data());
-    file.put_f32("logits", {n, state.config.mod_basis}, act.logits.data());
+    file.put_f32("logits", {n, state.spec.num_logits()}, act.logits.data());
     file.metadata = {{"format", "bilmod-logits"}, {"checkpoint", path}};
     if (Status s = write_file_atomically(o.output, serialize_safetensors(file)); !s) return report_failure("evaluate", s);
   }

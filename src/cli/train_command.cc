@@ -39,8 +39,15 @@ void add_train_flags(CLI::App* cmd, RunConfig* c) {
         return level;
       });
   // bilmod's.
-  cmd->add_option("--model", c->model, "bilinear (the seed's; memorises, cannot generalise), factored or mlp (both grok)");
+  cmd->add_option("--model", c->model,
+                  "bilinear (the seed's; memorises, cannot generalise), factored, mlp or transformer (Nanda et al.; these grok)");
   cmd->add_option("--activation", c->activation, "Hidden activation of --model mlp: relu or quad");
+  cmd->add_option("--preset", c->preset, "A whole recipe: seed (the defaults) or nanda2023 (Nanda et al.'s transformer); "
+                                         "flags given explicitly override its values");
+  cmd->add_option("--d-model", c->d_model, "--model transformer: residual width");
+  cmd->add_option("--num-heads", c->num_heads, "--model transformer: attention heads (d_head = d_model / heads)");
+  cmd->add_option("--d-mlp", c->d_mlp, "--model transformer: MLP width (0: 4 x d_model)");
+  cmd->add_option("--mlp", c->mlp, "--model transformer: relu, gelu (exact erf) or bilinear (Pearce et al.; no activation)");
   cmd->add_option("--operation", c->operation, "add, sub, mul, div, x2+y2, x2+xy+y2, x2+xy+y2+x, x3+xy or x3+xy2+y");
   cmd->add_option("--train-frac", c->train_frac, "Fraction of the pairs used for training (floor)");
   cmd->add_option("--data-seed", c->data_seed, "Seed of the train/validation split (-1: the value of --seed)");
@@ -82,6 +89,8 @@ int run_train(const CLI::App& cmd, const RunConfig& cli_config, const DashboardS
   request.config = cli_config;
   for (const CLI::Option* option : cmd.get_options())
     if (option->count() > 0 && !option->get_lnames().empty()) request.overrides.push_back(setting_name(option->get_lnames().front()));
+  if (!request.config.preset.empty())
+    if (Status s = apply_preset(request.config.preset, request.overrides, &request.config); !s) return report_failure(name, s);
   request.conflict_advice = "drop the flag, or start a new run without --resume-from";
   StartedRun started;
   if (Status s = start_run(request, &started); !s) return report_failure(name, s);

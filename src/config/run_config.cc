@@ -28,6 +28,10 @@ ModelSpec RunConfig::model_spec() const {
   spec.mod_basis = mod_basis;
   spec.hidden_dim = hidden_dim;
   spec.activation = *parse_activation(activation);
+  spec.d_model = d_model;
+  spec.num_heads = num_heads;
+  spec.d_mlp = d_mlp > 0 ? d_mlp : 4 * d_model;
+  spec.mlp = *parse_transformer_mlp(mlp);
   return spec;
 }
 
@@ -80,8 +84,20 @@ Status RunConfig::validate() const {
   if (*parse_operation(operation) == Operation::kDiv && !is_prime(mod_basis))
     return bad("--operation div needs a prime --mod-basis (b must have an inverse mod P), but " +
                std::to_string(mod_basis) + " is not prime");
-  if (!parse_model_kind(model)) return bad("--model '" + model + "' is not known: use bilinear, factored or mlp");
+  if (!parse_model_kind(model))
+    return bad("--model '" + model + "' is not known: use bilinear, factored, mlp or transformer");
+  if (!parse_transformer_mlp(mlp)) return bad("--mlp '" + mlp + "' is not known: use relu, gelu or bilinear");
+  if (mlp != "relu" && model != "transformer")
+    return bad("--mlp " + mlp + " applies to --model transformer only (the others take --activation)");
+  if (d_model < 1 || d_model > 65536) return bad("--d-model must be from 1 to 65536, got " + std::to_string(d_model));
+  if (num_heads < 1 || d_model % num_heads != 0)
+    return bad("--num-heads " + std::to_string(num_heads) + " must be at least 1 and divide --d-model " +
+               std::to_string(d_model) + " (d_head = d_model / heads)");
+  if (d_mlp < 0 || d_mlp > 1 << 20)
+    return bad("--d-mlp must be from 1 to 1048576 (0: 4 x --d-model), got " + std::to_string(d_mlp));
   if (!parse_activation(activation)) return bad("--activation '" + activation + "' is not known: use relu or quad");
+  if (model == "transformer" && mod_basis > 4096)
+    return bad("--model transformer takes --mod-basis up to 4096 (its tables grow with P), got " + std::to_string(mod_basis));
   if (activation != "relu" && model != "mlp")
     return bad("--activation " + activation + " applies to --model mlp only (bilinear uses ReLU, factored none)");
   if (hidden_dim < 1) return bad("--hidden-dim must be at least 1, got " + std::to_string(hidden_dim));
@@ -151,7 +167,7 @@ Status RunConfig::validate() const {
   X(train_frac) X(data_seed) X(full_batch) X(optimizer) X(beta1) X(beta2) X(eps) X(momentum) X(warmup_steps)       \
   X(lr_schedule) X(eval_every) X(init_from) X(threads) X(log_file) X(no_progress) X(project) X(run_name) X(group) \
   X(tracking_dir) X(no_track) X(grokfast) X(grokfast_alpha) X(grokfast_lamb) X(grokfast_window) X(orthograd) X(loss)  \
-  X(loss_precision)
+  X(loss_precision) X(d_model) X(num_heads) X(d_mlp) X(mlp) X(preset)
 
 nlohmann::json to_json(const RunConfig& c) {
   nlohmann::json j;
@@ -199,9 +215,47 @@ std::string setting_name(const std::string& flag) {
   return key;
 }
 
+Status apply_preset(const std::string& name, const std::vector<std::string>& given, RunConfig* c) {
+  if (name.empty()) return Status::ok();
+  RunConfig preset;  // "seed": the defaults themselves
+  if (name == "nanda2023") {
+    // Nanda et al. 2023 (progress-measures-paper): P 113, 30 % train, full batch, AdamW lr 1e-3, wd 1,
+    // betas (0.9, 0.98), warm-up min(step / 10, 1); 25 000 epochs as TransformerLens's grokking demo.
+    preset.model = "transformer";
+    preset.mod_basis = 113;
+    preset.train_frac = 0.3;
+    preset.full_batch = true;
+    preset.optimizer = "adamw";
+    preset.learning_rate = 1e-3;
+    preset.weight_decay = 1.0;
+    preset.beta1 = 0.9;
+    preset.beta2 = 0.98;
+    preset.warmup_steps = 10;
+    preset.epochs = 25000;
+    preset.d_model = 128;
+    preset.num_heads = 4;
+    preset.d_mlp = 512;
+    preset.mlp = "relu";
+    preset.checkpoint_every = 1000;  // 25 checkpoints of 2.7 MB rather than 250
+  } else if (name != "seed") {
+    return Status::usage("--preset '" + name + "' is not known: use seed or nanda2023");
+  }
+  nlohmann::json resolved = to_json(*c);
+  const nlohmann::json values = to_json(preset);
+  for (auto it = values.begin(); it != values.end(); ++it)
+    if (std::find(given.begin(), given.end(), it.key()) == given.end()) resolved[it.key()] = it.value();
+  resolved["preset"] = name;
+  // Settings that are not the run's own (where it writes, how it logs) stay as given or defaulted.
+  for (const char* key : {"checkpoint_dir", "resume_from", "log_level", "init_from", "threads", "log_file", "no_progress",
+                          "project", "run_name", "group", "tracking_dir", "no_track"})
+    resolved[key] = to_json(*c)[key];
+  return config_from_json(resolved, c);
+}
+
 const std::vector<std::string>& model_defining_settings() {
-  static const std::vector<std::string> keys = {"model", "mod_basis", "hidden_dim", "activation", "operation",
-                                                "train_frac", "data_seed", "seed"};
+  static const std::vector<std::string> keys = {"model",     "mod_basis", "hidden_dim", "activation", "operation",
+                                                "train_frac", "data_seed", "seed",       "d_model",    "num_heads",
+                                                "d_mlp",      "mlp"};
   return keys;
 }
 

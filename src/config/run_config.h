@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -33,6 +34,12 @@ struct RunConfig {
   // bilmod's.
   std::string model = "bilinear";
   std::string activation = "relu";
+  // --model transformer (Nanda et al. 2023): d_mlp 0 means 4 * d_model.
+  int64_t d_model = 128;
+  int64_t num_heads = 4;
+  int64_t d_mlp = 0;
+  std::string mlp = "relu";
+  std::string preset;  // the --preset the run started from (its values are the fields themselves)
   std::string operation = "add";
   double train_frac = 0.8;
   int64_t data_seed = -1;  // -1: the value of seed
@@ -75,6 +82,10 @@ struct RunConfig {
   // Every value in range and every combination consistent; a usage Status naming the flag otherwise.
   Status validate() const;
 };
+
+// --preset NAME: sets every field the preset names, except those in `given` (config keys given explicitly).
+// "seed": the seed's defaults; "nanda2023": Nanda et al.'s transformer recipe. A usage Status for an unknown name.
+Status apply_preset(const std::string& name, const std::vector<std::string>& given, RunConfig* config);
 
 nlohmann::json to_json(const RunConfig& config);
 // Reads a config saved by to_json; keys it does not know are an error, missing keys keep their defaults.

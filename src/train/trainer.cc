@@ -4,10 +4,12 @@
 #include <cmath>
 #include <csignal>
 #include <cstring>
+#include <fstream>
 #include <random>
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/safetensors.h"
+#include "checkpoint/torch_checkpoint.h"
 #include "data/dataset.h"
 #include "model/loss.h"
 #include "model/network.h"
@@ -32,6 +34,21 @@ std::string new_run_id() {
 namespace {
 
 Status load_initial_parameters(const std::string& path, const TrainingState& state, std::vector<float>* params) {
+  char magic[4] = {};
+  if (std::ifstream in(path, std::ios::binary); in && in.read(magic, 4) && std::memcmp(magic, "PK\x03\x04", 4) == 0) {
+    // A torch.save file (the paper's transformer, TransformerLens's state dict, the seed's): its model must be this one.
+    TorchCheckpoint torch;
+    BILMOD_TRY(load_torch_checkpoint(path, &torch));
+    bool same = torch.state.layout.parameters.size() == state.layout.parameters.size();
+    for (size_t i = 0; same && i < state.layout.parameters.size(); ++i)
+      same = torch.state.layout.parameters[i].name == state.layout.parameters[i].name &&
+             torch.state.layout.parameters[i].torch_shape == state.layout.parameters[i].torch_shape;
+    if (!same)
+      return Status::runtime("--init-from " + path + ": holds a " + torch.state.config.model + " model of another shape "
+                             "than this run's " + state.config.model + " (check --mod-basis and the model's sizes)");
+    *params = torch.state.params;
+    return Status::ok();
+  }
   SafetensorsFile file;
   BILMOD_TRY(read_safetensors(path, &file));
   std::vector<float> torch_order;
@@ -210,7 +227,7 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
         network_forward(spec, state->layout, state->params.data(), buf.pairs.data(), count, &buf.act);
         // Each micro-batch's mean loss is divided by k (docs/MODELS.md "Gradient accumulation and batches").
         const float grad_scale = static_cast<float>(1.0 / (static_cast<double>(count) * static_cast<double>(accum)));
-        compute_loss(loss_settings, buf.act.logits.data(), buf.labels.data(), count, spec.mod_basis, grad_scale,
+        compute_loss(loss_settings, buf.act.logits.data(), buf.labels.data(), count, spec.num_logits(), grad_scale,
                      buf.act.logits.data(), buf.loss.data(), nullptr);
         double sum = 0;
         for (int64_t i = 0; i < count; ++i) sum += buf.loss[i];
