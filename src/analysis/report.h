@@ -10,7 +10,7 @@
 #include "analysis/logit_fourier.h"
 #include "analysis/transformer_analysis.h"
 #include "train/evaluate.h"
-#include "train/training_state.h"
+#include "config/training_state.h"
 
 namespace bilmod {
 

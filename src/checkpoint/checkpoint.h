@@ -2,7 +2,7 @@
 #pragma once
 #include <string>
 
-#include "train/training_state.h"
+#include "config/training_state.h"
 #include "checkpoint/safetensors.h"
 #include "util/status.h"
 

@@ -195,6 +195,52 @@ nlohmann::json known_config(const PickleValue* config, std::vector<std::string>*
   return j;
 }
 
+// The prefixes wrappers put before every parameter name: torch.compile's OptimizedModule, DataParallel.
+constexpr const char* kWrapperPrefixes[] = {"_orig_mod.", "module."};
+
+// A dict of string keys to tensors only: what model.state_dict() is.
+bool is_bare_state_dict(const PickleValue& dict) {
+  if (dict.kind != PickleValue::Kind::kDict || dict.entries.empty()) return false;
+  for (const auto& [key, value] : dict.entries)
+    if (key->kind != PickleValue::Kind::kString || value->kind != PickleValue::Kind::kTensor) return false;
+  return true;
+}
+
+// A dict's keys for an error message: strings as they are, others by kind, at most twelve.
+std::string key_list(const PickleValue& dict) {
+  std::string list;
+  size_t shown = 0;
+  for (const auto& [key, value] : dict.entries) {
+    if (shown == 12) {
+      list += ", ... (" + std::to_string(dict.entries.size()) + " keys)";
+      break;
+    }
+    list += (list.empty() ? "" : ", ") + (key->kind == PickleValue::Kind::kString ? key->text : "a " + key->kind_name());
+    ++shown;
+  }
+  return list;
+}
+
+// torch.compile's module keeps the original as `_orig_mod`, DataParallel's as `module`: their state dicts hold the
+// same tensors with every name under that prefix (both, nested, when one wraps the other). Strips each prefix every
+// name shares, as often as it is nested, and says which in `notes`.
+void strip_wrapper_prefixes(std::map<std::string, const TorchTensorRef*>* tensors, std::vector<std::string>* notes) {
+  for (bool again = true; again && !tensors->empty();) {
+    again = false;
+    for (const char* wrapper : kWrapperPrefixes) {
+      const std::string pre = wrapper;
+      if (!std::all_of(tensors->begin(), tensors->end(), [&](const auto& t) { return t.first.rfind(pre, 0) == 0; }))
+        continue;
+      std::map<std::string, const TorchTensorRef*> bare;
+      for (const auto& [name, t] : *tensors) bare[name.substr(pre.size())] = t;
+      *tensors = std::move(bare);
+      notes->push_back("parameter names read without the '" + pre + "' prefix of " +
+                       (pre == "module." ? "DataParallel" : "torch.compile"));
+      again = true;
+    }
+  }
+}
+
 const PickleValue* find_split_tensor(const PickleValue* root, const char* name) {
   if (const PickleValue* v = root->get(name); v && v->kind == PickleValue::Kind::kTensor) return v;
   if (const PickleValue* data = root->get("data"))
@@ -389,21 +435,30 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out) {
   if (!state_dict) state_dict = root->get("state_dict");
   if (!state_dict)  // the paper's transformer checkpoints: {'model': state_dict, 'epoch', ...}
     if (const PickleValue* m = root->get("model"); m && m->kind == PickleValue::Kind::kDict) state_dict = m;
-  if (!state_dict && (root->get("output.weight") || root->get("embed.W_E"))) state_dict = root;  // a bare state dict
+  if (!state_dict && is_bare_state_dict(*root)) state_dict = root;  // torch.save(model.state_dict(), path)
   if (!state_dict || state_dict->kind != PickleValue::Kind::kDict)
-    return Status::runtime(path + ": holds no 'model_state_dict' (nor 'state_dict') dict");
+    return Status::runtime(path + ": holds a dict of {" + key_list(*root) +
+                           "}, which is no checkpoint: bilmod reads a dict with 'model_state_dict' (or 'state_dict', or "
+                           "'model'), or a state dict itself (parameter names to tensors, also under '_orig_mod.' or "
+                           "'module.')");
 
-  std::set<std::string> names;
   std::map<std::string, const TorchTensorRef*> tensors;
   for (const auto& [key, value] : state_dict->entries) {
     if (key->kind != PickleValue::Kind::kString || value->kind != PickleValue::Kind::kTensor)
       return Status::runtime(path + ": model_state_dict holds a " + value->kind_name() + " under a " + key->kind_name() +
                              " key (a state dict maps names to tensors)");
-    names.insert(key->text);
     tensors[key->text] = &value->tensor;
   }
+  std::vector<std::string> prefix_notes;
+  strip_wrapper_prefixes(&tensors, &prefix_notes);
+  std::set<std::string> names;
+  for (const auto& t : tensors) names.insert(t.first);
   TorchArchive storages(archive.zip, prefix, path);
-  if (names.count("embed.W_E")) return read_transformer(path, root, tensors, &storages, out);
+  if (names.count("embed.W_E")) {
+    BILMOD_TRY(read_transformer(path, root, tensors, &storages, out));
+    out->notes.insert(out->notes.begin(), prefix_notes.begin(), prefix_notes.end());
+    return Status::ok();
+  }
   const ModelKeys* model = nullptr;
   for (const ModelKeys& m : model_keys())
     if (m.keys == names) model = &m;
@@ -412,13 +467,15 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out) {
     for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
     return Status::runtime(path + ": model_state_dict holds {" + list +
                            "}, which is none of bilmod's models (bilinear: bilinear.weight, bilinear.bias, output.weight, "
-                           "output.bias; factored: left.weight, right.weight, output.weight; mlp: hidden.*, output.*)");
+                           "output.bias; factored: left.weight, right.weight, output.weight; mlp: hidden.*, output.*; "
+                           "also under '_orig_mod.' or 'module.')");
   }
   const std::vector<int64_t>& out_shape = tensors.at("output.weight")->shape;
   if (out_shape.size() != 2) return Status::runtime(path + ": output.weight is not a matrix");
   const int64_t P = out_shape[0], H = out_shape[1];
 
   TorchCheckpoint result;
+  result.notes = prefix_notes;
   std::vector<std::string> ignored;
   nlohmann::json config_json = known_config(root->get("config"), &ignored);
   if (!root->get("config")) result.notes.push_back("the file holds no 'config': operation add and seed 0 assumed");

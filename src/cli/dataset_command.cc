@@ -5,8 +5,8 @@
 #include "checkpoint/safetensors.h"
 #include "cli/command.h"
 #include "data/dataset.h"
+#include "config/run_config.h"
 #include "train/memory_estimate.h"
-#include "train/run_config.h"
 #include "util/atomic_file.h"
 #include "util/memory_budget.h"
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "model/model_spec.h"
-#include "train/run_config.h"
+#include "config/run_config.h"
 #include "util/memory_budget.h"
 
 namespace bilmod {

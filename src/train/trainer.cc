@@ -23,8 +23,6 @@
 
 namespace bilmod {
 
-std::atomic<int> g_stop_signal{0};
-
 std::string new_run_id() {
   std::random_device device;
   std::string id;
@@ -118,7 +116,7 @@ Status save(TrainingState* state, const std::vector<TrainingObserver*>& observer
 }
 
 std::string stop_message(int signal, const TrainingState& state) {
-  return std::string(signal == SIGTERM ? "SIGTERM" : "SIGINT") + ": stopped after step " + std::to_string(state.step) +
+  return stop_signal_name(signal) + ": stopped after step " + std::to_string(state.step) +
          " (epoch " + std::to_string(state.epoch) + " + " + std::to_string(state.epoch_step) +
          " steps); resume with --resume-from " + checkpoint_path(state.config.checkpoint_dir, state.epoch);
 }

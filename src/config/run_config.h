@@ -91,6 +91,11 @@ nlohmann::json to_json(const RunConfig& config);
 // Reads a config saved by to_json; keys it does not know are an error, missing keys keep their defaults.
 Status config_from_json(const nlohmann::json& json, RunConfig* config);
 
+// A setting's flag and back: flag_name("mod_basis") is "mod-basis"; setting_name("--mod-basis") and
+// setting_name("mod-basis") are "mod_basis".
+std::string flag_name(const std::string& key);
+std::string setting_name(const std::string& flag);
+
 // The settings that define the model and its data: a resumed run may not change them.
 const std::vector<std::string>& model_defining_settings();
 

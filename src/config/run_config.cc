@@ -1,4 +1,4 @@
-#include "train/run_config.h"
+#include "config/run_config.h"
 
 #include <algorithm>
 #include <cmath>
@@ -19,13 +19,6 @@ bool json_holds(const nlohmann::json& v) {
   else if constexpr (std::is_integral_v<T>) return v.is_number_integer();
   else if constexpr (std::is_floating_point_v<T>) return v.is_number();
   else return v.is_string();
-}
-
-std::string flag(const std::string& key) {
-  std::string name = "--" + key;
-  for (char& c : name)
-    if (c == '_') c = '-';
-  return name;
 }
 }  // namespace
 
@@ -204,10 +197,22 @@ Status config_from_json(const nlohmann::json& j, RunConfig* c) {
       return Status::runtime("config value of '" + it.key() + "' has the wrong type: " +
                              (it.value().is_structured() ? std::string("an ") + it.value().type_name() : it.value().dump()));
     }
-    if (!known) return Status::runtime("config has an unknown setting '" + it.key() + "' (" + flag(it.key()) + ")");
+    if (!known) return Status::runtime("config has an unknown setting '" + it.key() + "' (--" + flag_name(it.key()) + ")");
   }
   *c = std::move(out);
   return Status::ok();
+}
+
+std::string flag_name(const std::string& key) {
+  std::string name = key;
+  std::replace(name.begin(), name.end(), '_', '-');
+  return name;
+}
+
+std::string setting_name(const std::string& flag) {
+  std::string key = flag.rfind("--", 0) == 0 ? flag.substr(2) : flag;
+  std::replace(key.begin(), key.end(), '-', '_');
+  return key;
 }
 
 Status apply_preset(const std::string& name, const std::vector<std::string>& given, RunConfig* c) {
