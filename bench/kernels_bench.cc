@@ -1,12 +1,13 @@
 // Micro-benchmarks of the kernels that bound an epoch, with the rate each achieves (issue 5):
 //   forward+backward of one training batch per model, the output matmuls, the cross-entropy, the AdamW step over the
-//   seed model's 1.29 M parameters, and the evaluation of every pair.
+//   seed model's 1.29 M parameters, the evaluation of every pair, and the measures logged with each evaluation.
 // FLOP counts are the multiply-adds of the matmuls (2 FLOP each); bytes are the optimiser's reads and writes.
 // Run: build/bench/bilmod_kernels_bench [--benchmark_filter=...]; single thread unless OMP_NUM_THREADS says more.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "data/dataset.h"
@@ -16,6 +17,7 @@
 #include "model/output_layer.h"
 #include "optim/optimizer.h"
 #include "train/evaluate.h"
+#include "train/measures.h"
 #include "util/rng.h"
 
 namespace bilmod {
@@ -200,6 +202,28 @@ void BM_Evaluate(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kP * kP * kH * kP * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_Evaluate)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
+
+// The measures every evaluation adds (train/measures.h), per model: range(1) 0 is fourier_ipr (two (2P, H) matrices
+// for factored, one for mlp: about 2.6 MFLOP each of double matrix products), 1 the evaluation with softmax_collapse
+// (compare with BM_Evaluate at the same train fraction, 0.3), 2 the per-tensor weight norms.
+void BM_Measures(benchmark::State& state) {
+  const ModelSpec spec = spec_of(static_cast<int>(state.range(0)));
+  state.SetLabel(std::string(model_name(static_cast<int>(state.range(0)))) +
+                 (state.range(1) == 0 ? " fourier_ipr" : state.range(1) == 1 ? " evaluate+collapse" : " weight_norms"));
+  const ParameterLayout layout = make_parameter_layout(spec);
+  std::vector<float> params(layout.total);
+  init_parameters(spec, layout, 1, params.data());
+  const Dataset data = make_dataset(kP, Operation::kAdd, 0.3, 0);
+  EvaluationWorkspace ws;
+  EvaluationOptions collapse;
+  collapse.softmax_collapse = true;
+  for (auto _ : state) {
+    if (state.range(1) == 0) benchmark::DoNotOptimize(mean_input_fourier_ipr(spec, layout, params.data()));
+    if (state.range(1) == 1) benchmark::DoNotOptimize(evaluate_splits(spec, layout, params.data(), data, &ws, collapse));
+    if (state.range(1) == 2) benchmark::DoNotOptimize(weight_norms(layout, params.data()));
+  }
+}
+BENCHMARK(BM_Measures)->ArgsProduct({{1, 2}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace bilmod

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "train/run_config.h"
+#include "config/run_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto json = nlohmann::json::parse(data, data + size, nullptr, false);

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "train/training_state.h"
+#include "config/training_state.h"
 #include "util/status.h"
 
 namespace bilmod {

@@ -11,14 +11,13 @@
 #include "analysis/model_weights.h"
 #include "analysis/report.h"
 #include "analysis/training_curves.h"
+#include "plot/heatmap_downsample.h"
 #include "plot/html_index.h"
 #include "train/evaluate.h"
 
 namespace bilmod {
 
 namespace {
-
-constexpr int64_t kMaxClassPanels = 16;  // a grid of more heatmaps is unreadable
 
 std::string fmt(const char* format, double x) {
   char buf[64];
@@ -27,23 +26,45 @@ std::string fmt(const char* format, double x) {
 }
 std::string str(int64_t x) { return std::to_string(x); }
 
+// Matrices wider than kMaxHeatmapSide are drawn as block means (plot/heatmap_downsample.h); the axes then count blocks.
 Heatmap heatmap_of(const RowMatrix& m, int64_t mod_basis) {
-  Heatmap h;
-  h.rows = m.rows();
-  h.cols = m.cols();
-  h.values.assign(m.data(), m.data() + m.size());
+  const int64_t block = heatmap_block(std::max(m.rows(), m.cols()));
+  Heatmap h = block_mean_heatmap(m.data(), m.rows(), m.cols(), block);
   h.diverging = true;
-  if (m.rows() == 2 * mod_basis) h.separators = {static_cast<double>(mod_basis) - 0.5};  // between the a and b blocks
+  if (m.rows() == 2 * mod_basis)  // between the a and b blocks
+    h.separators = {static_cast<double>(mod_basis) / static_cast<double>(block) - 0.5};
   return h;
 }
 
+// What a caption says of a downsampled heatmap, or nothing when it is drawn cell for cell.
+std::string downsampling_note(int64_t side) {
+  const int64_t block = heatmap_block(side);
+  if (block == 1) return "";
+  return " Drawn downsampled: each pixel of the " + std::to_string(side) + " x " + std::to_string(side) +
+         " matrix is the mean of a " + std::to_string(block) + " x " + std::to_string(block) +
+         " block (the .dat file holds exactly these block means; the full matrices follow from the checkpoint's weights).";
+}
+
+// Eigenvectors longer than this are drawn as their energy per frequency, not point by point.
+constexpr int64_t kMaxEigenvectorPoints = 512;
+
+std::string long_eigenvector_note(int64_t length, bool blocks) {
+  if (length <= kMaxEigenvectorPoints) return "";
+  return " With " + std::to_string(length) + " components a vector drawn point by point is unreadable, so each panel shows "
+         "its energy at every frequency k (the squared projection on cos/sin(2 pi k x / P)" +
+         std::string(blocks ? ", for the a and b blocks separately" : "") +
+         "): a wave is a spike at its frequency. The .dat file holds these energies exactly.";
+}
+
 void label_matrix_axes(Panel* p, const ModelWeights& w) {
+  const int64_t block = heatmap_block(interaction_matrix_size(w));
+  const std::string unit = block == 1 ? "" : " (blocks of " + std::to_string(block) + ")";
   if (w.spec.kind == ModelKind::kFactored) {
-    p->x.label = "x = [e_a; e_b]: a 0..P-1 | b P..2P-1";
-    p->y.label = "x = [e_a; e_b]";
+    p->x.label = "x = [e_a; e_b]: a 0..P-1 | b P..2P-1" + unit;
+    p->y.label = "x = [e_a; e_b]" + unit;
   } else {
-    p->x.label = "input b";
-    p->y.label = "input a";
+    p->x.label = "input b" + unit;
+    p->y.label = "input a" + unit;
   }
 }
 
@@ -71,9 +92,34 @@ Figure eigenvector_figure(const std::string& name, const std::string& title, con
     Panel p;
     const DominantFrequency d = dominant_frequency(basis, s.eigenvectors.col(i));
     p.title = "{/Symbol l}_" + str(i + 1) + " = " + fmt("%.4g", s.eigenvalues[i]) + ",  " + describe_frequency(d, blocks);
+    p.legend = false;
+    if (s.eigenvectors.rows() > kMaxEigenvectorPoints) {
+      // Thousands of points of a wave fill the panel solid: draw its energy at each frequency instead (per block
+      // for a factored eigenvector), which shows the same wave as a few spikes.
+      p.x.label = "frequency k";
+      p.y.label = "energy at k";
+      p.legend = blocks;
+      const auto vec = s.eigenvectors.col(i);
+      const Eigen::VectorXd ea = basis.energies(vec.head(P));
+      Series sa;
+      sa.style = SeriesStyle::kStems;
+      sa.label = blocks ? "a block" : "";
+      for (Eigen::Index k = 0; k < ea.size(); ++k) sa.x.push_back(static_cast<double>(k + 1)), sa.y.push_back(ea[k]);
+      p.series.push_back(sa);
+      if (blocks) {
+        const Eigen::VectorXd eb = basis.energies(vec.tail(P));
+        Series sb;
+        sb.style = SeriesStyle::kStems;
+        sb.label = "b block";
+        for (Eigen::Index k = 0; k < eb.size(); ++k) sb.x.push_back(static_cast<double>(k + 1)), sb.y.push_back(eb[k]);
+        p.series.push_back(sb);
+      }
+      p.x.min = 0, p.x.max = static_cast<double>(ea.size()) + 1;
+      f.panels.push_back(p);
+      continue;
+    }
     p.x.label = blocks ? "position in x = [e_a; e_b]" : "input value";
     p.y.label = "component";
-    p.legend = false;
     Series v;
     v.style = SeriesStyle::kLinesPoints;
     v.line_width = 1.5;
@@ -146,13 +192,17 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
           "computes h_k = x^T Q_k x exactly. Diverging colour map centred at 0."
         : "W_k = bilinear.weight[k] (rows a, columns b): unit k's pre-activation is W_k[a, b] + bias_k. Diverging colour "
           "map centred at 0. On this model every (a, b) owns its own entry, so an unseen pair's entry only decays.";
+    grid.caption += downsampling_note(interaction_matrix_size(w));
     figures.push_back(grid);
 
     // 2. The seed's eigenvalue_spectrum: every unit's eigenvalues.
     std::vector<SymmetricSpectrum> unit_spectra(static_cast<size_t>(H));
 #pragma omp parallel for schedule(dynamic)
-    for (int64_t k = 0; k < H; ++k)
+    for (int64_t k = 0; k < H; ++k) {
       unit_spectra[k] = factored ? factored_unit_spectrum(w, k) : symmetric_spectrum(unit_interaction_matrix(w, k));
+      // Only the first three units' eigenvectors are drawn: the others' (P x P each for bilinear) are not kept.
+      if (k >= 3) unit_spectra[k].eigenvectors.resize(0, 0);
+    }
     Figure spectrum;
     spectrum.name = "eigenvalue_spectrum";
     spectrum.title = "Eigenvalues of every hidden unit's interaction matrix (" + where + ")";
@@ -210,7 +260,8 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
                   "'s interaction matrix by |eigenvalue|, each titled with its eigenvalue and dominant frequency k (the share "
                   "of the vector's mean-removed energy at cos/sin(2 pi k x / P)" +
                   (factored ? std::string("; a and b: the share within each block)") : std::string(")")) + "." +
-                  (factored ? " A factored unit has rank 2, so only two eigenvectors exist." : "");
+                  (factored ? " A factored unit has rank 2, so only two eigenvectors exist." : "") +
+                  long_eigenvector_note(unit_spectra[k].eigenvectors.rows(), factored);
       figures.push_back(f);
     }
 
@@ -225,25 +276,27 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
     class_grid.width = 470 * class_grid.columns + 40;
     class_grid.height = 430 * class_rows + 70;
     class_grid.font_size = 10;
+    const ClassSpectra class_spectrum(w);
     for (int64_t c : classes) {
-      const RowMatrix m = class_interaction_matrix(w, c);
       Panel p;
       p.title = "class c = " + str(c);
-      p.heatmap = heatmap_of(m, P);
+      p.heatmap = heatmap_of(class_interaction_matrix(w, c), P);
       label_matrix_axes(&p, w);
       class_grid.panels.push_back(p);
-      const SymmetricSpectrum s = symmetric_spectrum(m);
+      const SymmetricSpectrum s = class_spectrum(c);
       Figure f = eigenvector_figure("class_eigenvectors_" + str(c),
                                     "Top eigenvectors of " + (factored ? "Q(" + str(c) + ")" : "M_{" + str(c) + "}") + " (" + where + ")",
                                     s, basis, options.num_eigenvectors, factored);
       f.caption = "Top eigenvectors of class " + str(c) + "'s interaction matrix by |eigenvalue|. On a model that has grokked " +
-                  "addition they are cos/sin waves at a few key frequencies, in +-lambda pairs sharing a frequency.";
+                  "addition they are cos/sin waves at a few key frequencies, in +-lambda pairs sharing a frequency." +
+                  long_eigenvector_note(s.eigenvectors.rows(), factored);
       figures.push_back(f);
     }
     class_grid.caption = factored
         ? "Q(c) = sum_k U[c,k] Q_k: logit_c = x^T Q(c) x exactly (the factored model has no biases)."
         : "M_c = sum_k U[c,k] W_k, the output layer applied to the units' matrices. This ignores the ReLU between the layers, "
           "so it describes the logits only where every unit is active.";
+    class_grid.caption += downsampling_note(interaction_matrix_size(w));
     figures.insert(figures.begin() + static_cast<std::ptrdiff_t>(class_grid_at), class_grid);
   } else {
     notes->push_back("The mlp model has no interaction matrices (its hidden layer relu/quad(W x + b) is not a quadratic form "
@@ -254,8 +307,8 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
   // 5. Fourier spectrum of the logits.
   const Operation op = state.data.operation;
   if (fourier_measures_apply(op)) {
-    const RowMatrix logits = all_pair_logits(spec, state.layout, state.params);
-    const LogitFourier lf = logit_fourier(logits, P, op);
+    const LogitSums sums = logit_sums(spec, state.layout, state.params, op);
+    const LogitFourier lf = logit_fourier(sums);
     Figure f;
     f.name = "logit_fourier_spectrum";
     std::string keys;
@@ -303,7 +356,7 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
                 "alone, b alone or a-b, is no function of " + s_name + ")" + (keys.empty() ? " (none here)." : ".");
     if (lf.key_frequencies.empty()) summary->push_back("Key frequencies: none (the logits do not vary with " + s_name + ").");
     else {
-      const ProgressLosses losses = progress_losses(logits, state.data, lf.key_frequencies);
+      const ProgressLosses losses = progress_losses(spec, state.layout, state.params, sums, state.data, lf.key_frequencies);
       summary->push_back("Key frequencies " + keys + " (" + fmt("%.1f", 100 * lf.key_share) + " % of the logits' variance); restricted loss " +
                          fmt("%.4g", losses.restricted_loss) + ", excluded loss " + fmt("%.4g", losses.excluded_loss) + ".");
     }
@@ -336,7 +389,8 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
     }
     p.series.push_back(bars);
     f.panels.push_back(p);
-    const std::string what = spec.kind == ModelKind::kBilinear ? "W along a and along b, over every unit"
+    const std::string what = spec.kind == ModelKind::kTransformer ? "W_E's token columns, over every residual direction"
+                             : spec.kind == ModelKind::kBilinear  ? "W along a and along b, over every unit"
                              : factored                        ? "L and R, over their a and b blocks and every unit"
                                                                : "hidden.weight, over its a and b blocks and every unit";
     f.caption = "The norm of the input weights' projection on each frequency k (" + what +

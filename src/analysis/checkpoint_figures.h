@@ -8,6 +8,7 @@
 //   training_curves             loss and accuracy against epoch, when the run's tracking store is found
 // and index.html with a caption for each and a note for what does not exist for the model.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@
 #include "plot/figure.h"
 
 namespace bilmod {
+
+constexpr int64_t kMaxClassPanels = 16;  // a grid of more heatmaps is unreadable
 
 struct CheckpointFigureOptions {
   int64_t num_matrices = 9;

@@ -80,6 +80,30 @@ SymmetricSpectrum factored_unit_spectrum(const ModelWeights& w, int64_t unit) {
   return sorted_by_magnitude(values, vectors);
 }
 
+ClassSpectra::ClassSpectra(const ModelWeights& w) : weights(w) {
+  const int64_t P = w.mod_basis(), H = w.hidden_dim();
+  low_rank = w.spec.kind == ModelKind::kFactored && 2 * P > kLowRankSide && H < P;
+  if (!low_rank) return;
+  Eigen::MatrixXd b(2 * P, 2 * H);
+  b.leftCols(H) = w.left.transpose();
+  b.rightCols(H) = w.right.transpose();
+  Eigen::HouseholderQR<Eigen::MatrixXd> qr(b);
+  q = qr.householderQ() * Eigen::MatrixXd::Identity(2 * P, 2 * H);
+  r = qr.matrixQR().topRows(2 * H).triangularView<Eigen::Upper>();
+}
+
+SymmetricSpectrum ClassSpectra::operator()(int64_t output_class) const {
+  if (!low_rank) return symmetric_spectrum(class_interaction_matrix(weights, output_class));
+  const int64_t H = weights.hidden_dim();
+  const Eigen::VectorXd u = weights.output.row(output_class).transpose();
+  // R S R^T with S = [[0, D/2], [D/2, 0]]: (R_l D R_r^T + R_r D R_l^T) / 2, R_l and R_r R's first and last H columns.
+  const Eigen::MatrixXd rl = r.leftCols(H), rr = r.rightCols(H);
+  const Eigen::MatrixXd half = rl * u.asDiagonal() * rr.transpose();
+  const Eigen::MatrixXd small = 0.5 * (half + half.transpose());
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(small);
+  return sorted_by_magnitude(solver.eigenvalues(), q * solver.eigenvectors());
+}
+
 Eigen::VectorXd singular_values(const RowMatrix& m) {
   Eigen::BDCSVD<Eigen::MatrixXd> svd(m);  // no U or V: values only, already in decreasing order
   return svd.singularValues();

@@ -5,52 +5,16 @@
 #include <numeric>
 
 #include "analysis/fourier.h"
-#include "model/network.h"
 
 namespace bilmod {
-
-RowMatrix all_pair_logits(const ModelSpec& spec, const ParameterLayout& layout, const std::vector<float>& params) {
-  const int64_t P = spec.mod_basis, n = P * P;
-  std::vector<int64_t> pairs(static_cast<size_t>(n));
-  std::iota(pairs.begin(), pairs.end(), 0);
-  RowMatrix logits(n, P);
-  BatchActivations act;
-  constexpr int64_t kChunk = 1024;  // activations of a chunk stay in cache
-  for (int64_t begin = 0; begin < n; begin += kChunk) {
-    const int64_t count = std::min(kChunk, n - begin);
-    network_forward(spec, layout, params.data(), pairs.data() + begin, count, &act);
-    for (int64_t i = 0; i < count * P; ++i) logits.data()[begin * P + i] = act.logits[static_cast<size_t>(i)];
-  }
-  return logits;
-}
 
 bool fourier_measures_apply(Operation op) { return op == Operation::kAdd || op == Operation::kSub; }
 
 namespace {
-// s = a + b or a - b (mod P) of every pair index.
-std::vector<int64_t> wave_argument(int64_t P, Operation op) {
-  std::vector<int64_t> s(static_cast<size_t>(P * P));
-  for (int64_t a = 0; a < P; ++a)
-    for (int64_t b = 0; b < P; ++b) s[a * P + b] = (op == Operation::kSub ? a - b + P : a + b) % P;
-  return s;
-}
-
-// Per class, the projections of its logits on cos(w_k s) and sin(w_k s): each wave is constant on the pairs
-// sharing s, so sum the logits per s first ((P, P): rows s, columns class) and project that.
-struct WaveCoefficients {
-  RowMatrix cos_coef, sin_coef;  // (K, P) rows frequency k-1, columns class
-  std::vector<int64_t> s;        // (P*P,)
-};
-
-WaveCoefficients wave_coefficients(const RowMatrix& logits, int64_t P, Operation op) {
-  WaveCoefficients w;
-  w.s = wave_argument(P, op);
-  RowMatrix per_s = RowMatrix::Zero(P, P);
-  for (int64_t pair = 0; pair < P * P; ++pair) per_s.row(w.s[pair]) += logits.row(pair);
-  const FourierBasis basis(P);
-  w.cos_coef = basis.cos_waves * per_s;
-  w.sin_coef = basis.sin_waves * per_s;
-  return w;
+// s = a + b or a - b (mod P) of a pair index.
+int64_t wave_argument(int64_t pair, int64_t P, Operation op) {
+  const int64_t a = pair / P, b = pair % P;
+  return (op == Operation::kSub ? a - b + P : a + b) % P;
 }
 
 // Squared norm of a wave over the P*P pairs: P * P/2, or P * P for the cos wave at k = P/2.
@@ -58,13 +22,76 @@ double wave_norm2(int64_t P, int64_t k) {
   const double p = static_cast<double>(P);
   return 2 * k == P ? p * p : 0.5 * p * p;
 }
+
+// Log-sum-exp of a row minus its entry at `label`: the row's cross-entropy.
+double row_cross_entropy(const Eigen::Ref<const Eigen::RowVectorXd>& row, int64_t label) {
+  const double top = row.maxCoeff();
+  const double log_sum = top + std::log((row.array() - top).exp().sum());
+  return log_sum - row[label];
+}
 }  // namespace
 
-LogitFourier logit_fourier(const RowMatrix& logits, int64_t P, Operation op) {
-  const int64_t K = frequency_count(P);
-  const WaveCoefficients w = wave_coefficients(logits, P, op);
-  const Eigen::RowVectorXd mean = logits.colwise().mean();  // (P,) per class
-  const double variance = (logits.rowwise() - mean).squaredNorm();
+LogitSums logit_sums(const ModelSpec& spec, const ParameterLayout& layout, const std::vector<float>& params, Operation op) {
+  const int64_t P = spec.mod_basis, n = P * P;
+  LogitSums sums;
+  sums.mod_basis = P;
+  sums.operation = op;
+  sums.per_s = RowMatrix::Zero(P, P);
+  std::vector<int64_t> pairs(static_cast<size_t>(n));
+  std::iota(pairs.begin(), pairs.end(), 0);
+  // Per class: the running sum, and the centred sum of squares combined block by block (Chan, Golub and LeVeque),
+  // which stays accurate where a raw sum of squares would cancel.
+  Eigen::VectorXd total = Eigen::VectorXd::Zero(P), mean = Eigen::VectorXd::Zero(P), m2 = Eigen::VectorXd::Zero(P);
+  Eigen::VectorXd block_sum(P), block_m2(P);
+  double seen = 0;
+  for_each_logit_block(spec, layout, params, pairs, [&](int64_t first, int64_t count, const float* logits) {
+    block_sum.setZero();
+    for (int64_t i = 0; i < count; ++i) {
+      const float* row = logits + i * P;
+      double* per_s = sums.per_s.row(wave_argument(first + i, P, op)).data();
+      for (int64_t c = 0; c < P; ++c) {
+        const double x = row[c];
+        per_s[c] += x;
+        block_sum[c] += x;
+      }
+    }
+    const double m = static_cast<double>(count);
+    block_m2.setZero();
+    for (int64_t i = 0; i < count; ++i)
+      for (int64_t c = 0; c < P; ++c) {
+        const double d = static_cast<double>(logits[i * P + c]) - block_sum[c] / m;
+        block_m2[c] += d * d;
+      }
+    const double after = seen + m;
+    for (int64_t c = 0; c < P; ++c) {
+      const double delta = block_sum[c] / m - mean[c];
+      m2[c] += block_m2[c] + delta * delta * seen * m / after;
+      mean[c] += delta * m / after;
+      total[c] += block_sum[c];
+    }
+    seen = after;
+  });
+  sums.mean = (total / static_cast<double>(n)).transpose();
+  sums.variance = m2.sum();
+  return sums;
+}
+
+namespace {
+// Per class, the projections of its logits on cos(w_k s) and sin(w_k s): (K, P) rows frequency k-1, columns class.
+struct WaveCoefficients {
+  RowMatrix cos_coef, sin_coef;
+};
+
+WaveCoefficients wave_coefficients(const LogitSums& sums, const FourierBasis& basis) {
+  return {basis.cos_waves * sums.per_s, basis.sin_waves * sums.per_s};
+}
+}  // namespace
+
+LogitFourier logit_fourier(const LogitSums& sums) {
+  const int64_t P = sums.mod_basis, K = frequency_count(P);
+  const FourierBasis basis(P);
+  const WaveCoefficients w = wave_coefficients(sums, basis);
+  const double variance = sums.variance;
   LogitFourier f;
   f.share.assign(static_cast<size_t>(K), 0.0);
   for (int64_t k = 1; k <= K; ++k) {
@@ -91,41 +118,44 @@ LogitFourier logit_fourier(const RowMatrix& logits, int64_t P, Operation op) {
   return f;
 }
 
-RowMatrix frequency_components(const RowMatrix& logits, int64_t P, Operation op, const std::vector<int64_t>& frequencies) {
-  const WaveCoefficients w = wave_coefficients(logits, P, op);
-  RowMatrix components = RowMatrix::Zero(P * P, P);
-  // Per s (P, P): the component is sum_k (alpha_k cos(w_k s) + beta_k sin(w_k s)) / |wave|^2 for every class.
-  RowMatrix per_s = RowMatrix::Zero(P, P);
+RowMatrix frequency_components(const LogitSums& sums, const std::vector<int64_t>& frequencies) {
+  const int64_t P = sums.mod_basis;
   const FourierBasis basis(P);
+  const WaveCoefficients w = wave_coefficients(sums, basis);
+  // Per s: the component is sum_k (alpha_k cos(w_k s) + beta_k sin(w_k s)) / |wave|^2 for every class.
+  RowMatrix per_s = RowMatrix::Zero(P, P);
   for (int64_t k : frequencies) {
     const double norm2 = wave_norm2(P, k);
     per_s += basis.cos_waves.row(k - 1).transpose() * w.cos_coef.row(k - 1) / norm2;
     if (2 * k != P) per_s += basis.sin_waves.row(k - 1).transpose() * w.sin_coef.row(k - 1) / norm2;
   }
-  for (int64_t pair = 0; pair < P * P; ++pair) components.row(pair) = per_s.row(w.s[pair]);
-  return components;
+  return per_s;
 }
 
-double mean_cross_entropy(const RowMatrix& logits, const Dataset& data, const std::vector<int64_t>& pairs) {
-  double total = 0;
-  for (int64_t pair : pairs) {
-    const auto row = logits.row(pair);
-    const double top = row.maxCoeff();
-    const double log_sum = top + std::log((row.array() - top).exp().sum());
-    total += log_sum - row[data.label[pair]];
-  }
-  return pairs.empty() ? 0.0 : total / static_cast<double>(pairs.size());
-}
-
-ProgressLosses progress_losses(const RowMatrix& logits, const Dataset& data, const std::vector<int64_t>& key_frequencies) {
+ProgressLosses progress_losses(const ModelSpec& spec, const ParameterLayout& layout, const std::vector<float>& params,
+                               const LogitSums& sums, const Dataset& data, const std::vector<int64_t>& key_frequencies) {
   const int64_t P = data.mod_basis;
-  const RowMatrix key = frequency_components(logits, P, data.operation, key_frequencies);
-  const Eigen::RowVectorXd mean = logits.colwise().mean();
-  const RowMatrix restricted = key.rowwise() + mean;
-  const RowMatrix excluded = logits - key;
+  const Operation op = data.operation;
+  const RowMatrix key = frequency_components(sums, key_frequencies);  // (P, P) rows s
   ProgressLosses out;
-  out.restricted_loss = mean_cross_entropy(restricted, data, defined_pairs(P, data.operation));
-  out.excluded_loss = mean_cross_entropy(excluded, data, data.train_indices);
+  // Restricted logits (class mean + key components) depend on s alone: P distinct rows.
+  const RowMatrix restricted = key.rowwise() + sums.mean;
+  const std::vector<int64_t> defined = defined_pairs(P, op);
+  double total = 0;
+  for (int64_t pair : defined) total += row_cross_entropy(restricted.row(wave_argument(pair, P, op)), data.label[pair]);
+  out.restricted_loss = defined.empty() ? 0.0 : total / static_cast<double>(defined.size());
+  // Excluded logits (logits - key components) on the train pairs, a block at a time, summed in split order.
+  total = 0;
+  Eigen::RowVectorXd row(P);
+  for_each_logit_block(spec, layout, params, data.train_indices, [&](int64_t first, int64_t count, const float* logits) {
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t pair = data.train_indices[static_cast<size_t>(first + i)];
+      const auto key_row = key.row(wave_argument(pair, P, op));
+      for (int64_t c = 0; c < P; ++c) row[c] = static_cast<double>(logits[i * P + c]) - key_row[c];
+      total += row_cross_entropy(row, data.label[pair]);
+    }
+  });
+  out.excluded_loss = data.train_indices.empty() ? 0.0 : total / static_cast<double>(data.train_indices.size());
   return out;
 }
 

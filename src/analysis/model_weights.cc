@@ -24,6 +24,13 @@ ModelWeights model_weights(const ModelSpec& spec, const ParameterLayout& layout,
   const int64_t P = spec.mod_basis, H = spec.hidden_dim;
   ModelWeights w;
   w.spec = spec;
+  if (spec.kind == ModelKind::kTransformer) {  // W_E's token columns (d_model, P); the rest: analysis/transformer_analysis.h
+    const std::vector<double> embed = torch_values(layout, params, "embed.W_E");  // (d_model, P + 1)
+    w.left.resize(spec.d_model, P);
+    for (int64_t k = 0; k < spec.d_model; ++k)
+      for (int64_t x = 0; x < P; ++x) w.left(k, x) = embed[static_cast<size_t>(k * (P + 1) + x)];
+    return w;
+  }
   // The upstream's direct model has no output layer: its logits are the bilinear layer's outputs, U = I (H = P).
   w.output = layout.find("output.weight") ? as_matrix(torch_values(layout, params, "output.weight"), P, H)
                                           : RowMatrix(RowMatrix::Identity(P, P));
@@ -48,6 +55,8 @@ ModelWeights model_weights(const ModelSpec& spec, const ParameterLayout& layout,
       w.left = as_matrix(torch_values(layout, params, "hidden.weight"), H, 2 * P);
       w.input_bias = as_vector(torch_values(layout, params, "hidden.bias"));
       w.output_bias = as_vector(torch_values(layout, params, "output.bias"));
+      break;
+    case ModelKind::kTransformer:
       break;
   }
   return w;

@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "analysis/analysis_input.h"
+#include "analysis/analysis_memory.h"
 #include "analysis/fourier.h"
 #include "analysis/input_weight_fourier.h"
 #include "analysis/interaction_matrices.h"
@@ -16,6 +17,7 @@
 #include "checkpoint/checkpoint.h"
 #include "plot/figure.h"
 #include "train/evaluate.h"
+#include "train/memory_estimate.h"
 
 namespace bilmod {
 
@@ -25,7 +27,8 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 }  // namespace
 
-Status compute_progress_measures(const std::string& run_dir, ProgressMeasures* out) {
+Status compute_progress_measures(const std::string& run_dir, const MemoryBudget& budget,
+                                 const std::function<Status()>& before_work, ProgressMeasures* out) {
   std::vector<std::pair<int64_t, std::string>> files;
   if (std::error_code ec; !fs::is_directory(run_dir, ec))
     return Status::runtime(run_dir + ": is not a folder of checkpoints (--over-training reads a run's folder)");
@@ -33,14 +36,34 @@ Status compute_progress_measures(const std::string& run_dir, ProgressMeasures* o
   ProgressMeasures m;
   m.run_dir = run_dir;
   AnalysisInput last_input;  // bilmod's checkpoints or the PyTorch original's .pt files
+  // The last checkpoint stays loaded while each one is read (checkpoint_load_bytes: 4 x a file); class 0's
+  // interaction matrix is solved at each.
+  auto shape_of = [](const ModelSpec& spec) {
+    AnalysisShape shape;
+    shape.spec = spec;
+    shape.checkpoints = 1 + 4;
+    shape.classes = 1;
+    shape.threads = worker_threads();
+    return shape;
+  };
+  bool checked = false;
+  BILMOD_TRY(check_memory_before_loading("analyze --over-training", files.back().second, shape_of, budget, &checked));
   BILMOD_TRY(load_analysis_input(files.back().second, &last_input));
   const TrainingState& last = last_input.state;
+  if (!checked) {
+    AnalysisShape shape = shape_of(last.spec);
+    std::error_code ec;
+    shape.state_bytes = static_cast<int64_t>(fs::file_size(files.back().second, ec));
+    if (ec) shape.state_bytes = 0;
+    BILMOD_TRY(check_memory(analysis_memory(shape, "analyze --over-training"), budget));
+  }
+  BILMOD_TRY(before_work());
   m.model = model_kind_name(last.spec.kind);
   m.operation = operation_name(last.data.operation);
   m.mod_basis = last.spec.mod_basis;
   m.fourier_applies = fourier_measures_apply(last.data.operation);
   if (m.fourier_applies)
-    m.key_frequencies = logit_fourier(all_pair_logits(last.spec, last.layout, last.params), m.mod_basis, last.data.operation).key_frequencies;
+    m.key_frequencies = logit_fourier(logit_sums(last.spec, last.layout, last.params, last.data.operation)).key_frequencies;
   const FourierBasis basis(m.mod_basis);
   for (const auto& [epoch, path] : files) {
     AnalysisInput input;
@@ -59,17 +82,17 @@ Status compute_progress_measures(const std::string& run_dir, ProgressMeasures* o
     p.input_gini = gini_coefficient(input_frequency_norms(w));
     p.restricted_loss = p.excluded_loss = p.key_share = kNaN;
     if (m.fourier_applies && !m.key_frequencies.empty()) {
-      const RowMatrix logits = all_pair_logits(s.spec, s.layout, s.params);
-      const ProgressLosses losses = progress_losses(logits, s.data, m.key_frequencies);
+      const LogitSums sums = logit_sums(s.spec, s.layout, s.params, s.data.operation);
+      const ProgressLosses losses = progress_losses(s.spec, s.layout, s.params, sums, s.data, m.key_frequencies);
       p.restricted_loss = losses.restricted_loss;
       p.excluded_loss = losses.excluded_loss;
-      const LogitFourier f = logit_fourier(logits, m.mod_basis, s.data.operation);
+      const LogitFourier f = logit_fourier(sums);
       p.key_share = 0;
       for (int64_t k : m.key_frequencies) p.key_share += f.share[k - 1];
     }
     p.top_eigenvector_share = kNaN;
     if (has_interaction_matrices(s.spec.kind)) {
-      const SymmetricSpectrum spectrum = symmetric_spectrum(class_interaction_matrix(w, 0));
+      const SymmetricSpectrum spectrum = ClassSpectra(w)(0);
       p.top_eigenvector_share = dominant_frequency(basis, spectrum.eigenvectors.col(0)).share;
     }
     m.points.push_back(p);

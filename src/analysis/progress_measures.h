@@ -3,11 +3,13 @@
 // and excluded loss measure how much of the final algorithm each earlier model already used.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "util/memory_budget.h"
 #include "util/status.h"
 
 namespace bilmod {
@@ -30,7 +32,10 @@ struct ProgressMeasures {
   std::vector<ProgressPoint> points;     // by epoch
 };
 
-Status compute_progress_measures(const std::string& run_dir, ProgressMeasures* out);
+// Refuses (a usage Status) before reading a checkpoint or starting work that would not fit `budget`; `before_work`
+// runs once the estimates pass (the command's own checks that create things, such as its output folder).
+Status compute_progress_measures(const std::string& run_dir, const MemoryBudget& budget,
+                                 const std::function<Status()>& before_work, ProgressMeasures* out);
 // progress_measures.{png,svg,dat,gp} in dir; returns the PNG and SVG paths.
 Status write_progress_figures(const ProgressMeasures& measures, const std::string& dir, std::vector<std::string>* written);
 nlohmann::json to_json(const ProgressMeasures& measures);

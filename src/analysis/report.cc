@@ -70,10 +70,19 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
   EvaluationWorkspace ws;
   r.metrics = evaluate_splits(spec, state.layout, state.params.data(), state.data, &ws);
 
-  const ModelWeights w = model_weights(spec, state.layout, state.params);
+  if (spec.kind == ModelKind::kTransformer) {
+    r.is_transformer = true;
+    r.hidden_dim = spec.d_mlp;
+    r.transformer = analyze_transformer(spec, state.layout, state.params);
+    r.input_frequency_norms = r.transformer.embed_frequency_norms;
+    r.input_gini = gini_coefficient(r.input_frequency_norms);
+    r.notes.push_back("transformer: input weights are W_E's token columns; no interaction matrices over (a, b) (the "
+                      "attention and MLP are not one quadratic form); its own measures follow the logit measures");
+  }
+  const ModelWeights w = r.is_transformer ? ModelWeights{} : model_weights(spec, state.layout, state.params);
   const FourierBasis basis(P);
   const std::vector<int64_t> classes = options.output_classes.empty() ? default_output_classes(P) : options.output_classes;
-  r.has_interaction_matrices = has_interaction_matrices(spec.kind);
+  r.has_interaction_matrices = !r.is_transformer && has_interaction_matrices(spec.kind);
   if (r.has_interaction_matrices) {
     r.units.resize(static_cast<size_t>(H));
     // Units are independent; each solve is small, so threads split the units.
@@ -89,11 +98,14 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
       }
     }
     r.classes.resize(classes.size());
+    const ClassSpectra class_spectrum(w);
 #pragma omp parallel for schedule(dynamic)
     for (size_t i = 0; i < classes.size(); ++i) {
-      const RowMatrix m = class_interaction_matrix(w, classes[i]);
-      r.classes[i] = summarize(classes[i], symmetric_spectrum(m), basis, options.top_eigenvalues);
-      if (spec.kind == ModelKind::kBilinear) {
+      if (spec.kind != ModelKind::kBilinear) {
+        r.classes[i] = summarize(classes[i], class_spectrum(classes[i]), basis, options.top_eigenvalues);
+      } else {
+        const RowMatrix m = class_interaction_matrix(w, classes[i]);
+        r.classes[i] = summarize(classes[i], symmetric_spectrum(m), basis, options.top_eigenvalues);
         const Eigen::VectorXd sv = singular_values(m);
         for (int64_t j = 0; j < std::min<int64_t>(options.top_eigenvalues, sv.size()); ++j)
           r.classes[i].singular_values.push_back(sv[j]);
@@ -108,18 +120,21 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
     else if (spec.kind == ModelKind::kBilinear)
       r.notes.push_back("bilinear: M_c = sum_k U[c,k] W_k ignores the ReLU between the layers; spectra are of the "
                         "symmetric part (W + W^T)/2, singular values of W itself");
-  } else {
+  } else if (!r.is_transformer) {
     r.notes.push_back("mlp: no interaction matrices (its hidden layer is not a quadratic form); "
                       "its input weights' and logits' Fourier spectra are reported");
   }
 
-  r.input_frequency_norms = input_frequency_norms(w);
-  r.input_gini = gini_coefficient(r.input_frequency_norms);
+  if (!r.is_transformer) {
+    r.input_frequency_norms = input_frequency_norms(w);
+    r.input_gini = gini_coefficient(r.input_frequency_norms);
+  }
   r.fourier_applies = fourier_measures_apply(state.data.operation);
   if (r.fourier_applies) {
-    const RowMatrix logits = all_pair_logits(spec, state.layout, state.params);
-    r.logit = logit_fourier(logits, P, state.data.operation);
-    if (!r.logit.key_frequencies.empty()) r.losses = progress_losses(logits, state.data, r.logit.key_frequencies);
+    const LogitSums sums = logit_sums(spec, state.layout, state.params, state.data.operation);
+    r.logit = logit_fourier(sums);
+    if (!r.logit.key_frequencies.empty())
+      r.losses = progress_losses(spec, state.layout, state.params, sums, state.data, r.logit.key_frequencies);
     else
       r.notes.push_back("no key frequencies: the logits do not vary with a+b, so restricted and excluded loss are not defined");
   } else {
@@ -188,6 +203,7 @@ nlohmann::json to_json(const AnalysisReport& r) {
   j["input_frequency_norms"] = r.input_frequency_norms;
   j["input_gini"] = r.input_gini;
   j["notes"] = r.notes;
+  if (r.is_transformer) j["transformer"] = to_json(r.transformer);
   return j;
 }
 
@@ -255,6 +271,7 @@ std::string format_report(const AnalysisReport& r) {
       out += " " + std::to_string(ranked[i].second) + ": " + std::to_string(ranked[i].first);
     out += "\n  (every unit's eigenvalues are in --json)\n";
   }
+  if (r.is_transformer) out += format_transformer_analysis(r.transformer);
   for (const auto& note : r.notes) out += "note: " + note + "\n";
   return out;
 }

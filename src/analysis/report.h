@@ -8,8 +8,9 @@
 
 #include "analysis/fourier.h"
 #include "analysis/logit_fourier.h"
+#include "analysis/transformer_analysis.h"
 #include "train/evaluate.h"
-#include "train/training_state.h"
+#include "config/training_state.h"
 
 namespace bilmod {
 
@@ -47,6 +48,8 @@ struct AnalysisReport {
   std::vector<double> input_frequency_norms;  // (K,)
   double input_gini = 0;
   std::vector<std::string> notes;     // what does not apply to this model or checkpoint, and why
+  bool is_transformer = false;
+  TransformerAnalysis transformer;    // --model transformer: its own measures
 };
 
 AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOptions& options);

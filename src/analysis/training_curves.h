@@ -1,12 +1,12 @@
 // A run's training curves from its tracking store (docs/FORMATS.md "Tracking store": trackio's SQLite schema),
-// found from the checkpoint's config: --tracking-dir, else $TRACKIO_DIR, else $HF_HOME/trackio, else
-// ~/.cache/huggingface/trackio; {project}.db; the rows of the checkpoint's run_id that carry an epoch.
+// found from the checkpoint's config as training found it (tracking/tracking_folder.h); {project}.db; the rows of the
+// checkpoint's run_id that carry an epoch.
 #pragma once
 #include <map>
 #include <string>
 #include <vector>
 
-#include "train/training_state.h"
+#include "config/training_state.h"
 #include "util/status.h"
 
 namespace bilmod {

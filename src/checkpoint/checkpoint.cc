@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "checkpoint/safetensors.h"
+#include "model/transformer.h"
 #include "util/atomic_file.h"
 
 namespace bilmod {
@@ -88,6 +89,7 @@ SafetensorsFile to_safetensors(const TrainingState& s) {
     if (!s.optimizer.momentum_buffer.empty())
       put(optimizer_key(info.name, "momentum_buffer"), info, s.optimizer.momentum_buffer);
   }
+  for (const ModelBuffer& buffer : model_buffers(s.spec)) file.put_f32(buffer.name, buffer.shape, buffer.values.data());
   // The gradient filter's state (--grokfast): EMA one tensor per parameter, MA its ring of `window` raw gradients
   // (slot t % window holds step t's), each in PyTorch's order; metadata grokfast_steps counts the steps filtered.
   const GrokfastSettings grokfast = s.config.grokfast_settings();
@@ -237,6 +239,12 @@ Status from_safetensors(const SafetensorsFile& file, TrainingState* out) {
       ++expected_tensors;
     }
   }
+  for (const ModelBuffer& buffer : model_buffers(s.spec)) {  // the module's constant buffers: present and unchanged
+    std::vector<float> values;
+    if (Status got = file.get_f32(buffer.name, buffer.shape, &values); !got) return Status::runtime(got.message());
+    if (values != buffer.values) return Status::runtime("tensor '" + buffer.name + "' is not the model's constant buffer");
+    ++expected_tensors;
+  }
   if (file.tensors.size() != expected_tensors)
     return Status::runtime("it holds " + std::to_string(file.tensors.size()) + " tensors where a " + s.config.model +
                            " checkpoint holds " + std::to_string(expected_tensors));
@@ -273,6 +281,9 @@ Status load_checkpoint(const std::string& path, TrainingState* state) {
   if (!in) return Status::runtime(path + ": cannot open for reading (" + std::strerror(errno) + ")");
   std::vector<uint8_t> bytes;
   try {
+    // Sized from the file first, so a large checkpoint is held once, not in a vector doubling as it grows.
+    const auto size = fs::file_size(path, ec);
+    if (!ec) bytes.reserve(static_cast<size_t>(size));
     // libstdc++ throws from the stream buffer on a read error (EIO) even without exceptions() set.
     bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   } catch (const std::exception& e) {

@@ -4,7 +4,7 @@
 #include <utility>
 #include <vector>
 
-#include "train/training_state.h"
+#include "config/training_state.h"
 #include "checkpoint/safetensors.h"
 #include "util/status.h"
 

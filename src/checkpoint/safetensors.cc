@@ -91,21 +91,29 @@ Status SafetensorsFile::get_i64(const std::string& name, std::vector<int64_t>* o
   return Status::ok();
 }
 
-std::string serialize_safetensors(const SafetensorsFile& file) {
+std::string safetensors_header(const SafetensorsFile& file, const std::map<std::string, uint64_t>& streamed_bytes) {
   nlohmann::ordered_json header;
   if (!file.metadata.empty()) header["__metadata__"] = file.metadata;
   uint64_t offset = 0;
   for (const auto& [name, t] : file.tensors) {
-    header[name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.bytes.size()}}};
-    offset += t.bytes.size();
+    const auto streamed = streamed_bytes.find(name);
+    const uint64_t size = streamed == streamed_bytes.end() ? t.bytes.size() : streamed->second;
+    header[name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + size}}};
+    offset += size;
   }
   std::string json = header.dump();
   json.append((8 - json.size() % 8) % 8, ' ');
   std::string out;
-  out.reserve(8 + json.size() + offset);
   const uint64_t n = json.size();
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
-  out += json;
+  return out + json;
+}
+
+std::string serialize_safetensors(const SafetensorsFile& file) {
+  std::string out = safetensors_header(file, {});
+  size_t data_bytes = 0;
+  for (const auto& [name, t] : file.tensors) data_bytes += t.bytes.size();
+  out.reserve(out.size() + data_bytes);
   for (const auto& [name, t] : file.tensors) out.append(reinterpret_cast<const char*>(t.bytes.data()), t.bytes.size());
   return out;
 }

@@ -36,6 +36,9 @@ struct SafetensorsFile {
 
 // Bytes of the whole file: tensors laid out in name order, header padded with spaces to 8 bytes.
 std::string serialize_safetensors(const SafetensorsFile& file);
+// The first bytes of that file (header length and header) when the tensors named in `streamed_bytes` hold no
+// bytes in `file` but that many are written in their place, in name order, by a writer that streams them.
+std::string safetensors_header(const SafetensorsFile& file, const std::map<std::string, uint64_t>& streamed_bytes);
 // Parses a whole file held in memory; `origin` names it in error messages.
 Status parse_safetensors(const uint8_t* data, size_t size, const std::string& origin, SafetensorsFile* out);
 Status read_safetensors(const std::string& path, SafetensorsFile* out);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -176,7 +177,8 @@ const std::vector<ModelKeys>& model_keys() {
 constexpr const char* kAcceptedModels =
     "bilmod reads the seed's bilinear (bilinear.weight, bilinear.bias, output.weight, output.bias), the upstream's "
     "(bilinear.weight with output.weight, or bilinear.weight alone), factored (left.weight, right.weight, output.weight) "
-    "and mlp (hidden.weight, hidden.bias, output.weight, output.bias), also under '_orig_mod.' or 'module.'";
+    "mlp (hidden.weight, hidden.bias, output.weight, output.bias) and the transformer (embed.W_E, ..., the paper's "
+    "names or TransformerLens's), also under '_orig_mod.' or 'module.'";
 
 // config keys the torch file may share with bilmod's RunConfig, taken when their type matches.
 nlohmann::json known_config(const PickleValue* config, std::vector<std::string>* ignored) {
@@ -229,11 +231,174 @@ std::string key_list(const PickleValue& dict) {
   return list;
 }
 
+// torch.compile's module keeps the original as `_orig_mod`, DataParallel's as `module`: their state dicts hold the
+// same tensors with every name under that prefix (both, nested, when one wraps the other). Strips each prefix every
+// name shares, as often as it is nested, and says which in `notes`.
+void strip_wrapper_prefixes(std::map<std::string, const TorchTensorRef*>* tensors, std::vector<std::string>* notes) {
+  for (bool again = true; again && !tensors->empty();) {
+    again = false;
+    for (const char* wrapper : kWrapperPrefixes) {
+      const std::string pre = wrapper;
+      if (!std::all_of(tensors->begin(), tensors->end(), [&](const auto& t) { return t.first.rfind(pre, 0) == 0; }))
+        continue;
+      std::map<std::string, const TorchTensorRef*> bare;
+      for (const auto& [name, t] : *tensors) bare[name.substr(pre.size())] = t;
+      *tensors = std::move(bare);
+      notes->push_back("parameter names read without the '" + pre + "' prefix of " +
+                       (pre == "module." ? "DataParallel" : "torch.compile"));
+      again = true;
+    }
+  }
+}
+
 const PickleValue* find_split_tensor(const PickleValue* root, const char* name) {
   if (const PickleValue* v = root->get(name); v && v->kind == PickleValue::Kind::kTensor) return v;
   if (const PickleValue* data = root->get("data"))
     if (const PickleValue* v = data->get(name); v && v->kind == PickleValue::Kind::kTensor) return v;
   return nullptr;
+}
+
+// Nanda et al.'s Transformer (transformers.py saves {'model': state_dict, 'epoch', ...}; its init.pth adds
+// 'train_data'/'test_data' lists of (a, b, P)) or TransformerLens's HookedTransformer state dict in the grokking demo's
+// shape (one layer, no LayerNorm; W_E (V, d), W_Q|K|V (heads, d, d_head), W_O (heads, d_head, d), W_in (d, d_mlp),
+// W_out (d_mlp, d), and biases b_Q, b_K, b_V, b_O, b_U that the demo keeps at zero).
+Status read_transformer(const std::string& path, const PickleValue* root,
+                        const std::map<std::string, const TorchTensorRef*>& tensors, TorchArchive* storages,
+                        TorchCheckpoint* out) {
+  const bool lens = tensors.count("blocks.0.attn.b_Q") > 0 || tensors.count("unembed.b_U") > 0;
+  const char* what = lens ? "a TransformerLens HookedTransformer" : "the paper's Transformer";
+  static const std::set<std::string> kRequired = {
+      "embed.W_E",         "pos_embed.W_pos",  "blocks.0.attn.W_Q", "blocks.0.attn.W_K",  "blocks.0.attn.W_V",
+      "blocks.0.attn.W_O", "blocks.0.mlp.W_in", "blocks.0.mlp.b_in", "blocks.0.mlp.W_out", "blocks.0.mlp.b_out",
+      "unembed.W_U"};
+  static const std::set<std::string> kZeroBiases = {"blocks.0.attn.b_Q", "blocks.0.attn.b_K", "blocks.0.attn.b_V",
+                                                    "blocks.0.attn.b_O", "unembed.b_U"};
+  static const std::set<std::string> kBuffers = {"blocks.0.attn.mask", "blocks.0.attn.IGNORE"};
+  std::string missing, unknown;
+  for (const auto& name : kRequired)
+    if (!tensors.count(name)) missing += (missing.empty() ? "" : ", ") + name;
+  const bool bilinear = tensors.count("blocks.0.mlp.W_in2") > 0;
+  for (const auto& [name, t] : tensors)
+    if (!kRequired.count(name) && !kBuffers.count(name) && !(lens && kZeroBiases.count(name)) &&
+        !(!lens && bilinear && (name == "blocks.0.mlp.W_in2" || name == "blocks.0.mlp.b_in2")))
+      unknown += (unknown.empty() ? "" : ", ") + name;
+  if (!missing.empty()) return Status::runtime(path + ": " + what + " state dict lacks " + missing);
+  if (!unknown.empty())
+    return Status::runtime(path + ": " + what + " state dict holds " + unknown +
+                           ", which bilmod's one-layer transformer without LayerNorm does not have");
+  auto shape = [&](const char* name) { return tensors.at(name)->shape; };
+  const auto we = shape("embed.W_E"), wq = shape("blocks.0.attn.W_Q"), win = shape("blocks.0.mlp.W_in"),
+             wu = shape("unembed.W_U");
+  if (we.size() != 2 || wq.size() != 3 || win.size() != 2 || wu.size() != 2)
+    return Status::runtime(path + ": embed.W_E, blocks.0.attn.W_Q, blocks.0.mlp.W_in or unembed.W_U has the wrong rank");
+  const int64_t d = lens ? we[1] : we[0], V = lens ? we[0] : we[1], heads = wq[0], dh = lens ? wq[2] : wq[1],
+                M = lens ? win[1] : win[0], P = V - 1, v_out = wu[1];
+  if (heads * dh != d)
+    return Status::runtime(path + ": heads x d_head = " + std::to_string(heads * dh) + " but d_model = " +
+                           std::to_string(d) + "; bilmod's transformer has d_head = d_model / heads");
+  if (v_out != V && !(lens && v_out == P))
+    return Status::runtime(path + ": unembed.W_U has " + std::to_string(v_out) + " outputs for a vocabulary of " +
+                           std::to_string(V));
+  nlohmann::json config_json = {{"model", "transformer"}, {"mod_basis", P}, {"d_model", d}, {"num_heads", heads},
+                                {"d_mlp", M}, {"mlp", bilinear ? "bilinear" : "relu"}};
+  RunConfig config;
+  if (Status s = config_from_json(config_json, &config); !s) return Status::runtime(path + ": " + s.message());
+  if (Status s = config.validate(); !s) return Status::runtime(path + ": its shapes give an invalid model: " + s.message());
+  TorchCheckpoint result;
+  result.notes.push_back(std::string(what) + ": operation add, " + (bilinear ? "bilinear MLP" : "ReLU") +
+                         " and seed 0 assumed (the file does not record them)");
+  if (lens && v_out == P)
+    result.notes.push_back("its unembedding has P outputs (d_vocab_out = P); bilmod's has P + 1: the '=' column is set "
+                           "to zero, which adds a logit 0 to every softmax (losses differ from TransformerLens's; "
+                           "accuracy and the logit measures over the P classes do not)");
+  TrainingState& state = result.state;
+  state.config = config;
+  state.spec = config.model_spec();
+  state.layout = make_parameter_layout(state.spec);
+  state.params.assign(state.layout.total, 0.0f);
+  std::vector<double> src;
+  for (const auto& name : kZeroBiases) {
+    if (!tensors.count(name)) continue;
+    BILMOD_TRY(storages->values(name, *tensors.at(name), &src));
+    for (double x : src)
+      if (x != 0)
+        return Status::runtime(path + ": TransformerLens bias '" + name + "' is not zero (" + std::to_string(x) +
+                               "); bilmod's transformer has no attention or unembedding biases (the grokking demo "
+                               "keeps them at zero)");
+  }
+  for (const ParameterInfo& info : state.layout.parameters) {
+    const TorchTensorRef& t = *tensors.at(info.name);
+    BILMOD_TRY(storages->values(info.name, t, &src));
+    // The source's shape in PyTorch's order for bilmod's tensor, and the index of each of bilmod's elements in it.
+    std::vector<int64_t> want = info.torch_shape;
+    std::function<size_t(size_t)> from = [](size_t i) { return i; };
+    const std::string& n = info.name;
+    if (lens && n == "embed.W_E") {
+      want = {V, d};
+      from = [=](size_t i) { return static_cast<size_t>((i % V) * d + i / V); };
+    } else if (lens && (n == "blocks.0.attn.W_Q" || n == "blocks.0.attn.W_K" || n == "blocks.0.attn.W_V")) {
+      want = {heads, d, dh};
+      from = [=](size_t i) {  // ours (h, i, k) <- theirs (h, k, i)
+        const int64_t h = i / (dh * d), r = (i / d) % dh, k = i % d;
+        return static_cast<size_t>((h * d + k) * dh + r);
+      };
+    } else if (lens && n == "blocks.0.attn.W_O") {
+      want = {heads, dh, d};
+      from = [=](size_t i) { return static_cast<size_t>((i % (heads * dh)) * d + i / (heads * dh)); };
+    } else if (lens && n == "blocks.0.mlp.W_in") {
+      want = {d, M};
+      from = [=](size_t i) { return static_cast<size_t>((i % d) * M + i / d); };
+    } else if (lens && n == "blocks.0.mlp.W_out") {
+      want = {M, d};
+      from = [=](size_t i) { return static_cast<size_t>((i % M) * d + i / M); };
+    } else if (n == "unembed.W_U") {
+      want = {d, v_out};
+      from = [=](size_t i) { return static_cast<size_t>(static_cast<int64_t>(i % V) < v_out ? (i / V) * v_out + i % V : SIZE_MAX); };
+    }
+    if (t.shape != want) {
+      std::string got, expected;
+      for (int64_t x : t.shape) got += (got.empty() ? "" : ", ") + std::to_string(x);
+      for (int64_t x : want) expected += (expected.empty() ? "" : ", ") + std::to_string(x);
+      return Status::runtime(path + ": tensor '" + n + "' has shape (" + got + ") where " + what + " with these sizes has (" +
+                             expected + ")");
+    }
+    float* dst = state.params.data() + info.offset;
+    for (size_t i = 0; i < info.size; ++i) {
+      const size_t j = from(i);
+      const double x = j == SIZE_MAX ? 0.0 : src[j];
+      if (!std::isfinite(x)) return Status::runtime(path + ": tensor '" + n + "' holds a non-finite value");
+      dst[i] = static_cast<float>(x);
+    }
+  }
+  if (const PickleValue* epoch = root->get("epoch"); epoch && epoch->kind == PickleValue::Kind::kInt && epoch->integer >= 0)
+    state.epoch = epoch->integer;
+  // The paper's init.pth: train_data and test_data, lists of (a, b, P).
+  const PickleValue* train = root->get("train_data");
+  const PickleValue* test = root->get("test_data");
+  std::vector<int64_t> split[2];
+  bool split_ok = train && test;
+  for (int s = 0; s < 2 && split_ok; ++s) {
+    const PickleValue* list = s == 0 ? train : test;
+    if (list->kind != PickleValue::Kind::kList) split_ok = false;
+    for (size_t i = 0; split_ok && i < list->items.size(); ++i) {
+      const PickleValue* item = list->items[i];
+      split_ok = (item->kind == PickleValue::Kind::kTuple || item->kind == PickleValue::Kind::kList) &&
+                 item->items.size() == 3 && item->items[0]->kind == PickleValue::Kind::kInt &&
+                 item->items[1]->kind == PickleValue::Kind::kInt && item->items[0]->integer >= 0 &&
+                 item->items[0]->integer < P && item->items[1]->integer >= 0 && item->items[1]->integer < P;
+      if (split_ok) split[s].push_back(item->items[0]->integer * P + item->items[1]->integer);
+    }
+  }
+  if (split_ok) {
+    BILMOD_TRY(dataset_from_split(P, Operation::kAdd, std::move(split[0]), std::move(split[1]), &state.data));
+    result.split_known = true;
+  } else {
+    BILMOD_TRY(dataset_from_split(P, Operation::kAdd, defined_pairs(P, Operation::kAdd), {}, &state.data));
+    result.notes.push_back("the file holds no train/validation split (the paper's init.pth has one): accuracy and "
+                           "losses are over every pair");
+  }
+  *out = std::move(result);
+  return Status::ok();
 }
 
 }  // namespace
@@ -284,11 +449,14 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out) {
     return Status::runtime(path + ": its pickle holds a " + root->kind_name() + ", not a checkpoint dict");
   const PickleValue* state_dict = root->get("model_state_dict");
   if (!state_dict) state_dict = root->get("state_dict");
+  if (!state_dict)  // the paper's transformer checkpoints: {'model': state_dict, 'epoch', ...}
+    if (const PickleValue* m = root->get("model"); m && m->kind == PickleValue::Kind::kDict) state_dict = m;
   if (!state_dict && is_bare_state_dict(*root)) state_dict = root;  // torch.save(model.state_dict(), path)
   if (!state_dict || state_dict->kind != PickleValue::Kind::kDict)
     return Status::runtime(path + ": holds a dict of {" + key_list(*root) +
-                           "}, which is no checkpoint: bilmod reads a dict with 'model_state_dict' (or 'state_dict'), or "
-                           "a state dict itself (parameter names to tensors)");
+                           "}, which is no checkpoint: bilmod reads a dict with 'model_state_dict' (or 'state_dict', or "
+                           "'model'), or a state dict itself (parameter names to tensors, also under '_orig_mod.' or "
+                           "'module.')");
 
   std::map<std::string, const TorchTensorRef*> tensors;
   for (const auto& [key, value] : state_dict->entries) {
@@ -297,25 +465,16 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out) {
                              " key (a state dict maps names to tensors)");
     tensors[key->text] = &value->tensor;
   }
-  TorchCheckpoint result;
-  // torch.compile's module keeps the original as `_orig_mod`, DataParallel's as `module`: their state dicts hold the
-  // same tensors under that prefix (both, when one wraps the other).
-  for (bool again = true; again && !tensors.empty();) {
-    again = false;
-    for (const char* wrapper : kWrapperPrefixes) {
-      const std::string pre = wrapper;
-      if (!std::all_of(tensors.begin(), tensors.end(), [&](const auto& t) { return t.first.rfind(pre, 0) == 0; }))
-        continue;
-      std::map<std::string, const TorchTensorRef*> bare;
-      for (const auto& [name, t] : tensors) bare[name.substr(pre.size())] = t;
-      tensors = std::move(bare);
-      result.notes.push_back("parameter names read without the '" + pre + "' prefix of " +
-                             (pre == "module." ? "DataParallel" : "torch.compile"));
-      again = true;
-    }
-  }
+  std::vector<std::string> prefix_notes;
+  strip_wrapper_prefixes(&tensors, &prefix_notes);
   std::set<std::string> names;
   for (const auto& t : tensors) names.insert(t.first);
+  TorchArchive storages(archive.zip, prefix, path);
+  if (names.count("embed.W_E")) {
+    BILMOD_TRY(read_transformer(path, root, tensors, &storages, out));
+    out->notes.insert(out->notes.begin(), prefix_notes.begin(), prefix_notes.end());
+    return Status::ok();
+  }
   const ModelKeys* model = nullptr;
   for (const ModelKeys& m : model_keys())
     if (m.keys == names) model = &m;
@@ -333,6 +492,8 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out) {
                                                                    : "bilinear.weight is not a (P, P, P) tensor"));
   const int64_t P = shape[0], H = model->output_projection ? shape[1] : P;
 
+  TorchCheckpoint result;
+  result.notes = prefix_notes;
   std::vector<std::string> ignored;
   const PickleValue* config_dict = root->get("config");
   nlohmann::json config_json = known_config(config_dict, &ignored);
@@ -378,7 +539,6 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out) {
   state.spec = config.model_spec();
   state.layout = make_parameter_layout(state.spec);
   state.params.assign(state.layout.total, 0.0f);
-  TorchArchive storages(archive.zip, prefix, path);
   std::vector<double> values;
   std::vector<float> torch_order;
   for (const ParameterInfo& info : state.layout.parameters) {

@@ -22,6 +22,13 @@ struct CommandEntry {
 // Prints "bilmod <command>: error: <message>" on stderr and returns the Status's exit code.
 int report_failure(const std::string& command, const Status& status);
 
+// --max-memory SIZE: what the command may assume it has, instead of MemAvailable (util/memory_budget.h).
+void add_max_memory_option(CLI::App* command, std::string* value);
+
+// The loaded state's size for a memory estimate: the checkpoint file's size (it holds the parameters, the
+// optimiser state and the split), 0 if it cannot be read.
+int64_t loaded_state_bytes(const std::string& path);
+
 // The commands, in the order `bilmod --help` lists them.
 CommandRunner setup_train_command(CLI::App* command);
 CommandRunner setup_dataset_command(CLI::App* command);

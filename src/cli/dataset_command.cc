@@ -5,8 +5,10 @@
 #include "checkpoint/safetensors.h"
 #include "cli/command.h"
 #include "data/dataset.h"
-#include "train/run_config.h"
+#include "config/run_config.h"
+#include "train/memory_estimate.h"
 #include "util/atomic_file.h"
+#include "util/memory_budget.h"
 
 namespace bilmod {
 
@@ -14,6 +16,7 @@ namespace {
 struct DatasetOptions {
   RunConfig config;  // mod_basis, operation, train_frac, seed/data_seed
   std::string output;
+  std::string max_memory;
 };
 
 int run_dataset(const DatasetOptions& options) {
@@ -21,6 +24,17 @@ int run_dataset(const DatasetOptions& options) {
   c.model = "factored";  // validate() checks the data settings; the model plays no part here
   if (Status s = c.validate(); !s) return report_failure("dataset", s);
   if (options.output.empty()) return report_failure("dataset", Status::usage("--output FILE.safetensors is required"));
+  MemoryBudget budget;
+  if (Status s = memory_budget(options.max_memory, &budget); !s) return report_failure("dataset", s);
+  {
+    // The split, then per defined pair a, b, c and its index (int64) twice over: the tensors and the file's bytes.
+    const int64_t P = c.mod_basis;
+    MemoryEstimate estimate;
+    estimate.bytes = kProcessBaseBytes + dataset_bytes(P) + P * P * 8 * 4 * 2 + P * P * 8 * 2;
+    estimate.what = "dataset: P = " + std::to_string(P) + ", " + std::to_string(P * P) + " pairs";
+    estimate.remedy = "use a smaller --mod-basis";
+    if (Status s = check_memory(estimate, budget); !s) return report_failure("dataset", s);
+  }
   const Dataset data = c.make_data();
   const std::vector<int64_t> pairs = defined_pairs(c.mod_basis, c.parsed_operation());
   std::vector<int64_t> a, b, label;
@@ -63,6 +77,7 @@ CommandRunner setup_dataset_command(CLI::App* cmd) {
   cmd->add_option("--split", o->config.split, "bilmod (its own shuffle) or torch (the upstream's: torch.randperm(N) under "
                   "manual_seed(seed), the first int(N * train_frac) train)");
   cmd->add_option("--output", o->output, "Output file (.safetensors)")->required();
+  add_max_memory_option(cmd, &o->max_memory);
   return [o]() { return run_dataset(*o); };
 }
 

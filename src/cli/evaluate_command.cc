@@ -7,9 +7,11 @@
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/safetensors.h"
 #include "cli/command.h"
-#include "model/network.h"
+#include "model/logit_blocks.h"
 #include "train/evaluate.h"
+#include "train/memory_estimate.h"
 #include "util/atomic_file.h"
+#include "util/memory_budget.h"
 
 namespace bilmod {
 
@@ -17,15 +19,35 @@ namespace {
 struct EvaluateOptions {
   std::string checkpoint;
   std::string output;
+  std::string max_memory;
 };
 
 int run_evaluate(const EvaluateOptions& o) {
-  // bilmod's safetensors or a torch.save file (analysis_input.h); a torch file without a split is evaluated on
-  // every pair, reported as train, with no validation numbers.
+  MemoryBudget budget;
+  if (Status s = memory_budget(o.max_memory, &budget); !s) return report_failure("evaluate", s);
+  // Reading the file, and (a bilmod checkpoint's header names the model) evaluating it: the larger of the two, before
+  // either. A torch.save file names its shapes only inside: its evaluation is checked once it is loaded.
+  std::string resolved;
+  bool evaluation_checked = false;
+  if (resolve_checkpoint_path(o.checkpoint, &resolved)) {  // else the loader reports the bad path itself
+    MemoryEstimate need = checkpoint_reading_memory("evaluate", resolved, loaded_state_bytes(resolved));
+    ModelSpec spec;
+    if (peek_checkpoint_spec(resolved, &spec)) {
+      const MemoryEstimate evaluation = evaluation_memory(spec, loaded_state_bytes(resolved), worker_threads());
+      if (evaluation.bytes >= need.bytes) need = evaluation;
+      evaluation_checked = true;
+    }
+    if (Status s = check_memory(need, budget); !s) return report_failure("evaluate", s);
+  }
+  // bilmod's checkpoints, and the torch.save files analyze reads (the seed's, the paper's transformer, TransformerLens);
+  // a torch file without a split is evaluated on every pair, reported as train, with no validation numbers.
   AnalysisInput input;
   if (Status s = load_analysis_input(o.checkpoint, &input); !s) return report_failure("evaluate", s);
   const std::string& path = input.path;
-  const TrainingState& state = input.state;
+  TrainingState& state = input.state;
+  if (!evaluation_checked)
+    if (Status s = check_memory(evaluation_memory(state.spec, loaded_state_bytes(path), worker_threads()), budget); !s)
+      return report_failure("evaluate", s);
   EvaluationWorkspace ws;
   EvaluationOptions options;
   options.loss = state.config.loss_settings();  // the run's own loss, as its checkpoints' metrics report it
@@ -40,16 +62,31 @@ int run_evaluate(const EvaluateOptions& o) {
     report["notes"] = input.notes;
   }
   if (!o.output.empty()) {
-    // logits (N, P) for the defined pairs in a-major order, with their pair indices (N,).
+    // logits (N, P) for the defined pairs in a-major order (the transformer: (N, P + 1)), with their pair indices
+    // (N,). The logits (4 N P bytes: 4 GB at P = 997) go to the file a block at a time, never held whole.
     const std::vector<int64_t> pairs = defined_pairs(state.config.mod_basis, state.config.parsed_operation());
-    BatchActivations act;
-    network_forward(state.spec, state.layout, state.params.data(), pairs.data(), static_cast<int64_t>(pairs.size()), &act);
-    SafetensorsFile file;
     const auto n = static_cast<int64_t>(pairs.size());
+    const int64_t columns = logit_columns(state.spec, LogitColumns::kAll);
+    SafetensorsFile file;
+    file.tensors["logits"] = SafeTensor{DType::kF32, {n, columns}, {}};
     file.put_i64("pair_index", {n}, pairs.data());
-    file.put_f32("logits", {n, state.config.mod_basis}, act.logits.data());
     file.metadata = {{"format", "bilmod-logits"}, {"checkpoint", path}};
-    if (Status s = write_file_atomically(o.output, serialize_safetensors(file)); !s) return report_failure("evaluate", s);
+    AtomicFileWriter writer(o.output);
+    Status written = writer.open();
+    const std::string header = safetensors_header(file, {{"logits", static_cast<uint64_t>(n * columns) * sizeof(float)}});
+    if (written) written = writer.write(header.data(), header.size());
+    if (written)
+      for_each_logit_block(
+          state.spec, state.layout, state.params, pairs,
+          [&](int64_t, int64_t count, const float* logits) {
+            if (written) written = writer.write(logits, static_cast<size_t>(count * columns) * sizeof(float));
+          },
+          LogitColumns::kAll);
+    // Tensors follow in name order: logits, then pair_index.
+    const SafeTensor& index = file.tensors["pair_index"];
+    if (written) written = writer.write(index.bytes.data(), index.bytes.size());
+    if (written) written = writer.commit();
+    if (!written) return report_failure("evaluate", written);
   }
   std::printf("%s\n", report.dump(2).c_str());
   return 0;
@@ -60,6 +97,7 @@ CommandRunner setup_evaluate_command(CLI::App* cmd) {
   auto o = std::make_shared<EvaluateOptions>();
   cmd->add_option("checkpoint", o->checkpoint, "Checkpoint file (bilmod's .safetensors or a torch.save .pt), or a folder (its latest checkpoint)")->required();
   cmd->add_option("--output", o->output, "Also write the logits of every pair to this .safetensors file");
+  add_max_memory_option(cmd, &o->max_memory);
   return [o]() { return run_evaluate(*o); };
 }
 

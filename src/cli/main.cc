@@ -1,6 +1,7 @@
 // bilmod: train and dissect small networks on modular arithmetic.
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -22,6 +23,18 @@ const CommandEntry kCommands[] = {
     {"analyze", "Report a checkpoint's spectra, key frequencies, restricted/excluded loss (or, --over-training, a run's)", setup_analyze_command},
 };
 }  // namespace
+
+void add_max_memory_option(CLI::App* command, std::string* value) {
+  command->add_option("--max-memory", *value,
+                      "Memory this command may use (e.g. 8G), instead of the available memory it reads at start; it "
+                      "refuses to start when its estimate exceeds this");
+}
+
+int64_t loaded_state_bytes(const std::string& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  return ec ? 0 : static_cast<int64_t>(size);
+}
 
 int report_failure(const std::string& command, const Status& status) {
   log::clear_status_line();

@@ -15,10 +15,6 @@
 #include <memory>
 #include <thread>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "checkpoint/checkpoint.h"
 #include "cli/command.h"
 #include "cli/console_observer.h"
@@ -32,6 +28,7 @@
 #include "sweep/tracking_inbox.h"
 #include "tracking/tracking_folder.h"
 #include "tracking/tracking_observer.h"
+#include "train/stop_signal.h"
 #include "train/trainer.h"
 #include "util/atomic_file.h"
 #include "util/log.h"
@@ -61,8 +58,6 @@ struct SweepFlags {
   std::map<std::string, bool> fixed_flags;
 };
 
-void handle_stop_signal(int signal) { g_stop_signal.store(signal); }
-
 // ---- the worker: one run in this process ----
 
 int run_worker(const SweepFlags& flags) {
@@ -71,23 +66,11 @@ int run_worker(const SweepFlags& flags) {
   // checkpoints and stops like any interrupted run, so the next run of the sweep resumes it.
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() == 1) return static_cast<int>(ExitCode::kTerminated);
-  std::signal(SIGINT, handle_stop_signal);
-  std::signal(SIGTERM, handle_stop_signal);
-  // The sweep started this process with both blocked (sweep/run_slots.cc): one sent meanwhile is delivered now.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  sigprocmask(SIG_UNBLOCK, &stop_signals, nullptr);
-
+  // The sweep started this process with SIGINT and SIGTERM blocked (sweep/run_slots.cc); start_run installs their
+  // handlers and unblocks them, so one sent meanwhile is delivered then.
   PreparedRun run;
   if (Status s = prepare_run(flags.run_dir, &run); !s) return report_failure(name, s);
   const RunConfig& config = run.state.config;
-  if (Status s = log::configure(config.log_level, config.log_file); !s) return report_failure(name, s);
-  if (Status s = check_writable_dir(config.checkpoint_dir, "checkpoint folder"); !s) return report_failure(name, s);
-#ifdef _OPENMP
-  omp_set_num_threads(config.threads > 0 ? static_cast<int>(config.threads) : omp_get_num_procs());
-#endif
   RunResult result;
   if (run.already_stopped) {
     // Stopped early before, killed before its result was written: nothing to train.
@@ -264,8 +247,7 @@ int run_sweep(const CLI::App& cmd, const SweepFlags& flags) {
     if (!results.count(runs[i].index)) pending.push_back(i);
 
   const int jobs = flags.jobs > 0 ? static_cast<int>(flags.jobs) : default_jobs(world);
-  std::signal(SIGINT, handle_stop_signal);
-  std::signal(SIGTERM, handle_stop_signal);
+  install_stop_signals();
   RunSlots slots(own_executable(), flags.output_dir, jobs);
   if (world.rank != 0) {
     serve_runs(runs, &slots);

@@ -4,19 +4,17 @@
 #include <filesystem>
 #include <memory>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "checkpoint/checkpoint.h"
 #include "cli/command.h"
 #include "cli/console_observer.h"
 #include "tracking/dashboard_server.h"
 #include "tracking/tracking_folder.h"
 #include "tracking/tracking_observer.h"
+#include "train/run_start.h"
 #include "train/trainer.h"
 #include "util/atomic_file.h"
 #include "util/log.h"
+#include "util/memory_budget.h"
 
 namespace bilmod {
 
@@ -42,13 +40,20 @@ void add_train_flags(CLI::App* cmd, RunConfig* c) {
         return level;
       });
   // bilmod's.
-  cmd->add_option("--model", c->model, "bilinear (the seed's; memorises, cannot generalise), factored or mlp (both grok)");
+  cmd->add_option("--model", c->model,
+                  "bilinear (the seed's; memorises, cannot generalise), factored, mlp or transformer (Nanda et al.; these grok)");
   cmd->add_option("--activation", c->activation,
                   "Hidden activation: relu or quad for --model mlp; relu (the seed's) or none (the upstream's) for bilinear");
   cmd->add_flag_callback("--no-bias", [c] { c->bias = false; },
                          "bilinear: no bias in the bilinear or the output layer (the seed's upstream)");
   cmd->add_flag_callback("--no-output-projection", [c] { c->use_output_projection = false; },
                          "bilinear: nn.Bilinear(P, P, P) straight to the logits; no activation, no output layer");
+  cmd->add_option("--preset", c->preset, "A whole recipe: seed (the defaults) or nanda2023 (Nanda et al.'s transformer); "
+                                         "flags given explicitly override its values");
+  cmd->add_option("--d-model", c->d_model, "--model transformer: residual width");
+  cmd->add_option("--num-heads", c->num_heads, "--model transformer: attention heads (d_head = d_model / heads)");
+  cmd->add_option("--d-mlp", c->d_mlp, "--model transformer: MLP width (0: 4 x d_model)");
+  cmd->add_option("--mlp", c->mlp, "--model transformer: relu, gelu (exact erf) or bilinear (Pearce et al.; no activation)");
   cmd->add_option("--operation", c->operation, "add, sub, mul, div, x2+y2, x2+xy+y2, x2+xy+y2+x, x3+xy or x3+xy2+y");
   cmd->add_option("--train-frac", c->train_frac, "Fraction of the pairs used for training (floor)");
   cmd->add_option("--data-seed", c->data_seed, "Seed of the train/validation split (-1: the value of --seed)");
@@ -83,16 +88,6 @@ void add_train_flags(CLI::App* cmd, RunConfig* c) {
   cmd->footer(std::string("\nNote: ") + kBilinearCannotGeneralise);
 }
 
-// The config key of a long flag: "--mod-basis" -> "mod_basis"; the negative flags set a positive setting.
-std::string config_key(const CLI::Option* option) {
-  std::string key = option->get_lnames().empty() ? option->get_name() : option->get_lnames().front();
-  for (char& ch : key)
-    if (ch == '-') ch = '_';
-  if (key == "no_bias") return "bias";
-  if (key == "no_output_projection") return "use_output_projection";
-  return key;
-}
-
 // The upstream's direct model has the width P and no activation: --hidden-dim is a mistake there, and
 // --activation defaults to none.
 Status settle_direct_model(const CLI::App& cmd, RunConfig* config) {
@@ -105,78 +100,25 @@ Status settle_direct_model(const CLI::App& cmd, RunConfig* config) {
   return Status::ok();
 }
 
-// A resumed run takes the checkpoint's settings; flags given on this command line override them, except
-// the ones that define the model and data, which must agree.
-Status merge_resume_config(const CLI::App& cmd, const RunConfig& cli, const TrainingState& checkpoint,
-                           const std::string& path, RunConfig* merged) {
-  nlohmann::json saved = to_json(checkpoint.config);
-  const nlohmann::json given = to_json(cli);
-  const auto& defining = model_defining_settings();
-  for (const CLI::Option* option : cmd.get_options()) {
-    if (option->count() == 0 || option->get_lnames().empty()) continue;
-    const std::string key = config_key(option);
-    if (!given.contains(key)) continue;
-    if (std::find(defining.begin(), defining.end(), key) != defining.end() && given[key] != saved[key])
-      return Status::usage("--resume-from " + path + " is a checkpoint of --" + option->get_lnames().front() + " " +
-                           saved[key].dump() + "; --" + option->get_lnames().front() + " " + given[key].dump() +
-                           " contradicts it: drop the flag, or start a new run without --resume-from");
-    saved[key] = given[key];
-  }
-  saved["resume_from"] = path;
-  BILMOD_TRY(config_from_json(saved, merged));
-  return merged->validate();
-}
-
-void handle_stop_signal(int signal) { g_stop_signal.store(signal); }
-
 // dashboard: the settings of --dashboard, or nullptr without it.
-int run_train(const CLI::App& cmd, const RunConfig& cli_config, const DashboardSettings* dashboard) {
+int run_train(const CLI::App& cmd, const RunConfig& cli_config, const DashboardSettings* dashboard,
+              const std::string& max_memory) {
   const std::string name = "train";
-  // Installed first, so that a signal during start-up (loading a checkpoint, opening the store) is not a
-  // silent death either: it is answered below, before any step.
-  std::signal(SIGINT, handle_stop_signal);
-  std::signal(SIGTERM, handle_stop_signal);
-  TrainingState state;
-  RunConfig config = cli_config;
-  if (Status s = settle_direct_model(cmd, &config); !s) return report_failure(name, s);
-  if (!config.resume_from.empty()) {
-    std::string path;
-    if (Status s = resolve_checkpoint_path(config.resume_from, &path); !s) return report_failure(name, s);
-    TrainingState checkpoint;
-    if (Status s = load_checkpoint(path, &checkpoint); !s) return report_failure(name, s);
-    if (Status s = merge_resume_config(cmd, cli_config, checkpoint, path, &config); !s) return report_failure(name, s);
-    if (config.epochs < checkpoint.epoch)
-      return report_failure(name, Status::usage("--epochs " + std::to_string(config.epochs) + " is less than the " +
-                                                std::to_string(checkpoint.epoch) + " epochs " + path + " already holds"));
-    if (config.optimizer != checkpoint.config.optimizer)
-      return report_failure(name, Status::usage("--optimizer " + config.optimizer + " cannot resume the " +
-                                                checkpoint.config.optimizer + " state saved in " + path));
-    if (config.grokfast != checkpoint.config.grokfast ||
-        (config.grokfast == "ma" && config.grokfast_window != checkpoint.config.grokfast_window))
-      return report_failure(name, Status::usage(
-                                      "--grokfast " + config.grokfast +
-                                      (config.grokfast == "ma" ? " --grokfast-window " + std::to_string(config.grokfast_window) : "") +
-                                      " cannot resume the filter state saved in " + path + " (--grokfast " +
-                                      checkpoint.config.grokfast +
-                                      (checkpoint.config.grokfast == "ma" ? " --grokfast-window " + std::to_string(checkpoint.config.grokfast_window) : "") +
-                                      "): resume with the checkpoint's filter, or start a new run"));
-    state = std::move(checkpoint);
-    state.config = config;
-    if (!cli_config.run_name.empty() && cmd.count("--run-name")) state.run_name = cli_config.run_name;
-  } else {
-    if (Status s = config.validate(); !s) return report_failure(name, s);
-  }
-  // Everything that can fail on its inputs alone (--init-from included) comes before anything is created on disk.
-  if (config.resume_from.empty())
-    if (Status s = create_training_state(config, &state); !s) return report_failure(name, s);
-  if (Status s = log::configure(config.log_level, config.log_file); !s) return report_failure(name, s);
+  // A resumed run takes the checkpoint's settings; flags given on this command line override them.
+  StartRequest request;
+  request.config = cli_config;
+  if (Status s = memory_budget(max_memory, &request.memory); !s) return report_failure(name, s);
+  for (const CLI::Option* option : cmd.get_options())
+    if (option->count() > 0 && !option->get_lnames().empty()) request.overrides.push_back(setting_name(option->get_lnames().front()));
+  if (!request.config.preset.empty())
+    if (Status s = apply_preset(request.config.preset, request.overrides, &request.config); !s) return report_failure(name, s);
+  if (Status s = settle_direct_model(cmd, &request.config); !s) return report_failure(name, s);
+  request.conflict_advice = "drop the flag, or start a new run without --resume-from";
+  StartedRun started;
+  if (Status s = start_run(request, &started); !s) return report_failure(name, s);
+  TrainingState& state = started.state;
+  const RunConfig& config = state.config;
   std::error_code ec;
-  const bool checkpoint_dir_existed = std::filesystem::exists(config.checkpoint_dir, ec);
-  if (Status s = check_writable_dir(config.checkpoint_dir, "--checkpoint-dir"); !s) return report_failure(name, s);
-#ifdef _OPENMP
-  // --threads 0: OpenMP's own default, which is every core unless OMP_NUM_THREADS says otherwise.
-  omp_set_num_threads(config.threads > 0 ? static_cast<int>(config.threads) : omp_get_max_threads());
-#endif
 
   ConsoleObserver console(config.no_progress ? false : ProgressBar::stderr_is_terminal());
   std::vector<TrainingObserver*> observers = {&console};
@@ -185,7 +127,7 @@ int run_train(const CLI::App& cmd, const RunConfig& cli_config, const DashboardS
     // Opened before train(): an unusable store stops the run before any work, and the run's name (trackio's
     // adjective-noun-N when --run-name is not given) is known before checkpoint_epoch_0 records it.
     if (Status s = tracking.open(&state); !s) {
-      if (!checkpoint_dir_existed) std::filesystem::remove(config.checkpoint_dir, ec);  // only if still empty
+      if (started.created_checkpoint_dir) std::filesystem::remove(config.checkpoint_dir, ec);  // only if still empty
       return report_failure(name, s);
     }
     observers.push_back(&tracking);
@@ -199,8 +141,7 @@ int run_train(const CLI::App& cmd, const RunConfig& cli_config, const DashboardS
     else log::info("dashboard: " + dashboard_server.url(), {{"tracking_dir", settings.tracking_dir}});
   }
   if (const int signal = g_stop_signal.load(); signal != 0)
-    return report_failure(name, Status::interrupted(signal == SIGTERM, std::string(signal == SIGTERM ? "SIGTERM" : "SIGINT") +
-                                                                           " before the first step: nothing to save"));
+    return report_failure(name, Status::interrupted(signal == SIGTERM, stop_signal_name(signal) + " before the first step: nothing to save"));
   const Status outcome = train(&state, observers);
   if (!outcome) return report_failure(name, outcome);
   return 0;
@@ -216,8 +157,11 @@ CommandRunner setup_train_command(CLI::App* cmd) {
   auto dashboard = std::make_shared<DashboardSettings>();
   cmd->add_flag("--dashboard", *with_dashboard, "Also serve the live dashboard (as bilmod dashboard) while training");
   cmd->add_option("--dashboard-port", dashboard->port, "Port of --dashboard (bound to 127.0.0.1)");
-  return [cmd, config, with_dashboard, dashboard]() {
-    return run_train(*cmd, *config, *with_dashboard ? dashboard.get() : nullptr);
+  // Like --dashboard, how this process runs rather than a setting of the run.
+  auto max_memory = std::make_shared<std::string>();
+  add_max_memory_option(cmd, max_memory.get());
+  return [cmd, config, with_dashboard, dashboard, max_memory]() {
+    return run_train(*cmd, *config, *with_dashboard ? dashboard.get() : nullptr, *max_memory);
   };
 }
 

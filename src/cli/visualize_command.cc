@@ -1,15 +1,19 @@
 // bilmod visualize-checkpoint: the seed's visualize module (interaction matrices, eigenvalue spectrum,
 // eigenvectors of the first units) and beyond it the per-class matrices, the logits' Fourier spectrum and the
 // training curves, as PNG + SVG with data and gnuplot scripts, and an index.html with captions.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
 #include "analysis/analysis_input.h"
+#include "analysis/analysis_memory.h"
 #include "analysis/checkpoint_figures.h"
 #include "analysis/report.h"
 #include "cli/command.h"
 #include "plot/gnuplot.h"
+#include "train/memory_estimate.h"
 #include "util/atomic_file.h"
+#include "util/memory_budget.h"
 
 namespace bilmod {
 
@@ -20,6 +24,7 @@ struct VisualizeOptions {
   int64_t num_matrices = 9;
   int64_t num_eigenvectors = 5;
   std::vector<std::string> output_classes;
+  std::string max_memory;
 };
 
 int run_visualize(const VisualizeOptions& o) {
@@ -28,6 +33,21 @@ int run_visualize(const VisualizeOptions& o) {
     return report_failure("visualize-checkpoint", Status::usage("--num-eigenvectors must be at least 1"));
   std::string gnuplot;
   if (Status s = find_gnuplot(&gnuplot); !s) return report_failure("visualize-checkpoint", s);
+  MemoryBudget budget;
+  if (Status s = memory_budget(o.max_memory, &budget); !s) return report_failure("visualize-checkpoint", s);
+  auto shape_of = [&o](const ModelSpec& spec) {
+    AnalysisShape shape;
+    shape.spec = spec;
+    std::vector<int64_t> classes;
+    shape.classes = parse_output_classes(o.output_classes, spec.mod_basis, &classes) ? static_cast<int64_t>(classes.size()) : 3;
+    shape.classes = std::min<int64_t>(shape.classes, kMaxClassPanels);
+    shape.heatmaps = std::min(o.num_matrices, spec.hidden_dim) + shape.classes;
+    shape.threads = worker_threads();
+    return shape;
+  };
+  bool checked = false;
+  if (Status s = check_memory_before_loading("visualize-checkpoint", o.checkpoint, shape_of, budget, &checked); !s)
+    return report_failure("visualize-checkpoint", s);
   AnalysisInput input;
   if (Status s = load_analysis_input(o.checkpoint, &input); !s) return report_failure("visualize-checkpoint", s);
   CheckpointFigureOptions options;
@@ -35,6 +55,12 @@ int run_visualize(const VisualizeOptions& o) {
     return report_failure("visualize-checkpoint", s);
   options.num_matrices = o.num_matrices;
   options.num_eigenvectors = o.num_eigenvectors;
+  if (!checked) {
+    AnalysisShape shape = shape_of(input.state.spec);
+    shape.state_bytes = loaded_state_bytes(input.path);
+    if (Status s = check_memory(analysis_memory(shape, "visualize-checkpoint"), budget); !s)
+      return report_failure("visualize-checkpoint", s);
+  }
   if (Status s = check_writable_dir(o.output_dir, "--output-dir"); !s) return report_failure("visualize-checkpoint", s);
   std::string index_path;
   std::vector<RenderedFigure> figures;
@@ -55,6 +81,7 @@ CommandRunner setup_visualize_command(CLI::App* cmd) {
   cmd->add_option("--num-matrices", o->num_matrices, "Hidden units whose interaction matrix to draw in the grid");
   cmd->add_option("--num-eigenvectors", o->num_eigenvectors, "Eigenvectors to draw per unit and per class");
   cmd->add_option("--output-classes", o->output_classes, "Output classes whose interaction matrix to draw, or 'all' (default: 0 1 P-1)");
+  add_max_memory_option(cmd, &o->max_memory);
   return [o]() { return run_visualize(*o); };
 }
 

@@ -11,6 +11,7 @@ std::optional<ModelKind> parse_model_kind(const std::string& name) {
   if (name == "bilinear") return ModelKind::kBilinear;
   if (name == "factored") return ModelKind::kFactored;
   if (name == "mlp") return ModelKind::kMlp;
+  if (name == "transformer") return ModelKind::kTransformer;
   return std::nullopt;
 }
 
@@ -19,6 +20,7 @@ std::string model_kind_name(ModelKind kind) {
     case ModelKind::kBilinear: return "bilinear";
     case ModelKind::kFactored: return "factored";
     case ModelKind::kMlp: return "mlp";
+    case ModelKind::kTransformer: return "transformer";
   }
   return "?";
 }
@@ -41,10 +43,29 @@ std::string activation_name(Activation act) {
 
 std::string describe_model(const ModelSpec& spec) {
   std::string text = model_kind_name(spec.kind) + " model with P = " + std::to_string(spec.mod_basis);
+  if (spec.kind == ModelKind::kTransformer)
+    return text + ", d_model = " + std::to_string(spec.d_model) + ", " + std::to_string(spec.num_heads) +
+           " heads, d_mlp = " + std::to_string(spec.d_mlp) + ", " + transformer_mlp_name(spec.mlp) + " MLP";
   if (spec.kind == ModelKind::kBilinear && !spec.output_projection) text += " and no output layer";
   else text += ", H = " + std::to_string(spec.hidden_dim);
   if (spec.kind == ModelKind::kBilinear && !spec.bias) text += ", without biases";
   return text;
+}
+
+std::optional<TransformerMlp> parse_transformer_mlp(const std::string& name) {
+  if (name == "relu") return TransformerMlp::kRelu;
+  if (name == "gelu") return TransformerMlp::kGelu;
+  if (name == "bilinear") return TransformerMlp::kBilinear;
+  return std::nullopt;
+}
+
+std::string transformer_mlp_name(TransformerMlp mlp) {
+  switch (mlp) {
+    case TransformerMlp::kRelu: return "relu";
+    case TransformerMlp::kGelu: return "gelu";
+    case TransformerMlp::kBilinear: return "bilinear";
+  }
+  return "?";
 }
 
 const ParameterInfo* ParameterLayout::find(const std::string& name) const {
@@ -65,6 +86,18 @@ ParameterLayout make_parameter_layout(const ModelSpec& spec) {
     info.offset = layout.total;
     info.output_axis_last = weight;
     info.init_bound = static_cast<float>(1.0 / std::sqrt(fan_in));
+    layout.total += info.size;
+    layout.parameters.push_back(std::move(info));
+  };
+  // The paper's module: torch order and shapes as they are; randn / sqrt(fan) or zeros.
+  auto add_normal = [&layout](std::string name, std::vector<int64_t> shape, double std) {
+    ParameterInfo info;
+    info.name = std::move(name);
+    info.torch_shape = std::move(shape);
+    info.size = 1;
+    for (int64_t d : info.torch_shape) info.size *= static_cast<size_t>(d);
+    info.offset = layout.total;
+    info.init_std = static_cast<float>(std);
     layout.total += info.size;
     layout.parameters.push_back(std::move(info));
   };
@@ -90,6 +123,26 @@ ParameterLayout make_parameter_layout(const ModelSpec& spec) {
       add("output.weight", {p, h}, true, static_cast<double>(h));
       add("output.bias", {p}, false, static_cast<double>(h));
       break;
+    case ModelKind::kTransformer: {
+      const int64_t d = spec.d_model, heads = spec.num_heads, dh = d / heads, m = spec.d_mlp, v = p + 1;
+      const double sd = 1.0 / std::sqrt(static_cast<double>(d));
+      add_normal("embed.W_E", {d, v}, sd);
+      add_normal("pos_embed.W_pos", {3, d}, sd);
+      add_normal("blocks.0.attn.W_K", {heads, dh, d}, sd);
+      add_normal("blocks.0.attn.W_Q", {heads, dh, d}, sd);
+      add_normal("blocks.0.attn.W_V", {heads, dh, d}, sd);
+      add_normal("blocks.0.attn.W_O", {d, heads * dh}, sd);
+      add_normal("blocks.0.mlp.W_in", {m, d}, sd);
+      add_normal("blocks.0.mlp.b_in", {m}, 0);
+      if (spec.mlp == TransformerMlp::kBilinear) {
+        add_normal("blocks.0.mlp.W_in2", {m, d}, sd);
+        add_normal("blocks.0.mlp.b_in2", {m}, 0);
+      }
+      add_normal("blocks.0.mlp.W_out", {d, m}, sd);
+      add_normal("blocks.0.mlp.b_out", {d}, 0);
+      add_normal("unembed.W_U", {d, v}, 1.0 / std::sqrt(static_cast<double>(v)));
+      break;
+    }
   }
   return layout;
 }
@@ -121,8 +174,18 @@ void init_parameters(const ModelSpec& spec, const ParameterLayout& layout, uint6
     const ParameterInfo& info = layout.parameters[index];
     const uint64_t key = stream_key(seed, kInitStream, index);
     torch_order.resize(info.size);
-    for (size_t i = 0; i < info.size; ++i)
-      torch_order[i] = (2.0f * random_unit_float(key, i) - 1.0f) * info.init_bound;
+    if (info.init_std > 0) {
+      // Box-Muller in double from two 53-bit uniforms per element (draws 2i, 2i + 1), then scaled and rounded once.
+      for (size_t i = 0; i < info.size; ++i) {
+        const double u1 = (static_cast<double>(random_u64(key, 2 * i) >> 11) + 1.0) * 0x1p-53;  // (0, 1]
+        const double u2 = static_cast<double>(random_u64(key, 2 * i + 1) >> 11) * 0x1p-53;
+        torch_order[i] = static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2) *
+                                            static_cast<double>(info.init_std));
+      }
+    } else {
+      for (size_t i = 0; i < info.size; ++i)
+        torch_order[i] = (2.0f * random_unit_float(key, i) - 1.0f) * info.init_bound;
+    }
     from_torch_order(info, torch_order.data(), params + info.offset);
   }
 }

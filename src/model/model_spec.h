@@ -16,13 +16,16 @@
 
 namespace bilmod {
 
-enum class ModelKind { kBilinear, kFactored, kMlp };
+enum class ModelKind { kBilinear, kFactored, kMlp, kTransformer };
 enum class Activation { kRelu, kQuad, kNone };
+enum class TransformerMlp { kRelu, kGelu, kBilinear };  // --mlp of --model transformer
 
 std::optional<ModelKind> parse_model_kind(const std::string& name);
 std::string model_kind_name(ModelKind kind);
 std::optional<Activation> parse_activation(const std::string& name);
 std::string activation_name(Activation act);
+std::optional<TransformerMlp> parse_transformer_mlp(const std::string& name);
+std::string transformer_mlp_name(TransformerMlp mlp);
 
 struct ModelSpec {
   ModelKind kind = ModelKind::kBilinear;
@@ -33,6 +36,11 @@ struct ModelSpec {
   // nn.Bilinear(P, P, P, bias=False) straight to the logits.
   bool bias = true;               // bilinear.bias and output.bias
   bool output_projection = true;  // false: logits = bilinear(a, b), no activation, no output layer (H = P)
+  // transformer only (model/transformer.h): d_head = d_model / num_heads
+  int64_t d_model = 128, num_heads = 4, d_mlp = 512;
+  TransformerMlp mlp = TransformerMlp::kRelu;
+  // Logits per example: P, or P + 1 for the transformer (its vocabulary holds '=' too).
+  int64_t num_logits() const { return kind == ModelKind::kTransformer ? mod_basis + 1 : mod_basis; }
 };
 
 // "bilinear model with P = 113, H = 100", naming the bilinear variants ("without biases", "direct: no output layer").
@@ -45,6 +53,7 @@ struct ParameterInfo {
   size_t size = 0;                   // element count
   bool output_axis_last = false;     // stored with torch's first axis moved last (weight matrices)
   float init_bound = 0;              // PyTorch default init: U(-bound, bound)
+  float init_std = 0;                // > 0: N(0, init_std^2) instead (the transformer's randn / sqrt(fan))
 };
 
 // The parameters of a model, in PyTorch's registration order, packed into one buffer.

@@ -6,12 +6,17 @@
 
 #include "model/kernels.h"
 #include "model/output_layer.h"
+#include "model/transformer.h"
 
 namespace bilmod {
 
 void BatchActivations::reserve(const ModelSpec& spec, int64_t n) {
   if (n <= capacity) return;
   capacity = n;
+  if (spec.kind == ModelKind::kTransformer) {  // its own activations live in act->transformer
+    logits.resize(static_cast<size_t>(n * spec.num_logits()));
+    return;
+  }
   const auto hn = static_cast<size_t>(n * spec.hidden_dim), pn = static_cast<size_t>(n * spec.mod_basis);
   pre_a.resize(hn);
   pre_b.resize(spec.kind == ModelKind::kFactored ? hn : 0);
@@ -39,6 +44,8 @@ ParameterViews parameter_views(const ModelSpec& spec, const ParameterLayout& lay
     case ModelKind::kMlp:
       v.input_a = at("hidden.weight");
       v.input_bias = at("hidden.bias");
+      break;
+    case ModelKind::kTransformer:  // named views of its own: model/transformer.cc
       break;
   }
   v.output_weight = at("output.weight");
@@ -87,6 +94,8 @@ inline void hidden_forward(const ModelSpec& spec, const ParameterViews& w, int64
       }
       break;
     }
+    case ModelKind::kTransformer:  // model/transformer.cc
+      break;
     case ModelKind::kMlp: {  // z = W[:, a] + W[:, P+b] + bias ; h = act(z)
       const float *wa = w.input_a + rows.first * H, *wb = w.input_a + rows.second * H;
       const bool relu = spec.activation == Activation::kRelu;
@@ -136,6 +145,10 @@ inline void add_product(float* __restrict to, const float* __restrict dh, const 
 void network_forward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
                      int64_t n, BatchActivations* act) {
   act->reserve(spec, n);
+  if (spec.kind == ModelKind::kTransformer) {
+    transformer_forward(spec, layout, params, pairs, n, &act->transformer, act->logits.data());
+    return;
+  }
   const ParameterViews w = parameter_views(spec, layout, const_cast<float*>(params));
   const int64_t H = spec.hidden_dim;
   float* pre_b = act->pre_b.empty() ? nullptr : act->pre_b.data();
@@ -151,6 +164,10 @@ void network_forward(const ModelSpec& spec, const ParameterLayout& layout, const
 
 void network_backward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
                       int64_t n, BatchActivations* act, float* grads) {
+  if (spec.kind == ModelKind::kTransformer) {
+    transformer_backward(spec, layout, params, pairs, n, &act->transformer, act->logits.data(), grads);
+    return;
+  }
   const ParameterViews w = parameter_views(spec, layout, const_cast<float*>(params));
   const ParameterViews g = parameter_views(spec, layout, grads);
   const int64_t H = spec.hidden_dim;
@@ -217,6 +234,8 @@ void network_backward(const ModelSpec& spec, const ParameterLayout& layout, cons
           if_my_row(add_product, 2 * P + rows.second, g.input_b + rows.second * H, dh, z);
           break;
         }
+        case ModelKind::kTransformer:  // model/transformer.cc
+          break;
         case ModelKind::kMlp: {  // hidden.weight columns a and P + b, and hidden.bias
           const auto add = spec.activation == Activation::kRelu ? add_relu_backward : add_quad_backward;
           if_my_row(add, rows.first, g.input_a + rows.first * H, dh, z);

@@ -3,6 +3,7 @@
 // and gradient accumulation is then just several backward calls.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "model/model_spec.h"
@@ -15,9 +16,10 @@ struct BatchActivations {
   std::vector<float> pre_a;    // (n, H) bilinear/mlp: pre-activation z; factored: l = L x
   std::vector<float> pre_b;    // (n, H) factored: r = R x; unused otherwise
   std::vector<float> hidden;   // (n, H) h
-  std::vector<float> logits;   // (n, P) logits, overwritten by dlogits in the backward pass
+  std::vector<float> logits;   // (n, num_logits) logits, overwritten by dlogits in the backward pass
   std::vector<float> dhidden;  // (n, H) dL/dh
   std::vector<uint8_t> idle;   // (H,) ReLU models: 1 where the unit fired for no example of the batch (z <= 0)
+  std::shared_ptr<struct TransformerActivations> transformer;  // --model transformer's own (model/transformer.h)
   void reserve(const ModelSpec& spec, int64_t n);
 };
 

@@ -4,7 +4,7 @@
 #include <deque>
 #include <thread>
 
-#include "train/trainer.h"
+#include "train/stop_signal.h"
 #include "util/log.h"
 
 namespace bilmod {

@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "checkpoint/checkpoint.h"
-#include "train/trainer.h"
+#include "train/run_start.h"
 
 namespace bilmod {
 
@@ -29,30 +29,26 @@ Status prepare_run(const std::string& run_dir, PreparedRun* run) {
     have_progress = true;
   }
   const std::string checkpoint = checkpoint_path(config.checkpoint_dir, have_progress ? progress.epoch : 0);
-  if (fs::exists(checkpoint)) {
-    TrainingState loaded;
-    BILMOD_TRY(load_checkpoint(checkpoint, &loaded));
-    // The folder must hold this run: the same model, data and seed (a changed sweep is refused earlier; this
-    // guards against files copied by hand).
-    const nlohmann::json saved = to_json(loaded.config), wanted = to_json(config);
-    for (const std::string& key : model_defining_settings())
-      if (saved.at(key) != wanted.at(key))
-        return Status::runtime(checkpoint + " is a run with --" + flag_name(key) + " " + saved.at(key).dump() + ", not " +
-                               wanted.at(key).dump() + ": remove " + run_dir + " or use another --output-dir");
-    if (loaded.config.optimizer != config.optimizer)
-      return Status::runtime(checkpoint + " holds " + loaded.config.optimizer + " state, the sweep asks for " + config.optimizer);
-    run->state = std::move(loaded);
-    run->state.config = config;
-    run->state.config.resume_from = checkpoint;
-    run->state.run_name = config.run_name;
-    run->resumed_from = checkpoint;
-    run->progress = have_progress ? progress : RunProgress{};
-    run->already_stopped = run->spec.stop_at_val_acc > 0 && run->progress.epoch > 0 &&
-                           run->progress.streak >= run->spec.patience;
-    return Status::ok();
-  }
-  run->progress = RunProgress{};
-  return create_training_state(config, &run->state);
+  StartRequest request;
+  request.config = config;
+  // The folder must hold this run: the same model, data and seed (a changed sweep is refused earlier; this guards
+  // against files copied by hand).
+  if (fs::exists(checkpoint)) request.config.resume_from = checkpoint;
+  request.overrides = all_settings();
+  request.conflict_advice = "remove " + run_dir + " or use another --output-dir";
+  request.conflict_is_usage = false;
+  request.checkpoint_dir_name = "checkpoint folder";
+  // Each run checks its own estimate against the memory available when it starts (runs side by side see what
+  // the others already hold); one that does not fit fails with the refusal line, and the sweep goes on.
+  BILMOD_TRY(memory_budget("", &request.memory));
+  StartedRun started;
+  BILMOD_TRY(start_run(request, &started));
+  run->state = std::move(started.state);
+  run->resumed_from = started.resumed_from;
+  run->progress = !run->resumed_from.empty() && have_progress ? progress : RunProgress{};
+  run->already_stopped = !run->resumed_from.empty() && run->spec.stop_at_val_acc > 0 && run->progress.epoch > 0 &&
+                         run->progress.streak >= run->spec.patience;
+  return Status::ok();
 }
 
 Status write_run_result(const PreparedRun& run, const TrainingState& state, const RunProgress& progress,

@@ -1,11 +1,11 @@
 // One run of a sweep, inside its own worker process (`bilmod sweep --run-dir DIR/RUN`, started by the sweep):
 // decide between a fresh start and a resume from the folder's checkpoints, and write the outcome. The training
-// itself is the ordinary engine (create_training_state / load_checkpoint / train), driven by the command.
+// itself is the ordinary engine (start_run, train), driven by the command.
 #pragma once
 #include <string>
 
 #include "sweep/run_record.h"
-#include "train/training_state.h"
+#include "config/training_state.h"
 #include "util/status.h"
 
 namespace bilmod {
@@ -19,7 +19,8 @@ struct PreparedRun {
   bool already_stopped = false;  // the early-stop rule was met before the interruption: nothing left to train
 };
 
-// Reads DIR/RUN/run.json and progress.json and builds the state to train from.
+// Reads DIR/RUN/run.json and progress.json and starts the run (train/run_start.h): a resume from the checkpoint
+// progress.json names, or a new run; the process is then ready to train it.
 Status prepare_run(const std::string& run_dir, PreparedRun* run);
 
 // The result of a training attempt that ended with `outcome` (ok or a runtime failure; an interruption writes

@@ -146,16 +146,8 @@ Status values_from_text(const std::string& key, const std::string& text, std::ve
 
 }  // namespace
 
-std::string flag_name(const std::string& key) {
-  std::string name = key;
-  std::replace(name.begin(), name.end(), '_', '-');
-  return name;
-}
-
 Status setting_key(const std::string& name, std::string* key) {
-  std::string k = name;
-  if (k.rfind("--", 0) == 0) k = k.substr(2);
-  std::replace(k.begin(), k.end(), '-', '_');
+  const std::string k = setting_name(name);
   if (!default_settings().contains(k))
     return Status::usage("'" + name + "' is not a bilmod train setting (see 'bilmod train --help')");
   *key = k;

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "train/run_config.h"
+#include "config/run_config.h"
 #include "util/status.h"
 
 namespace bilmod {
@@ -37,8 +37,6 @@ struct SweepRun {
 
 // "weight-decay" or "weight_decay" -> "weight_decay" when it names a RunConfig setting; a usage Status otherwise.
 Status setting_key(const std::string& name, std::string* key);
-// The flag spelling of a key: "weight_decay" -> "weight-decay".
-std::string flag_name(const std::string& key);
 
 // One --grid argument "NAME=V1,V2,..." or "NAME=START:STOP:STEP" (inclusive of STOP up to rounding).
 Status parse_grid_argument(const std::string& argument, GridAxis* axis);

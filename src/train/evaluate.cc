@@ -10,6 +10,7 @@
 
 #include "model/loss.h"
 #include "model/kernels.h"
+#include "model/transformer.h"
 
 namespace bilmod {
 
@@ -39,6 +40,7 @@ SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layou
   }
   // Threads take whole chunks, each with its own activations, in one parallel region (the kernels inside run on
   // their thread alone: OpenMP does not nest); every pair's numbers are the same whichever thread computes them.
+  if (spec.kind == ModelKind::kTransformer) transformer_prepare(spec, layout, params);  // its tables, on every thread
   const int64_t chunks = (n + kEvalChunk - 1) / kEvalChunk;
 #ifdef _OPENMP
   const int threads = omp_get_max_threads();
@@ -55,11 +57,11 @@ SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layou
 #endif
     const int64_t begin = chunk * kEvalChunk, count = std::min(kEvalChunk, n - begin);
     network_forward(spec, layout, params, ws->pairs.data() + begin, count, &act);
-    compute_loss(options.loss, act.logits.data(), ws->labels.data() + begin, count, spec.mod_basis, 0.0f, nullptr,
+    compute_loss(options.loss, act.logits.data(), ws->labels.data() + begin, count, spec.num_logits(), 0.0f, nullptr,
                  ws->loss.data() + begin, ws->correct.data() + begin);
     if (options.softmax_collapse)
       for (int64_t i = 0; i < count && begin + i < n_train; ++i)
-        ws->collapsed[begin + i] = softmax_collapsed(act.logits.data() + i * spec.mod_basis, spec.mod_basis);
+        ws->collapsed[begin + i] = softmax_collapsed(act.logits.data() + i * spec.num_logits(), spec.num_logits());
   }
   SplitMetrics m;
   double loss = 0;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstring>
+#include <fstream>
 #include <random>
 
 #include "checkpoint/checkpoint.h"
@@ -22,8 +23,6 @@
 
 namespace bilmod {
 
-std::atomic<int> g_stop_signal{0};
-
 std::string new_run_id() {
   std::random_device device;
   std::string id;
@@ -35,14 +34,18 @@ std::string new_run_id() {
 namespace {
 
 Status load_initial_parameters(const std::string& path, const TrainingState& state, std::vector<float>* params) {
-  if (is_zip_file(path)) {  // a torch.save file: its model must be this run's (names and shapes)
+  char magic[4] = {};
+  if (std::ifstream in(path, std::ios::binary); in && in.read(magic, 4) && std::memcmp(magic, "PK\x03\x04", 4) == 0) {
+    // A torch.save file (the paper's transformer, TransformerLens's state dict, the seed's): its model must be this one.
     TorchCheckpoint torch;
-    if (Status s = load_torch_checkpoint(path, &torch); !s) return Status::runtime("--init-from " + s.message());
-    const ModelSpec &have = torch.state.spec, &want = state.spec;
-    if (torch.state.layout.total != state.layout.total || have.kind != want.kind || have.mod_basis != want.mod_basis ||
-        have.hidden_dim != want.hidden_dim || have.bias != want.bias || have.output_projection != want.output_projection)
-      return Status::runtime("--init-from " + path + ": holds a " + describe_model(have) + ", not this run's " +
-                             describe_model(want));
+    BILMOD_TRY(load_torch_checkpoint(path, &torch));
+    bool same = torch.state.layout.parameters.size() == state.layout.parameters.size();
+    for (size_t i = 0; same && i < state.layout.parameters.size(); ++i)
+      same = torch.state.layout.parameters[i].name == state.layout.parameters[i].name &&
+             torch.state.layout.parameters[i].torch_shape == state.layout.parameters[i].torch_shape;
+    if (!same)
+      return Status::runtime("--init-from " + path + ": holds a " + describe_model(torch.state.spec) + ", not this run's " +
+                             describe_model(state.spec) + " (check --mod-basis and the model's sizes)");
     *params = torch.state.params;
     return Status::ok();
   }
@@ -113,7 +116,7 @@ Status save(TrainingState* state, const std::vector<TrainingObserver*>& observer
 }
 
 std::string stop_message(int signal, const TrainingState& state) {
-  return std::string(signal == SIGTERM ? "SIGTERM" : "SIGINT") + ": stopped after step " + std::to_string(state.step) +
+  return stop_signal_name(signal) + ": stopped after step " + std::to_string(state.step) +
          " (epoch " + std::to_string(state.epoch) + " + " + std::to_string(state.epoch_step) +
          " steps); resume with --resume-from " + checkpoint_path(state.config.checkpoint_dir, state.epoch);
 }
@@ -224,7 +227,7 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
         network_forward(spec, state->layout, state->params.data(), buf.pairs.data(), count, &buf.act);
         // Each micro-batch's mean loss is divided by k (docs/MODELS.md "Gradient accumulation and batches").
         const float grad_scale = static_cast<float>(1.0 / (static_cast<double>(count) * static_cast<double>(accum)));
-        compute_loss(loss_settings, buf.act.logits.data(), buf.labels.data(), count, spec.mod_basis, grad_scale,
+        compute_loss(loss_settings, buf.act.logits.data(), buf.labels.data(), count, spec.num_logits(), grad_scale,
                      buf.act.logits.data(), buf.loss.data(), nullptr);
         double sum = 0;
         for (int64_t i = 0; i < count; ++i) sum += buf.loss[i];

@@ -1,14 +1,14 @@
 // The training loop: epochs of shuffled micro-batches, gradient accumulation, the optimiser step, evaluation,
 // checkpoints; observers receive every step and evaluation (the log and progress bar, the tracking store).
 #pragma once
-#include <atomic>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "train/run_config.h"
-#include "train/training_state.h"
+#include "config/run_config.h"
+#include "config/training_state.h"
+#include "train/stop_signal.h"
 #include "util/status.h"
 
 namespace bilmod {
@@ -36,9 +36,6 @@ class TrainingObserver {
 Status create_training_state(const RunConfig& config, TrainingState* state);
 // 32 lowercase hex characters from the OS's random source (a UUID4's randomness, without dashes).
 std::string new_run_id();
-
-// Set by SIGINT/SIGTERM handlers: the loop stops at the next step boundary and writes a checkpoint.
-extern std::atomic<int> g_stop_signal;
 
 // Runs from state->epoch / state->epoch_step to config.epochs. Writes checkpoint_epoch_0 when starting from
 // step 0, a checkpoint every --checkpoint-every epochs, and one at the end. Returns a runtime Status naming

@@ -13,45 +13,76 @@ namespace bilmod {
 
 namespace fs = std::filesystem;
 
-Status write_file_atomically(const std::string& path, const std::string& bytes) {
-  const fs::path target(path);
+AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
+  const fs::path target(path_);
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  const std::string tmp = (dir / ("." + target.filename().string() + ".tmp." + std::to_string(getpid()))).string();
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::runtime("cannot create " + tmp + ": " + std::strerror(errno));
-  auto fail = [&](const std::string& what) {
-    const int saved = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return Status::runtime("cannot write " + path + ": " + what + " failed: " + std::strerror(saved) +
-                           " (the previous file, if any, is untouched)");
-  };
+  dir_ = dir.string();
+  tmp_ = (dir / ("." + target.filename().string() + ".tmp." + std::to_string(getpid()))).string();
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_.c_str());
+  }
+}
+
+Status AtomicFileWriter::open() {
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) return Status::runtime("cannot create " + tmp_ + ": " + std::strerror(errno));
+  return Status::ok();
+}
+
+Status AtomicFileWriter::fail(const std::string& what) {
+  const int saved = errno;
+  ::close(fd_);
+  fd_ = -1;
+  ::unlink(tmp_.c_str());
+  return Status::runtime("cannot write " + path_ + ": " + what + " failed: " + std::strerror(saved) +
+                         " (the previous file, if any, is untouched)");
+}
+
+Status AtomicFileWriter::write(const void* data, size_t size) {
+  const char* bytes = static_cast<const char*>(data);
   size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+  while (written < size) {
+    const ssize_t n = ::write(fd_, bytes + written, size - written);
     if (n < 0) {
       if (errno == EINTR) continue;
       return fail("write");
     }
     written += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) return fail("fsync");
+  return Status::ok();
+}
+
+Status AtomicFileWriter::commit() {
+  if (::fsync(fd_) != 0) return fail("fsync");
+  const int fd = fd_;
+  fd_ = -1;
   if (::close(fd) != 0) {
     const int saved = errno;
-    ::unlink(tmp.c_str());
-    return Status::runtime("cannot write " + path + ": close failed: " + std::strerror(saved));
+    ::unlink(tmp_.c_str());
+    return Status::runtime("cannot write " + path_ + ": close failed: " + std::strerror(saved));
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
     const int saved = errno;
-    ::unlink(tmp.c_str());
-    return Status::runtime("cannot rename " + tmp + " to " + path + ": " + std::strerror(saved));
+    ::unlink(tmp_.c_str());
+    return Status::runtime("cannot rename " + tmp_ + " to " + path_ + ": " + std::strerror(saved));
   }
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int dir_fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd >= 0) {
     ::fsync(dir_fd);  // make the rename itself durable
     ::close(dir_fd);
   }
   return Status::ok();
+}
+
+Status write_file_atomically(const std::string& path, const std::string& bytes) {
+  AtomicFileWriter writer(path);
+  BILMOD_TRY(writer.open());
+  BILMOD_TRY(writer.write(bytes.data(), bytes.size()));
+  return writer.commit();
 }
 
 Status check_writable_dir(const std::string& dir, const std::string& flag_name) {

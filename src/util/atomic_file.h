@@ -10,6 +10,24 @@ namespace bilmod {
 // folder. On any failure the temporary file is removed and `path` is left as it was.
 Status write_file_atomically(const std::string& path, const std::string& bytes);
 
+// The same, for a file too large to hold in memory: open(), write() its bytes in pieces, commit(). A writer
+// destroyed without a successful commit() removes its temporary file and leaves `path` as it was.
+class AtomicFileWriter {
+ public:
+  explicit AtomicFileWriter(std::string path);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+  Status open();
+  Status write(const void* data, size_t size);
+  Status commit();
+
+ private:
+  Status fail(const std::string& what);
+  std::string path_, tmp_, dir_;
+  int fd_ = -1;
+};
+
 // Whether a file can be created in `dir` (creating the folder if needed); a usage-time check before work starts.
 // It also removes the temporary files that runs killed mid-write left there (remove_stale_temporaries).
 Status check_writable_dir(const std::string& dir, const std::string& flag_name);

@@ -10,7 +10,7 @@
 #include "optim/grokfast.h"
 #include "optim/orthograd.h"
 #include "train/measures.h"
-#include "train/run_config.h"
+#include "config/run_config.h"
 
 namespace bilmod {
 namespace {

@@ -10,7 +10,7 @@
 #include "model/model_spec.h"
 #include "optim/grokfast.h"
 #include "optim/optimizer.h"
-#include "train/run_config.h"
+#include "config/run_config.h"
 
 namespace bilmod {
 

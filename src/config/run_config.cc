@@ -1,5 +1,6 @@
-#include "train/run_config.h"
+#include "config/run_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <type_traits>
@@ -19,13 +20,6 @@ bool json_holds(const nlohmann::json& v) {
   else if constexpr (std::is_floating_point_v<T>) return v.is_number();
   else return v.is_string();
 }
-
-std::string flag(const std::string& key) {
-  std::string name = "--" + key;
-  for (char& c : name)
-    if (c == '_') c = '-';
-  return name;
-}
 }  // namespace
 
 ModelSpec RunConfig::model_spec() const {
@@ -36,6 +30,10 @@ ModelSpec RunConfig::model_spec() const {
   spec.activation = *parse_activation(activation);
   spec.bias = bias;
   spec.output_projection = use_output_projection;
+  spec.d_model = d_model;
+  spec.num_heads = num_heads;
+  spec.d_mlp = d_mlp > 0 ? d_mlp : 4 * d_model;
+  spec.mlp = *parse_transformer_mlp(mlp);
   return spec;
 }
 
@@ -93,13 +91,26 @@ Status RunConfig::validate() const {
   if (*parse_operation(operation) == Operation::kDiv && !is_prime(mod_basis))
     return bad("--operation div needs a prime --mod-basis (b must have an inverse mod P), but " +
                std::to_string(mod_basis) + " is not prime");
-  if (!parse_model_kind(model)) return bad("--model '" + model + "' is not known: use bilinear, factored or mlp");
+  if (!parse_model_kind(model))
+    return bad("--model '" + model + "' is not known: use bilinear, factored, mlp or transformer");
+  if (!parse_transformer_mlp(mlp)) return bad("--mlp '" + mlp + "' is not known: use relu, gelu or bilinear");
+  if (mlp != "relu" && model != "transformer")
+    return bad("--mlp " + mlp + " applies to --model transformer only (the others take --activation)");
+  if (d_model < 1 || d_model > 65536) return bad("--d-model must be from 1 to 65536, got " + std::to_string(d_model));
+  if (num_heads < 1 || d_model % num_heads != 0)
+    return bad("--num-heads " + std::to_string(num_heads) + " must be at least 1 and divide --d-model " +
+               std::to_string(d_model) + " (d_head = d_model / heads)");
+  if (d_mlp < 0 || d_mlp > 1 << 20)
+    return bad("--d-mlp must be from 1 to 1048576 (0: 4 x --d-model), got " + std::to_string(d_mlp));
+  if (model == "transformer" && mod_basis > 4096)
+    return bad("--model transformer takes --mod-basis up to 4096 (its tables grow with P), got " + std::to_string(mod_basis));
   if (!parse_activation(activation)) return bad("--activation '" + activation + "' is not known: use relu, quad or none");
   if (activation == "quad" && model != "mlp") return bad("--activation quad applies to --model mlp only");
   if (activation == "none" && model != "bilinear")
     return bad("--activation none applies to --model bilinear only (mlp takes relu or quad, factored has none)");
-  if (activation != "relu" && model == "factored")
-    return bad("--activation " + activation + " does not apply to --model factored (its hidden layer is l * r)");
+  if (activation != "relu" && (model == "factored" || model == "transformer"))
+    return bad("--activation " + activation + " does not apply to --model " + model +
+               (model == "factored" ? " (its hidden layer is l * r)" : " (it takes --mlp relu|gelu|bilinear)"));
   if ((!bias || !use_output_projection) && model != "bilinear")
     return bad(std::string(!bias ? "--no-bias" : "--no-output-projection") + " applies to --model bilinear only");
   if (!use_output_projection && activation != "none")
@@ -179,7 +190,7 @@ Status RunConfig::validate() const {
   X(train_frac) X(data_seed) X(split) X(full_batch) X(optimizer) X(beta1) X(beta2) X(eps) X(momentum) X(warmup_steps)       \
   X(lr_schedule) X(eval_every) X(init_from) X(threads) X(log_file) X(no_progress) X(project) X(run_name) X(group) \
   X(tracking_dir) X(no_track) X(grokfast) X(grokfast_alpha) X(grokfast_lamb) X(grokfast_window) X(orthograd) X(loss)  \
-  X(loss_precision)
+  X(loss_precision) X(d_model) X(num_heads) X(d_mlp) X(mlp) X(preset)
 
 nlohmann::json to_json(const RunConfig& c) {
   nlohmann::json j;
@@ -209,16 +220,71 @@ Status config_from_json(const nlohmann::json& j, RunConfig* c) {
       return Status::runtime("config value of '" + it.key() + "' has the wrong type: " +
                              (it.value().is_structured() ? std::string("an ") + it.value().type_name() : it.value().dump()));
     }
-    if (!known) return Status::runtime("config has an unknown setting '" + it.key() + "' (" + flag(it.key()) + ")");
+    if (!known) return Status::runtime("config has an unknown setting '" + it.key() + "' (--" + flag_name(it.key()) + ")");
   }
   *c = std::move(out);
   return Status::ok();
 }
 
+std::string flag_name(const std::string& key) {
+  // The negative flags set a positive setting (--no-bias: bias = false).
+  if (key == "bias") return "no-bias";
+  if (key == "use_output_projection") return "no-output-projection";
+  std::string name = key;
+  std::replace(name.begin(), name.end(), '_', '-');
+  return name;
+}
+
+std::string setting_name(const std::string& flag) {
+  std::string key = flag.rfind("--", 0) == 0 ? flag.substr(2) : flag;
+  std::replace(key.begin(), key.end(), '-', '_');
+  if (key == "no_bias") return "bias";
+  if (key == "no_output_projection") return "use_output_projection";
+  return key;
+}
+
+Status apply_preset(const std::string& name, const std::vector<std::string>& given, RunConfig* c) {
+  if (name.empty()) return Status::ok();
+  RunConfig preset;  // "seed": the defaults themselves
+  if (name == "nanda2023") {
+    // Nanda et al. 2023 (progress-measures-paper): P 113, 30 % train, full batch, AdamW lr 1e-3, wd 1,
+    // betas (0.9, 0.98), warm-up min(step / 10, 1); 25 000 epochs as TransformerLens's grokking demo.
+    preset.model = "transformer";
+    preset.mod_basis = 113;
+    preset.train_frac = 0.3;
+    preset.full_batch = true;
+    preset.optimizer = "adamw";
+    preset.learning_rate = 1e-3;
+    preset.weight_decay = 1.0;
+    preset.beta1 = 0.9;
+    preset.beta2 = 0.98;
+    preset.warmup_steps = 10;
+    preset.epochs = 25000;
+    preset.d_model = 128;
+    preset.num_heads = 4;
+    preset.d_mlp = 512;
+    preset.mlp = "relu";
+    preset.checkpoint_every = 1000;  // 25 checkpoints of 2.7 MB rather than 250
+  } else if (name != "seed") {
+    return Status::usage("--preset '" + name + "' is not known: use seed or nanda2023");
+  }
+  nlohmann::json resolved = to_json(*c);
+  const nlohmann::json values = to_json(preset);
+  for (auto it = values.begin(); it != values.end(); ++it)
+    if (std::find(given.begin(), given.end(), it.key()) == given.end()) resolved[it.key()] = it.value();
+  resolved["preset"] = name;
+  // Settings that are not the run's own (where it writes, how it logs) stay as given or defaulted.
+  for (const char* key : {"checkpoint_dir", "resume_from", "log_level", "init_from", "threads", "log_file", "no_progress",
+                          "project", "run_name", "group", "tracking_dir", "no_track"})
+    resolved[key] = to_json(*c)[key];
+  return config_from_json(resolved, c);
+}
+
 const std::vector<std::string>& model_defining_settings() {
-  static const std::vector<std::string> keys = {"model", "mod_basis", "hidden_dim", "activation", "bias",
-                                                "use_output_projection", "operation",
-                                                "train_frac", "data_seed", "split", "seed"};
+  static const std::vector<std::string> keys = {"model",      "mod_basis", "hidden_dim", "activation", "bias",
+                                                "use_output_projection",  "operation",  "train_frac", "data_seed",
+                                                "split",      "seed",      "d_model",    "num_heads",  "d_mlp",
+                                                "mlp"};
   return keys;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +37,12 @@ struct RunConfig {
   std::string activation = "relu";
   bool bias = true;                   // bilinear: bilinear.bias and output.bias (the upstream's have neither)
   bool use_output_projection = true;  // bilinear: false maps the bilinear layer straight to the P logits
+  // --model transformer (Nanda et al. 2023): d_mlp 0 means 4 * d_model.
+  int64_t d_model = 128;
+  int64_t num_heads = 4;
+  int64_t d_mlp = 0;
+  std::string mlp = "relu";
+  std::string preset;  // the --preset the run started from (its values are the fields themselves)
   std::string operation = "add";
   double train_frac = 0.8;
   int64_t data_seed = -1;  // -1: the value of seed
@@ -81,9 +88,18 @@ struct RunConfig {
   Status validate() const;
 };
 
+// --preset NAME: sets every field the preset names, except those in `given` (config keys given explicitly).
+// "seed": the seed's defaults; "nanda2023": Nanda et al.'s transformer recipe. A usage Status for an unknown name.
+Status apply_preset(const std::string& name, const std::vector<std::string>& given, RunConfig* config);
+
 nlohmann::json to_json(const RunConfig& config);
 // Reads a config saved by to_json; keys it does not know are an error, missing keys keep their defaults.
 Status config_from_json(const nlohmann::json& json, RunConfig* config);
+
+// A setting's flag and back: flag_name("mod_basis") is "mod-basis"; setting_name("--mod-basis") and
+// setting_name("mod-basis") are "mod_basis".
+std::string flag_name(const std::string& key);
+std::string setting_name(const std::string& flag);
 
 // The settings that define the model and its data: a resumed run may not change them.
 const std::vector<std::string>& model_defining_settings();

@@ -1,0 +1,518 @@
+#include "model/transformer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+#include <Eigen/Dense>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "model/kernels.h"
+
+namespace bilmod {
+
+namespace {
+
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using MatMap = Eigen::Map<RowMat>;
+using ConstMatMap = Eigen::Map<const RowMat>;
+using StridedMap = Eigen::Map<const RowMat, 0, Eigen::OuterStride<>>;
+using VecMap = Eigen::Map<Eigen::VectorXf>;
+using ConstVecMap = Eigen::Map<const Eigen::VectorXf>;
+
+// Examples per block of the per-example products. Blocks are fixed whatever the thread count, so every number is
+// computed by the same operations on any number of threads.
+constexpr int64_t kExampleBlock = 64;
+// Rows (or columns) per block of the products that sum over examples or table rows: fixed likewise.
+constexpr int64_t kRowBlock = 32;
+
+// sum a[k] b[k] over 16 interleaved lanes combined in a fixed tree: vectorised (one serial chain of fused
+// multiply-adds would wait on each add's latency), and the same order for any thread count.
+inline float dot_lanes(const float* __restrict a, const float* __restrict b, int64_t n) {
+  float lane[16] = {};
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16)
+    for (int j = 0; j < 16; ++j) lane[j] = std::fma(a[k + j], b[k + j], lane[j]);
+  for (int j = 0; k < n; ++k, ++j) lane[j] = std::fma(a[k], b[k], lane[j]);
+  for (int w = 8; w >= 1; w /= 2)
+    for (int j = 0; j < w; ++j) lane[j] += lane[j + w];
+  return lane[0];
+}
+
+struct Dims {
+  int64_t P, V, d, heads, dh, M, R1, R;  // R1 = 2P + 1 table rows per head: (pos 0, a), (pos 1, b), (pos 2, '=')
+  bool bilinear;
+  explicit Dims(const ModelSpec& s)
+      : P(s.mod_basis), V(s.mod_basis + 1), d(s.d_model), heads(s.num_heads), dh(s.d_model / s.num_heads),
+        M(s.d_mlp), R1(2 * s.mod_basis + 1), R(s.num_heads * (2 * s.mod_basis + 1)),
+        bilinear(s.mlp == TransformerMlp::kBilinear) {}
+};
+
+struct Weights {
+  const float *W_E, *W_pos, *W_K, *W_Q, *W_V, *W_O, *W_in, *b_in, *W_in2 = nullptr, *b_in2 = nullptr, *W_out, *b_out,
+      *W_U;
+};
+struct Grads {
+  float *W_E, *W_pos, *W_K, *W_Q, *W_V, *W_O, *W_in, *b_in, *W_in2 = nullptr, *b_in2 = nullptr, *W_out, *b_out, *W_U;
+};
+template <typename T, typename F>
+T views(const ParameterLayout& layout, F* buffer) {
+  auto at = [&](const char* name) -> F* {
+    const ParameterInfo* info = layout.find(name);
+    return info ? buffer + info->offset : nullptr;
+  };
+  T w;
+  w.W_E = at("embed.W_E");
+  w.W_pos = at("pos_embed.W_pos");
+  w.W_K = at("blocks.0.attn.W_K");
+  w.W_Q = at("blocks.0.attn.W_Q");
+  w.W_V = at("blocks.0.attn.W_V");
+  w.W_O = at("blocks.0.attn.W_O");
+  w.W_in = at("blocks.0.mlp.W_in");
+  w.b_in = at("blocks.0.mlp.b_in");
+  w.W_in2 = at("blocks.0.mlp.W_in2");
+  w.b_in2 = at("blocks.0.mlp.b_in2");
+  w.W_out = at("blocks.0.mlp.W_out");
+  w.b_out = at("blocks.0.mlp.b_out");
+  w.W_U = at("unembed.W_U");
+  return w;
+}
+
+// Runs body(block) for blocks [0, count): on every thread when the work is large and no parallel region is open.
+template <typename F>
+void for_blocks(int64_t count, int64_t work, F body) {
+#ifdef _OPENMP
+  const bool parallel = count > 1 && work > kParallelWorkThreshold && !omp_in_parallel();
+#pragma omp parallel for schedule(static) if (parallel)
+#endif
+  for (int64_t b = 0; b < count; ++b) body(b);
+}
+
+// Everything that depends on one (position, token) or on the parameters alone: built once per parameter state.
+// Row r = h * R1 + i of the per-head tables: i = a (position 0, token a), P + b (position 1, token b), 2P ('=').
+struct Tables {
+  ModelSpec spec;
+  std::vector<float> params;  // the parameters they were built from: the cache's key, compared whole
+  std::vector<float> X;       // (R1, d) x_p(t) = W_E[:, t] + W_pos[p]; row 2P is x_2, the '=' position's residual
+  std::vector<float> K;       // (heads, R1, dh) keys
+  std::vector<float> Vv;      // (heads, R1, dh) values
+  std::vector<float> Q;       // (heads, dh) the query of position 2 (the same for every example)
+  std::vector<float> score;   // (R) k.q / sqrt(d_head)
+  std::vector<float> T;       // (R, d) W_O^(h) v: row r's contribution to the residual per unit of attention
+  std::vector<float> U, U2;   // (R, M) W_in T (and W_in2 T)
+  std::vector<float> zc, zc2; // (M) W_in x_2 + b_in (and W_in2 x_2 + b_in2)
+};
+
+std::shared_ptr<const Tables> build_tables(const ModelSpec& spec, const ParameterLayout& layout, const float* params) {
+  const Dims D(spec);
+  const Weights w = views<Weights>(layout, params);
+  auto t = std::make_shared<Tables>();
+  t->spec = spec;
+  t->params.assign(params, params + layout.total);
+  t->X.resize(static_cast<size_t>(D.R1 * D.d));
+  for (int64_t i = 0; i < D.R1; ++i) {
+    const int64_t tok = i < 2 * D.P ? i % D.P : D.P, pos = i < D.P ? 0 : (i < 2 * D.P ? 1 : 2);
+    for (int64_t k = 0; k < D.d; ++k) t->X[i * D.d + k] = w.W_E[k * D.V + tok] + w.W_pos[pos * D.d + k];
+  }
+  t->K.resize(static_cast<size_t>(D.heads * D.R1 * D.dh));
+  t->Vv.resize(t->K.size());
+  t->Q.resize(static_cast<size_t>(D.heads * D.dh));
+  t->score.resize(static_cast<size_t>(D.R));
+  t->T.resize(static_cast<size_t>(D.R * D.d));
+  const ConstMatMap X(t->X.data(), D.R1, D.d);
+  const float inv_scale_div = std::sqrt(static_cast<float>(D.dh));
+  for_blocks(D.heads, D.R1 * D.d * D.dh * 6, [&](int64_t h) {
+    const ConstMatMap WK(w.W_K + h * D.dh * D.d, D.dh, D.d), WQ(w.W_Q + h * D.dh * D.d, D.dh, D.d),
+        WV(w.W_V + h * D.dh * D.d, D.dh, D.d);
+    MatMap K(t->K.data() + h * D.R1 * D.dh, D.R1, D.dh), Vv(t->Vv.data() + h * D.R1 * D.dh, D.R1, D.dh);
+    K.noalias() = X * WK.transpose();
+    Vv.noalias() = X * WV.transpose();
+    VecMap q(t->Q.data() + h * D.dh, D.dh);
+    q.noalias() = WQ * X.row(2 * D.P).transpose();
+    for (int64_t i = 0; i < D.R1; ++i) {
+      t->score[h * D.R1 + i] = dot_lanes(&K(i, 0), q.data(), D.dh) / inv_scale_div;
+    }
+    const StridedMap WO(w.W_O + h * D.dh, D.d, D.dh, Eigen::OuterStride<>(D.heads * D.dh));
+    MatMap T(t->T.data() + h * D.R1 * D.d, D.R1, D.d);
+    T.noalias() = Vv * WO.transpose();
+  });
+  // U = T W_in^T: the big one, in fixed blocks of rows.
+  auto fold_in = [&](const float* W_in, const float* b_in, std::vector<float>* U, std::vector<float>* zc) {
+    U->resize(static_cast<size_t>(D.R * D.M));
+    const ConstMatMap Win(W_in, D.M, D.d), T(t->T.data(), D.R, D.d);
+    const int64_t blocks = (D.R + kRowBlock - 1) / kRowBlock;
+    for_blocks(blocks, D.R * D.M * D.d, [&](int64_t b) {
+      const int64_t r0 = b * kRowBlock, rows = std::min(kRowBlock, D.R - r0);
+      MatMap(U->data() + r0 * D.M, rows, D.M).noalias() = T.middleRows(r0, rows) * Win.transpose();
+    });
+    zc->resize(static_cast<size_t>(D.M));
+    VecMap z(zc->data(), D.M);
+    z.noalias() = Win * X.row(2 * D.P).transpose();
+    for (int64_t k = 0; k < D.M; ++k) z[k] += b_in[k];
+  };
+  fold_in(w.W_in, w.b_in, &t->U, &t->zc);
+  if (D.bilinear) fold_in(w.W_in2, w.b_in2, &t->U2, &t->zc2);
+  return t;
+}
+
+bool same_spec(const ModelSpec& a, const ModelSpec& b) {
+  return a.kind == b.kind && a.mod_basis == b.mod_basis && a.d_model == b.d_model && a.num_heads == b.num_heads &&
+         a.d_mlp == b.d_mlp && a.mlp == b.mlp;
+}
+
+// One cached table set: evaluation's chunks and the next step's forward pass read the same parameters. The key is
+// the parameters themselves (a whole compare, ~1 MB at the paper's sizes), so a stale table can never be used.
+std::shared_ptr<const Tables> tables_for(const ModelSpec& spec, const ParameterLayout& layout, const float* params) {
+  static std::mutex mutex;
+  static std::shared_ptr<const Tables> cached;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (cached && same_spec(cached->spec, spec) && cached->params.size() == layout.total &&
+      std::memcmp(cached->params.data(), params, layout.total * sizeof(float)) == 0)
+    return cached;
+  cached = build_tables(spec, layout, params);
+  return cached;
+}
+
+}  // namespace
+
+void transformer_prepare(const ModelSpec& spec, const ParameterLayout& layout, const float* params) {
+  tables_for(spec, layout, params);
+}
+
+namespace {
+
+inline float gelu(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
+inline float gelu_grad(float x) {
+  const float cdf = 0.5f * (1.0f + std::erf(x * 0.70710678118654752f));
+  const float pdf = 0.39894228040143268f * std::exp(-0.5f * x * x);
+  return cdf + x * pdf;
+}
+
+}  // namespace
+
+struct TransformerActivations {
+  int64_t capacity = 0;
+  std::shared_ptr<const Tables> tables;  // those of the forward pass, for its backward
+  std::vector<float> attn;    // (n, heads, 3) attention of position 2 over (a, b, '=')
+  std::vector<float> z, z2;   // (n, M) MLP pre-activations (z2: the bilinear MLP's second)
+  std::vector<float> hid;     // (n, M) MLP hidden values
+  std::vector<float> resid;   // (n, d) residual stream after the MLP (the unembedding's input)
+  // Backward scratch.
+  std::vector<float> dresid;  // (n, d)
+  std::vector<float> dhid;    // (n, M) dL/dhid, then dL/dz in place
+  std::vector<float> dhid2;   // (n, M) bilinear: dL/dz2
+  std::vector<float> dscore;  // (n, heads, 3) dL/d(raw score q.k)
+  void reserve(const Dims& D, int64_t n) {
+    if (n <= capacity) return;
+    capacity = n;
+    attn.resize(static_cast<size_t>(n * D.heads * 3));
+    dscore.resize(attn.size());
+    z.resize(static_cast<size_t>(n * D.M));
+    z2.resize(D.bilinear ? z.size() : 0);
+    hid.resize(z.size());
+    dhid.resize(z.size());
+    dhid2.resize(z2.size());
+    resid.resize(static_cast<size_t>(n * D.d));
+    dresid.resize(resid.size());
+  }
+};
+
+std::vector<ModelBuffer> model_buffers(const ModelSpec& spec) {
+  if (spec.kind != ModelKind::kTransformer) return {};
+  // The paper's causal mask, tril(ones(n_ctx, n_ctx)): a buffer of its module, so its state dict holds it.
+  return {{"blocks.0.attn.mask", {3, 3}, {1, 0, 0, 1, 1, 0, 1, 1, 1}}};
+}
+
+namespace {
+
+// Attention, residual mix and MLP of examples [e0, e0 + count): table lookups and axpys only.
+void forward_rows(const Dims& D, const ModelSpec& spec, const Tables& t, const int64_t* pairs, int64_t e0,
+                  int64_t count, TransformerActivations* a, float* y_scratch) {
+  for (int64_t e = e0; e < e0 + count; ++e) {
+    const int64_t pa = pairs[e] / D.P, pb = pairs[e] % D.P;
+    float* A = a->attn.data() + e * D.heads * 3;
+    float* y = y_scratch + (e - e0) * D.d;
+    float* z = a->z.data() + e * D.M;
+    float* z2 = D.bilinear ? a->z2.data() + e * D.M : nullptr;
+    std::copy(t.X.data() + 2 * D.P * D.d, t.X.data() + (2 * D.P + 1) * D.d, y);
+    std::copy(t.zc.begin(), t.zc.end(), z);
+    if (z2) std::copy(t.zc2.begin(), t.zc2.end(), z2);
+    for (int64_t h = 0; h < D.heads; ++h) {
+      const int64_t rows[3] = {h * D.R1 + pa, h * D.R1 + D.P + pb, h * D.R1 + 2 * D.P};
+      const float s0 = t.score[rows[0]], s1 = t.score[rows[1]], s2 = t.score[rows[2]];
+      const float mx = std::max(std::max(s0, s1), s2);
+      const float x0 = std::exp(s0 - mx), x1 = std::exp(s1 - mx), x2 = std::exp(s2 - mx);
+      const float sum = (x0 + x1) + x2;
+      A[h * 3 + 0] = x0 / sum;
+      A[h * 3 + 1] = x1 / sum;
+      A[h * 3 + 2] = x2 / sum;
+      for (int j = 0; j < 3; ++j) {
+        const float w = A[h * 3 + j];
+        axpy(y, w, t.T.data() + rows[j] * D.d, D.d);
+        axpy(z, w, t.U.data() + rows[j] * D.M, D.M);
+        if (z2) axpy(z2, w, t.U2.data() + rows[j] * D.M, D.M);
+      }
+    }
+    float* hid = a->hid.data() + e * D.M;
+    switch (spec.mlp) {
+      case TransformerMlp::kRelu:
+        for (int64_t k = 0; k < D.M; ++k) hid[k] = z[k] > 0.0f ? z[k] : 0.0f;
+        break;
+      case TransformerMlp::kGelu:
+        for (int64_t k = 0; k < D.M; ++k) hid[k] = gelu(z[k]);
+        break;
+      case TransformerMlp::kBilinear:
+        for (int64_t k = 0; k < D.M; ++k) hid[k] = z[k] * z2[k];
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+void transformer_forward(const ModelSpec& spec, const ParameterLayout& layout, const float* params,
+                         const int64_t* pairs, int64_t n, std::shared_ptr<TransformerActivations>* act_ptr,
+                         float* logits) {
+  const Dims D(spec);
+  if (!*act_ptr) *act_ptr = std::make_shared<TransformerActivations>();
+  TransformerActivations* a = act_ptr->get();
+  a->reserve(D, n);
+  a->tables = tables_for(spec, layout, params);
+  const Tables& t = *a->tables;
+  const Weights w = views<Weights>(layout, params);
+  const ConstMatMap Wout(w.W_out, D.d, D.M), WU(w.W_U, D.d, D.V);
+  const int64_t blocks = (n + kExampleBlock - 1) / kExampleBlock;
+  for_blocks(blocks, n * D.M * D.d * 2, [&](int64_t b) {
+    const int64_t e0 = b * kExampleBlock, count = std::min(kExampleBlock, n - e0);
+    thread_local std::vector<float> y;  // (block, d) residual after attention
+    y.resize(static_cast<size_t>(kExampleBlock * D.d));
+    forward_rows(D, spec, t, pairs, e0, count, a, y.data());
+    MatMap resid(a->resid.data() + e0 * D.d, count, D.d);
+    resid.noalias() = ConstMatMap(a->hid.data() + e0 * D.M, count, D.M) * Wout.transpose();
+    for (int64_t e = 0; e < count; ++e)
+      for (int64_t k = 0; k < D.d; ++k) resid(e, k) = y[e * D.d + k] + (resid(e, k) + w.b_out[k]);
+    MatMap(logits + e0 * D.V, count, D.V).noalias() = resid * WU;
+  });
+}
+
+void transformer_backward(const ModelSpec& spec, const ParameterLayout& layout, const float* params,
+                          const int64_t* pairs, int64_t n, std::shared_ptr<TransformerActivations>* act_ptr,
+                          const float* dlogits, float* grads) {
+  const Dims D(spec);
+  TransformerActivations* a = act_ptr->get();
+  const Tables& t = *a->tables;
+  const Weights w = views<Weights>(layout, params);
+  const Grads g = views<Grads>(layout, grads);
+  const ConstMatMap Wout(w.W_out, D.d, D.M), WU(w.W_U, D.d, D.V);
+  const float sqrt_dh = std::sqrt(static_cast<float>(D.dh));
+
+  // Per example: dL/dresid, dL/dz, and the attention's score gradients (through the tables).
+  const int64_t blocks = (n + kExampleBlock - 1) / kExampleBlock;
+  for_blocks(blocks, n * D.M * D.d * 2, [&](int64_t b) {
+    const int64_t e0 = b * kExampleBlock, count = std::min(kExampleBlock, n - e0);
+    MatMap dresid(a->dresid.data() + e0 * D.d, count, D.d);
+    dresid.noalias() = ConstMatMap(dlogits + e0 * D.V, count, D.V) * WU.transpose();
+    MatMap dhid(a->dhid.data() + e0 * D.M, count, D.M);
+    dhid.noalias() = dresid * Wout;
+    for (int64_t e = e0; e < e0 + count; ++e) {
+      float* dz = a->dhid.data() + e * D.M;
+      const float* z = a->z.data() + e * D.M;
+      switch (spec.mlp) {
+        case TransformerMlp::kRelu:
+          for (int64_t k = 0; k < D.M; ++k) dz[k] = z[k] > 0.0f ? dz[k] : 0.0f;
+          break;
+        case TransformerMlp::kGelu:
+          for (int64_t k = 0; k < D.M; ++k) dz[k] = dz[k] * gelu_grad(z[k]);
+          break;
+        case TransformerMlp::kBilinear: {
+          const float* z2 = a->z2.data() + e * D.M;
+          float* dz2 = a->dhid2.data() + e * D.M;
+          for (int64_t k = 0; k < D.M; ++k) {
+            dz2[k] = dz[k] * z[k];
+            dz[k] = dz[k] * z2[k];
+          }
+          break;
+        }
+      }
+      // dL/dA of table row r = dL/dy . T[r] with dL/dy = W_in^T dz (+ W_in2^T dz2) + dresid: through U, U2, T.
+      const int64_t pa = pairs[e] / D.P, pb = pairs[e] % D.P;
+      const float* dr = a->dresid.data() + e * D.d;
+      const float* dz2 = D.bilinear ? a->dhid2.data() + e * D.M : nullptr;
+      const float* A = a->attn.data() + e * D.heads * 3;
+      float* ds = a->dscore.data() + e * D.heads * 3;
+      for (int64_t h = 0; h < D.heads; ++h) {
+        const int64_t rows[3] = {h * D.R1 + pa, h * D.R1 + D.P + pb, h * D.R1 + 2 * D.P};
+        float dA[3];
+        for (int j = 0; j < 3; ++j) {
+          const float* u = t.U.data() + rows[j] * D.M;
+          const float* tr = t.T.data() + rows[j] * D.d;
+          float s = dot_lanes(dz, u, D.M) + dot_lanes(dr, tr, D.d);
+          if (dz2) s += dot_lanes(dz2, t.U2.data() + rows[j] * D.M, D.M);
+          dA[j] = s;
+        }
+        // softmax backward, then the division by sqrt(d_head)
+        const float* Ah = A + h * 3;
+        const float dot = (Ah[0] * dA[0] + Ah[1] * dA[1]) + Ah[2] * dA[2];
+        for (int j = 0; j < 3; ++j) ds[h * 3 + j] = Ah[j] * (dA[j] - dot) / sqrt_dh;
+      }
+    }
+  });
+
+  // Weight gradients that sum over examples: fixed blocks of output rows, each summing all n examples.
+  const ConstMatMap resid(a->resid.data(), n, D.d), dL(dlogits, n, D.V), dresid(a->dresid.data(), n, D.d),
+      hid(a->hid.data(), n, D.M);
+  {
+    const int64_t row_blocks = (D.d + kRowBlock - 1) / kRowBlock;
+    for_blocks(row_blocks, n * D.d * (D.V + D.M), [&](int64_t b) {
+      const int64_t r0 = b * kRowBlock, rows = std::min(kRowBlock, D.d - r0);
+      MatMap(g.W_U + r0 * D.V, rows, D.V).noalias() += resid.middleCols(r0, rows).transpose() * dL;
+      MatMap(g.W_out + r0 * D.M, rows, D.M).noalias() += dresid.middleCols(r0, rows).transpose() * hid;
+    });
+  }
+  // Bias gradients and the sums the '=' row needs, in example order.
+  std::vector<float> dzsum(static_cast<size_t>(D.M), 0.0f), dz2sum(D.bilinear ? static_cast<size_t>(D.M) : 0, 0.0f),
+      drsum(static_cast<size_t>(D.d), 0.0f);
+  for (int64_t e = 0; e < n; ++e) {
+    add_into(dzsum.data(), a->dhid.data() + e * D.M, D.M);
+    if (D.bilinear) add_into(dz2sum.data(), a->dhid2.data() + e * D.M, D.M);
+    add_into(drsum.data(), a->dresid.data() + e * D.d, D.d);
+  }
+  add_into(g.b_out, drsum.data(), D.d);
+  add_into(g.b_in, dzsum.data(), D.M);
+  if (D.bilinear) add_into(g.b_in2, dz2sum.data(), D.M);
+
+  // Per table row: S[r] = sum A dz, S2[r] = sum A dz2, Rm[r] = sum A dresid, G[r] = sum dscore, over the examples
+  // whose token selects row r. Each row is owned by one thread, which adds its examples in order.
+  thread_local std::vector<float> S, S2, Rm, G;
+  S.assign(static_cast<size_t>(D.R * D.M), 0.0f);
+  S2.assign(D.bilinear ? S.size() : 0, 0.0f);
+  Rm.assign(static_cast<size_t>(D.R * D.d), 0.0f);
+  G.assign(static_cast<size_t>(D.R), 0.0f);
+  float *Sp = S.data(), *S2p = S2.data(), *Rmp = Rm.data(), *Gp = G.data();
+#ifdef _OPENMP
+#pragma omp parallel if (n * D.heads * 3 * D.M > kParallelWorkThreshold && !omp_in_parallel())
+#endif
+  {
+    const Share mine = my_share(D.R);
+    for (int64_t e = 0; e < n; ++e) {
+      const int64_t pa = pairs[e] / D.P, pb = pairs[e] % D.P;
+      const float* A = a->attn.data() + e * D.heads * 3;
+      const float* ds = a->dscore.data() + e * D.heads * 3;
+      for (int64_t h = 0; h < D.heads; ++h) {
+        const int64_t rows[3] = {h * D.R1 + pa, h * D.R1 + D.P + pb, h * D.R1 + 2 * D.P};
+        for (int j = 0; j < 3; ++j) {
+          const int64_t r = rows[j];
+          if (r < mine.first || r >= mine.last) continue;
+          const float wgt = A[h * 3 + j];
+          axpy(Sp + r * D.M, wgt, a->dhid.data() + e * D.M, D.M);
+          if (D.bilinear) axpy(S2p + r * D.M, wgt, a->dhid2.data() + e * D.M, D.M);
+          axpy(Rmp + r * D.d, wgt, a->dresid.data() + e * D.d, D.d);
+          Gp[r] += ds[h * 3 + j];
+        }
+      }
+    }
+  }
+
+  // The tables' backward. dT = S W_in (+ S2 W_in2) + Rm; dW_in += S^T T + dzsum x_2^T.
+  std::vector<float> dT(Rm);
+  const ConstMatMap Tm(t.T.data(), D.R, D.d), X(t.X.data(), D.R1, D.d);
+  const ConstMatMap Sm(Sp, D.R, D.M);
+  auto unfold_in = [&](const float* W_in, const float* Sdata, float* gW_in, const std::vector<float>& zsum) {
+    const ConstMatMap Win(W_in, D.M, D.d), Sx(Sdata, D.R, D.M);
+    const int64_t row_blocks = (D.R + kRowBlock - 1) / kRowBlock;
+    for_blocks(row_blocks, D.R * D.M * D.d, [&](int64_t b) {
+      const int64_t r0 = b * kRowBlock, rows = std::min(kRowBlock, D.R - r0);
+      MatMap(dT.data() + r0 * D.d, rows, D.d).noalias() += Sx.middleRows(r0, rows) * Win;
+    });
+    const int64_t col_blocks = (D.M + kRowBlock - 1) / kRowBlock;
+    const auto x2 = X.row(2 * D.P);
+    for_blocks(col_blocks, D.R * D.M * D.d, [&](int64_t b) {
+      const int64_t m0 = b * kRowBlock, rows = std::min(kRowBlock, D.M - m0);
+      MatMap gW(gW_in + m0 * D.d, rows, D.d);
+      gW.noalias() += Sx.middleCols(m0, rows).transpose() * Tm;
+      gW.noalias() += ConstVecMap(zsum.data() + m0, rows) * x2;
+    });
+  };
+  unfold_in(w.W_in, Sp, g.W_in, dzsum);
+  if (D.bilinear) unfold_in(w.W_in2, S2p, g.W_in2, dz2sum);
+  (void)Sm;
+
+  // dL/dx_2 through the residual: W_in^T dzsum (+ W_in2^T dz2sum) + drsum.
+  std::vector<float> dX(static_cast<size_t>(D.R1 * D.d), 0.0f);
+  MatMap dXm(dX.data(), D.R1, D.d);
+  {
+    Eigen::VectorXf dc = ConstMatMap(w.W_in, D.M, D.d).transpose() * ConstVecMap(dzsum.data(), D.M);
+    if (D.bilinear) dc.noalias() += ConstMatMap(w.W_in2, D.M, D.d).transpose() * ConstVecMap(dz2sum.data(), D.M);
+    dc += ConstVecMap(drsum.data(), D.d);
+    dXm.row(2 * D.P) += dc.transpose();
+  }
+  // Per head: through W_O, the values, the keys and the query back to x_p(t). Heads write disjoint gradient
+  // blocks; dX is summed over heads in head order afterwards.
+  std::vector<float> dXh(static_cast<size_t>(D.heads * D.R1 * D.d), 0.0f);
+  for_blocks(D.heads, D.R1 * D.d * D.dh * 8, [&](int64_t h) {
+    const ConstMatMap dTh(dT.data() + h * D.R1 * D.d, D.R1, D.d);
+    const ConstMatMap Vv(t.Vv.data() + h * D.R1 * D.dh, D.R1, D.dh), K(t.K.data() + h * D.R1 * D.dh, D.R1, D.dh);
+    const StridedMap WO(w.W_O + h * D.dh, D.d, D.dh, Eigen::OuterStride<>(D.heads * D.dh));
+    Eigen::Map<RowMat, 0, Eigen::OuterStride<>> gWO(g.W_O + h * D.dh, D.d, D.dh, Eigen::OuterStride<>(D.heads * D.dh));
+    gWO.noalias() += dTh.transpose() * Vv;
+    const RowMat dV = dTh * WO;  // (R1, dh)
+    const ConstMatMap WV(w.W_V + h * D.dh * D.d, D.dh, D.d), WK(w.W_K + h * D.dh * D.d, D.dh, D.d),
+        WQ(w.W_Q + h * D.dh * D.d, D.dh, D.d);
+    MatMap(g.W_V + h * D.dh * D.d, D.dh, D.d).noalias() += dV.transpose() * X;
+    MatMap dXhm(dXh.data() + h * D.R1 * D.d, D.R1, D.d);
+    dXhm.noalias() = dV * WV;
+    // score[r] = K[r] . q / sqrt(dh); Gp holds dL/d(K[r] . q) summed over examples.
+    const ConstVecMap Gh(Gp + h * D.R1, D.R1);
+    const ConstVecMap q(t.Q.data() + h * D.dh, D.dh);
+    const Eigen::VectorXf XtG = X.transpose() * Gh;           // (d)
+    MatMap(g.W_K + h * D.dh * D.d, D.dh, D.d).noalias() += q * XtG.transpose();
+    const Eigen::VectorXf WKq = WK.transpose() * q;           // (d)
+    dXhm.noalias() += Gh * WKq.transpose();
+    const Eigen::VectorXf dq = K.transpose() * Gh;            // (dh)
+    MatMap(g.W_Q + h * D.dh * D.d, D.dh, D.d).noalias() += dq * X.row(2 * D.P);
+    dXhm.row(2 * D.P) += (WQ.transpose() * dq).transpose();
+  });
+  for (int64_t h = 0; h < D.heads; ++h) dXm += ConstMatMap(dXh.data() + h * D.R1 * D.d, D.R1, D.d);
+  // x_p(t) = W_E[:, t] + W_pos[p].
+  for (int64_t i = 0; i < D.R1; ++i) {
+    const int64_t tok = i < 2 * D.P ? i % D.P : D.P, pos = i < D.P ? 0 : (i < 2 * D.P ? 1 : 2);
+    for (int64_t k = 0; k < D.d; ++k) {
+      g.W_E[k * D.V + tok] += dX[i * D.d + k];
+      g.W_pos[pos * D.d + k] += dX[i * D.d + k];
+    }
+  }
+}
+
+namespace {
+std::vector<int64_t> all_pairs(int64_t P) {
+  std::vector<int64_t> pairs(static_cast<size_t>(P * P));
+  for (int64_t i = 0; i < P * P; ++i) pairs[i] = i;
+  return pairs;
+}
+}  // namespace
+
+std::vector<float> transformer_attention_pattern(const ModelSpec& spec, const ParameterLayout& layout,
+                                                 const float* params) {
+  const Dims D(spec);
+  const std::vector<int64_t> pairs = all_pairs(D.P);
+  std::shared_ptr<TransformerActivations> act;
+  std::vector<float> logits(static_cast<size_t>(D.P * D.P * D.V));
+  transformer_forward(spec, layout, params, pairs.data(), D.P * D.P, &act, logits.data());
+  return std::vector<float>(act->attn.begin(), act->attn.begin() + D.P * D.P * D.heads * 3);
+}
+
+std::vector<float> transformer_neuron_activations(const ModelSpec& spec, const ParameterLayout& layout,
+                                                  const float* params) {
+  const Dims D(spec);
+  const std::vector<int64_t> pairs = all_pairs(D.P);
+  std::shared_ptr<TransformerActivations> act;
+  std::vector<float> logits(static_cast<size_t>(D.P * D.P * D.V));
+  transformer_forward(spec, layout, params, pairs.data(), D.P * D.P, &act, logits.data());
+  return std::vector<float>(act->hid.begin(), act->hid.begin() + D.P * D.P * D.M);
+}
+
+}  // namespace bilmod

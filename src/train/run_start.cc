@@ -1,0 +1,120 @@
+#include "train/run_start.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "checkpoint/checkpoint.h"
+#include "train/memory_estimate.h"
+#include "train/stop_signal.h"
+#include "train/trainer.h"
+#include "util/atomic_file.h"
+#include "util/log.h"
+
+namespace bilmod {
+
+namespace {
+
+// "--mod-basis 113"; the negative flags read as what they say ("--no-bias", "a model with biases").
+std::string setting_text(const std::string& key, const nlohmann::json& value) {
+  if (value.is_boolean() && flag_name(key).rfind("no-", 0) == 0)
+    return value.get<bool>() ? "a model with " + (key == "bias" ? std::string("biases") : "an output projection")
+                             : "--" + flag_name(key);
+  return "--" + flag_name(key) + " " + value.dump();
+}
+
+// The checkpoint's settings with the request's overrides; the settings that define the model, its data and the
+// optimiser's state must agree, and the epochs already trained may not exceed the run's.
+Status resume_config(const StartRequest& request, const TrainingState& checkpoint, const std::string& path,
+                     RunConfig* merged) {
+  nlohmann::json saved = to_json(checkpoint.config);
+  const nlohmann::json wanted = to_json(request.config);
+  auto refuse = [&](const std::string& message) {
+    return request.conflict_is_usage ? Status::usage(message) : Status::runtime(message);
+  };
+  std::vector<std::string> fixed = model_defining_settings();
+  fixed.push_back("optimizer");
+  for (const std::string& key : request.overrides) {
+    if (!wanted.contains(key)) continue;
+    if (std::find(fixed.begin(), fixed.end(), key) != fixed.end() && wanted[key] != saved[key])
+      return refuse(path + " is a checkpoint of " + setting_text(key, saved[key]) + "; " + setting_text(key, wanted[key]) +
+                    " contradicts it: " + request.conflict_advice);
+    saved[key] = wanted[key];
+  }
+  saved["resume_from"] = path;
+  BILMOD_TRY(config_from_json(saved, merged));
+  BILMOD_TRY(merged->validate());
+  if (merged->epochs < checkpoint.epoch)
+    return refuse("--epochs " + std::to_string(merged->epochs) + " is less than the " + std::to_string(checkpoint.epoch) +
+                  " epochs " + path + " already holds");
+  // The gradient filter's state is saved with the checkpoint: only the same filter can continue it.
+  const RunConfig& was = checkpoint.config;
+  if (merged->grokfast != was.grokfast || (merged->grokfast == "ma" && merged->grokfast_window != was.grokfast_window)) {
+    auto filter = [](const RunConfig& c) {
+      return "--grokfast " + c.grokfast + (c.grokfast == "ma" ? " --grokfast-window " + std::to_string(c.grokfast_window) : "");
+    };
+    return refuse(filter(*merged) + " cannot resume the filter state saved in " + path + " (" + filter(was) +
+                  "): resume with the checkpoint's filter, or start a new run");
+  }
+  return Status::ok();
+}
+
+Status load_state(const StartRequest& request, StartedRun* run) {
+  const RunConfig& config = request.config;
+  // Parameters, gradients, optimiser state and the split, estimated before any of them is allocated.
+  auto check_training = [&](const RunConfig& c) {
+    return check_memory(training_memory(c, c.threads > 0 ? c.threads : worker_threads()), request.memory);
+  };
+  if (config.resume_from.empty()) {
+    BILMOD_TRY(config.validate());
+    BILMOD_TRY(check_training(config));
+    return create_training_state(config, &run->state);
+  }
+  std::string path;
+  BILMOD_TRY(resolve_checkpoint_path(config.resume_from, &path));
+  BILMOD_TRY(check_checkpoint_reading("train", path, request.memory));
+  TrainingState checkpoint;
+  BILMOD_TRY(load_checkpoint(path, &checkpoint));
+  RunConfig merged;
+  BILMOD_TRY(resume_config(request, checkpoint, path, &merged));
+  BILMOD_TRY(check_training(merged));
+  const bool rename = std::find(request.overrides.begin(), request.overrides.end(), "run_name") != request.overrides.end() &&
+                      !config.run_name.empty();
+  run->state = std::move(checkpoint);
+  run->state.config = std::move(merged);
+  if (rename) run->state.run_name = config.run_name;
+  run->resumed_from = path;
+  return Status::ok();
+}
+
+}  // namespace
+
+std::vector<std::string> all_settings() {
+  const nlohmann::json settings = to_json(RunConfig{});  // alive for the loop: items() does not own it
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : settings.items()) keys.push_back(key);
+  return keys;
+}
+
+Status start_run(const StartRequest& request, StartedRun* run) {
+  // First, so that a signal during start-up (loading a checkpoint, opening the store) is not a silent death either:
+  // the caller answers it before the first step.
+  install_stop_signals();
+  // Everything that can fail on its inputs alone (--init-from included) comes before anything is created on disk.
+  BILMOD_TRY(load_state(request, run));
+  const RunConfig& config = run->state.config;
+  BILMOD_TRY(log::configure(config.log_level, config.log_file));
+  std::error_code ec;
+  run->created_checkpoint_dir = !std::filesystem::exists(config.checkpoint_dir, ec);
+  BILMOD_TRY(check_writable_dir(config.checkpoint_dir, request.checkpoint_dir_name));
+#ifdef _OPENMP
+  // --threads 0: OpenMP's own default, which is every core unless OMP_NUM_THREADS says otherwise.
+  omp_set_num_threads(config.threads > 0 ? static_cast<int>(config.threads) : omp_get_max_threads());
+#endif
+  return Status::ok();
+}
+
+}  // namespace bilmod
