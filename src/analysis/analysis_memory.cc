@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "analysis/hosvd.h"
+#include "analysis/hosvd_output.h"
 #include "analysis/interaction_matrices.h"
 #include "checkpoint/checkpoint.h"
 #include "model/logit_blocks.h"
@@ -21,6 +23,18 @@ MemoryEstimate analysis_memory(const AnalysisShape& a, const std::string& comman
   const int64_t side = spec.kind == ModelKind::kFactored ? 2 * P : quad ? 2 * P + 1 : P;
   int64_t bytes = kProcessBaseBytes + a.checkpoints * a.state_bytes;
   bytes += n * 8;                                                    // the weights in double (analysis/model_weights.h)
+  if (a.hosvd_top_k > 0) {
+    // analyze --hosvd computes nothing else: the H x H Gram matrix and the top-k rows of Vh (n^2 each), never the
+    // (H, n^2) flattened tensor unless it is smaller than its Gram; its figure's heatmaps.
+    const int64_t side = spec.kind == ModelKind::kFactored ? 2 * P : is_quadratic_mlp(spec) ? 2 * P + 1 : P;
+    const int64_t drawn = std::min(side, kMaxHeatmapSide);
+    MemoryEstimate e;
+    e.bytes = bytes + flattened_svd_bytes(spec, a.hosvd_top_k) + (kHosvdComponentPanels + 1) * drawn * drawn * (8 + 24);
+    e.what = command + " --hosvd: " + model_kind_name(spec.kind) + ", P = " + std::to_string(P) + ", H = " +
+             std::to_string(H) + ", top " + std::to_string(a.hosvd_top_k) + " rows of Vh of " + std::to_string(side * side);
+    e.remedy = "a smaller --top-k; the checkpoint's P and H set the rest";
+    return e;
+  }
   bytes += P * P * (8 + 4 + 8 + 1) + a.threads * 256 * activation_bytes_per_pair(spec);  // accuracy (train/evaluate.h)
   // Logit sums, wave tables, key components and pair lists: (P, P) doubles, 20 as calibrated to cover the measured
   // peak at P = 997; one block of logits per thread, and the P-column copy of a block where the model has more

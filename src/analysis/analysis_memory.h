@@ -18,6 +18,7 @@ struct AnalysisShape {
   int64_t heatmaps = 0;      // heatmap panels to draw (visualize-checkpoint), 0 for analyze
   int64_t checkpoints = 1;   // checkpoint sizes held at once (--over-training: the last one, and 4 while reading one)
   int64_t threads = 1;
+  int64_t hosvd_top_k = 0;   // analyze --hosvd: the flattened SVD alone (analysis/hosvd.h), its figure and file
 };
 
 MemoryEstimate analysis_memory(const AnalysisShape& shape, const std::string& command);

@@ -8,6 +8,7 @@
 #include "analysis/input_weight_fourier.h"
 #include "analysis/interaction_matrices.h"
 #include "analysis/logit_fourier.h"
+#include "analysis/matrix_figures.h"
 #include "analysis/model_weights.h"
 #include "analysis/report.h"
 #include "analysis/training_curves.h"
@@ -25,53 +26,6 @@ std::string fmt(const char* format, double x) {
   return buf;
 }
 std::string str(int64_t x) { return std::to_string(x); }
-
-// Matrices wider than kMaxHeatmapSide are drawn as block means (plot/heatmap_downsample.h); the axes then count blocks.
-Heatmap heatmap_of(const RowMatrix& m, int64_t mod_basis) {
-  const int64_t block = heatmap_block(std::max(m.rows(), m.cols()));
-  Heatmap h = block_mean_heatmap(m.data(), m.rows(), m.cols(), block);
-  h.diverging = true;
-  if (m.rows() == 2 * mod_basis || m.rows() == 2 * mod_basis + 1)  // between the a and b blocks
-    h.separators = {static_cast<double>(mod_basis) / static_cast<double>(block) - 0.5};
-  if (m.rows() == 2 * mod_basis + 1)  // before mlp quad's bias row and column
-    h.separators.push_back(static_cast<double>(2 * mod_basis) / static_cast<double>(block) - 0.5);
-  return h;
-}
-
-// What a caption says of a downsampled heatmap, or nothing when it is drawn cell for cell.
-std::string downsampling_note(int64_t side) {
-  const int64_t block = heatmap_block(side);
-  if (block == 1) return "";
-  return " Drawn downsampled: each pixel of the " + std::to_string(side) + " x " + std::to_string(side) +
-         " matrix is the mean of a " + std::to_string(block) + " x " + std::to_string(block) +
-         " block (the .dat file holds exactly these block means; the full matrices follow from the checkpoint's weights).";
-}
-
-// Eigenvectors longer than this are drawn as their energy per frequency, not point by point.
-constexpr int64_t kMaxEigenvectorPoints = 512;
-
-std::string long_eigenvector_note(int64_t length, bool blocks) {
-  if (length <= kMaxEigenvectorPoints) return "";
-  return " With " + std::to_string(length) + " components a vector drawn point by point is unreadable, so each panel shows "
-         "its energy at every frequency k (the squared projection on cos/sin(2 pi k x / P)" +
-         std::string(blocks ? ", for the a and b blocks separately" : "") +
-         "): a wave is a spike at its frequency. The .dat file holds these energies exactly.";
-}
-
-void label_matrix_axes(Panel* p, const ModelWeights& w) {
-  const int64_t block = heatmap_block(interaction_matrix_size(w));
-  const std::string unit = block == 1 ? "" : " (blocks of " + std::to_string(block) + ")";
-  if (w.spec.kind == ModelKind::kFactored) {
-    p->x.label = "x = [e_a; e_b]: a 0..P-1 | b P..2P-1" + unit;
-    p->y.label = "x = [e_a; e_b]" + unit;
-  } else if (w.spec.kind == ModelKind::kMlp) {
-    p->x.label = "[x; 1]: a 0..P-1 | b P..2P-1 | bias 2P" + unit;
-    p->y.label = "[x; 1] = [e_a; e_b; 1]" + unit;
-  } else {
-    p->x.label = "input b" + unit;
-    p->y.label = "input a" + unit;
-  }
-}
 
 int grid_columns(size_t n) { return std::max(1, static_cast<int>(std::ceil(std::sqrt(static_cast<double>(n))))); }
 
@@ -92,53 +46,53 @@ Figure eigenvector_figure(const std::string& name, const std::string& title, con
   const int rows = static_cast<int>((n + f.columns - 1) / f.columns);
   f.width = 440 * f.columns + 40;
   f.height = 320 * rows + 70;
-  const int64_t P = basis.mod_basis;
   for (int64_t i = 0; i < n; ++i) {
-    Panel p;
     const DominantFrequency d = dominant_frequency(basis, s.eigenvectors.col(i));
-    p.title = "{/Symbol l}_" + str(i + 1) + " = " + fmt("%.4g", s.eigenvalues[i]) + ",  " + describe_frequency(d, blocks);
-    p.legend = false;
-    if (s.eigenvectors.rows() > kMaxEigenvectorPoints) {
-      // Thousands of points of a wave fill the panel solid: draw its energy at each frequency instead (per block
-      // for a factored eigenvector), which shows the same wave as a few spikes.
-      p.x.label = "frequency k";
-      p.y.label = "energy at k";
-      p.legend = blocks;
-      const auto vec = s.eigenvectors.col(i);
-      const Eigen::VectorXd ea = basis.energies(vec.head(P));
-      Series sa;
-      sa.style = SeriesStyle::kStems;
-      sa.label = blocks ? "a block" : "";
-      for (Eigen::Index k = 0; k < ea.size(); ++k) sa.x.push_back(static_cast<double>(k + 1)), sa.y.push_back(ea[k]);
-      p.series.push_back(sa);
-      if (blocks) {
-        const Eigen::VectorXd eb = basis.energies(vec.segment(P, P));  // mlp quad's bias entry left out
-        Series sb;
-        sb.style = SeriesStyle::kStems;
-        sb.label = "b block";
-        for (Eigen::Index k = 0; k < eb.size(); ++k) sb.x.push_back(static_cast<double>(k + 1)), sb.y.push_back(eb[k]);
-        p.series.push_back(sb);
-      }
-      p.x.min = 0, p.x.max = static_cast<double>(ea.size()) + 1;
-      f.panels.push_back(p);
-      continue;
-    }
-    const bool bias = s.eigenvectors.rows() == 2 * P + 1;  // mlp quad: [x; 1]
-    p.x.label = bias ? "position in [x; 1] = [e_a; e_b; 1]" : blocks ? "position in x = [e_a; e_b]" : "input value";
-    p.y.label = "component";
-    Series v;
-    v.style = SeriesStyle::kLinesPoints;
-    v.line_width = 1.5;
-    for (Eigen::Index j = 0; j < s.eigenvectors.rows(); ++j) {
-      v.x.push_back(static_cast<double>(j));
-      v.y.push_back(s.eigenvectors(j, i));
-    }
-    p.series.push_back(v);
-    if (blocks) p.markers.push_back({static_cast<double>(P) - 0.5, "b"});
-    if (bias) p.markers.push_back({static_cast<double>(2 * P) - 0.5, "bias"});
-    p.x.min = 0, p.x.max = static_cast<double>(s.eigenvectors.rows() - 1);
-    f.panels.push_back(p);
+    f.panels.push_back(vector_panel("{/Symbol l}_" + str(i + 1) + " = " + fmt("%.4g", s.eigenvalues[i]) + ",  " +
+                                        describe_frequency(d, blocks),
+                                    s.eigenvectors.col(i), basis, blocks));
   }
+  return f;
+}
+
+// The upstream's singular_vectors_output_{c}: the top singular vectors of class c's matrix, left ones above, right
+// ones below. Bilinear's M_c is not symmetric (BDCSVD); factored's and mlp quad's Q(c) are, so they follow from
+// its spectrum (the left vector is the eigenvector, the right one carries the eigenvalue's sign).
+Figure singular_vector_figure(const ModelWeights& w, int64_t c, const SymmetricSpectrum& spectrum, const FourierBasis& basis,
+                              int64_t count, const std::string& where) {
+  const bool symmetric = w.spec.kind != ModelKind::kBilinear;
+  const SingularTriplets t = symmetric ? singular_triplets(spectrum) : singular_triplets(class_interaction_matrix(w, c));
+  const int64_t n = std::min<int64_t>(count, t.values.size());
+  Figure f;
+  f.name = "singular_vectors_output_" + str(c);
+  const std::string symbol = symmetric ? "Q(" + str(c) + ")" : "M_{" + str(c) + "}";
+  f.title = "Top " + str(n) + " singular vectors of " + symbol + " (" + where + ")";
+  f.columns = static_cast<int>(std::max<int64_t>(n, 1));
+  f.width = 380 * f.columns + 40;
+  f.height = 2 * 320 + 70;
+  f.font_size = 10;
+  std::vector<Panel> right;
+  for (int64_t i = 0; i < n; ++i) {
+    const DominantFrequency dl = dominant_frequency(basis, t.left.col(i)), dr = dominant_frequency(basis, t.right.col(i));
+    Panel u = vector_panel("U[:, " + str(i) + "]  ({/Symbol s} = " + fmt("%.4g", t.values[i]) + "), k = " +
+                               str(dl.frequency) + " (" + fmt("%.0f", 100 * dl.share) + " %)",
+                           t.left.col(i), basis, symmetric);
+    Panel v = vector_panel("V[:, " + str(i) + "], k = " + str(dr.frequency) + " (" + fmt("%.0f", 100 * dr.share) + " %)",
+                           t.right.col(i), basis, symmetric);
+    if (!symmetric && t.left.rows() <= kMaxEigenvectorPoints) u.x.label = "input a", v.x.label = "input b";  // M_c's rows, columns
+    f.panels.push_back(u);
+    right.push_back(v);
+  }
+  f.panels.insert(f.panels.end(), right.begin(), right.end());
+  f.caption = "The upstream's singular-vector figure for output " + str(c) + ": " + symbol + " = sum_i (U^T e_c)_i W_i = " +
+              "sum_i sigma_i u_i v_i^T, its top " + str(n) + " left singular vectors u_i (top row" +
+              (symmetric ? "" : ", over input a") + ") and right ones v_i (bottom row" + (symmetric ? "" : ", over input b") +
+              "), each titled with its dominant frequency. " +
+              (symmetric ? symbol + " is symmetric: its singular values are |lambda| and u_i = +-v_i (v_i carries the "
+                                    "eigenvalue's sign), the eigenvectors drawn in class_eigenvectors_" + str(c) + "."
+                         : std::string("M_c is not symmetric, so its singular vectors differ from the eigenvectors of its "
+                                       "symmetric part in class_eigenvectors_") + str(c) + ".") +
+              long_eigenvector_note(t.left.rows(), symmetric);
   return f;
 }
 
@@ -308,6 +262,7 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
                   "addition they are cos/sin waves at a few key frequencies, in +-lambda pairs sharing a frequency." +
                   long_eigenvector_note(s.eigenvectors.rows(), blocks);
       figures.push_back(f);
+      figures.push_back(singular_vector_figure(w, c, s, basis, options.num_eigenvectors, where));
     }
     class_grid.caption = factored
         ? "Q(c) = sum_k U[c,k] Q_k: logit_c = x^T Q(c) x exactly (the factored model has no biases)."

@@ -3,6 +3,7 @@
 //   eigenvalue_spectrum         every unit's eigenvalues
 //   eigenvectors_unit_{k}       the top --num-eigenvectors eigenvectors of units 0, 1, 2
 //   class_interaction_matrices  M_c or Q(c) of the chosen classes; class_eigenvectors_{c} their top eigenvectors
+//   singular_vectors_output_{c} the upstream's figure: M_c's or Q(c)'s top left and right singular vectors
 //   logit_fourier_spectrum      each frequency's share of the logits' variance, key frequencies marked
 //   input_weight_fourier        the input weights' per-frequency norms (with their Gini coefficient)
 //   training_curves             loss and accuracy against epoch, when the run's tracking store is found

@@ -164,4 +164,16 @@ Eigen::VectorXd singular_values(const RowMatrix& m) {
   return svd.singularValues();
 }
 
+SingularTriplets singular_triplets(const RowMatrix& m) {
+  Eigen::BDCSVD<Eigen::MatrixXd> svd(m, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  return {svd.singularValues(), svd.matrixU(), svd.matrixV()};
+}
+
+SingularTriplets singular_triplets(const SymmetricSpectrum& s) {
+  SingularTriplets t{s.eigenvalues.cwiseAbs(), s.eigenvectors, s.eigenvectors};
+  for (Eigen::Index i = 0; i < s.eigenvalues.size(); ++i)
+    if (s.eigenvalues[i] < 0) t.right.col(i) *= -1;
+  return t;
+}
+
 }  // namespace bilmod

@@ -62,4 +62,15 @@ struct ClassSpectra {
 // Singular values of m, largest first (BDCSVD).
 Eigen::VectorXd singular_values(const RowMatrix& m);
 
+// m = sum_i values[i] left.col(i) right.col(i)^T, values largest first: the upstream's per-class SVD
+// (singular_vectors_output_{c}).
+struct SingularTriplets {
+  Eigen::VectorXd values;
+  Eigen::MatrixXd left, right;  // (rows, r), (cols, r)
+};
+SingularTriplets singular_triplets(const RowMatrix& m);  // BDCSVD, thin
+// A symmetric matrix's, from its spectrum sorted by |lambda| (ClassSpectra's, low-rank route included):
+// sigma_i = |lambda_i|, left_i = e_i, right_i = sign(lambda_i) e_i.
+SingularTriplets singular_triplets(const SymmetricSpectrum& s);
+
 }  // namespace bilmod

@@ -1,11 +1,17 @@
 // bilmod analyze: what a trained model computes, in numbers (docs/MODELS.md "Analysis"): interaction-matrix spectra,
 // key frequencies, restricted and excluded loss, the input weights' Gini coefficient, accuracy recomputed.
 // With --over-training, the same for every checkpoint of a run, drawn against epoch (Nanda et al. 2023).
+// With --hosvd, the upstream's flattened SVD of the bilinear tensor instead (analysis/hosvd.h).
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "analysis/analysis_input.h"
 #include "analysis/analysis_memory.h"
+#include "analysis/hosvd.h"
+#include "analysis/hosvd_output.h"
+#include "analysis/interaction_matrices.h"
+#include "analysis/model_weights.h"
 #include "analysis/progress_measures.h"
 #include "analysis/report.h"
 #include "cli/command.h"
@@ -23,6 +29,9 @@ struct AnalyzeOptions {
   bool over_training = false;
   std::string output_dir = "visualizations";
   std::string max_memory;
+  bool hosvd = false;
+  int64_t top_k = 10;
+  std::string output;  // --hosvd's safetensors file; default <output-dir>/hosvd.safetensors
 };
 
 int run_single(const AnalyzeOptions& o) {
@@ -59,6 +68,61 @@ int run_single(const AnalyzeOptions& o) {
   return 0;
 }
 
+int run_hosvd(const AnalyzeOptions& o) {
+  if (o.top_k < 1) return report_failure("analyze", Status::usage("--top-k must be at least 1, got " + std::to_string(o.top_k)));
+  MemoryBudget budget;
+  if (Status s = memory_budget(o.max_memory, &budget); !s) return report_failure("analyze", s);
+  const std::string output = o.output.empty() ? (std::filesystem::path(o.output_dir) / "hosvd.safetensors").string() : o.output;
+  if (Status s = check_writable_dir(o.output_dir, "--output-dir"); !s) return report_failure("analyze", s);
+  const std::string output_parent = std::filesystem::path(output).parent_path().string();
+  if (Status s = check_writable_dir(output_parent.empty() ? "." : output_parent, "--output"); !s)
+    return report_failure("analyze", s);
+  auto shape_of = [&o](const ModelSpec& spec) {
+    AnalysisShape shape;
+    shape.spec = spec;
+    shape.hosvd_top_k = o.top_k;
+    return shape;
+  };
+  bool checked = false;
+  if (Status s = check_memory_before_loading("analyze", o.checkpoint, shape_of, budget, &checked); !s)
+    return report_failure("analyze", s);
+  AnalysisInput input;
+  if (Status s = load_analysis_input(o.checkpoint, &input); !s) return report_failure("analyze", s);
+  const ModelSpec& spec = input.state.spec;
+  if (!has_interaction_matrices(spec))
+    return report_failure("analyze", Status::usage(
+        "--hosvd: " + input.path + " holds a " + model_kind_name(spec.kind) +
+        (spec.kind == ModelKind::kMlp ? " with --activation " + activation_name(spec.activation) : std::string()) +
+        " model, which has no bilinear tensor; --hosvd reads bilinear, factored and mlp --activation quad"));
+  if (!checked) {
+    AnalysisShape shape = shape_of(spec);
+    shape.state_bytes = loaded_state_bytes(input.path);
+    if (Status s = check_memory(analysis_memory(shape, "analyze"), budget); !s) return report_failure("analyze", s);
+  }
+  const ModelWeights w = model_weights(spec, input.state.layout, input.state.params);
+  HosvdReport report;
+  report.checkpoint = input.path;
+  report.source_format = input.format;
+  report.model = model_kind_name(spec.kind);
+  report.mod_basis = spec.mod_basis;
+  report.tensor = hosvd_tensor_name(w);
+  report.svd = flattened_svd(w, o.top_k);
+  report.output = output;
+  if (Status s = write_file_atomically(output, serialize_safetensors(hosvd_tensors(report))); !s)
+    return report_failure("analyze", s);
+  std::vector<RenderedFigure> rendered;
+  if (Status s = render_figures({hosvd_figure(report, w)}, o.output_dir, &rendered); !s) return report_failure("analyze", s);
+  for (const auto& f : rendered) report.figures.push_back(f.png);
+  if (o.json) {
+    std::printf("%s\n", to_json(report).dump(2).c_str());
+  } else {
+    std::printf("%s", format_hosvd(report).c_str());
+    std::printf("wrote %s (U, S, Vh)\n", output.c_str());
+    for (const auto& f : rendered) std::printf("wrote %s (and .svg, .dat, .gp)\n", f.png.c_str());
+  }
+  return 0;
+}
+
 int run_over_training(const AnalyzeOptions& o) {
   ProgressMeasures measures;
   MemoryBudget budget;
@@ -87,11 +151,23 @@ CommandRunner setup_analyze_command(CLI::App* cmd) {
   cmd->add_option("--output-classes", o->output_classes, "Output classes whose interaction matrix to decompose, or 'all' (default: 0 1 P-1)");
   cmd->add_flag("--over-training", o->over_training,
                 "CHECKPOINT is a run's folder: compute the progress measures at every checkpoint and draw them against epoch");
-  cmd->add_option("--output-dir", o->output_dir, "Where --over-training writes its figures");
+  cmd->add_option("--output-dir", o->output_dir, "Where --over-training and --hosvd write their figures");
+  cmd->add_flag("--hosvd", o->hosvd,
+                "Instead of the report: the flattened SVD of the bilinear tensor, (H, n, n) reshaped to (H, n^2), as the "
+                "upstream's eigendecompose (bilinear, factored, mlp --activation quad); writes U, S, Vh and a figure");
+  CLI::Option* cmd_top_k = cmd->add_option("--top-k", o->top_k, "--hosvd: how many singular triplets to keep (default 10)");
+  CLI::Option* cmd_output = cmd->add_option("--output", o->output, "--hosvd: the safetensors file of U, S and Vh (default OUTPUT_DIR/hosvd.safetensors)");
   add_max_memory_option(cmd, &o->max_memory);
-  return [o]() {
+  return [o, cmd_top_k, cmd_output]() {
     if (o->over_training && !o->output_classes.empty())
       return report_failure("analyze", Status::usage("--output-classes does not apply with --over-training"));
+    if (o->hosvd && o->over_training)
+      return report_failure("analyze", Status::usage("--hosvd and --over-training are different reports: give one"));
+    if (o->hosvd && !o->output_classes.empty())
+      return report_failure("analyze", Status::usage("--output-classes does not apply with --hosvd (it decomposes every output)"));
+    if (!o->hosvd && (cmd_top_k->count() > 0 || cmd_output->count() > 0))
+      return report_failure("analyze", Status::usage("--top-k and --output apply only with --hosvd"));
+    if (o->hosvd) return run_hosvd(*o);
     return o->over_training ? run_over_training(*o) : run_single(*o);
   };
 }

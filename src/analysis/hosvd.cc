@@ -1,0 +1,124 @@
+#include "analysis/hosvd.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "analysis/interaction_matrices.h"
+
+namespace bilmod {
+
+namespace {
+
+// Columns of the flattened bilinear weight copied at a time into one dense block for a rank update: a GEMM, not H^2
+// separate dot products (the direct model at P = 997 has H = P and 10^6 columns).
+constexpr int64_t kGramBlock = 4096;
+
+// G = T T^T, G(i, j) = <T_i, T_j> (Frobenius).
+Eigen::MatrixXd unit_gram(const ModelWeights& w) {
+  const int64_t H = w.hidden_dim();
+  if (w.spec.kind == ModelKind::kBilinear) {
+    const int64_t n2 = w.mod_basis() * w.mod_basis();
+    Eigen::MatrixXd g = Eigen::MatrixXd::Zero(H, H);
+    Eigen::MatrixXd block(H, std::min(kGramBlock, n2));
+    for (int64_t c0 = 0; c0 < n2; c0 += kGramBlock) {
+      const int64_t width = std::min(kGramBlock, n2 - c0);
+      for (int64_t k = 0; k < H; ++k)  // W_k is row-major, so its flat index a*P + b is numpy's reshape
+        block.row(k).head(width) = Eigen::Map<const Eigen::RowVectorXd>(w.unit_weight[static_cast<size_t>(k)].data() + c0, width);
+      g.selfadjointView<Eigen::Lower>().rankUpdate(block.leftCols(width));
+    }
+    return g.selfadjointView<Eigen::Lower>();
+  }
+  if (w.spec.kind == ModelKind::kFactored) {
+    // <(l_i r_i^T + r_i l_i^T)/2, (l_j r_j^T + r_j l_j^T)/2> = ((l_i.l_j)(r_i.r_j) + (l_i.r_j)(r_i.l_j)) / 2.
+    const Eigen::MatrixXd ll = w.left * w.left.transpose(), rr = w.right * w.right.transpose();
+    const Eigen::MatrixXd lr = w.left * w.right.transpose();
+    return 0.5 * (ll.cwiseProduct(rr) + lr.cwiseProduct(lr.transpose()));
+  }
+  // mlp quad: <v_i v_i^T, v_j v_j^T> = (v_i.v_j)^2.
+  RowMatrix v(H, w.left.cols() + 1);
+  v << w.left, w.input_bias;
+  const Eigen::MatrixXd vv = v * v.transpose();
+  return vv.cwiseProduct(vv);
+}
+
+// Makes column i of u have its largest-magnitude entry positive, flipping row i of vh with it.
+void fix_signs(Eigen::MatrixXd* u, RowMatrix* vh) {
+  for (Eigen::Index i = 0; i < u->cols(); ++i) {
+    Eigen::Index at = 0;
+    u->col(i).cwiseAbs().maxCoeff(&at);
+    if ((*u)(at, i) < 0) {
+      u->col(i) *= -1;
+      vh->row(i) *= -1;
+    }
+  }
+}
+
+FlattenedSvd from_gram(const ModelWeights& w, int64_t k, FlattenedSvd r) {
+  const Eigen::MatrixXd g = unit_gram(w);
+  r.frobenius_sq = g.trace();
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(g);  // eigenvalues ascending: the largest are last
+  const int64_t H = r.d_out, n2 = r.side * r.side;
+  r.u.resize(H, k);
+  for (int64_t i = 0; i < k; ++i) r.u.col(i) = solver.eigenvectors().col(H - 1 - i);
+  r.vh = RowMatrix::Zero(k, n2);
+  RowMatrix none(k, 0);
+  fix_signs(&r.u, &none);
+  r.s.resize(k);
+  for (int64_t i = 0; i < k; ++i) {
+    // Vh_i = U_i^T T / s_i. Its norm gives s_i to full precision, where sqrt of a Gram eigenvalue would lose the
+    // digits below eps * s_max^2.
+    const RowMatrix m = weighted_interaction_matrix(w, r.u.col(i));
+    const double norm = m.norm();
+    r.s[i] = norm;
+    if (norm > 0) r.vh.row(i) = Eigen::Map<const Eigen::RowVectorXd>(m.data(), n2) / norm;
+  }
+  return r;
+}
+
+FlattenedSvd from_dense(const ModelWeights& w, int64_t k, FlattenedSvd r) {
+  const int64_t H = r.d_out, n2 = r.side * r.side;
+  Eigen::MatrixXd t(H, n2);
+  for (int64_t i = 0; i < H; ++i) {
+    const RowMatrix m = unit_interaction_matrix(w, i);
+    t.row(i) = Eigen::Map<const Eigen::RowVectorXd>(m.data(), n2);
+  }
+  r.frobenius_sq = t.squaredNorm();
+  Eigen::BDCSVD<Eigen::MatrixXd> svd(t, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  r.u = svd.matrixU().leftCols(k);
+  r.s = svd.singularValues().head(k);
+  r.vh = svd.matrixV().leftCols(k).transpose();
+  for (int64_t i = 0; i < k; ++i)
+    if (r.s[i] == 0) r.vh.row(i).setZero();
+  fix_signs(&r.u, &r.vh);
+  return r;
+}
+
+}  // namespace
+
+FlattenedSvd flattened_svd(const ModelWeights& w, int64_t top_k) {
+  FlattenedSvd r;
+  r.d_out = w.hidden_dim();
+  r.side = interaction_matrix_size(w);
+  const int64_t n2 = r.side * r.side;
+  const int64_t k = std::max<int64_t>(0, std::min({top_k, r.d_out, n2}));
+  r.method = r.d_out > n2 ? "bdcsvd" : "gram";
+  return r.d_out > n2 ? from_dense(w, k, r) : from_gram(w, k, r);
+}
+
+int64_t flattened_svd_bytes(const ModelSpec& spec, int64_t top_k) {
+  const int64_t P = spec.mod_basis, H = spec.hidden_dim;
+  const int64_t n = spec.kind == ModelKind::kFactored ? 2 * P : spec.kind == ModelKind::kMlp ? 2 * P + 1 : P;
+  const int64_t n2 = n * n, k = std::min({top_k, H, n2});
+  // The result: Vh in double, its float copy and the serialized file's bytes; one weighted matrix and its copy at a time.
+  int64_t bytes = k * n2 * (8 + 4 + 4) + H * k * 16 + 3 * n2 * 8;
+  if (H > n2) {
+    bytes += 4 * H * n2 * 8 + n2 * n2 * 8;  // T, BDCSVD's copy and workspace, U; V (n^2 x n^2)
+  } else {
+    bytes += 8 * H * H * 8;  // G, the closed forms' H x H products, the eigensolver's copy, eigenvectors and workspace
+    if (spec.kind == ModelKind::kBilinear) bytes += H * std::min(kGramBlock, n2) * 8;  // the block of columns
+  }
+  return bytes;
+}
+
+}  // namespace bilmod
