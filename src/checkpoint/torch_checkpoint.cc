@@ -234,7 +234,8 @@ std::string key_list(const PickleValue& dict) {
 // torch.compile's module keeps the original as `_orig_mod`, DataParallel's as `module`: their state dicts hold the
 // same tensors with every name under that prefix (both, nested, when one wraps the other). Strips each prefix every
 // name shares, as often as it is nested, and says which in `notes`.
-void strip_wrapper_prefixes(std::map<std::string, const TorchTensorRef*>* tensors, std::vector<std::string>* notes) {
+size_t strip_wrapper_prefixes(std::map<std::string, const TorchTensorRef*>* tensors, std::vector<std::string>* notes) {
+  size_t stripped = 0;
   for (bool again = true; again && !tensors->empty();) {
     again = false;
     for (const char* wrapper : kWrapperPrefixes) {
@@ -244,11 +245,101 @@ void strip_wrapper_prefixes(std::map<std::string, const TorchTensorRef*>* tensor
       std::map<std::string, const TorchTensorRef*> bare;
       for (const auto& [name, t] : *tensors) bare[name.substr(pre.size())] = t;
       *tensors = std::move(bare);
+      stripped += pre.size();
       notes->push_back("parameter names read without the '" + pre + "' prefix of " +
                        (pre == "module." ? "DataParallel" : "torch.compile"));
       again = true;
     }
   }
+  return stripped;
+}
+
+bool as_number(const PickleValue* v, double* out) {
+  if (!v) return false;
+  if (v->kind == PickleValue::Kind::kFloat) *out = v->real;
+  else if (v->kind == PickleValue::Kind::kInt) *out = static_cast<double>(v->integer);
+  else return false;
+  return true;
+}
+
+// optimizer_state_dict of torch.optim.AdamW over the model's parameters, in order: its hyperparameters into the
+// config, exp_avg and exp_avg_sq into the state in bilmod's storage order, the step (a tensor since torch 1.12).
+Status read_adamw_state(const PickleValue& root, const std::vector<std::string>& parameter_order, const std::string& path,
+                        TorchArchive* storages, TrainingState* state) {
+  using K = PickleValue::Kind;
+  const PickleValue* opt = root.get("optimizer_state_dict");
+  if (!opt || opt->kind != K::kDict)
+    return Status::runtime(path + ": holds no 'optimizer_state_dict', so its run cannot be continued (a run goes on "
+                           "from its parameters and AdamW's state; --init-from takes the parameters alone)");
+  const PickleValue* groups = opt->get("param_groups");
+  const PickleValue* per_param = opt->get("state");
+  if (!groups || groups->kind != K::kList || groups->items.size() != 1 || groups->items[0]->kind != K::kDict ||
+      !per_param || per_param->kind != K::kDict)
+    return Status::runtime(path + ": its optimizer_state_dict is not one parameter group's with a 'state' dict");
+  const PickleValue& group = *groups->items[0];
+  const PickleValue* betas = group.get("betas");
+  double lr = 0, eps = 0, weight_decay = 0, beta1 = 0, beta2 = 0;
+  if (!betas || (betas->kind != K::kTuple && betas->kind != K::kList) || betas->items.size() != 2 ||
+      !as_number(betas->items[0], &beta1) || !as_number(betas->items[1], &beta2) || !as_number(group.get("lr"), &lr) ||
+      !as_number(group.get("eps"), &eps) || !as_number(group.get("weight_decay"), &weight_decay))
+    return Status::runtime(path + ": its optimizer state is not AdamW's (its group has no lr, betas, eps and weight_decay)");
+  for (const char* flag : {"amsgrad", "maximize"})
+    if (const PickleValue* v = group.get(flag); v && v->kind == K::kBool && v->boolean)
+      return Status::runtime(path + ": its AdamW runs with " + flag + "=True, which bilmod's AdamW does not do");
+  const PickleValue* ids = group.get("params");
+  if (!ids || ids->kind != K::kList || ids->items.size() != parameter_order.size())
+    return Status::runtime(path + ": its optimizer's parameter group does not hold the model's " +
+                           std::to_string(parameter_order.size()) + " parameters");
+  RunConfig& config = state->config;
+  config.optimizer = "adamw";
+  config.learning_rate = lr, config.beta1 = beta1, config.beta2 = beta2, config.eps = eps, config.weight_decay = weight_decay;
+  if (Status s = config.validate(); !s) return Status::runtime(path + ": its AdamW settings: " + s.message());
+  state->optimizer.reset(config.optimizer_settings(), state->layout.total);
+  int64_t step = -1;
+  std::vector<double> values;
+  std::vector<float> torch_order;
+  for (size_t j = 0; j < parameter_order.size(); ++j) {
+    const std::string& name = parameter_order[j];
+    const ParameterInfo* info = state->layout.find(name);
+    if (!info || ids->items[j]->kind != K::kInt) return Status::runtime(path + ": its optimizer state does not match '" + name + "'");
+    const PickleValue* slots = nullptr;
+    for (const auto& [key, value] : per_param->entries)
+      if (key->kind == K::kInt && key->integer == ids->items[j]->integer) slots = value;
+    int64_t this_step = 0;  // a parameter with no state yet has taken no step
+    if (slots) {
+      if (slots->kind != K::kDict) return Status::runtime(path + ": the optimizer state of '" + name + "' is not a dict");
+      const PickleValue* s = slots->get("step");
+      double x = 0;
+      if (s && s->kind == K::kTensor) {
+        BILMOD_TRY(storages->values(name + " step", s->tensor, &values));
+        if (values.size() != 1) return Status::runtime(path + ": the AdamW step of '" + name + "' is not one number");
+        x = values[0];
+      } else if (!as_number(s, &x)) {
+        return Status::runtime(path + ": the optimizer state of '" + name + "' has no step (not AdamW's)");
+      }
+      if (!(x >= 0 && x < 9e15 && x == std::floor(x))) return Status::runtime(path + ": the AdamW step of '" + name + "' is not a count");
+      this_step = static_cast<int64_t>(x);
+      for (auto [slot, buffer] : {std::pair{"exp_avg", &state->optimizer.exp_avg}, std::pair{"exp_avg_sq", &state->optimizer.exp_avg_sq}}) {
+        const PickleValue* t = slots->get(slot);
+        if (!t || t->kind != K::kTensor || t->tensor.shape != info->torch_shape)
+          return Status::runtime(path + ": the AdamW state of '" + name + "' has no " + slot + " of its shape");
+        BILMOD_TRY(storages->values(name + " " + slot, t->tensor, &values));
+        torch_order.resize(values.size());
+        for (size_t i = 0; i < values.size(); ++i) {
+          if (!std::isfinite(values[i])) return Status::runtime(path + ": AdamW's " + slot + " of '" + name + "' holds a non-finite value");
+          torch_order[i] = static_cast<float>(values[i]);
+        }
+        from_torch_order(*info, torch_order.data(), buffer->data() + info->offset);
+      }
+    }
+    if (step >= 0 && this_step != step)
+      return Status::runtime(path + ": its parameters have taken different numbers of AdamW steps (" + std::to_string(step) +
+                             " and " + std::to_string(this_step) + "), which one step count cannot continue");
+    step = this_step;
+  }
+  state->optimizer.step = step < 0 ? 0 : step;
+  state->step = state->optimizer.step;
+  return Status::ok();
 }
 
 const PickleValue* find_split_tensor(const PickleValue* root, const char* name) {
@@ -409,7 +500,7 @@ bool is_zip_file(const std::string& path) {
   return in.read(magic, 4) && std::memcmp(magic, "PK\x03\x04", 4) == 0;
 }
 
-Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out) {
+Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool with_optimizer) {
   int error_code = 0;
   ZipArchive archive;
   archive.zip = zip_open(path.c_str(), ZIP_RDONLY, &error_code);
@@ -459,18 +550,23 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out) {
                            "'module.')");
 
   std::map<std::string, const TorchTensorRef*> tensors;
+  std::vector<std::string> parameter_order;  // the state dict's order: model.parameters()' for these models
   for (const auto& [key, value] : state_dict->entries) {
     if (key->kind != PickleValue::Kind::kString || value->kind != PickleValue::Kind::kTensor)
       return Status::runtime(path + ": model_state_dict holds a " + value->kind_name() + " under a " + key->kind_name() +
                              " key (a state dict maps names to tensors)");
     tensors[key->text] = &value->tensor;
+    parameter_order.push_back(key->text);
   }
   std::vector<std::string> prefix_notes;
-  strip_wrapper_prefixes(&tensors, &prefix_notes);
+  const size_t prefix_length = strip_wrapper_prefixes(&tensors, &prefix_notes);
   std::set<std::string> names;
   for (const auto& t : tensors) names.insert(t.first);
   TorchArchive storages(archive.zip, prefix, path);
   if (names.count("embed.W_E")) {
+    if (with_optimizer)
+      return Status::runtime(path + ": continuing a transformer run begun in PyTorch is not supported (its optimiser "
+                             "state is not read): start a run from its parameters with --init-from instead");
     BILMOD_TRY(read_transformer(path, root, tensors, &storages, out));
     out->notes.insert(out->notes.begin(), prefix_notes.begin(), prefix_notes.end());
     return Status::ok();
@@ -556,6 +652,10 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out) {
       torch_order[i] = static_cast<float>(values[i]);
     }
     from_torch_order(info, torch_order.data(), state.params.data() + info.offset);
+  }
+  if (with_optimizer) {
+    for (std::string& name : parameter_order) name = name.substr(prefix_length);
+    BILMOD_TRY(read_adamw_state(*root, parameter_order, path, &storages, &state));
   }
   if (const PickleValue* epoch = root->get("epoch"); epoch && epoch->kind == PickleValue::Kind::kInt && epoch->integer >= 0)
     state.epoch = epoch->integer;

@@ -8,6 +8,7 @@
 #endif
 
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/torch_checkpoint.h"
 #include "train/memory_estimate.h"
 #include "train/stop_signal.h"
 #include "train/trainer.h"
@@ -62,6 +63,26 @@ Status resume_config(const StartRequest& request, const TrainingState& checkpoin
   return Status::ok();
 }
 
+// A run the seed's code or its upstream began in PyTorch (their checkpoint_epoch_{e}.pt, saved after epoch index e):
+// its parameters, AdamW's state, e + 1 epochs done, its config and its split (drawn again from its seed).
+Status load_pytorch_run(const std::string& path, TrainingState* out, std::string* note) {
+  TorchCheckpoint torch;
+  BILMOD_TRY(load_torch_checkpoint(path, &torch, /*with_optimizer=*/true));
+  if (!torch.split_known)
+    return Status::runtime(path + ": holds neither its split nor a config with the seed to draw it from, so its run "
+                           "cannot be continued on the same data");
+  TrainingState& s = torch.state;
+  s.epoch += 1;  // the PyTorch code saves the index of the epoch it has just finished
+  s.epoch_step = 0;
+  s.epoch_loss_sum = 0;
+  s.run_id = new_run_id();
+  *note = "continuing the PyTorch run " + path + ": its parameters, AdamW state (step " + std::to_string(s.optimizer.step) +
+          "), " + std::to_string(s.epoch) + " epochs done and its split (" + s.config.split +
+          "); the batch order from here on is bilmod's, not the PyTorch code's";
+  *out = std::move(s);
+  return Status::ok();
+}
+
 Status load_state(const StartRequest& request, StartedRun* run) {
   const RunConfig& config = request.config;
   // Parameters, gradients, optimiser state and the split, estimated before any of them is allocated.
@@ -77,7 +98,8 @@ Status load_state(const StartRequest& request, StartedRun* run) {
   BILMOD_TRY(resolve_checkpoint_path(config.resume_from, &path));
   BILMOD_TRY(check_checkpoint_reading("train", path, request.memory));
   TrainingState checkpoint;
-  BILMOD_TRY(load_checkpoint(path, &checkpoint));
+  if (is_zip_file(path)) BILMOD_TRY(load_pytorch_run(path, &checkpoint, &run->pytorch_note));
+  else BILMOD_TRY(load_checkpoint(path, &checkpoint));
   RunConfig merged;
   BILMOD_TRY(resume_config(request, checkpoint, path, &merged));
   BILMOD_TRY(check_training(merged));
@@ -107,6 +129,7 @@ Status start_run(const StartRequest& request, StartedRun* run) {
   BILMOD_TRY(load_state(request, run));
   const RunConfig& config = run->state.config;
   BILMOD_TRY(log::configure(config.log_level, config.log_file));
+  if (!run->pytorch_note.empty()) log::warning(run->pytorch_note);
   std::error_code ec;
   run->created_checkpoint_dir = !std::filesystem::exists(config.checkpoint_dir, ec);
   BILMOD_TRY(check_writable_dir(config.checkpoint_dir, request.checkpoint_dir_name));

@@ -34,6 +34,7 @@ struct StartedRun {
   TrainingState state;
   std::string resumed_from;             // the checkpoint file, empty for a new run
   bool created_checkpoint_dir = false;  // the folder did not exist before this start
+  std::string pytorch_note;             // a run begun in PyTorch: what was taken from its file (logged at start)
 };
 
 // Every RunConfig key, for a request whose settings all override the checkpoint's.
