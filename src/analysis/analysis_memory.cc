@@ -15,8 +15,10 @@ MemoryEstimate analysis_memory(const AnalysisShape& a, const std::string& comman
   const ModelSpec& spec = a.spec;
   const int64_t P = spec.mod_basis, H = spec.hidden_dim, n = parameter_count(spec), P2 = P * P;
   const bool transformer = spec.kind == ModelKind::kTransformer;
-  const bool matrices = spec.kind != ModelKind::kMlp && !transformer;  // the transformer has no interaction matrices
-  const int64_t side = spec.kind == ModelKind::kFactored ? 2 * P : P;  // an interaction matrix's side
+  const bool matrices = has_interaction_matrices(spec);  // not the transformer's nor mlp relu's
+  const bool quad = is_quadratic_mlp(spec);
+  // An interaction matrix's side: 2P over [e_a; e_b], 2P + 1 over mlp quad's [x; 1].
+  const int64_t side = spec.kind == ModelKind::kFactored ? 2 * P : quad ? 2 * P + 1 : P;
   const int64_t act = activation_bytes_per_pair(spec);
   int64_t largest_parameter = 0;
   for (const ParameterInfo& info : make_parameter_layout(spec).parameters)
@@ -44,10 +46,11 @@ MemoryEstimate analysis_memory(const AnalysisShape& a, const std::string& comman
   int64_t spectra = 0;
   if (matrices) {
     const int64_t solving = std::max<int64_t>(1, std::min(a.threads, std::max<int64_t>(a.classes, spec.kind == ModelKind::kBilinear ? H : 1)));
-    if (spec.kind == ModelKind::kFactored && side > kLowRankSide && H < P) {
-      // ClassSpectra's low-rank path: B, its Q (2P x 2H) and each thread's eigenvectors mapped back; a figure's Q(c)
-      // (and its symmetric part) one at a time.
-      spectra = (2 + solving) * side * 2 * H * 8 + solving * 8 * (2 * H) * (2 * H) * 8;
+    const int64_t rank = quad ? H : 2 * H;  // of B in ClassSpectra's low-rank path
+    if ((spec.kind == ModelKind::kFactored || quad) && side > kLowRankSide && rank < side) {
+      // ClassSpectra's low-rank path: B, its Q (side x rank) and each thread's eigenvectors mapped back; a figure's
+      // Q(c) (and its symmetric part) one at a time.
+      spectra = (2 + solving) * side * rank * 8 + solving * 8 * rank * rank * 8;
       if (a.heatmaps > 0) spectra += 3 * side * side * 8;
     } else {
       // Per solving thread: the matrix, its symmetric part, the solver's copy and eigenvectors, the sorted copy, workspace.

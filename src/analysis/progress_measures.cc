@@ -91,7 +91,7 @@ Status compute_progress_measures(const std::string& run_dir, const MemoryBudget&
       for (int64_t k : m.key_frequencies) p.key_share += f.share[k - 1];
     }
     p.top_eigenvector_share = kNaN;
-    if (has_interaction_matrices(s.spec.kind)) {
+    if (has_interaction_matrices(s.spec)) {
       const SymmetricSpectrum spectrum = ClassSpectra(w)(0);
       p.top_eigenvector_share = dominant_frequency(basis, spectrum.eigenvectors.col(0)).share;
     }
