@@ -31,8 +31,10 @@ Heatmap heatmap_of(const RowMatrix& m, int64_t mod_basis) {
   const int64_t block = heatmap_block(std::max(m.rows(), m.cols()));
   Heatmap h = block_mean_heatmap(m.data(), m.rows(), m.cols(), block);
   h.diverging = true;
-  if (m.rows() == 2 * mod_basis)  // between the a and b blocks
+  if (m.rows() == 2 * mod_basis || m.rows() == 2 * mod_basis + 1)  // between the a and b blocks
     h.separators = {static_cast<double>(mod_basis) / static_cast<double>(block) - 0.5};
+  if (m.rows() == 2 * mod_basis + 1)  // before mlp quad's bias row and column
+    h.separators.push_back(static_cast<double>(2 * mod_basis) / static_cast<double>(block) - 0.5);
   return h;
 }
 
@@ -62,6 +64,9 @@ void label_matrix_axes(Panel* p, const ModelWeights& w) {
   if (w.spec.kind == ModelKind::kFactored) {
     p->x.label = "x = [e_a; e_b]: a 0..P-1 | b P..2P-1" + unit;
     p->y.label = "x = [e_a; e_b]" + unit;
+  } else if (w.spec.kind == ModelKind::kMlp) {
+    p->x.label = "[x; 1]: a 0..P-1 | b P..2P-1 | bias 2P" + unit;
+    p->y.label = "[x; 1] = [e_a; e_b; 1]" + unit;
   } else {
     p->x.label = "input b" + unit;
     p->y.label = "input a" + unit;
@@ -107,7 +112,7 @@ Figure eigenvector_figure(const std::string& name, const std::string& title, con
       for (Eigen::Index k = 0; k < ea.size(); ++k) sa.x.push_back(static_cast<double>(k + 1)), sa.y.push_back(ea[k]);
       p.series.push_back(sa);
       if (blocks) {
-        const Eigen::VectorXd eb = basis.energies(vec.tail(P));
+        const Eigen::VectorXd eb = basis.energies(vec.segment(P, P));  // mlp quad's bias entry left out
         Series sb;
         sb.style = SeriesStyle::kStems;
         sb.label = "b block";
@@ -118,7 +123,8 @@ Figure eigenvector_figure(const std::string& name, const std::string& title, con
       f.panels.push_back(p);
       continue;
     }
-    p.x.label = blocks ? "position in x = [e_a; e_b]" : "input value";
+    const bool bias = s.eigenvectors.rows() == 2 * P + 1;  // mlp quad: [x; 1]
+    p.x.label = bias ? "position in [x; 1] = [e_a; e_b; 1]" : blocks ? "position in x = [e_a; e_b]" : "input value";
     p.y.label = "component";
     Series v;
     v.style = SeriesStyle::kLinesPoints;
@@ -129,6 +135,7 @@ Figure eigenvector_figure(const std::string& name, const std::string& title, con
     }
     p.series.push_back(v);
     if (blocks) p.markers.push_back({static_cast<double>(P) - 0.5, "b"});
+    if (bias) p.markers.push_back({static_cast<double>(2 * P) - 0.5, "bias"});
     p.x.min = 0, p.x.max = static_cast<double>(s.eigenvectors.rows() - 1);
     f.panels.push_back(p);
   }
@@ -145,6 +152,8 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
   const ModelWeights w = model_weights(spec, state.layout, state.params);
   const FourierBasis basis(P);
   const bool factored = spec.kind == ModelKind::kFactored;
+  const bool quad = is_quadratic_mlp(spec);
+  const bool blocks = factored || quad;  // matrices over [e_a; e_b] (and mlp quad's bias)
   const std::string model = model_kind_name(spec.kind);
   const std::string where = model + ", P = " + str(P) + ", H = " + str(H) + ", epoch " + str(state.epoch);
   std::vector<Figure> figures;
@@ -168,8 +177,8 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
     classes.resize(kMaxClassPanels);
   }
 
-  if (has_interaction_matrices(spec.kind)) {
-    const std::string unit_symbol = factored ? "Q" : "W";
+  if (has_interaction_matrices(spec)) {
+    const std::string unit_symbol = blocks ? "Q" : "W";
     // 1. The seed's interaction_matrices_grid.
     Figure grid;
     grid.name = "interaction_matrices_grid";
@@ -190,6 +199,10 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
     grid.caption = factored
         ? "Q_k = (l_k r_k^T + r_k l_k^T)/2 over x = [e_a; e_b] (2P x 2P, the lines split the a and b blocks): hidden unit k "
           "computes h_k = x^T Q_k x exactly. Diverging colour map centred at 0."
+        : quad
+        ? "Q_k = v_k v_k^T over [x; 1] = [e_a; e_b; 1], v_k = [hidden.weight[k]; hidden.bias[k]] (2P+1 square; the lines "
+          "split the a block, the b block and the bias's last row and column): unit k computes (w_k.x + b_k)^2 = "
+          "[x;1]^T Q_k [x;1] exactly. Diverging colour map centred at 0."
         : "W_k = bilinear.weight[k] (rows a, columns b): unit k's pre-activation is W_k[a, b] + bias_k. Diverging colour "
           "map centred at 0. On this model every (a, b) owns its own entry, so an unseen pair's entry only decays.";
     grid.caption += downsampling_note(interaction_matrix_size(w));
@@ -199,7 +212,7 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
     std::vector<SymmetricSpectrum> unit_spectra(static_cast<size_t>(H));
 #pragma omp parallel for schedule(dynamic)
     for (int64_t k = 0; k < H; ++k) {
-      unit_spectra[k] = factored ? factored_unit_spectrum(w, k) : symmetric_spectrum(unit_interaction_matrix(w, k));
+      unit_spectra[k] = unit_spectrum(w, k);
       // Only the first three units' eigenvectors are drawn: the others' (P x P each for bilinear) are not kept.
       if (k >= 3) unit_spectra[k].eigenvectors.resize(0, 0);
     }
@@ -247,6 +260,9 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
     spectrum.caption = factored
         ? "Each Q_k has rank 2: eigenvalues (l_k.r_k +- |l_k||r_k|)/2 along l_k/|l_k| +- r_k/|r_k|, the other 2P-2 are 0. "
           "Left: both per unit; right: all units' eigenvalues pooled and sorted by magnitude, each sign separately."
+        : quad
+        ? "Each Q_k = v_k v_k^T has rank 1: one eigenvalue |v_k|^2 along v_k/|v_k|, the other 2P are 0. Left: per unit; "
+          "right: all units' eigenvalues sorted by magnitude."
         : "Eigenvalues of each unit's symmetric part (W_k + W_k^T)/2 (numpy's eigvalsh would read only one triangle of W_k). "
           "Left: all P per unit; right: all units' eigenvalues pooled and sorted by magnitude, each sign separately.";
     figures.push_back(spectrum);
@@ -255,18 +271,19 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
     for (int64_t k = 0; k < std::min<int64_t>(3, H); ++k) {
       Figure f = eigenvector_figure("eigenvectors_unit_" + str(k),
                                     "Top eigenvectors of " + unit_symbol + "_{" + str(k) + "} (" + where + ")", unit_spectra[k],
-                                    basis, options.num_eigenvectors, factored);
+                                    basis, options.num_eigenvectors, blocks);
       f.caption = "The top " + str(static_cast<int64_t>(f.panels.size())) + " eigenvectors of unit " + str(k) +
                   "'s interaction matrix by |eigenvalue|, each titled with its eigenvalue and dominant frequency k (the share "
                   "of the vector's mean-removed energy at cos/sin(2 pi k x / P)" +
-                  (factored ? std::string("; a and b: the share within each block)") : std::string(")")) + "." +
+                  (blocks ? std::string("; a and b: the share within each block)") : std::string(")")) + "." +
                   (factored ? " A factored unit has rank 2, so only two eigenvectors exist." : "") +
-                  long_eigenvector_note(unit_spectra[k].eigenvectors.rows(), factored);
+                  (quad ? " An mlp quad unit has rank 1: its one eigenvector is v_k/|v_k|, the last entry the bias's." : "") +
+                  long_eigenvector_note(unit_spectra[k].eigenvectors.rows(), blocks);
       figures.push_back(f);
     }
 
     // 4. Per-class matrices and their eigenvectors.
-    const std::string class_symbol = factored ? "Q(c)" : "M_c";
+    const std::string class_symbol = blocks ? "Q(c)" : "M_c";
     const size_t class_grid_at = figures.size();  // the grid goes before the per-class eigenvector figures
     Figure class_grid;
     class_grid.name = "class_interaction_matrices";
@@ -285,22 +302,26 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
       class_grid.panels.push_back(p);
       const SymmetricSpectrum s = class_spectrum(c);
       Figure f = eigenvector_figure("class_eigenvectors_" + str(c),
-                                    "Top eigenvectors of " + (factored ? "Q(" + str(c) + ")" : "M_{" + str(c) + "}") + " (" + where + ")",
-                                    s, basis, options.num_eigenvectors, factored);
+                                    "Top eigenvectors of " + (blocks ? "Q(" + str(c) + ")" : "M_{" + str(c) + "}") + " (" + where + ")",
+                                    s, basis, options.num_eigenvectors, blocks);
       f.caption = "Top eigenvectors of class " + str(c) + "'s interaction matrix by |eigenvalue|. On a model that has grokked " +
                   "addition they are cos/sin waves at a few key frequencies, in +-lambda pairs sharing a frequency." +
-                  long_eigenvector_note(s.eigenvectors.rows(), factored);
+                  long_eigenvector_note(s.eigenvectors.rows(), blocks);
       figures.push_back(f);
     }
     class_grid.caption = factored
         ? "Q(c) = sum_k U[c,k] Q_k: logit_c = x^T Q(c) x exactly (the factored model has no biases)."
+        : quad
+        ? "Q(c) = sum_k U[c,k] Q_k over [x; 1]: logit_c = [x;1]^T Q(c) [x;1] + output.bias[c] exactly. The last row and "
+          "column (after the second line) hold the hidden biases' terms: sum_k U[c,k] b_k w_k in each (so the form counts it "
+          "twice) and sum_k U[c,k] b_k^2 in the corner."
         : "M_c = sum_k U[c,k] W_k, the output layer applied to the units' matrices. This ignores the ReLU between the layers, "
           "so it describes the logits only where every unit is active.";
     class_grid.caption += downsampling_note(interaction_matrix_size(w));
     figures.insert(figures.begin() + static_cast<std::ptrdiff_t>(class_grid_at), class_grid);
   } else {
-    notes->push_back("The mlp model has no interaction matrices (its hidden layer relu/quad(W x + b) is not a quadratic form "
-                     "with a fixed matrix), so the interaction-matrix grid, eigenvalue spectrum and eigenvector figures do not "
+    notes->push_back("The mlp model with --activation relu has no interaction matrices (relu(W x + b) is not a quadratic "
+                     "form; --activation quad is), so the interaction-matrix grid, eigenvalue spectrum and eigenvector figures do not "
                      "exist for it; its input weights' and logits' Fourier spectra are drawn instead.");
   }
 

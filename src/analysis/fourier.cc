@@ -53,7 +53,7 @@ DominantFrequency strongest_of(const Eigen::VectorXd& energies) {
 DominantFrequency dominant_frequency(const FourierBasis& basis, const Eigen::Ref<const Eigen::VectorXd>& v) {
   const int64_t P = basis.mod_basis;
   if (v.size() == P) return strongest_of(basis.energies(v));
-  const Eigen::VectorXd ea = basis.energies(v.head(P)), eb = basis.energies(v.tail(P));
+  const Eigen::VectorXd ea = basis.energies(v.head(P)), eb = basis.energies(v.segment(P, P));
   DominantFrequency d = strongest_of(ea + eb);
   if (d.frequency > 0) {
     const double ta = ea.sum(), tb = eb.sum();

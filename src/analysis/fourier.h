@@ -34,7 +34,8 @@ struct DominantFrequency {
 };
 
 // v of length P: its dominant frequency. v of length 2P (a factored eigenvector, blocks a and b): energies of
-// both blocks (each with its own mean removed) added per frequency, and each block's share reported.
+// both blocks (each with its own mean removed) added per frequency, and each block's share reported. Length 2P+1
+// (an mlp quad eigenvector over [x; 1]): the same over its a and b blocks, the bias entry left out.
 DominantFrequency dominant_frequency(const FourierBasis& basis, const Eigen::Ref<const Eigen::VectorXd>& v);
 
 // The index of the largest entry, plus one (a frequency), and that entry's share of the sum.

@@ -82,14 +82,14 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
   const ModelWeights w = r.is_transformer ? ModelWeights{} : model_weights(spec, state.layout, state.params);
   const FourierBasis basis(P);
   const std::vector<int64_t> classes = options.output_classes.empty() ? default_output_classes(P) : options.output_classes;
-  r.has_interaction_matrices = !r.is_transformer && has_interaction_matrices(spec.kind);
+  r.has_interaction_matrices = has_interaction_matrices(spec);
   if (r.has_interaction_matrices) {
     r.units.resize(static_cast<size_t>(H));
     // Units are independent; each solve is small, so threads split the units.
 #pragma omp parallel for schedule(dynamic)
     for (int64_t k = 0; k < H; ++k) {
-      if (spec.kind == ModelKind::kFactored) {
-        r.units[k] = summarize(k, factored_unit_spectrum(w, k), basis, 2);
+      if (spec.kind != ModelKind::kBilinear) {  // factored: rank 2; mlp quad: rank 1
+        r.units[k] = summarize(k, unit_spectrum(w, k), basis, 2);
       } else {
         const RowMatrix m = unit_interaction_matrix(w, k);
         r.units[k] = summarize(k, symmetric_spectrum(m), basis, 4);
@@ -111,7 +111,11 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
           r.classes[i].singular_values.push_back(sv[j]);
       }
     }
-    if (spec.kind == ModelKind::kBilinear && !spec.output_projection)
+    if (spec.kind == ModelKind::kMlp)
+      r.notes.push_back("mlp quad: Q_k = v_k v_k^T over [x; 1] (2P+1 square, v_k = [w_k; b_k], the last row and column the "
+                        "bias's), h_k = [x;1]^T Q_k [x;1] exactly; Q(c) = sum_k U[c,k] Q_k and logit_c = [x;1]^T Q(c) [x;1] + "
+                        "output.bias[c] exactly. Eigenvector frequencies are read on the a and b blocks");
+    else if (spec.kind == ModelKind::kBilinear && !spec.output_projection)
       r.notes.push_back("bilinear without output layer: M_c = W[c], logit_c = e_a^T W[c] e_b exactly; spectra are of the "
                         "symmetric part (W + W^T)/2, singular values of W itself");
     else if (spec.kind == ModelKind::kBilinear && spec.activation == Activation::kNone)
@@ -121,7 +125,7 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
       r.notes.push_back("bilinear: M_c = sum_k U[c,k] W_k ignores the ReLU between the layers; spectra are of the "
                         "symmetric part (W + W^T)/2, singular values of W itself");
   } else if (!r.is_transformer) {
-    r.notes.push_back("mlp: no interaction matrices (its hidden layer is not a quadratic form); "
+    r.notes.push_back("mlp relu: no interaction matrices (relu(w.x + b) is not a quadratic form; --activation quad is); "
                       "its input weights' and logits' Fourier spectra are reported");
   }
 
@@ -166,7 +170,7 @@ nlohmann::json number_or_null(bool present, double x) { return present ? nlohman
 }  // namespace
 
 nlohmann::json to_json(const AnalysisReport& r) {
-  const bool blocks = r.model == "factored";
+  const bool blocks = r.model == "factored" || (r.model == "mlp" && r.has_interaction_matrices);
   nlohmann::json j;
   j["checkpoint"] = r.checkpoint;
   j["source_format"] = r.source_format;
@@ -222,7 +226,7 @@ std::string describe(const DominantFrequency& d, bool blocks) {
 }  // namespace
 
 std::string format_report(const AnalysisReport& r) {
-  const bool blocks = r.model == "factored";
+  const bool blocks = r.model == "factored" || (r.model == "mlp" && r.has_interaction_matrices);
   std::string out;
   out += "checkpoint   " + r.checkpoint + " (" + r.source_format + ")\n";
   out += "model        " + r.model + ", P = " + std::to_string(r.mod_basis) + ", H = " + std::to_string(r.hidden_dim) +
