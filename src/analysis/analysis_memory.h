@@ -16,14 +16,15 @@ struct AnalysisShape {
   int64_t state_bytes = 0;   // the loaded checkpoint (parameters, optimiser state, split): about its file's size
   int64_t classes = 0;       // per-class interaction matrices to solve
   int64_t heatmaps = 0;      // heatmap panels to draw (visualize-checkpoint), 0 for analyze
-  int64_t checkpoints = 1;   // checkpoint sizes held at once (--over-training: the last one, and 4 while reading one)
+  bool reads_while_holding = false;  // --over-training: the last checkpoint stays loaded while each one is read
+  int64_t largest_tensor_bytes = -1; // the checkpoint's largest tensor (its header), -1 unknown (checkpoint_load_bytes)
   int64_t threads = 1;
   int64_t hosvd_top_k = 0;   // analyze --hosvd: the flattened SVD alone (analysis/hosvd.h), its figure and file
 };
 
 MemoryEstimate analysis_memory(const AnalysisShape& shape, const std::string& command);
 
-// Checked before the checkpoint is read: reading it (4 x its size) and, when its header names the model (a
+// Checked before the checkpoint is read: reading it (checkpoint_load_bytes) and, when its header names the model (a
 // bilmod checkpoint), the analysis too, with shape_of(spec) filling in what depends on the model; the larger one is
 // what it needs. *analysis_checked says whether the analysis was in it (else check it once the model is loaded: a
 // torch.save file names its shapes only inside).

@@ -36,12 +36,12 @@ Status compute_progress_measures(const std::string& run_dir, const MemoryBudget&
   ProgressMeasures m;
   m.run_dir = run_dir;
   AnalysisInput last_input;  // bilmod's checkpoints or the PyTorch original's .pt files
-  // The last checkpoint stays loaded while each one is read (checkpoint_load_bytes: 4 x a file); class 0's
+  // The last checkpoint stays loaded while each one is read (checkpoint_load_bytes) and analysed; class 0's
   // interaction matrix is solved at each.
   auto shape_of = [](const ModelSpec& spec) {
     AnalysisShape shape;
     shape.spec = spec;
-    shape.checkpoints = 1 + 4;
+    shape.reads_while_holding = true;
     shape.classes = 1;
     shape.threads = worker_threads();
     return shape;

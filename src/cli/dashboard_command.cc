@@ -48,7 +48,7 @@ int run_dashboard(const DashboardOptions& o) {
 CommandRunner setup_dashboard_command(CLI::App* cmd) {
   auto o = std::make_shared<DashboardOptions>();
   cmd->add_option("--tracking-dir", o->tracking_dir,
-                  "Tracking folder (default: $TRACKIO_DIR, $HF_HOME/trackio, ~/.cache/huggingface/trackio)");
+                  kTrackingDirHelp);
   cmd->add_option("--host", o->host, "Address to listen on (127.0.0.1: this machine only)");
   cmd->add_option("--port", o->port, "Port (0: any free port)");
   return [o]() { return run_dashboard(*o); };

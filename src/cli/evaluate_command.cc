@@ -30,10 +30,12 @@ int run_evaluate(const EvaluateOptions& o) {
   std::string resolved;
   bool evaluation_checked = false;
   if (resolve_checkpoint_path(o.checkpoint, &resolved)) {  // else the loader reports the bad path itself
-    MemoryEstimate need = checkpoint_reading_memory("evaluate", resolved, loaded_state_bytes(resolved));
-    ModelSpec spec;
-    if (peek_checkpoint_spec(resolved, &spec)) {
-      const MemoryEstimate evaluation = evaluation_memory(spec, loaded_state_bytes(resolved), worker_threads());
+    CheckpointPeek peek;
+    const bool known = peek_checkpoint(resolved, &peek);
+    MemoryEstimate need =
+        checkpoint_reading_memory("evaluate", resolved, loaded_state_bytes(resolved), known ? &peek : nullptr);
+    if (known) {
+      const MemoryEstimate evaluation = evaluation_memory(peek.spec, loaded_state_bytes(resolved), worker_threads());
       if (evaluation.bytes >= need.bytes) need = evaluation;
       evaluation_checked = true;
     }

@@ -124,7 +124,7 @@ CommandRunner setup_plot_run_command(CLI::App* cmd) {
       ->required();
   cmd->add_option("--project", o->project, "Tracking project");
   cmd->add_option("--tracking-dir", o->tracking_dir,
-                  "Tracking folder (default: $TRACKIO_DIR, $HF_HOME/trackio, ~/.cache/huggingface/trackio)");
+                  kTrackingDirHelp);
   return [o]() { return run_plot_run(*o); };
 }
 

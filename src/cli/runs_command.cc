@@ -136,7 +136,7 @@ CommandRunner setup_runs_command(CLI::App* cmd) {
   auto e = std::make_shared<ExportOptions>();
   cmd->add_option("--project", o->project, "List this project's runs (default: list the projects)");
   cmd->add_option("--tracking-dir", o->tracking_dir,
-                  "Tracking folder (default: $TRACKIO_DIR, $HF_HOME/trackio, ~/.cache/huggingface/trackio)");
+                  kTrackingDirHelp);
   CLI::App* ex = cmd->add_subcommand("export", "One run's metrics, one row per step, as CSV or JSON lines");
   ex->add_option("run", e->run, "Run name or run id")->required();
   ex->add_option("--format", e->format, "csv or jsonl")->required();

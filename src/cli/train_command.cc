@@ -83,7 +83,7 @@ void add_train_flags(CLI::App* cmd, RunConfig* c) {
   cmd->add_option("--project", c->project, "Tracking project (trackio's)");
   cmd->add_option("--run-name", c->run_name, "Run name (default: trackio's adjective-noun-N)");
   cmd->add_option("--group", c->group, "Run group in the tracking store");
-  cmd->add_option("--tracking-dir", c->tracking_dir, "Tracking folder (default: $TRACKIO_DIR, $HF_HOME/trackio, ~/.cache/huggingface/trackio)");
+  cmd->add_option("--tracking-dir", c->tracking_dir, kTrackingDirHelp);
   cmd->add_flag("--no-track", c->no_track, "Do not write the tracking store");
   cmd->footer(std::string("\nNote: ") + kBilinearCannotGeneralise);
 }

@@ -137,11 +137,23 @@ struct ScriptWriter {
     int colour = 0;
     for (const Series& s : panel.series) {
       const int index = begin_block("panel " + std::to_string(panel_index + 1) + " series '" + s.label + "': x y");
+      int64_t written = 0, drawable = 0;
       for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
         if ((panel.x.log && !(s.x[i] > 0)) || (panel.y.log && !(s.y[i] > 0))) continue;  // not drawable on a log axis
         data << number(s.x[i]) << " " << number(s.y[i]) << "\n";
+        ++written;
+        if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) ++drawable;
       }
-      if (s.x.empty()) data << "NaN NaN\n";  // an empty block would merge with the next
+      // A series with no point to draw (empty, all NaN, or nothing > 0 on a log axis) keeps a data block, so the
+      // blocks after it keep their index (a block with no line in it merges with the next one, and every later
+      // series would read its neighbour's data), but is left out of the plot: gnuplot stops at a plot with no valid
+      // point ("x range is invalid"), e.g. --over-training's validation columns for checkpoints without a split.
+      if (drawable == 0) {
+        data << "# nothing to draw\n";
+        if (written == 0) data << "NaN NaN\n";
+        if (s.color.empty()) ++colour;  // the next series keeps its colour
+        continue;
+      }
       const std::string color = s.color.empty() ? kPalette[colour++ % 10] : s.color;
       const std::string lc = " lc rgb '" + color + "'";
       const std::string title = s.label.empty() ? " notitle" : " title " + quote(s.label);
@@ -165,6 +177,11 @@ struct ScriptWriter {
     }
     if (has_bars) script << "  set style fill solid 0.85 noborder\n  set boxwidth " << number(panel.bar_width) << " absolute\n";
     if (plots.empty()) {
+      // Nothing to draw: an empty frame (with fixed linear ranges on a log axis, whose range gnuplot cannot find
+      // from no points), and a note where series were given but none had a value.
+      if (!panel.series.empty() && panel.note.empty())
+        script << "  set label \"no values to draw\" at graph 0.5, graph 0.5 center front\n";
+      if (panel.x.log || panel.y.log) script << "  unset logscale\n  set xrange [0:1]\n  set yrange [0:1]\n";
       script << "  plot -1e300 notitle\n";
       return;
     }

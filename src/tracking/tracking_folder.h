@@ -8,8 +8,13 @@
 
 namespace bilmod {
 
-// --tracking-dir if given, else $TRACKIO_DIR, else $HF_HOME/trackio, else ~/.cache/huggingface/trackio.
+// --tracking-dir if given, else $TRACKIO_DIR, else $HF_HOME/trackio, else $XDG_CACHE_HOME/huggingface/trackio, else
+// ~/.cache/huggingface/trackio (trackio finds its folder through huggingface_hub, whose HF_HOME defaults that way).
 std::string resolve_tracking_dir(const std::string& flag_value);
+// The --tracking-dir help of every command that takes it.
+inline constexpr const char* kTrackingDirHelp =
+    "Tracking folder (default: $TRACKIO_DIR, $HF_HOME/trackio, $XDG_CACHE_HOME/huggingface/trackio, "
+    "~/.cache/huggingface/trackio)";
 
 // Project names are restricted to [A-Za-z0-9_-]: a name is a file name, and so can never reach outside the folder.
 bool is_valid_project_name(const std::string& project);

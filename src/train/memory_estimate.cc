@@ -29,19 +29,22 @@ int64_t dataset_bytes(int64_t P) {
   return P * P * (4 + 8 + 8);
 }
 
-// Its bytes, the parsed tensors and the state: measured 3.3 x the file (bilinear P = 499, H = 256: 2.40 GB for a
-// 0.77 GB file), so 4 x.
-int64_t checkpoint_load_bytes(int64_t file_bytes) { return 4 * file_bytes; }
+int64_t checkpoint_load_bytes(int64_t file_bytes, const CheckpointPeek* peek) {
+  if (!peek) return 4 * file_bytes;
+  const int64_t P = peek->spec.mod_basis;
+  return 3 * file_bytes + peek->largest_tensor_bytes + P * P * (4 + 1);
+}
 
-MemoryEstimate checkpoint_reading_memory(const std::string& command, const std::string& path, int64_t file_bytes) {
+MemoryEstimate checkpoint_reading_memory(const std::string& command, const std::string& path, int64_t file_bytes,
+                                         const CheckpointPeek* peek) {
   MemoryEstimate e;
-  e.bytes = kProcessBaseBytes + checkpoint_load_bytes(file_bytes);
+  e.bytes = kProcessBaseBytes + checkpoint_load_bytes(file_bytes, peek);
   e.what = command + ": reading " + path + " (" + format_memory(file_bytes) + ")";
   e.remedy = "a checkpoint of a smaller model (--hidden-dim, --mod-basis)";
   return e;
 }
 
-bool peek_checkpoint_spec(const std::string& path, ModelSpec* spec) {
+bool peek_checkpoint(const std::string& path, CheckpointPeek* peek) {
   std::ifstream in(path, std::ios::binary);
   unsigned char length[8];
   if (!in.read(reinterpret_cast<char*>(length), 8)) return false;
@@ -51,12 +54,15 @@ bool peek_checkpoint_spec(const std::string& path, ModelSpec* spec) {
   std::string header(static_cast<size_t>(n), '\0');
   if (!in.read(header.data(), static_cast<std::streamsize>(n))) return false;
   const auto json = nlohmann::json::parse(header, nullptr, false);
-  if (json.is_discarded() || !json.contains("__metadata__") || !json["__metadata__"].contains("config")) return false;
+  if (json.is_discarded() || !json.is_object() || !json.contains("__metadata__") ||
+      !json["__metadata__"].contains("config"))
+    return false;
   const auto& text = json["__metadata__"]["config"];
   if (!text.is_string()) return false;
   const auto config = nlohmann::json::parse(text.get<std::string>(), nullptr, false);
   if (config.is_discarded() || !config.is_object()) return false;
   RunConfig c;
+  int64_t largest = 0;
   try {
     c.model = config.value("model", c.model);
     c.mod_basis = config.value("mod_basis", c.mod_basis);
@@ -67,11 +73,20 @@ bool peek_checkpoint_spec(const std::string& path, ModelSpec* spec) {
     c.num_heads = config.value("num_heads", c.num_heads);
     c.d_mlp = config.value("d_mlp", c.d_mlp);
     c.mlp = config.value("mlp", c.mlp);
+    for (const auto& [name, entry] : json.items()) {
+      if (name == "__metadata__" || !entry.is_object() || !entry.contains("data_offsets")) continue;
+      const auto& offsets = entry["data_offsets"];
+      if (offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() &&
+          offsets[1].is_number_unsigned())
+        largest = std::max<int64_t>(largest, static_cast<int64_t>(offsets[1].get<uint64_t>()) -
+                                                 static_cast<int64_t>(offsets[0].get<uint64_t>()));
+    }
   } catch (const std::exception&) {
     return false;
   }
   if (!c.validate()) return false;
-  *spec = c.model_spec();
+  peek->spec = c.model_spec();
+  peek->largest_tensor_bytes = largest;
   return true;
 }
 
@@ -81,7 +96,10 @@ Status check_checkpoint_reading(const std::string& command, const std::string& f
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
   if (ec) return Status::ok();
-  return check_memory(checkpoint_reading_memory(command, path, static_cast<int64_t>(size)), budget);
+  CheckpointPeek peek;
+  const bool known = peek_checkpoint(path, &peek);
+  return check_memory(checkpoint_reading_memory(command, path, static_cast<int64_t>(size), known ? &peek : nullptr),
+                      budget);
 }
 
 int64_t activation_bytes_per_pair(const ModelSpec& spec) {
@@ -130,8 +148,8 @@ MemoryEstimate training_memory(const RunConfig& config, int64_t threads) {
 MemoryEstimate evaluation_memory(const ModelSpec& spec, int64_t state_bytes, int64_t threads) {
   MemoryEstimate e;
   // --output: each thread's block of kLogitBlock (1024) pairs.
-  e.bytes = kProcessBaseBytes + state_bytes + evaluation_buffer_bytes(spec, threads) +
-            threads * 1024 * activation_bytes_per_pair(spec);
+  e.bytes = kProcessBaseBytes + state_bytes + spec.mod_basis * spec.mod_basis * 4  // the state, its label table
+            + evaluation_buffer_bytes(spec, threads) + threads * 1024 * activation_bytes_per_pair(spec);
   e.what = "evaluate: " + shape(spec);
   e.remedy = "the checkpoint's P and H fix this; free memory";
   return e;

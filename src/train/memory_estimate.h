@@ -27,14 +27,25 @@ int64_t activation_bytes_per_pair(const ModelSpec& spec);
 // Holding a split of P*P pairs: labels (int32) and the train/validation pair indices (int64).
 int64_t dataset_bytes(int64_t mod_basis);
 
-// Peak while reading a checkpoint file of this size: its bytes, the parsed tensors, the state they fill.
-int64_t checkpoint_load_bytes(int64_t file_bytes);
-// The same as an estimate for `command`: checked before a checkpoint is read, when only its size is known.
-MemoryEstimate checkpoint_reading_memory(const std::string& command, const std::string& path, int64_t file_bytes);
+// What a bilmod checkpoint's header says without its tensors being read: the model's shape (the config in its
+// metadata) and its largest tensor's byte count (from the tensors' data offsets).
+struct CheckpointPeek {
+  ModelSpec spec;
+  int64_t largest_tensor_bytes = 0;
+};
+// False for anything but a bilmod checkpoint (a torch.save .pt, a damaged file: the loader reports those).
+bool peek_checkpoint(const std::string& path, CheckpointPeek* peek);
 
-// The model's shape from a bilmod checkpoint's header (the config in its metadata) without reading its tensors;
-// false for anything else (a torch.save .pt, a damaged file: the loader reports those).
-bool peek_checkpoint_spec(const std::string& path, ModelSpec* spec);
+// Peak while load_checkpoint reads a file of this size (checkpoint/checkpoint.cc): the file's bytes, the parsed
+// tensors (a second copy), the state they fill (parameters, optimiser and filter state: about the file again), the
+// largest tensor once more in PyTorch's order while it is converted, and the split's label table and duplicate check
+// (5 P^2 bytes). Without a header to read (peek null: a torch.save file, read by its own loader) 4 x the file.
+// Measured: bilinear H = 256 at P = 251 631 MB for a 186 MB file, at P = 499 2.40 GB for a 733 MB one (3.4 x: the
+// largest tensor, bilinear.weight, is a third of the file).
+int64_t checkpoint_load_bytes(int64_t file_bytes, const CheckpointPeek* peek);
+// The same as an estimate for `command`: checked before a checkpoint is read.
+MemoryEstimate checkpoint_reading_memory(const std::string& command, const std::string& path, int64_t file_bytes,
+                                         const CheckpointPeek* peek);
 
 // Resolves a checkpoint file or folder and checks that reading it fits the budget.
 Status check_checkpoint_reading(const std::string& command, const std::string& file_or_dir, const MemoryBudget& budget);
@@ -43,7 +54,8 @@ Status check_checkpoint_reading(const std::string& command, const std::string& f
 // the evaluation buffers, a micro-batch's activations, and the copies a checkpoint is written from.
 MemoryEstimate training_memory(const RunConfig& config, int64_t threads);
 
-// bilmod evaluate: the loaded state plus the evaluation buffers (--output streams the logits: one block per thread).
+// bilmod evaluate: the loaded state (the file's size, plus the split's label table) and the evaluation buffers
+// (--output streams the logits: one block per thread).
 MemoryEstimate evaluation_memory(const ModelSpec& spec, int64_t state_bytes, int64_t threads);
 
 }  // namespace bilmod

@@ -102,6 +102,57 @@ TEST(Plot, RendersEveryPanelKind) {
   fs::remove_all(dir);
 }
 
+// A series with nothing to draw (all NaN, as --over-training's validation columns are for checkpoints without a
+// split; or nothing > 0 on a log axis) is left out of the plot and keeps its data block, so the series after it
+// still read their own block. It used to leave an empty block, which merged with the next one: every later series
+// read its neighbour's data, and gnuplot stopped at the last index ("x range is invalid").
+TEST(Plot, LeavesOutSeriesWithNothingToDraw) {
+  Figure f;
+  f.name = "nothing_to_draw";
+  Panel loss;
+  loss.y.log = true;
+  Series train, val, restricted;
+  train.label = "train";
+  val.label = "validation";
+  restricted.label = "restricted";
+  for (int i = 0; i < 3; ++i) {
+    train.x.push_back(i), train.y.push_back(1.0 / (i + 1));
+    val.x.push_back(i), val.y.push_back(NAN);
+    restricted.x.push_back(i), restricted.y.push_back(2.0 / (i + 1));
+  }
+  loss.series = {train, val, restricted};
+  Panel accuracy;  // linear axes, one series all NaN
+  accuracy.series = {val};
+  Panel only_nan;  // log axis, nothing at all to draw
+  only_nan.y.log = true;
+  only_nan.series = {val};
+  Panel after;
+  Series norm;
+  norm.label = "weight norm";
+  norm.x = {0, 1, 2};
+  norm.y = {3, 4, 5};
+  after.series = {norm};
+  f.panels = {loss, accuracy, only_nan, after};
+  const fs::path dir = fs::temp_directory_path() / ("bilmod-plot-nan-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::vector<RenderedFigure> out;
+  const Status s = render_figures({f}, dir.string(), &out);
+  ASSERT_TRUE(s.is_ok()) << s.message();
+  const std::string script = read(out[0].script), data = read(out[0].data);
+  EXPECT_EQ(script.find("title \"validation\""), std::string::npos) << script;
+  EXPECT_NE(script.find("index 2 using 1:2 with lines lw 2 lc rgb '#2ca02c' title \"restricted\""), std::string::npos)
+      << "restricted keeps its block (2) and its colour\n" << script;
+  EXPECT_NE(script.find("index 5 using 1:2"), std::string::npos) << script;
+  EXPECT_NE(script.find("no values to draw"), std::string::npos) << script;
+  // Block 1 (validation on the log axis) is there and holds a line, so block 2 is restricted's.
+  const size_t block1 = data.find("# block 1:"), block2 = data.find("# block 2:");
+  ASSERT_NE(block1, std::string::npos);
+  ASSERT_NE(block2, std::string::npos);
+  EXPECT_NE(data.substr(block1, block2 - block1).find("NaN NaN"), std::string::npos) << data;
+  EXPECT_NE(data.find("# block 5: panel 4 series 'weight norm'"), std::string::npos) << data;
+  fs::remove_all(dir);
+}
+
 TEST(Plot, MissingGnuplotNamesThePackage) {
   const char* old_path = std::getenv("PATH");
   const std::string saved = old_path ? old_path : "";
