@@ -17,6 +17,7 @@ import sys
 import tempfile
 
 import numpy as np
+import torch
 
 from checklist import BILMOD, check, close, finish
 from test_analysis_spectra import load_safetensors, run
@@ -106,6 +107,22 @@ def main():
     check_case(tmp, "factored", "factored", ["--mod-basis", str(P), "--hidden-dim", "16"])
     check_case(tmp, "quad", "mlp", ["--activation", "quad", "--mod-basis", str(P), "--hidden-dim", "12"])
     check_case(tmp, "wide", "bilinear", ["--mod-basis", "5", "--hidden-dim", "40"])  # H > P^2: BDCSVD
+
+    # The upstream's own file: its direct model nn.Bilinear(P, P, P, bias=False) under torch.compile's prefix, saved
+    # by torch.save, against torch.linalg.svd as its eigendecompose calls it.
+    torch.manual_seed(0)
+    direct = torch.nn.Bilinear(P, P, P, bias=False)
+    pt = os.path.join(tmp, "upstream.pt")
+    torch.save({"model_state_dict": {"_orig_mod.bilinear.weight": direct.weight.detach().clone()},
+                "config": {"mod_basis": P, "use_output_projection": False, "seed": 0}}, pt)
+    pt_out = os.path.join(tmp, "upstream-svd.safetensors")
+    report = json.loads(run("analyze", pt, "--hosvd", "--output", pt_out, "--output-dir", os.path.join(tmp, "upstream-fig"),
+                            "--json"))
+    got, _ = load_safetensors(pt_out)
+    _, S_torch, Vh_torch = torch.linalg.svd(direct.weight.detach().reshape(P, P * P), full_matrices=False)
+    check("upstream .pt: read as torch.save", report["source_format"] == "torch.save", report["source_format"])
+    close("upstream .pt: S against torch.linalg.svd (float32, as eigendecompose)", got["S"], S_torch[:TOP_K].numpy(),
+          rtol=1e-5, atol=1e-6)
 
     # visualize-checkpoint: M_c's top singular vectors, U[:, i] then V[:, i] panels, against numpy up to sign.
     vis = os.path.join(tmp, "vis")
