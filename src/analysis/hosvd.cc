@@ -42,14 +42,14 @@ Eigen::MatrixXd unit_gram(const ModelWeights& w) {
   return vv.cwiseProduct(vv);
 }
 
-// Makes column i of u have its largest-magnitude entry positive, flipping row i of vh with it.
+// Makes column i of u have its largest-magnitude entry positive, flipping row i of vh (when given) with it.
 void fix_signs(Eigen::MatrixXd* u, RowMatrix* vh) {
   for (Eigen::Index i = 0; i < u->cols(); ++i) {
     Eigen::Index at = 0;
     u->col(i).cwiseAbs().maxCoeff(&at);
     if ((*u)(at, i) < 0) {
       u->col(i) *= -1;
-      vh->row(i) *= -1;
+      if (vh != nullptr) vh->row(i) *= -1;
     }
   }
 }
@@ -61,9 +61,8 @@ FlattenedSvd from_gram(const ModelWeights& w, int64_t k, FlattenedSvd r) {
   const int64_t H = r.d_out, n2 = r.side * r.side;
   r.u.resize(H, k);
   for (int64_t i = 0; i < k; ++i) r.u.col(i) = solver.eigenvectors().col(H - 1 - i);
+  fix_signs(&r.u, nullptr);  // before Vh, which follows from U
   r.vh = RowMatrix::Zero(k, n2);
-  RowMatrix none(k, 0);
-  fix_signs(&r.u, &none);
   r.s.resize(k);
   for (int64_t i = 0; i < k; ++i) {
     // Vh_i = U_i^T T / s_i. Its norm gives s_i to full precision, where sqrt of a Gram eigenvalue would lose the
