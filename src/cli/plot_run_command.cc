@@ -75,6 +75,9 @@ int run_plot_run(const PlotRunOptions& o) {
   loss.x.log = true;
   loss.y.label = "cross-entropy";
   loss.y.log = true;
+  // Losses start near log P at the left and fall: the lower left is empty, while the upper right is where the
+  // validation loss stays high until the run generalises, the part of the picture a key must not hide.
+  loss.legend_position = "bottom left";
   std::string caption = "Train (solid) and validation (dashed) accuracy and loss against epoch, log x";
   for (size_t i = 0; i < o.runs.size(); ++i) {
     StoredRun run;
