@@ -11,6 +11,7 @@
 #include "checkpoint/safetensors.h"
 #include "model/transformer.h"
 #include "util/atomic_file.h"
+#include "util/read_file.h"
 
 namespace bilmod {
 
@@ -276,19 +277,8 @@ Status parse_checkpoint(const uint8_t* data, size_t size, const std::string& ori
 Status load_checkpoint(const std::string& path, TrainingState* state) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return Status::runtime(path + ": no such checkpoint file");
-  if (fs::is_directory(path, ec)) return Status::runtime(path + ": is a folder, not a checkpoint file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::runtime(path + ": cannot open for reading (" + std::strerror(errno) + ")");
   std::vector<uint8_t> bytes;
-  try {
-    // Sized from the file first, so a large checkpoint is held once, not in a vector doubling as it grows.
-    const auto size = fs::file_size(path, ec);
-    if (!ec) bytes.reserve(static_cast<size_t>(size));
-    // libstdc++ throws from the stream buffer on a read error (EIO) even without exceptions() set.
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  } catch (const std::exception& e) {
-    return Status::runtime(path + ": read failed (" + e.what() + ")");
-  }
+  BILMOD_TRY(read_file_bytes(path, "checkpoint file", &bytes));
   return parse_checkpoint(bytes.data(), bytes.size(), path, state);
 }
 

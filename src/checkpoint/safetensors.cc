@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/read_file.h"
+
 namespace bilmod {
 
 namespace {
@@ -199,18 +201,8 @@ Status parse_safetensors(const uint8_t* data, size_t size, const std::string& or
 }
 
 Status read_safetensors(const std::string& path, SafetensorsFile* out) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return Status::runtime(path + ": is a folder, not a safetensors file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::runtime(path + ": cannot open for reading (" + std::strerror(errno) + ")");
   std::vector<uint8_t> bytes;
-  try {
-    // libstdc++ throws from the stream buffer on a read error (EISDIR, EIO) even without exceptions() set.
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  } catch (const std::exception& e) {
-    return Status::runtime(path + ": read failed (" + e.what() + ")");
-  }
-  if (in.bad()) return Status::runtime(path + ": read failed");
+  BILMOD_TRY(read_file_bytes(path, "safetensors file", &bytes));
   return parse_safetensors(bytes.data(), bytes.size(), path, out);
 }
 
