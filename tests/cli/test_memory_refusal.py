@@ -79,7 +79,12 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run("analyze", ckpt, "--json", "--max-memory", "64T")
     check("--max-memory 64T (beyond MemAvailable) runs", r.returncode == 0, r.stderr)
 
-    # The estimates cover what the commands really take.
+    # The estimates cover what the commands really take. Sanitizer builds hold shadow memory and redzones beside every
+    # buffer, which the estimates do not describe: there the commands run, and their peaks are not compared.
+    linked = subprocess.run(["ldd", BILMOD], capture_output=True, text=True).stdout
+    sanitized = "libasan" in linked or "libtsan" in linked
+    if sanitized:
+        skipping.skipped("estimates against measured peaks: sanitizer build", setup_installs_it=False)
     for name, estimate, args in [
         ("train", est_train, ["train", *common, "--epochs", "3", "--checkpoint-dir", os.path.join(tmp, "again")]),
         ("evaluate", est_eval, ["evaluate", ckpt, "--output", os.path.join(tmp, "logits.safetensors")]),
@@ -89,11 +94,14 @@ with tempfile.TemporaryDirectory() as tmp:
     ]:
         code, peak = peak_rss(*args)
         check(f"{name}: runs", code == 0, f"exit {code}")
-        check(f"{name}: estimate {estimate / 2**20:.0f} MB covers the measured peak {peak / 2**20:.0f} MB",
-              estimate >= peak, "")
+        if not sanitized:
+            check(f"{name}: estimate {estimate / 2**20:.0f} MB covers the measured peak {peak / 2**20:.0f} MB",
+                  estimate >= peak, "")
     code, peak = peak_rss("analyze", "--over-training", ckpt_dir, "--output-dir", os.path.join(tmp, "figs"))
-    check(f"analyze --over-training: estimate {est_over / 2**20:.0f} MB covers the measured peak {peak / 2**20:.0f} MB",
-          code == 0 and est_over >= peak, f"exit {code}")
+    check("analyze --over-training: runs", code == 0, f"exit {code}")
+    if not sanitized:
+        check(f"analyze --over-training: estimate {est_over / 2**20:.0f} MB covers the measured peak "
+              f"{peak / 2**20:.0f} MB", est_over >= peak, "")
 
     # Larger: the estimates' terms in P and H, not the process's own 64 MB, must cover the peak. The checkpoints are
     # written with --epochs 0 (the cost depends on the model's shape only). bilinear P = 251, H = 256: a 186 MB
@@ -101,11 +109,7 @@ with tempfile.TemporaryDirectory() as tmp:
     # file, once more while it is converted to bilmod's order: an estimate of 3 x the file fell 10 MB short); its
     # analysis widens that weight to double. factored P = 499, H = 256: the class spectra's low-rank path (2P > 512),
     # the per-s logit sums and Fourier tables (P^2 doubles each), a figure's 998 x 998 matrices. About 40 s.
-    # Sanitizer builds hold shadow memory and redzones beside every buffer, which the estimates do not describe.
-    linked = subprocess.run(["ldd", BILMOD], capture_output=True, text=True).stdout
-    if "libasan" in linked or "libtsan" in linked:
-        skipping.skipped("estimates against peaks at large P: sanitizer build", setup_installs_it=False)
-    else:
+    if not sanitized:
         for model, P in [("bilinear", 251), ("factored", 499)]:
             run_dir = os.path.join(tmp, f"{model}{P}")
             shape = ["--model", model, "--mod-basis", str(P), "--hidden-dim", "256", "--train-frac", "0.3", "--no-track",
