@@ -262,6 +262,21 @@ bool as_number(const PickleValue* v, double* out) {
   return true;
 }
 
+// A tensor of the file into bilmod's storage order at `dst` (info's layout); `what` names it in the error a
+// non-finite value gets ("tensor 'output.weight'").
+Status store_tensor(TorchArchive* storages, const std::string& label, const TorchTensorRef& t, const ParameterInfo& info,
+                    const std::string& path, const std::string& what, float* dst) {
+  std::vector<double> values;
+  BILMOD_TRY(storages->values(label, t, &values));
+  std::vector<float> torch_order(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) return Status::runtime(path + ": " + what + " holds a non-finite value");
+    torch_order[i] = static_cast<float>(values[i]);
+  }
+  from_torch_order(info, torch_order.data(), dst);
+  return Status::ok();
+}
+
 // optimizer_state_dict of torch.optim.AdamW over the model's parameters, in order: its hyperparameters into the
 // config, exp_avg and exp_avg_sq into the state in bilmod's storage order, the step (a tensor since torch 1.12).
 Status read_adamw_state(const PickleValue& root, const std::vector<std::string>& parameter_order, const std::string& path,
@@ -297,7 +312,6 @@ Status read_adamw_state(const PickleValue& root, const std::vector<std::string>&
   state->optimizer.reset(config.optimizer_settings(), state->layout.total);
   int64_t step = -1;
   std::vector<double> values;
-  std::vector<float> torch_order;
   for (size_t j = 0; j < parameter_order.size(); ++j) {
     const std::string& name = parameter_order[j];
     const ParameterInfo* info = state->layout.find(name);
@@ -323,13 +337,8 @@ Status read_adamw_state(const PickleValue& root, const std::vector<std::string>&
         const PickleValue* t = slots->get(slot);
         if (!t || t->kind != K::kTensor || t->tensor.shape != info->torch_shape)
           return Status::runtime(path + ": the AdamW state of '" + name + "' has no " + slot + " of its shape");
-        BILMOD_TRY(storages->values(name + " " + slot, t->tensor, &values));
-        torch_order.resize(values.size());
-        for (size_t i = 0; i < values.size(); ++i) {
-          if (!std::isfinite(values[i])) return Status::runtime(path + ": AdamW's " + slot + " of '" + name + "' holds a non-finite value");
-          torch_order[i] = static_cast<float>(values[i]);
-        }
-        from_torch_order(*info, torch_order.data(), buffer->data() + info->offset);
+        BILMOD_TRY(store_tensor(storages, name + " " + slot, t->tensor, *info, path,
+                                std::string("AdamW's ") + slot + " of '" + name + "'", buffer->data() + info->offset));
       }
     }
     if (step >= 0 && this_step != step)
@@ -636,7 +645,6 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
   state.layout = make_parameter_layout(state.spec);
   state.params.assign(state.layout.total, 0.0f);
   std::vector<double> values;
-  std::vector<float> torch_order;
   for (const ParameterInfo& info : state.layout.parameters) {
     const TorchTensorRef& t = *tensors.at(info.name);
     if (t.shape != info.torch_shape) {
@@ -645,13 +653,8 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
       return Status::runtime(path + ": tensor '" + info.name + "' has shape (" + dims + ") where a " + kind +
                              " model with P = " + std::to_string(P) + ", H = " + std::to_string(H) + " has another");
     }
-    BILMOD_TRY(storages.values(info.name, t, &values));
-    torch_order.resize(values.size());
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (!std::isfinite(values[i])) return Status::runtime(path + ": tensor '" + info.name + "' holds a non-finite value");
-      torch_order[i] = static_cast<float>(values[i]);
-    }
-    from_torch_order(info, torch_order.data(), state.params.data() + info.offset);
+    BILMOD_TRY(store_tensor(&storages, info.name, t, info, path, "tensor '" + info.name + "'",
+                            state.params.data() + info.offset));
   }
   if (with_optimizer) {
     for (std::string& name : parameter_order) name = name.substr(prefix_length);
