@@ -218,6 +218,27 @@ def relative_difference(actual, expected):
     return float(np.max(np.abs(actual - expected)) / max(np.max(np.abs(expected)), 1e-30))
 
 
+# The parity tests' limits: per-step loss relative to PyTorch's, final tensors relative to their largest value.
+LOSS_RTOL, PARAM_RTOL = 1e-5, 1e-4
+
+
+def check_step_losses(failures, label, ours, theirs, note=""):
+    """Same number of optimiser steps as PyTorch, and each step's loss within LOSS_RTOL of its."""
+    failures.check(len(ours) == len(theirs), f"{label}: {len(ours)} steps (PyTorch {len(theirs)})")
+    if len(ours) == len(theirs):
+        worst = max(abs(x - y) / abs(y) for x, y in zip(ours, theirs))
+        failures.check(worst <= LOSS_RTOL, f"{label}: per-step loss, largest relative difference {worst:.3g} "
+                                           f"(limit {LOSS_RTOL}{note})")
+
+
+def check_final_tensors(failures, label, final, reference, limit=PARAM_RTOL):
+    """Each reference tensor (name -> numpy array) against bilmod's checkpoint tensor of that name."""
+    for name, expected in reference.items():
+        diff = relative_difference(final[name], expected)
+        failures.check(diff <= limit, f"{label}: final {name}, largest difference {diff:.3g} of its largest value "
+                                      f"(limit {limit})")
+
+
 class Failures:
     """Collects failed comparisons, printing each with its largest difference; exit 1 if any."""
 

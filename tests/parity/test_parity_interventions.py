@@ -9,19 +9,16 @@ gradfilter_ma, stablemax_cross_entropy, cross_entropy_float64 and OrthoGrad of g
 stability), not from bilmod's code.
 """
 import json
-import math
 import os
 from collections import deque
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bilmod_reference import (Failures, epoch_order, make_model, read_safetensors, relative_difference, run_bilmod,
-                              state_dict_numpy, step_losses, tempdir, write_safetensors)
+from bilmod_reference import (Failures, check_final_tensors, check_step_losses, epoch_order, make_model,
+                              read_safetensors, run_bilmod, state_dict_numpy, step_losses, tempdir, write_safetensors)
 
 torch.set_num_threads(1)
-LOSS_RTOL, PARAM_RTOL = 1e-5, 1e-4  # as tests/parity/test_parity_optimizer.py
 
 
 # --- the reference formulas -----------------------------------------------------------------------------------------
@@ -209,17 +206,10 @@ def main():
             train_pairs = [int(x) for x in first["data.train_indices"]]
             ours = step_losses(log)
             theirs = reference_run(model, train_pairs, c)
-            failures.check(len(ours) == len(theirs), f"{c['name']}: {len(ours)} steps (PyTorch {len(theirs)})")
-            if len(ours) == len(theirs):
-                worst = max(abs(x - y) / abs(y) for x, y in zip(ours, theirs))
-                failures.check(worst <= LOSS_RTOL, f"{c['name']}: per-step loss, largest relative difference "
-                                                   f"{worst:.3g} (limit {LOSS_RTOL})")
+            check_step_losses(failures, c["name"], ours, theirs)
             final, meta = read_safetensors(os.path.join(d, f"checkpoint_epoch_{c['epochs']}.safetensors"))
             reference = state_dict_numpy(model)
-            for name, expected in reference.items():
-                diff = relative_difference(final[name], expected)
-                failures.check(diff <= PARAM_RTOL, f"{c['name']}: final {name}, largest difference "
-                                                   f"{diff:.3g} of its largest value (limit {PARAM_RTOL})")
+            check_final_tensors(failures, c["name"], final, reference)
             # The measures of the last evaluation, against the same quantities of bilmod's final parameters in torch.
             metrics = json.loads(meta["metrics"])
             ours_model = make_model(c["model"], c["p"], c["h"], c["activation"])

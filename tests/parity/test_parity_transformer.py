@@ -14,10 +14,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bilmod_reference import Failures, read_safetensors, relative_difference, run_bilmod, step_losses, tempdir
+from bilmod_reference import (Failures, check_final_tensors, check_step_losses, read_safetensors, run_bilmod,
+                              step_losses, tempdir)
 
 torch.set_num_threads(1)
-LOSS_RTOL, PARAM_RTOL = 1e-5, 1e-4
 P, D_MODEL, HEADS, D_MLP, EPOCHS, WARMUP = 23, 32, 4, 64, 50, 10
 LR, WD, BETAS = 1e-3, 1.0, (0.9, 0.98)
 
@@ -180,16 +180,9 @@ def main():
             train_pairs = [int(x) for x in first["data.train_indices"]]
             theirs = reference_losses(model, train_pairs)
             ours = step_losses(log)
-            failures.check(len(ours) == len(theirs), f"{mlp}: {len(ours)} steps (PyTorch {len(theirs)})")
-            if len(ours) == len(theirs):
-                worst = max(abs(x - y) / abs(y) for x, y in zip(ours, theirs))
-                failures.check(worst <= LOSS_RTOL, f"{mlp}: per-step loss, largest relative difference {worst:.3g} "
-                                                   f"(limit {LOSS_RTOL}; loss {theirs[0]:.4f} -> {theirs[-1]:.4f})")
+            check_step_losses(failures, mlp, ours, theirs, f"; loss {theirs[0]:.4f} -> {theirs[-1]:.4f}")
             final, _ = read_safetensors(os.path.join(d, f"checkpoint_epoch_{EPOCHS}.safetensors"))
-            for name, expected in model.state_dict().items():
-                diff = relative_difference(final[name], expected.detach().numpy())
-                failures.check(diff <= PARAM_RTOL, f"{mlp}: final {name}, largest difference {diff:.3g} of its "
-                                                   f"largest value (limit {PARAM_RTOL})")
+            check_final_tensors(failures, mlp, final, {k: v.detach().numpy() for k, v in model.state_dict().items()})
 
             # Bitwise: two threads, and a run stopped at epoch 20 then resumed.
             with tempdir() as d2, tempdir() as d3:

@@ -13,9 +13,9 @@ import subprocess
 import numpy as np
 import torch
 
-from bilmod_reference import (BILMOD, Failures, make_model, read_safetensors, relative_difference, run_bilmod,
-                              state_dict_numpy, step_losses, tempdir, write_safetensors)
-from test_parity_optimizer import LOSS_RTOL, PARAM_RTOL, reference_run
+from bilmod_reference import (BILMOD, Failures, check_final_tensors, check_step_losses, make_model, read_safetensors,
+                              run_bilmod, state_dict_numpy, step_losses, tempdir, write_safetensors)
+from test_parity_optimizer import reference_run
 
 torch.set_num_threads(1)
 
@@ -70,18 +70,10 @@ def main():
             ours = step_losses(log)
             theirs, _ = reference_run(model, train_pairs, c["p"], "add", "adamw", c["epochs"], c["batch_size"], 1,
                                       c["full_batch"], c["lr"], c["wd"], 0.0, 0, "constant", c["seed"])
-            failures.check(len(ours) == len(theirs), f"{c['name']}: {len(ours)} steps (PyTorch {len(theirs)})")
-            if len(ours) == len(theirs):
-                worst = max(abs(x - y) / abs(y) for x, y in zip(ours, theirs))
-                failures.check(worst <= LOSS_RTOL, f"{c['name']}: per-step loss, largest relative difference "
-                                                   f"{worst:.3g} (limit {LOSS_RTOL})")
+            check_step_losses(failures, c["name"], ours, theirs)
             last = os.path.join(d, f"checkpoint_epoch_{c['epochs']}.safetensors")
             final, _ = read_safetensors(last)
-            reference = state_dict_numpy(model)
-            for name, expected in reference.items():
-                diff = relative_difference(final[name], expected)
-                failures.check(diff <= PARAM_RTOL, f"{c['name']}: final {name}, largest difference "
-                                                   f"{diff:.3g} of its largest value (limit {PARAM_RTOL})")
+            check_final_tensors(failures, c["name"], final, state_dict_numpy(model))
             # The checkpoint is the upstream's state dict: strict load, then the same logits on every pair.
             fresh = make_model("bilinear", c["p"], c["h"] or c["p"], c["activation"], c["bias"], c["projection"])
             tensors = {k: torch.from_numpy(v) for k, v in final.items() if not k.startswith(("optimizer.", "data."))}

@@ -14,9 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bilmod_reference import (BILMOD, Failures, UpstreamBilinearModel, read_safetensors, relative_difference,
-                              run_bilmod, step_losses, tempdir)
-from test_parity_optimizer import LOSS_RTOL, PARAM_RTOL
+from bilmod_reference import (BILMOD, PARAM_RTOL, Failures, UpstreamBilinearModel, check_step_losses, read_safetensors,
+                              relative_difference, run_bilmod, step_losses, tempdir)
 
 torch.set_num_threads(1)
 
@@ -113,11 +112,7 @@ def main():
                            f"{c['name']}: the start says the batch order from here on is bilmod's")
             ours = step_losses(log)
             theirs = continue_in_pytorch(model, opt, train, c["P"], more)
-            failures.check(len(ours) == len(theirs), f"{c['name']}: {len(ours)} steps after the resume (PyTorch {len(theirs)})")
-            if len(ours) == len(theirs):
-                worst = max(abs(x - y) / abs(y) for x, y in zip(ours, theirs))
-                failures.check(worst <= LOSS_RTOL, f"{c['name']}: per-step loss after the resume, largest relative "
-                                                   f"difference {worst:.3g} (limit {LOSS_RTOL})")
+            check_step_losses(failures, c["name"] + " after the resume", ours, theirs)
             final, meta = read_safetensors(os.path.join(out, f"checkpoint_epoch_{c['epochs'] + more}.safetensors"))
             failures.check(np.array_equal(final["data.train_indices"], train.numpy()),
                            f"{c['name']}: the resumed run trains on the upstream's split")
