@@ -15,23 +15,19 @@
 #include "plot/heatmap_downsample.h"
 #include "plot/html_index.h"
 #include "train/evaluate.h"
+#include "util/format_number.h"
 
 namespace bilmod {
 
 namespace {
 
-std::string fmt(const char* format, double x) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, x);
-  return buf;
-}
 std::string str(int64_t x) { return std::to_string(x); }
 
 int grid_columns(size_t n) { return std::max(1, static_cast<int>(std::ceil(std::sqrt(static_cast<double>(n))))); }
 
 std::string describe_frequency(const DominantFrequency& d, bool blocks) {
-  std::string s = "k = " + str(d.frequency) + " (" + fmt("%.0f", 100 * d.share) + " %";
-  if (blocks) s += "; a " + fmt("%.0f", 100 * d.share_a) + " %, b " + fmt("%.0f", 100 * d.share_b) + " %";
+  std::string s = "k = " + str(d.frequency) + " (" + format_number("%.0f", 100 * d.share) + " %";
+  if (blocks) s += "; a " + format_number("%.0f", 100 * d.share_a) + " %, b " + format_number("%.0f", 100 * d.share_b) + " %";
   return s + ")";
 }
 
@@ -48,7 +44,7 @@ Figure eigenvector_figure(const std::string& name, const std::string& title, con
   f.height = 320 * rows + 70;
   for (int64_t i = 0; i < n; ++i) {
     const DominantFrequency d = dominant_frequency(basis, s.eigenvectors.col(i));
-    f.panels.push_back(vector_panel("{/Symbol l}_" + str(i + 1) + " = " + fmt("%.4g", s.eigenvalues[i]) + ",  " +
+    f.panels.push_back(vector_panel("{/Symbol l}_" + str(i + 1) + " = " + format_number("%.4g", s.eigenvalues[i]) + ",  " +
                                         describe_frequency(d, blocks),
                                     s.eigenvectors.col(i), basis, blocks));
   }
@@ -74,10 +70,10 @@ Figure singular_vector_figure(const ModelWeights& w, int64_t c, const SymmetricS
   std::vector<Panel> right;
   for (int64_t i = 0; i < n; ++i) {
     const DominantFrequency dl = dominant_frequency(basis, t.left.col(i)), dr = dominant_frequency(basis, t.right.col(i));
-    Panel u = vector_panel("U[:, " + str(i) + "]  ({/Symbol s} = " + fmt("%.4g", t.values[i]) + "), k = " +
-                               str(dl.frequency) + " (" + fmt("%.0f", 100 * dl.share) + " %)",
+    Panel u = vector_panel("U[:, " + str(i) + "]  ({/Symbol s} = " + format_number("%.4g", t.values[i]) + "), k = " +
+                               str(dl.frequency) + " (" + format_number("%.0f", 100 * dl.share) + " %)",
                            t.left.col(i), basis, symmetric);
-    Panel v = vector_panel("V[:, " + str(i) + "], k = " + str(dr.frequency) + " (" + fmt("%.0f", 100 * dr.share) + " %)",
+    Panel v = vector_panel("V[:, " + str(i) + "], k = " + str(dr.frequency) + " (" + format_number("%.0f", 100 * dr.share) + " %)",
                            t.right.col(i), basis, symmetric);
     if (!symmetric && t.left.rows() <= kMaxEigenvectorPoints) u.x.label = "input a", v.x.label = "input b";  // M_c's rows, columns
     f.panels.push_back(u);
@@ -117,11 +113,11 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
   summary->push_back("Checkpoint " + input.path + " (" + input.format + "): " + model + " model, P = " + str(P) + ", H = " +
                      str(H) + ", operation " + operation_name(state.data.operation) + ", epoch " + str(state.epoch) + ".");
   if (input.split_known)
-    summary->push_back("Recomputed from the parameters: train accuracy " + fmt("%.4f", metrics.train_accuracy) +
-                       ", validation accuracy " + fmt("%.4f", metrics.val_accuracy) + " (loss " + fmt("%.4g", metrics.train_loss) +
-                       " / " + fmt("%.4g", metrics.val_loss) + ").");
+    summary->push_back("Recomputed from the parameters: train accuracy " + format_number("%.4f", metrics.train_accuracy) +
+                       ", validation accuracy " + format_number("%.4f", metrics.val_accuracy) + " (loss " + format_number("%.4g", metrics.train_loss) +
+                       " / " + format_number("%.4g", metrics.val_loss) + ").");
   else
-    summary->push_back("Accuracy over every pair " + fmt("%.4f", metrics.train_accuracy) + " (the file holds no split).");
+    summary->push_back("Accuracy over every pair " + format_number("%.4f", metrics.train_accuracy) + " (the file holds no split).");
   for (const auto& n : input.notes) notes->push_back(n);
 
   std::vector<int64_t> classes = options.output_classes.empty() ? default_output_classes(P) : options.output_classes;
@@ -307,8 +303,8 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
       named_keys = "key frequencies " + keys;
     }
     p.title = keys.empty() ? "no key frequencies: the logits do not vary with " + s_name
-                           : named_keys + ": " + fmt("%.1f", 100 * lf.key_share) + " % of the variance (all k: " +
-                                 fmt("%.1f", 100 * lf.all_share) + " %)";
+                           : named_keys + ": " + format_number("%.1f", 100 * lf.key_share) + " % of the variance (all k: " +
+                                 format_number("%.1f", 100 * lf.all_share) + " %)";
     p.legend = true;
     Series key_bars, other_bars;
     key_bars.style = other_bars.style = SeriesStyle::kBars;
@@ -333,8 +329,8 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
     if (lf.key_frequencies.empty()) summary->push_back("Key frequencies: none (the logits do not vary with " + s_name + ").");
     else {
       const ProgressLosses losses = progress_losses(spec, state.layout, state.params, sums, state.data, lf.key_frequencies);
-      summary->push_back("Key frequencies " + keys + " (" + fmt("%.1f", 100 * lf.key_share) + " % of the logits' variance); restricted loss " +
-                         fmt("%.4g", losses.restricted_loss) + ", excluded loss " + fmt("%.4g", losses.excluded_loss) + ".");
+      summary->push_back("Key frequencies " + keys + " (" + format_number("%.1f", 100 * lf.key_share) + " % of the logits' variance); restricted loss " +
+                         format_number("%.4g", losses.restricted_loss) + ", excluded loss " + format_number("%.4g", losses.excluded_loss) + ".");
     }
     figures.push_back(f);
   } else {
@@ -351,7 +347,7 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
     f.width = 1100;
     f.height = 520;
     Panel p;
-    p.title = "Gini coefficient of the per-frequency norms: " + fmt("%.3f", gini_coefficient(norms)) + " (near 1 = few frequencies)";
+    p.title = "Gini coefficient of the per-frequency norms: " + format_number("%.3f", gini_coefficient(norms)) + " (near 1 = few frequencies)";
     p.x.label = "frequency k";
     p.y.label = "norm of the weights at k";
     p.x.min = 0, p.x.max = static_cast<double>(frequency_count(P)) + 1;

@@ -5,15 +5,11 @@
 #include <vector>
 
 #include "analysis/matrix_figures.h"
+#include "util/format_number.h"
 
 namespace bilmod {
 
 namespace {
-std::string fmt(const char* format, double x) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, x);
-  return buf;
-}
 std::string str(int64_t x) { return std::to_string(x); }
 
 double share(const FlattenedSvd& svd, int64_t i) {
@@ -57,7 +53,7 @@ SafetensorsFile hosvd_tensors(const HosvdReport& r) {
                    {"d_in_1", str(svd.side)},
                    {"top_k", str(k)},
                    {"method", svd.method},
-                   {"frobenius_sq", fmt("%.17g", svd.frobenius_sq)}};
+                   {"frobenius_sq", format_number("%.17g", svd.frobenius_sq)}};
   return file;
 }
 
@@ -96,8 +92,8 @@ std::string format_hosvd(const HosvdReport& r) {
   double cumulative = 0;
   for (Eigen::Index i = 0; i < svd.s.size(); ++i) {
     cumulative += share(svd, i);
-    out += "  " + fmt("%3.0f", static_cast<double>(i + 1)) + "  " + fmt("%12.6g", svd.s[i]) + "  " +
-           fmt("%6.2f %%", 100 * share(svd, i)) + "  " + fmt("%6.2f %%", 100 * cumulative) + "\n";
+    out += "  " + format_number("%3.0f", static_cast<double>(i + 1)) + "  " + format_number("%12.6g", svd.s[i]) + "  " +
+           format_number("%6.2f %%", 100 * share(svd, i)) + "  " + format_number("%6.2f %%", 100 * cumulative) + "\n";
   }
   return out;
 }
@@ -128,7 +124,7 @@ Figure hosvd_figure(const HosvdReport& r, const ModelWeights& w) {
   f.panels.push_back(values);
   for (int64_t i = 0; i < shown; ++i) {
     Panel p;
-    p.title = "Vh[" + str(i) + "]: {/Symbol s} = " + fmt("%.4g", svd.s[i]) + " (" + fmt("%.1f", 100 * share(svd, i)) + " %)";
+    p.title = "Vh[" + str(i) + "]: {/Symbol s} = " + format_number("%.4g", svd.s[i]) + " (" + format_number("%.1f", 100 * share(svd, i)) + " %)";
     const RowMatrix m = Eigen::Map<const RowMatrix>(svd.vh.row(i).data(), svd.side, svd.side);
     p.heatmap = heatmap_of(m, r.mod_basis);
     label_matrix_axes(&p, w);

@@ -8,6 +8,7 @@
 #include "analysis/input_weight_fourier.h"
 #include "analysis/interaction_matrices.h"
 #include "analysis/model_weights.h"
+#include "util/format_number.h"
 
 namespace bilmod {
 
@@ -212,15 +213,10 @@ nlohmann::json to_json(const AnalysisReport& r) {
 }
 
 namespace {
-std::string fmt(const char* format, double x) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, x);
-  return buf;
-}
 
 std::string describe(const DominantFrequency& d, bool blocks) {
-  std::string s = "k=" + std::to_string(d.frequency) + " (" + fmt("%.0f", 100 * d.share) + " %";
-  if (blocks) s += ", a " + fmt("%.0f", 100 * d.share_a) + " % / b " + fmt("%.0f", 100 * d.share_b) + " %";
+  std::string s = "k=" + std::to_string(d.frequency) + " (" + format_number("%.0f", 100 * d.share) + " %";
+  if (blocks) s += ", a " + format_number("%.0f", 100 * d.share_a) + " % / b " + format_number("%.0f", 100 * d.share_b) + " %";
   return s + ")";
 }
 }  // namespace
@@ -232,34 +228,34 @@ std::string format_report(const AnalysisReport& r) {
   out += "model        " + r.model + ", P = " + std::to_string(r.mod_basis) + ", H = " + std::to_string(r.hidden_dim) +
          ", operation " + r.operation + ", epoch " + std::to_string(r.epoch) + "\n";
   if (r.split_known)
-    out += "accuracy     train " + fmt("%.4f", r.metrics.train_accuracy) + " (loss " + fmt("%.4g", r.metrics.train_loss) +
-           "), val " + fmt("%.4f", r.metrics.val_accuracy) + " (loss " + fmt("%.4g", r.metrics.val_loss) + ")\n";
+    out += "accuracy     train " + format_number("%.4f", r.metrics.train_accuracy) + " (loss " + format_number("%.4g", r.metrics.train_loss) +
+           "), val " + format_number("%.4f", r.metrics.val_accuracy) + " (loss " + format_number("%.4g", r.metrics.val_loss) + ")\n";
   else
-    out += "accuracy     every pair " + fmt("%.4f", r.metrics.train_accuracy) + " (loss " + fmt("%.4g", r.metrics.train_loss) +
+    out += "accuracy     every pair " + format_number("%.4f", r.metrics.train_accuracy) + " (loss " + format_number("%.4g", r.metrics.train_loss) +
            "; the checkpoint holds no train/validation split)\n";
   if (r.fourier_applies) {
     if (!r.logit.key_frequencies.empty()) {
-      out += "key frequencies (" + fmt("%.1f", 100 * r.logit.key_share) + " % of logit variance; all frequencies " +
-             fmt("%.1f", 100 * r.logit.all_share) + " %):";
-      for (int64_t k : r.logit.key_frequencies) out += " " + std::to_string(k) + " (" + fmt("%.1f", 100 * r.logit.share[k - 1]) + " %)";
+      out += "key frequencies (" + format_number("%.1f", 100 * r.logit.key_share) + " % of logit variance; all frequencies " +
+             format_number("%.1f", 100 * r.logit.all_share) + " %):";
+      for (int64_t k : r.logit.key_frequencies) out += " " + std::to_string(k) + " (" + format_number("%.1f", 100 * r.logit.share[k - 1]) + " %)";
       out += "\n";
-      out += "restricted loss " + fmt("%.4g", r.losses.restricted_loss) + ", excluded loss " +
-             fmt("%.4g", r.losses.excluded_loss) + "\n";
+      out += "restricted loss " + format_number("%.4g", r.losses.restricted_loss) + ", excluded loss " +
+             format_number("%.4g", r.losses.excluded_loss) + "\n";
     } else {
-      out += "key frequencies none (all frequencies explain " + fmt("%.1f", 100 * r.logit.all_share) + " % of logit variance)\n";
+      out += "key frequencies none (all frequencies explain " + format_number("%.1f", 100 * r.logit.all_share) + " % of logit variance)\n";
     }
   }
-  out += "input weights Gini of per-frequency norms " + fmt("%.3f", r.input_gini) + " (near 1 = few frequencies)\n";
+  out += "input weights Gini of per-frequency norms " + format_number("%.3f", r.input_gini) + " (near 1 = few frequencies)\n";
   if (r.has_interaction_matrices) {
     out += "\nper-class interaction matrices (" + std::string(blocks ? "Q(c)" : "M_c") +
            "), top eigenvalues by |lambda| with their eigenvectors' dominant frequency:\n";
     for (const auto& c : r.classes) {
       out += "  class " + std::to_string(c.index) + ":\n";
       for (size_t i = 0; i < c.eigenvalues.size(); ++i)
-        out += "    " + fmt("%+11.4g", c.eigenvalues[i]) + "  " + describe(c.frequencies[i], blocks) + "\n";
+        out += "    " + format_number("%+11.4g", c.eigenvalues[i]) + "  " + describe(c.frequencies[i], blocks) + "\n";
       if (!c.singular_values.empty()) {
         out += "    singular values:";
-        for (double s : c.singular_values) out += " " + fmt("%.4g", s);
+        for (double s : c.singular_values) out += " " + format_number("%.4g", s);
         out += "\n";
       }
     }

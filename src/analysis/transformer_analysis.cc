@@ -8,6 +8,7 @@
 
 #include "analysis/fourier.h"
 #include "model/transformer.h"
+#include "util/format_number.h"
 
 namespace bilmod {
 
@@ -139,17 +140,12 @@ nlohmann::json to_json(const TransformerAnalysis& t) {
 }
 
 std::string format_transformer_analysis(const TransformerAnalysis& t) {
-  auto fmt = [](const char* f, double x) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, f, x);
-    return std::string(buf);
-  };
   std::string out = "\ntransformer: W_E's strongest frequencies (norm):";
   std::vector<std::pair<double, int64_t>> ranked;
   for (size_t k = 0; k < t.embed_frequency_norms.size(); ++k) ranked.push_back({t.embed_frequency_norms[k], k + 1});
   std::sort(ranked.rbegin(), ranked.rend());
   for (size_t i = 0; i < std::min<size_t>(6, ranked.size()); ++i)
-    out += " " + std::to_string(ranked[i].second) + " (" + fmt("%.3g", ranked[i].first) + ")";
+    out += " " + std::to_string(ranked[i].second) + " (" + format_number("%.3g", ranked[i].first) + ")";
   // Neuron clusters: neurons whose best frequency explains at least half their variance, per frequency.
   std::map<int64_t, int> clusters;
   int clustered = 0;
@@ -160,8 +156,8 @@ std::string format_transformer_analysis(const TransformerAnalysis& t) {
   for (auto [k, n] : clusters) out += " " + std::to_string(k) + ": " + std::to_string(n);
   out += "\nattention of '=' (mean over every pair), per head: ";
   for (size_t h = 0; h < t.attention.size(); ++h)
-    out += (h ? "; " : "") + std::string("head ") + std::to_string(h) + " a " + fmt("%.2f", t.attention[h][0]) + " b " +
-           fmt("%.2f", t.attention[h][1]) + " '=' " + fmt("%.2f", t.attention[h][2]);
+    out += (h ? "; " : "") + std::string("head ") + std::to_string(h) + " a " + format_number("%.2f", t.attention[h][0]) + " b " +
+           format_number("%.2f", t.attention[h][1]) + " '=' " + format_number("%.2f", t.attention[h][2]);
   out += "\n";
   if (!t.bilinear.empty()) {
     std::map<int64_t, int> freq;
