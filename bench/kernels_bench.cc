@@ -144,8 +144,9 @@ void BM_AdamWDense(benchmark::State& state) {
   OptimizerSettings settings;
   OptimizerState opt;
   opt.reset(settings, n);
+  Optimizer optimizer(settings, params.data(), &opt, n);
   for (auto _ : state) {
-    optimizer_step(settings, 3e-3, params.data(), grads.data(), &opt, n);
+    optimizer.step(3e-3, grads.data());
     benchmark::DoNotOptimize(params.data());
   }
   state.counters["GB/s"] = benchmark::Counter(28.0 * static_cast<double>(n) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
@@ -166,23 +167,24 @@ void BM_AdamWLazyEpoch(benchmark::State& state) {
   OptimizerSettings settings;
   OptimizerState opt;
   opt.reset(settings, n);
-  LazyRows lazy = make_lazy_rows(settings, opt, 0, rows, kH);
+  const SparseRows block{0, rows, kH};
+  Optimizer optimizer(settings, params.data(), &opt, n, &block);
   const Dataset data = make_dataset(kP, Operation::kAdd, 0.8, 0);
   int64_t epoch = 0;
   for (auto _ : state) {
     const std::vector<int32_t> order = epoch_order(static_cast<int64_t>(data.train_indices.size()), 0, epoch++);
     for (int64_t s = 0; s < steps; ++s) {
-      clear_gradients(&lazy, grads.data(), n);
+      optimizer.zero_grad(grads.data());
       const int64_t count = std::min<int64_t>(kBatch, static_cast<int64_t>(order.size()) - s * kBatch);
       std::vector<int64_t> touched(count);
       for (int64_t i = 0; i < count; ++i) touched[i] = data.train_indices[order[s * kBatch + i]];
-      optimizer_catch_up_rows(settings, params.data(), &opt, &lazy, touched.data(), count);
+      optimizer.prepare_rows(touched.data(), count);
       for (int64_t r : touched)
         for (int64_t k = 0; k < kH; ++k) grads[r * kH + k] = 1e-3f;
       for (size_t i = static_cast<size_t>(rows * kH); i < n; ++i) grads[i] = 1e-3f;
-      optimizer_step_lazy(settings, 3e-3, params.data(), grads.data(), &opt, n, &lazy, touched.data(), count);
+      optimizer.step(3e-3, grads.data());
     }
-    optimizer_sync(settings, params.data(), &opt, &lazy);
+    optimizer.sync();
     benchmark::DoNotOptimize(params.data());
   }
   state.counters["params/s"] = benchmark::Counter(static_cast<double>(n) * steps, benchmark::Counter::kIsIterationInvariantRate);

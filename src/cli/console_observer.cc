@@ -47,9 +47,9 @@ Status ConsoleObserver::on_start(const TrainingState& state) {
   return Status::ok();
 }
 
-void ConsoleObserver::on_step(const TrainingState& state, double batch_loss, double lr) {
+void ConsoleObserver::on_step(const StepReport& step) {
   if (log::enabled(log::Level::kDebug))
-    log::write(log::Level::kDebug, "step", {{"step", state.step}, {"train/batch_loss", batch_loss}, {"lr", lr}});
+    log::write(log::Level::kDebug, "step", {{"step", step.step}, {"train/batch_loss", step.batch_loss}, {"lr", step.lr}});
 }
 
 void ConsoleObserver::on_evaluation(const TrainingState& state, const nlohmann::json& metrics) {

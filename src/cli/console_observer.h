@@ -20,7 +20,7 @@ class ConsoleObserver : public TrainingObserver {
  public:
   explicit ConsoleObserver(bool progress_bar) : progress_bar_(progress_bar) {}
   Status on_start(const TrainingState& state) override;
-  void on_step(const TrainingState& state, double batch_loss, double lr) override;
+  void on_step(const StepReport& step) override;
   void on_evaluation(const TrainingState& state, const nlohmann::json& metrics) override;
   void on_checkpoint(const TrainingState& state, const std::string& path) override;
   void on_finish(const TrainingState& state, const Status& outcome) override;

@@ -1,22 +1,13 @@
 // One AdamW step on a register of N float lanes (N = 16, 8 or 4), AVX-512 only: the vector form of
-// optimizer.cc's adamw_update, operation for operation with the same roundings (no FMA: each product is rounded
+// adamw_fast.cc's adamw_update, operation for operation with the same roundings (no FMA: each product is rounded
 // before its sum, as -ffp-contract=off keeps the scalar formula).
 //
 // Why three widths: the square root and the division of every element and step run on the core's divider, which
-// bounds the lazy replay (optimizer.cc), and the divider's time per instruction falls with the width
+// bounds the lazy replay (adamw_fast.cc), and the divider's time per instruction falls with the width
 // (build/bench/bilmod_machine_peak measures it): a row's last few elements take a narrow register, not a mostly
 // empty wide one.
 #pragma once
-#include "optim/optimizer.h"
-
-namespace bilmod {
-
-// AdamW's per-run constants, cast to float where they meet a float tensor (as torch does).
-struct AdamWConstants {
-  float beta1, one_minus_beta1, beta2, one_minus_beta2, eps;
-};
-
-}  // namespace bilmod
+#include "optim/adamw_scalars.h"
 
 #if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512VL__)
 #define BILMOD_ADAMW_LANES 1
@@ -139,44 +130,13 @@ inline void adamw_lanes_step(typename FloatLanes<N>::V& p, const typename FloatL
   const auto vi = L::add(L::mul(v, L::set1(c.beta2)), L::mul(L::mul(L::set1(c.one_minus_beta2), g), g));  // v.mul_(b2).addcmul_(g, g, 1-b2)
   auto quotient = mi;
   if (!kZeroShortcut || ((L::is_zero(mi) & L::is_zero(vi) & lanes) != lanes)) {
-    // v.sqrt() / sqrt(bc2) as float(double(sqrt(v)) * (1 / sqrt(bc2))): exact, see optimizer.cc adamw_update.
+    // v.sqrt() / sqrt(bc2) as float(double(sqrt(v)) * (1 / sqrt(bc2))): exact, see adamw_fast.cc adamw_update.
     const auto scaled = L::times_in_double(L::sqrt(vi), s.inv_bc2_sqrt);
     quotient = L::div(mi, L::add(scaled, L::set1(c.eps)));                                             // m / (... + eps)
   }
   p = L::add(pi, L::mul(L::set1(s.neg_step_size), quotient));  // p.addcdiv_(m, denom, value=-lr/bc1)
   m = mi;
   v = vi;
-}
-
-// adamw_lanes_step with every operation formed in double and rounded to float at once: the float operation's bits
-// (docs/NUMERICS.md "The whole AdamW step in double"), without the microcode assists that subnormal floats cost.
-// tests/unit/lazy_adamw_test.cc checks it against the float formula on subnormals, zeros, NaN and inf.
-template <int N>
-inline void adamw_lanes_step_in_double(typename FloatLanes<N>::V& p, const typename FloatLanes<N>::V g,
-                                       typename FloatLanes<N>::V& m, typename FloatLanes<N>::V& v,
-                                       const AdamWConstants& c, const AdamWStepScalars& s) {
-  using L = FloatLanes<N>;
-  using V = typename L::V;
-  const auto mul = [](V a, V b) { return L::in_double(a, b, [](auto x, auto y) { return x * y; }); };
-  const auto add = [](V a, V b) { return L::in_double(a, b, [](auto x, auto y) { return x + y; }); };
-  const auto div = [](V a, V b) { return L::in_double(a, b, [](auto x, auto y) { return x / y; }); };
-  const V pi = L::times_in_double(p, static_cast<double>(s.decay));
-  const V mi = add(mul(m, L::set1(c.beta1)), mul(g, L::set1(c.one_minus_beta1)));
-  const V vi = add(mul(v, L::set1(c.beta2)), mul(mul(L::set1(c.one_minus_beta2), g), g));
-  const V scaled = L::times_in_double(L::sqrt_in_double(vi), s.inv_bc2_sqrt);
-  p = add(pi, mul(L::set1(s.neg_step_size), div(mi, add(scaled, L::set1(c.eps)))));
-  m = mi;
-  v = vi;
-}
-
-// Whether a step on these lanes would meet a subnormal float in its state: m or v subnormal (then most of the step's
-// multiplies take an assist). A gradient whose square alone falls below the normal range costs one assist in the
-// float step, less than the whole step in double; p's own case is times_decay's.
-template <int N>
-inline bool meets_subnormal(typename FloatLanes<N>::V m, typename FloatLanes<N>::V v,
-                            typename FloatLanes<N>::Mask lanes) {
-  using L = FloatLanes<N>;
-  return ((L::is_subnormal(m) | L::is_subnormal(v)) & lanes) != 0;
 }
 
 // A zero-gradient step on lanes whose state is zero (m and v +-0): m and v become +0 (+-0 * beta + +0), the quotient

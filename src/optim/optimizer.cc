@@ -1,14 +1,13 @@
 #include "optim/optimizer.h"
 
 #include <algorithm>
-#include <chrono>
-#include <cmath>
-#include <type_traits>
-#include <vector>
+#include <cstdlib>
+#include <cstring>
 
-#include "optim/adamw_lanes.h"
-#include "util/simd_lanes.h"
-#include "util/subnormal_watch.h"
+#include "optim/adamw_fast.h"
+#include "optim/adamw_scalars.h"
+#include "optim/lazy_rows.h"
+#include "optim/torch_formula.h"
 
 namespace bilmod {
 
@@ -27,424 +26,59 @@ void OptimizerState::reset(const OptimizerSettings& settings, size_t n_params) {
   momentum_buffer.assign(settings.kind == OptimizerKind::kSgd && settings.momentum != 0.0 ? n_params : 0, 0.0f);
 }
 
-namespace {
-
-// Elementwise work is split in fixed chunks across threads: each element's arithmetic is the same whatever
-// the thread count.
-constexpr int64_t kElementwiseParallelThreshold = 1 << 15;
-
-AdamWConstants adamw_constants(const OptimizerSettings& s) {
-  return {static_cast<float>(s.beta1), static_cast<float>(1.0 - s.beta1), static_cast<float>(s.beta2),
-          static_cast<float>(1.0 - s.beta2), static_cast<float>(s.eps)};
+OptimizerPath default_optimizer_path() {
+  const char* chosen = std::getenv("BILMOD_OPTIMIZER");
+  return chosen && std::strcmp(chosen, "reference") == 0 ? OptimizerPath::kReference : OptimizerPath::kFast;
 }
 
-// Scalars as torch computes them: Python floats (double), cast to float where they meet a float tensor.
-AdamWStepScalars adamw_scalars(const OptimizerSettings& s, double lr, int64_t t) {
-  const double bias_correction1 = 1.0 - std::pow(s.beta1, static_cast<double>(t));
-  const double bias_correction2 = 1.0 - std::pow(s.beta2, static_cast<double>(t));
-  AdamWStepScalars out;
-  out.decay = static_cast<float>(1.0 - lr * s.weight_decay);
-  out.neg_step_size = static_cast<float>(-(lr / bias_correction1));
-  out.inv_bc2_sqrt = 1.0 / static_cast<double>(static_cast<float>(std::sqrt(bias_correction2)));
-  return out;
+Optimizer::Optimizer(const OptimizerSettings& settings, float* params, OptimizerState* state, size_t n,
+                     const SparseRows* sparse, OptimizerPath path)
+    : settings_(settings), params_(params), state_(state), n_(n), path_(path) {
+  // Only AdamW's fast path has lazy rows: SGD's step is one pass, and the reference updates every row every step.
+  if (sparse && sparse->rows > 0 && sparse->width > 0 && settings.kind == OptimizerKind::kAdamW &&
+      path == OptimizerPath::kFast)
+    lazy_ = std::make_unique<LazyRows>(make_lazy_rows(*sparse, state->step));
 }
 
-// One element of one AdamW step, the formula every path uses: this scalar form on machines without AVX-512, and
-// adamw_lanes_step (adamw_lanes.h), its operations one for one on 16, 8 or 4 lanes, where there is AVX-512
-// (tests/unit/lazy_adamw_test.cc checks both against torch's float formula, bit for bit). torch's sqrt(v) / sqrt(bc2)
-// is a double multiply here, the same float for every input (docs/NUMERICS.md "AdamW: one multiply instead of a
-// division"), which frees the divider that bounds this loop.
-[[maybe_unused]] inline void adamw_update(float& p, const float g, float& m, float& v, const AdamWConstants& c,
-                         const AdamWStepScalars& s) {
-  // p.mul_(1 - lr*wd), formed exactly in double and rounded once: the float product's bits, without the microcode
-  // assist a subnormal product costs (see times_decay in adamw_lanes.h); here without a branch, so the loop stays a vector loop.
-  const float pi = static_cast<float>(static_cast<double>(p) * static_cast<double>(s.decay));
-  const float mi = m * c.beta1 + g * c.one_minus_beta1;            // exp_avg.mul_(b1).add_(g, alpha=1-b1)
-  const float vi = v * c.beta2 + c.one_minus_beta2 * g * g;        // exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2)
-  const float scaled = static_cast<float>(static_cast<double>(std::sqrt(vi)) * s.inv_bc2_sqrt);  // v.sqrt() / sqrt(bc2)
-  const float denom = scaled + c.eps;                              // .add_(eps)
-  p = pi + s.neg_step_size * (mi / denom);                         // p.addcdiv_(m, denom, value=-lr/bc1)
-  m = mi;
-  v = vi;
-}
+Optimizer::~Optimizer() = default;
 
-#if defined(BILMOD_ADAMW_LANES)
-// adamw_update on up to 16 elements at once (adamw_lanes.h), so that a row of H = 100 needs no scalar tail (a masked
-// last vector) and a vector whose state is all zero can skip the divider.
-// kWatch: a vector that would meet a subnormal float takes the step in double (adamw_lanes_step_in_double, the same
-// bits without the microcode assists); returns whether it did.
-template <bool kWatch>
-inline bool adamw_update16(float* p, const float* g, float* m, float* v, __mmask16 lanes, const AdamWConstants& c,
-                           const AdamWStepScalars& s) {
-  using L = FloatLanes<16>;
-  __m512 pv = L::load(lanes, p), mv = L::load(lanes, m), vv = L::load(lanes, v);
-  const __m512 gv = g ? L::load(lanes, g) : L::zero();
-  const bool in_double = kWatch && meets_subnormal<16>(mv, vv, lanes);
-  if (in_double)
-    adamw_lanes_step_in_double<16>(pv, gv, mv, vv, c, s);
+bool Optimizer::lazy() const { return lazy_ != nullptr; }
+
+void Optimizer::zero_grad(float* grads) {
+  if (lazy_)
+    lazy_zero_grad(lazy_.get(), grads, n_);
   else
-    adamw_lanes_step<16>(pv, gv, mv, vv, lanes, c, s);
-  L::store(p, lanes, pv);
-  L::store(m, lanes, mv);
-  L::store(v, lanes, vv);
-  return in_double;
+    std::fill(grads, grads + n_, 0.0f);
 }
 
-// k zero-gradient steps on a row of kFull 16-lane vectors (the last one masked when the row ends inside it) and, when
-// kTail > 0, one more vector of kTail (4 or 8) lanes for the row's last width % 16 <= kTail elements, held in registers
-// for all k steps: loaded once, stored once.
-//
-// A vector whose state is zero (m and v +-0 in every lane: no gradient has reached it yet, as in the seed model's
-// validation rows) stays zero through zero-gradient steps, so it is classed once here instead of tested at every
-// step, and takes zero_state_step: a multiply and an add instead of the divider. The other vectors take the full step
-// without the test (which gives the same bits: adamw_lanes_step).
-template <int kFull, int kTail>
-inline void replay_in_registers(const AdamWConstants& c, const AdamWStepScalars* scalars, int64_t k, float* p, float* m,
-                                float* v, int64_t width) {
-  using L = FloatLanes<16>;
-  using T = FloatLanes<kTail == 0 ? 4 : kTail>;  // (unused when kTail == 0)
-  constexpr int kTailLanes = kTail == 0 ? 4 : kTail;
-  constexpr int kArray = kFull > 0 ? kFull : 1;  // (a row of at most 8 has no full vector)
-  __m512 pr[kArray], mr[kArray], vr[kArray];
-  __mmask16 lanes[kArray];
-  uint32_t zero_state = 0;  // bit j: vector j (kFull: the tail) has m == v == 0 in every lane
-  __mmask16 small = 0;      // a lane with |p| < 2^-100: decay could take it to the subnormals within these k steps
-  for (int j = 0; j < kFull; ++j) {
-    lanes[j] = first_lanes(width - 16 * j);
-    pr[j] = L::load(lanes[j], p + 16 * j);
-    mr[j] = L::load(lanes[j], m + 16 * j);
-    vr[j] = L::load(lanes[j], v + 16 * j);
-    if ((L::is_zero(mr[j]) & L::is_zero(vr[j]) & lanes[j]) == lanes[j]) zero_state |= 1u << j;
-    small |= L::below(lanes[j], pr[j], 0x1p-100f);
-  }
-  typename T::V pt = T::zero(), mt = T::zero(), vt = T::zero();
-  typename T::Mask tail_lanes = 0;
-  if constexpr (kTail > 0) {
-    const int64_t at = 16 * kFull;
-    tail_lanes = static_cast<typename T::Mask>(first_lanes(width - at));
-    pt = T::load(tail_lanes, p + at);
-    mt = T::load(tail_lanes, m + at);
-    vt = T::load(tail_lanes, v + at);
-    if ((T::is_zero(mt) & T::is_zero(vt) & tail_lanes) == tail_lanes) zero_state |= 1u << kFull;
-    small |= T::below(tail_lanes, pt, 0x1p-100f);
-  }
-  const __m512 zero = L::zero();
-  const typename T::V tail_zero = T::zero();
-  auto replay = [&](auto maybe_subnormal, auto some_zero_state) {
-    constexpr bool kMaybeSubnormal = maybe_subnormal(), kSomeZeroState = some_zero_state();
-    for (int64_t step = 0; step < k; ++step) {
-      const AdamWStepScalars& s = scalars[step];
-      for (int j = 0; j < kFull; ++j) {
-        if (kSomeZeroState && (zero_state >> j & 1))
-          pr[j] = zero_state_step<16, kMaybeSubnormal>(pr[j], s);
-        else
-          adamw_lanes_step<16, kMaybeSubnormal, false>(pr[j], zero, mr[j], vr[j], lanes[j], c, s);
-      }
-      if constexpr (kTail > 0) {
-        if (kSomeZeroState && (zero_state >> kFull & 1))
-          pt = zero_state_step<kTailLanes, kMaybeSubnormal>(pt, s);
-        else
-          adamw_lanes_step<kTailLanes, kMaybeSubnormal, false>(pt, tail_zero, mt, vt, tail_lanes, c, s);
-      }
-    }
-  };
-  if (small) {
-    if (zero_state) replay(std::true_type{}, std::true_type{}); else replay(std::true_type{}, std::false_type{});
-  } else {
-    if (zero_state) replay(std::false_type{}, std::true_type{}); else replay(std::false_type{}, std::false_type{});
-  }
-  // A zero-state vector's m and v after k >= 1 steps: +0 (+-0 * beta + +0).
-  for (int j = 0; j < kFull; ++j) {
-    if (zero_state >> j & 1) mr[j] = vr[j] = zero;
-    L::store(p + 16 * j, lanes[j], pr[j]);
-    L::store(m + 16 * j, lanes[j], mr[j]);
-    L::store(v + 16 * j, lanes[j], vr[j]);
-  }
-  if constexpr (kTail > 0) {
-    if (zero_state >> kFull & 1) mt = vt = tail_zero;
-    const int64_t at = 16 * kFull;
-    T::store(p + at, tail_lanes, pt);
-    T::store(m + at, tail_lanes, mt);
-    T::store(v + at, tail_lanes, vt);
-  }
+void Optimizer::prepare_rows(const int64_t* rows, int64_t count) {
+  if (lazy_)
+    lazy_prepare_rows(adamw_constants(settings_), params_, state_->exp_avg.data(), state_->exp_avg_sq.data(),
+                      state_->step, lazy_.get(), rows, count);
 }
 
-// One AdamW step on one row of `width` elements (g == nullptr: a zero gradient). kWatch: see adamw_update16; returns
-// whether any vector took the step in double.
-template <bool kWatch = false>
-inline bool adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
-                      float* __restrict m, float* __restrict v, int64_t width) {
-  bool in_double = false;
-  for (int64_t i = 0; i < width; i += 16) {
-    const int64_t left = width - i;
-    in_double |= adamw_update16<kWatch>(p + i, g ? g + i : nullptr, m + i, v + i, first_lanes(left), c, s);
-  }
-  return in_double;
-}
-
-// A row's shape in registers: kFull 16-lane vectors and a tail of kTail lanes (0, 4 or 8), for rows of up to 112.
-template <int kFull>
-inline bool replay_with_tail(const AdamWConstants& c, const AdamWStepScalars* scalars, int64_t k, float* p, float* m,
-                             float* v, int64_t width) {
-  const int64_t rest = width - 16 * kFull;  // 0..16 elements after the full vectors
-  if constexpr (kFull > 0) {
-    if (rest == 0) return replay_in_registers<kFull, 0>(c, scalars, k, p, m, v, width), true;
-  }
-  if constexpr (kFull < 7) {
-    if (rest >= 1 && rest <= 4) return replay_in_registers<kFull, 4>(c, scalars, k, p, m, v, width), true;
-    if (rest >= 5 && rest <= 8) return replay_in_registers<kFull, 8>(c, scalars, k, p, m, v, width), true;
-    if (rest >= 9 && rest < 16) return replay_in_registers<kFull + 1, 0>(c, scalars, k, p, m, v, width), true;
-  }
-  return false;
-}
-#else
-template <bool kWatch = false>
-inline bool adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
-                      float* __restrict m, float* __restrict v, int64_t width) {
-  if (g) {
-#pragma omp simd
-    for (int64_t i = 0; i < width; ++i) adamw_update(p[i], g[i], m[i], v[i], c, s);
-  } else {
-#pragma omp simd
-    for (int64_t i = 0; i < width; ++i) adamw_update(p[i], 0.0f, m[i], v[i], c, s);
-  }
-  return false;
-}
-#endif
-
-// Steps scalars[0..k) with a zero gradient, on one row held in L1. Bound by the divider (one sqrt and one division
-// per element and step), as the dense loop is, except where the row's state is zero (adamw_update16): what the lazy
-// path saves is memory traffic, and the arithmetic of rows no gradient has reached.
-inline void replay_row(const AdamWConstants& c, const AdamWStepScalars* scalars, int64_t k, float* __restrict p,
-                       float* __restrict m, float* __restrict v, int64_t width) {
-#if defined(BILMOD_ADAMW_LANES)
-  // Rows of up to 112 floats (H = 100: six 16-lane vectors and a 4-lane one) stay in registers through all k steps.
-  if (k > 1) {
-    bool done = false;
-    switch (width / 16) {
-      case 0: done = replay_with_tail<0>(c, scalars, k, p, m, v, width); break;
-      case 1: done = replay_with_tail<1>(c, scalars, k, p, m, v, width); break;
-      case 2: done = replay_with_tail<2>(c, scalars, k, p, m, v, width); break;
-      case 3: done = replay_with_tail<3>(c, scalars, k, p, m, v, width); break;
-      case 4: done = replay_with_tail<4>(c, scalars, k, p, m, v, width); break;
-      case 5: done = replay_with_tail<5>(c, scalars, k, p, m, v, width); break;
-      case 6: done = replay_with_tail<6>(c, scalars, k, p, m, v, width); break;
-      case 7: done = replay_with_tail<7>(c, scalars, k, p, m, v, width); break;
-      default: break;
-    }
-    if (done) return;
-  }
-#endif
-  for (int64_t step = 0; step < k; ++step) adamw_row(c, scalars[step], p, nullptr, m, v, width);
-}
-
-#if defined(BILMOD_ADAMW_LANES)
-// Seconds for 4096 dense steps on state late in a run (m, v and g subnormal, p small) by the float step (the plain
-// path) or in double (the detour).
-double time_subnormal_adamw(bool detour) {
-  constexpr int64_t n = 4096;
-  thread_local std::vector<float> p, g, m, v;
-  p.resize(n), g.resize(n), m.resize(n), v.resize(n);
-  for (int64_t i = 0; i < n; ++i) {
-    const float sign = i % 3 ? 1.0f : -1.0f;
-    p[i] = sign * 1e-3f * static_cast<float>(1 + i % 7);
-    g[i] = sign * 1e-41f * static_cast<float>(1 + i % 5);
-    m[i] = -sign * 1e-40f * static_cast<float>(1 + i % 11);
-    v[i] = 1e-42f * static_cast<float>(1 + i % 13);
-  }
-  const OptimizerSettings settings;
-  const AdamWConstants c = adamw_constants(settings);
-  const AdamWStepScalars s = adamw_scalars(settings, 1e-3, 1000);
-  const auto start = std::chrono::steady_clock::now();
-  if (detour)
-    adamw_row<true>(c, s, p.data(), g.data(), m.data(), v.data(), n);
-  else
-    adamw_row<false>(c, s, p.data(), g.data(), m.data(), v.data(), n);
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// Whether the dense step watches for vectors with subnormal state (adamw_update16's kWatch; util/subnormal_watch.h).
-// Late in a run the m and v of parameters that no longer matter are subnormal; where the double step pays on this
-// processor (measured), watching costs a few instructions per vector.
-SubnormalWatch adamw_watch(kMxcsrDenormalOperand | kMxcsrUnderflow, time_subnormal_adamw);
-#endif
-
-// The dense step over [0, count): chunks of 4096 elements (16 KiB per array), split across threads; each element's
-// arithmetic is adamw_row's whatever the thread count.
-void adamw_range(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
-                 float* __restrict m, float* __restrict v, int64_t count) {
-  constexpr int64_t kChunk = 4096;
-  const int64_t chunks = (count + kChunk - 1) / kChunk;
-#if defined(BILMOD_ADAMW_LANES)
-  const bool watch = adamw_watch.watching();
-  bool met = false;  // watching: some vector took the step in double; not watching: the core saw a subnormal
-#pragma omp parallel if (count > kElementwiseParallelThreshold) reduction(|| : met)
-  {
-    if (!watch) adamw_watch.clear_flags();
-#pragma omp for schedule(static) nowait
-    for (int64_t i = 0; i < chunks; ++i) {
-      const int64_t at = i * kChunk, width = std::min(kChunk, count - at);
-      if (watch)
-        met = adamw_row<true>(c, s, p + at, g + at, m + at, v + at, width) || met;
-      else
-        adamw_row<false>(c, s, p + at, g + at, m + at, v + at, width);
-    }
-    if (!watch) met = adamw_watch.flags_raised();
-  }
-  adamw_watch.update(watch, met);
-#else
-#pragma omp parallel for schedule(static) if (count > kElementwiseParallelThreshold)
-  for (int64_t i = 0; i < chunks; ++i) {
-    const int64_t at = i * kChunk;
-    adamw_row(c, s, p + at, g + at, m + at, v + at, std::min(kChunk, count - at));
-  }
-#endif
-}
-
-void adamw_step(const OptimizerSettings& s, double lr, float* __restrict p, const float* __restrict g,
-                float* __restrict m, float* __restrict v, int64_t t, size_t n) {
-  adamw_range(adamw_constants(s), adamw_scalars(s, lr, t), p, g, m, v, static_cast<int64_t>(n));
-}
-
-void sgd_step(const OptimizerSettings& s, double lr, float* __restrict p, const float* __restrict g,
-              float* __restrict buf, int64_t t, size_t n) {
-  const float wd = static_cast<float>(s.weight_decay), momentum = static_cast<float>(s.momentum);
-  const float neg_lr = static_cast<float>(-lr);
-  const auto count = static_cast<int64_t>(n);
-#pragma omp parallel for simd schedule(static) if (count > kElementwiseParallelThreshold)
-  for (int64_t i = 0; i < count; ++i) {
-    float d = g[i];
-    if (wd != 0.0f) d = d + wd * p[i];  // d_p = d_p.add(p, alpha=wd)
-    if (buf) {                          // first step: buf = d_p; then buf.mul_(momentum).add_(d_p) (dampening 0)
-      buf[i] = t == 1 ? d : buf[i] * momentum + d;
-      d = buf[i];
-    }
-    p[i] = p[i] + neg_lr * d;  // p.add_(d_p, alpha=-lr)
-  }
-}
-
-}  // namespace
-
-LazyRows make_lazy_rows(const OptimizerSettings& settings, const OptimizerState& state, size_t offset, int64_t rows,
-                        int64_t width) {
-  LazyRows lazy;
-  lazy.enabled = settings.kind == OptimizerKind::kAdamW && rows > 0 && width > 0;
-  lazy.offset = offset;
-  lazy.rows = rows;
-  lazy.width = width;
-  lazy.synced_step = state.step;
-  if (lazy.enabled) lazy.row_step.assign(static_cast<size_t>(rows), state.step);
-  return lazy;
-}
-
-void clear_gradients(LazyRows* lazy, float* grads, size_t n) {
-  if (!lazy->enabled) {
-    std::fill(grads, grads + n, 0.0f);
+void Optimizer::step(double lr, const float* grads) {
+  const int64_t t = ++state_->step;
+  if (settings_.kind == OptimizerKind::kSgd) {
+    sgd_torch_step(settings_, lr, t, params_, grads,
+                   state_->momentum_buffer.empty() ? nullptr : state_->momentum_buffer.data(), n_);
     return;
   }
-  const size_t block_end = lazy->offset + static_cast<size_t>(lazy->rows * lazy->width);
-  std::fill(grads, grads + lazy->offset, 0.0f);
-  std::fill(grads + block_end, grads + n, 0.0f);
-  for (const int64_t r : lazy->pending) {
-    float* row = grads + lazy->offset + r * lazy->width;
-    std::fill(row, row + lazy->width, 0.0f);
-  }
-  lazy->pending.clear();
-}
-
-void optimizer_sync(const OptimizerSettings& settings, float* params, OptimizerState* state, LazyRows* lazy) {
-  if (!lazy->enabled || lazy->synced_step == state->step) return;
-  const AdamWConstants c = adamw_constants(settings);
-  const int64_t now = state->step, width = lazy->width;
-  float* p = params + lazy->offset;
-  float* m = state->exp_avg.data() + lazy->offset;
-  float* v = state->exp_avg_sq.data() + lazy->offset;
-#pragma omp parallel for schedule(static) if (lazy->rows * width > kElementwiseParallelThreshold)
-  for (int64_t r = 0; r < lazy->rows; ++r) {
-    const int64_t from = lazy->row_step[r];
-    replay_row(c, lazy->scalars.data() + (from - lazy->synced_step), now - from, p + r * width, m + r * width,
-               v + r * width, width);
-    lazy->row_step[r] = now;
-  }
-  lazy->scalars.clear();
-  lazy->synced_step = now;
-}
-
-void optimizer_catch_up_rows(const OptimizerSettings& settings, float* params, OptimizerState* state, LazyRows* lazy,
-                             const int64_t* rows, int64_t count) {
-  if (!lazy->enabled || lazy->synced_step == state->step) return;
-  const AdamWConstants c = adamw_constants(settings);
-  const int64_t now = state->step, width = lazy->width;
-  // Each row once (marking it current as it is listed), then the replays, split across threads by row.
-  std::vector<int64_t>& behind = lazy->pending_from;  // (rows behind, 2): row, the step it is current through
-  behind.clear();
-  for (int64_t i = 0; i < count; ++i) {
-    const int64_t r = rows[i];
-    if (lazy->row_step[r] == now) continue;
-    behind.push_back(r);
-    behind.push_back(lazy->row_step[r]);
-    lazy->row_step[r] = now;
-  }
-  const int64_t n_behind = static_cast<int64_t>(behind.size() / 2);
-  float* m = state->exp_avg.data();
-  float* v = state->exp_avg_sq.data();
-#pragma omp parallel for schedule(static) if (n_behind * width > kElementwiseParallelThreshold / 4)
-  for (int64_t i = 0; i < n_behind; ++i) {
-    const size_t at = lazy->offset + static_cast<size_t>(behind[2 * i] * width);
-    const int64_t from = behind[2 * i + 1];
-    replay_row(c, lazy->scalars.data() + (from - lazy->synced_step), now - from, params + at, m + at, v + at, width);
-  }
-}
-
-void optimizer_step_lazy(const OptimizerSettings& settings, double lr, float* params, const float* grads,
-                         OptimizerState* state, size_t n, LazyRows* lazy, const int64_t* touched, int64_t count) {
-  if (!lazy->enabled) {
-    optimizer_step(settings, lr, params, grads, state, n);
-    return;
-  }
-  // The table of step scalars stays bounded (16 K steps, 256 KiB) however rarely the caller syncs.
-  if (lazy->scalars.size() >= (size_t{1} << 14)) optimizer_sync(settings, params, state, lazy);
-  const int64_t t = ++state->step;
-  const AdamWConstants c = adamw_constants(settings);
-  const AdamWStepScalars s = adamw_scalars(settings, lr, t);
-  lazy->scalars.push_back(s);
-  float* m = state->exp_avg.data();
-  float* v = state->exp_avg_sq.data();
-  // Dense parameters: everything before and after the block.
-  const size_t block_end = lazy->offset + static_cast<size_t>(lazy->rows * lazy->width);
-  adamw_range(c, s, params, grads, m, v, static_cast<int64_t>(lazy->offset));
-  adamw_range(c, s, params + block_end, grads + block_end, m + block_end, v + block_end,
-              static_cast<int64_t>(n - block_end));
-  // Touched rows, each once: catch up on the steps it missed, then this step with its gradient.
-  const size_t first_new = lazy->pending.size();
-  std::vector<int64_t>& rows = lazy->pending;
-  std::vector<int64_t>& from_step = lazy->pending_from;  // (new rows,) the step each was current through
-  from_step.clear();
-  for (int64_t i = 0; i < count; ++i) {
-    const int64_t r = touched[i];
-    if (lazy->row_step[r] == t) continue;
-    rows.push_back(r);
-    from_step.push_back(lazy->row_step[r]);
-    lazy->row_step[r] = t;
-  }
-  const int64_t width = lazy->width, n_rows = static_cast<int64_t>(rows.size() - first_new);
-#pragma omp parallel for schedule(static) if (n_rows * width > kElementwiseParallelThreshold / 4)
-  for (int64_t i = 0; i < n_rows; ++i) {
-    const size_t at = lazy->offset + static_cast<size_t>(rows[first_new + i] * width);
-    const int64_t from = from_step[i];
-    replay_row(c, lazy->scalars.data() + (from - lazy->synced_step), t - 1 - from, params + at, m + at, v + at, width);
-    adamw_row(c, s, params + at, grads + at, m + at, v + at, width);
-  }
-}
-
-void optimizer_step(const OptimizerSettings& settings, double lr, float* params, const float* grads,
-                    OptimizerState* state, size_t n) {
-  const int64_t t = ++state->step;
-  if (settings.kind == OptimizerKind::kAdamW)
-    adamw_step(settings, lr, params, grads, state->exp_avg.data(), state->exp_avg_sq.data(), t, n);
+  float* m = state_->exp_avg.data();
+  float* v = state_->exp_avg_sq.data();
+  if (path_ == OptimizerPath::kReference)
+    adamw_torch_step(settings_, lr, t, params_, grads, m, v, n_);
+  else if (lazy_)
+    lazy_step(adamw_constants(settings_), adamw_scalars(settings_, lr, t), t, params_, grads, m, v, n_, lazy_.get());
   else
-    sgd_step(settings, lr, params, grads, state->momentum_buffer.empty() ? nullptr : state->momentum_buffer.data(), t,
-             n);
+    adamw_fast_range(adamw_constants(settings_), adamw_scalars(settings_, lr, t), params_, grads, m, v,
+                     static_cast<int64_t>(n_));
+}
+
+void Optimizer::sync() {
+  if (lazy_)
+    lazy_sync(adamw_constants(settings_), params_, state_->exp_avg.data(), state_->exp_avg_sq.data(), state_->step,
+              lazy_.get());
 }
 
 }  // namespace bilmod

@@ -110,8 +110,8 @@ Status InboxTrackingObserver::open(const TrainingState& state) {
   return Status::ok();
 }
 
-void InboxTrackingObserver::on_step(const TrainingState& state, double batch_loss, double lr) {
-  writer_->add_scalar(state.step, "train/batch_loss", batch_loss);
+void InboxTrackingObserver::on_step(const StepReport& step) {
+  writer_->add_scalar(step.step, "train/batch_loss", step.batch_loss);
 }
 
 void InboxTrackingObserver::on_evaluation(const TrainingState& state, const json& metrics) {

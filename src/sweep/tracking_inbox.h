@@ -31,7 +31,7 @@ class InboxTrackingObserver : public TrainingObserver {
   ~InboxTrackingObserver() override;
   // Creates {tracking_dir}/inbox/{writer_id}/ for this attempt of the run (state->run_name must be set).
   Status open(const TrainingState& state);
-  void on_step(const TrainingState& state, double batch_loss, double lr) override;
+  void on_step(const StepReport& step) override;
   void on_evaluation(const TrainingState& state, const nlohmann::json& metrics) override;
   void on_checkpoint(const TrainingState& state, const std::string& path) override;
   void on_finish(const TrainingState& state, const Status& outcome) override;

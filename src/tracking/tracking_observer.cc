@@ -61,8 +61,8 @@ void TrackingObserver::report_store_health() {
     log::info("tracking store writable again: " + std::to_string(late) + " kept rows written");
 }
 
-void TrackingObserver::on_step(const TrainingState& state, double batch_loss, double lr) {
-  writer_->add_scalar(state.step, "train/batch_loss", batch_loss);
+void TrackingObserver::on_step(const StepReport& step) {
+  writer_->add_scalar(step.step, "train/batch_loss", step.batch_loss);
 }
 
 void TrackingObserver::on_evaluation(const TrainingState& state, const nlohmann::json& metrics) {

@@ -23,7 +23,7 @@ class TrackingObserver : public TrainingObserver {
   Status open(TrainingState* state);
   const std::string& store_path() const;
 
-  void on_step(const TrainingState& state, double batch_loss, double lr) override;
+  void on_step(const StepReport& step) override;
   void on_evaluation(const TrainingState& state, const nlohmann::json& metrics) override;
   // A checkpoint is a point a resume can restart from: the rows up to it are made durable first.
   void before_checkpoint(const TrainingState& state) override;

@@ -166,30 +166,24 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
                   std::to_string(grokfast_state_bytes(grokfast, state->layout.total) >> 10) + " KiB",
               {{"grokfast_state_bytes", grokfast_state_bytes(grokfast, state->layout.total)},
                {"limit_bytes", kGrokfastMaxStateBytes}});
-  LazyRows* lazy_rows = nullptr;  // set once the step buffers exist: finish leaves every row up to date
-  auto finish = [&](Status outcome) {
-    if (lazy_rows) optimizer_sync(optimizer, state->params.data(), &state->optimizer, lazy_rows);
-    for (auto* o : observers) o->on_finish(*state, outcome);
-    return outcome;
-  };
-
   StepBuffers buf;
   buf.grads.assign(state->layout.total, 0.0f);
-  // The seed model's bilinear.weight (one row of H per pair) gets lazy AdamW updates (optim/optimizer.h): a step
-  // updates the rows its batch touched and the small dense parameters; `sync` brings every row up to date before
-  // anything reads parameters or optimiser state (evaluation, norms, checkpoints, the end). Bitwise the dense result.
-  // Observers' on_step must not read state->params: rows not yet synced are behind.
-  // A gradient transform (grokfast, OrthoGrad) makes every row's gradient non-zero (the filter's state, the
-  // projection on w): the lazy path's premise fails, so those runs take dense steps.
+  // The seed model's bilinear.weight is one row of H per pair, and a batch reads only its pairs' rows: the optimiser
+  // may update such rows when next read (optim/lazy_rows.h). A gradient transform (grokfast, OrthoGrad) gives every
+  // row a non-zero gradient, so those runs declare no sparse rows.
   const bool transforms_gradient = grokfast.kind != GrokfastKind::kNone || config.orthograd;
   const ParameterInfo* row_block =
       spec.kind == ModelKind::kBilinear && !transforms_gradient ? state->layout.find("bilinear.weight") : nullptr;
-  LazyRows lazy = row_block ? make_lazy_rows(optimizer, state->optimizer, row_block->offset,
-                                             spec.mod_basis * spec.mod_basis, spec.hidden_dim)
-                            : LazyRows{};
-  std::vector<int64_t> touched_rows;  // (examples in the step,) rows of bilinear.weight the step's batch selects
-  auto sync = [&] { optimizer_sync(optimizer, state->params.data(), &state->optimizer, &lazy); };
-  lazy_rows = &lazy;
+  const SparseRows sparse_rows =
+      row_block ? SparseRows{row_block->offset, spec.mod_basis * spec.mod_basis, spec.hidden_dim} : SparseRows{};
+  Optimizer opt(optimizer, state->params.data(), &state->optimizer, state->layout.total,
+                row_block ? &sparse_rows : nullptr);
+  // Whatever the outcome, the parameters and moments are up to date when train returns.
+  auto finish = [&](Status outcome) {
+    opt.sync();
+    for (auto* o : observers) o->on_finish(*state, outcome);
+    return outcome;
+  };
   buf.act.reserve(spec, micro);
   buf.pairs.resize(static_cast<size_t>(micro));
   buf.labels.resize(static_cast<size_t>(micro));
@@ -210,8 +204,7 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
     const bool evaluate_now = (epoch + 1) % config.eval_every == 0 || epoch + 1 == config.epochs;
     double grad_norm = NAN;
     for (int64_t s = state->epoch_step; s < steps_per_epoch; ++s) {
-      clear_gradients(&lazy, buf.grads.data(), buf.grads.size());  // the whole buffer, or what the last step touched
-      touched_rows.clear();
+      opt.zero_grad(buf.grads.data());
       const int64_t first = s * accum, last = std::min(first + accum, n_micro);
       double batch_loss = 0;
       for (int64_t j = first; j < last; ++j) {
@@ -220,10 +213,7 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
           buf.pairs[i] = state->data.train_indices[order[begin + i]];
           buf.labels[i] = state->data.label[buf.pairs[i]];
         }
-        if (lazy.enabled) {  // the forward pass reads these rows: bring them up to date first
-          optimizer_catch_up_rows(optimizer, state->params.data(), &state->optimizer, &lazy, buf.pairs.data(), count);
-          touched_rows.insert(touched_rows.end(), buf.pairs.begin(), buf.pairs.begin() + count);
-        }
+        if (opt.lazy()) opt.prepare_rows(buf.pairs.data(), count);  // the rows this forward pass reads
         network_forward(spec, state->layout, state->params.data(), buf.pairs.data(), count, &buf.act);
         // Each micro-batch's mean loss is divided by k (docs/MODELS.md "Gradient accumulation and batches").
         const float grad_scale = static_cast<float>(1.0 / (static_cast<double>(count) * static_cast<double>(accum)));
@@ -250,16 +240,16 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
       if (config.orthograd)
         for (const ParameterInfo& info : state->layout.parameters)
           orthograd_tensor(state->params.data() + info.offset, buf.grads.data() + info.offset, info.size);
-      optimizer_step_lazy(optimizer, lr, state->params.data(), buf.grads.data(), &state->optimizer, state->layout.total,
-                          &lazy, touched_rows.data(), static_cast<int64_t>(touched_rows.size()));
+      opt.step(lr, buf.grads.data());
       state->step += 1;
       state->epoch_step = s + 1;
       state->epoch_loss_sum += batch_loss;
-      for (auto* o : observers) o->on_step(*state, batch_loss, lr);
+      const StepReport report{state->step, epoch, s + 1, batch_loss, lr};
+      for (auto* o : observers) o->on_step(report);
       const int signal = g_stop_signal.load();
       if (signal != 0 && s + 1 < steps_per_epoch) {
         // Stopped inside an epoch: the checkpoint records the place within it, so a resume continues exactly here.
-        sync();
+        opt.sync();
         if (Status saved = save(state, observers); !saved) return finish(saved);
         return finish(Status::interrupted(signal == SIGTERM, stop_message(signal, *state)));
       }
@@ -268,7 +258,7 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
     state->epoch = epoch + 1;
     state->epoch_step = 0;
     state->epoch_loss_sum = 0;
-    sync();  // once per epoch: evaluation, norms and checkpoints below read every parameter
+    opt.sync();  // once per epoch: evaluation, norms and checkpoints below read every parameter
     if (evaluate_now) {
       state->metrics = evaluation_metrics(state, &eval_ws, epoch_loss, lr, grad_norm);
       for (auto* o : observers) o->on_evaluation(*state, state->metrics);

@@ -13,13 +13,23 @@
 
 namespace bilmod {
 
+// One optimiser step, as observers see it. Observers get no parameters between evaluations: the optimiser may hold
+// some rows back until they are read (optim/lazy_rows.h).
+struct StepReport {
+  int64_t step;        // steps taken, this one included
+  int64_t epoch;       // epochs completed before this step
+  int64_t epoch_step;  // steps taken within the epoch, this one included
+  double batch_loss;
+  double lr;
+};
+
 class TrainingObserver {
  public:
   virtual ~TrainingObserver() = default;
   // Before the first step; a failing Status stops the run before any work (e.g. an unusable tracking store).
   virtual Status on_start(const TrainingState& state) { return Status::ok(); }
-  // After each optimiser step: state.step is the step just taken.
-  virtual void on_step(const TrainingState& state, double batch_loss, double lr) {}
+  // After each optimiser step.
+  virtual void on_step(const StepReport& step) {}
   // After each evaluation; metrics holds "epoch" and docs/MODELS.md's epoch metrics.
   virtual void on_evaluation(const TrainingState& state, const nlohmann::json& metrics) {}
   // Just before a checkpoint of `state` is written: whatever must be durable before a resume from that checkpoint can

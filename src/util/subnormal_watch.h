@@ -8,7 +8,7 @@
 // Watching: calls that do not watch ask the core afterwards whether they met a subnormal (MXCSR's sticky flags); the
 // next call watches if so, and a watching call that finds nothing to detour stops. Both paths give the same bits, so
 // the switch (one per use, shared by the process, relaxed) decides speed only. Used by AdamW's dense step
-// (optimizer.cc) and the backward's faded units (output_layer.cc).
+// (adamw_fast.cc) and the backward's faded units (output_layer.cc).
 #pragma once
 #include <atomic>
 #include <mutex>

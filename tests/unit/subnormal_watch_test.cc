@@ -1,6 +1,6 @@
 // The subnormal detours' switch (util/subnormal_watch.h): the path it allows is the one measured faster, unless a
 // policy forces one. (That both paths give the same bits is tested where they are: kernel_equivalence_test.cc,
-// lazy_adamw_test.cc.)
+// optimizer_paths_test.cc.)
 #include <gtest/gtest.h>
 
 #include "util/subnormal_watch.h"

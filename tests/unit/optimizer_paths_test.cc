@@ -1,5 +1,6 @@
-// AdamW's fast paths against the plain formula: the dense step (one division replaced by an exact double multiply)
-// and the lazy row updates (replayed zero-gradient steps), bit for bit, for any thread count.
+// AdamW's fast path against the reference (optim/torch_formula.h, torch's formula): the dense step (one division
+// replaced by an exact double multiply), the subnormal detour and the lazy row updates (replayed zero-gradient steps),
+// bit for bit, for any thread count.
 #include <gtest/gtest.h>
 
 // GCC 12 warns inside its own AVX-512 headers (their _mm512_undefined_* placeholders) wherever they are inlined, as in
@@ -14,37 +15,16 @@
 #include <omp.h>
 #endif
 
+#include "optim/adamw_detour.h"
 #include "optim/adamw_lanes.h"
 #include "optim/optimizer.h"
+#include "optim/torch_formula.h"
 #include "util/simd_lanes.h"
 #include "util/rng.h"
 #include "util/subnormal_watch.h"
 
 namespace bilmod {
 namespace {
-
-// torch.optim.AdamW (1.13) as docs/MODELS.md writes it, in float, both divisions in float: the seed engine's loop.
-void reference_adamw(const OptimizerSettings& s, double lr, float* p, const float* g, float* m, float* v, int64_t t,
-                     size_t n) {
-  const float decay = static_cast<float>(1.0 - lr * s.weight_decay);
-  const float beta1 = static_cast<float>(s.beta1), one_minus_beta1 = static_cast<float>(1.0 - s.beta1);
-  const float beta2 = static_cast<float>(s.beta2), one_minus_beta2 = static_cast<float>(1.0 - s.beta2);
-  const double bias_correction1 = 1.0 - std::pow(s.beta1, static_cast<double>(t));
-  const double bias_correction2 = 1.0 - std::pow(s.beta2, static_cast<double>(t));
-  const float neg_step_size = static_cast<float>(-(lr / bias_correction1));
-  const float bias_correction2_sqrt = static_cast<float>(std::sqrt(bias_correction2));
-  const float eps = static_cast<float>(s.eps);
-  for (size_t i = 0; i < n; ++i) {
-    const float gi = g[i];
-    const float pi = p[i] * decay;
-    const float mi = m[i] * beta1 + gi * one_minus_beta1;
-    const float vi = v[i] * beta2 + one_minus_beta2 * gi * gi;
-    const float denom = std::sqrt(vi) / bias_correction2_sqrt + eps;
-    p[i] = pi + neg_step_size * (mi / denom);
-    m[i] = mi;
-    v[i] = vi;
-  }
-}
 
 void expect_bitwise(const std::vector<float>& want, const std::vector<float>& got, const char* what) {
   ASSERT_EQ(want.size(), got.size());
@@ -73,10 +53,11 @@ TEST(AdamW, DenseStepMatchesTheFloatFormula) {
   std::vector<float> p_ref = p, m_ref(n, 0.0f), v_ref(n, 0.0f);
   OptimizerState state;
   state.reset(s, n);
+  Optimizer fast(s, p.data(), &state, n, nullptr, OptimizerPath::kFast);
   for (int64_t t = 1; t <= 300; ++t) {
     for (size_t i = 0; i < n; ++i) g[i] = random_gradient(100 + t, i);
-    reference_adamw(s, lr_at(t), p_ref.data(), g.data(), m_ref.data(), v_ref.data(), t, n);
-    optimizer_step(s, lr_at(t), p.data(), g.data(), &state, n);
+    adamw_torch_step(s, lr_at(t), t, p_ref.data(), g.data(), m_ref.data(), v_ref.data(), n);
+    fast.step(lr_at(t), g.data());
   }
   expect_bitwise(p_ref, p, "params");
   expect_bitwise(m_ref, state.exp_avg, "exp_avg");
@@ -107,14 +88,15 @@ TEST_P(SubnormalState, DenseStepMatchesTheFloatFormula) {
     state.exp_avg_sq[i] = i % 4 == 0 ? std::abs(u) * 1e-41f : std::abs(u) * 1e-30f;
   }
   std::vector<float> p_ref = p, m_ref = state.exp_avg, v_ref = state.exp_avg_sq;
+  Optimizer fast(s, p.data(), &state, n, nullptr, OptimizerPath::kFast);
   for (int64_t t = 1; t <= 200; ++t) {
     for (size_t i = 0; i < n; ++i) {
       const float u = 2.0f * random_unit_float(200 + t, i) - 1.0f;
       const int kind = static_cast<int>(random_below(300 + t, i, 5));
       g[i] = kind == 0 ? u * 1e-42f : kind == 1 ? u * 1e-25f : kind == 2 ? 0.0f : kind == 3 ? -0.0f : u * 1e-3f;
     }
-    reference_adamw(s, lr_at(t), p_ref.data(), g.data(), m_ref.data(), v_ref.data(), t, n);
-    optimizer_step(s, lr_at(t), p.data(), g.data(), &state, n);
+    adamw_torch_step(s, lr_at(t), t, p_ref.data(), g.data(), m_ref.data(), v_ref.data(), n);
+    fast.step(lr_at(t), g.data());
   }
   expect_bitwise(p_ref, p, "params");
   expect_bitwise(m_ref, state.exp_avg, "exp_avg");
@@ -153,7 +135,7 @@ void check_step_in_double() {
     }
     float p_ref[N], m_ref[N], v_ref[N];
     std::memcpy(p_ref, p, sizeof p), std::memcpy(m_ref, m, sizeof m), std::memcpy(v_ref, v, sizeof v);
-    reference_adamw(s, lr, p_ref, g, m_ref, v_ref, t, N);
+    adamw_torch_step(s, lr, t, p_ref, g, m_ref, v_ref, N);
     const auto all = static_cast<typename L::Mask>(first_lanes(N));
     auto pv = L::load(all, p), mv = L::load(all, m), vv = L::load(all, v);
     adamw_lanes_step_in_double<N>(pv, L::load(all, g), mv, vv, c, scalars);
@@ -203,7 +185,7 @@ void set_threads(int t) {
 }
 
 // Layout like the seed model's: a dense head, a (rows, width) block touched sparsely, a dense tail.
-TEST(AdamW, LazyRowsMatchTheDenseStepBitwise) {
+TEST(AdamW, LazyRowsMatchTheReferenceBitwise) {
   // Wide enough that a step's touched rows (up to 200 x 100) are split across threads.
   const size_t head = 37, tail = 53;
   const int64_t rows = 600, width = 100;
@@ -217,10 +199,13 @@ TEST(AdamW, LazyRowsMatchTheDenseStepBitwise) {
     OptimizerState dense, lazy_state;
     dense.reset(s, n);
     lazy_state.reset(s, n);
-    LazyRows lazy = make_lazy_rows(s, lazy_state, head, rows, width);
-    ASSERT_TRUE(lazy.enabled);
+    const SparseRows block{head, rows, width};
+    Optimizer reference(s, p_dense.data(), &dense, n, &block, OptimizerPath::kReference);
+    Optimizer lazy(s, p.data(), &lazy_state, n, &block, OptimizerPath::kFast);
+    ASSERT_FALSE(reference.lazy());
+    ASSERT_TRUE(lazy.lazy());
     for (int64_t t = 1; t <= 120; ++t) {
-      clear_gradients(&lazy, g.data(), n);
+      lazy.zero_grad(g.data());
       for (float x : g) ASSERT_EQ(x, 0.0f);
       std::vector<int64_t> touched;
       const int64_t count = 1 + static_cast<int64_t>(random_below(9, t, 200));
@@ -228,7 +213,7 @@ TEST(AdamW, LazyRowsMatchTheDenseStepBitwise) {
       touched.push_back(touched.front());  // a duplicate
       if (t % 3 == 0) touched.push_back(0);  // one row touched often, one never (row rows-1 is excluded below)
       // A forward pass reads the touched rows: caught up, they equal the dense parameters of step t - 1.
-      optimizer_catch_up_rows(s, p.data(), &lazy_state, &lazy, touched.data(), static_cast<int64_t>(touched.size()));
+      lazy.prepare_rows(touched.data(), static_cast<int64_t>(touched.size()));
       for (int64_t r : touched)
         for (int64_t j = 0; j < width; ++j) {
           const size_t at = head + static_cast<size_t>(r * width + j);
@@ -240,12 +225,11 @@ TEST(AdamW, LazyRowsMatchTheDenseStepBitwise) {
         if (r == rows - 1) continue;
         for (int64_t j = 0; j < width; ++j) g[head + r * width + j] += random_gradient(400 + t, r * width + j);
       }
-      optimizer_step(s, lr_at(t), p_dense.data(), g.data(), &dense, n);
-      optimizer_step_lazy(s, lr_at(t), p.data(), g.data(), &lazy_state, n, &lazy, touched.data(),
-                          static_cast<int64_t>(touched.size()));
-      if (t % 25 == 0) optimizer_sync(s, p.data(), &lazy_state, &lazy);  // evaluations now and then
+      reference.step(lr_at(t), g.data());
+      lazy.step(lr_at(t), g.data());
+      if (t % 25 == 0) lazy.sync();  // evaluations now and then
     }
-    optimizer_sync(s, p.data(), &lazy_state, &lazy);
+    lazy.sync();
     EXPECT_EQ(lazy_state.step, dense.step);
     expect_bitwise(p_dense, p, "params");
     expect_bitwise(dense.exp_avg, lazy_state.exp_avg, "exp_avg");
@@ -278,9 +262,10 @@ TEST(AdamW, ZeroStateReplayKeepsEveryBit) {
       state.exp_avg_sq[i] = random_below(24, i, 3) == 0 ? -0.0f : 0.0f;
     }
     std::vector<float> p_ref = p, m_ref = state.exp_avg, v_ref = state.exp_avg_sq;
-    LazyRows lazy = make_lazy_rows(s, state, 0, rows, width);
+    const SparseRows block{0, rows, width};
+    Optimizer lazy(s, p.data(), &state, n, &block, OptimizerPath::kFast);
     for (int64_t t = 1; t <= 60; ++t) {
-      clear_gradients(&lazy, g.data(), n);
+      lazy.zero_grad(g.data());
       // Rows 0..15 never get a gradient; rows 16..23 get -0 (which keeps m == -0 where it was); rows 24..31 get ones
       // whose square underflows to 0; the rest get ordinary ones, rows 40.. in their first 16 lanes only; each row
       // on some steps only, some lanes -0.
@@ -297,25 +282,30 @@ TEST(AdamW, ZeroStateReplayKeepsEveryBit) {
           g[r * width + j] = r < 32 ? sign * 1e-30f : sign * random_unit_float(28 + t, r * width + j);
         }
       }
-      optimizer_catch_up_rows(s, p.data(), &state, &lazy, touched.data(), static_cast<int64_t>(touched.size()));
-      reference_adamw(s, lr_at(t), p_ref.data(), g.data(), m_ref.data(), v_ref.data(), t, n);
-      optimizer_step_lazy(s, lr_at(t), p.data(), g.data(), &state, n, &lazy, touched.data(),
-                          static_cast<int64_t>(touched.size()));
-      if (t % 20 == 0) optimizer_sync(s, p.data(), &state, &lazy);
+      lazy.prepare_rows(touched.data(), static_cast<int64_t>(touched.size()));
+      adamw_torch_step(s, lr_at(t), t, p_ref.data(), g.data(), m_ref.data(), v_ref.data(), n);
+      lazy.step(lr_at(t), g.data());
+      if (t % 20 == 0) lazy.sync();
     }
-    optimizer_sync(s, p.data(), &state, &lazy);
+    lazy.sync();
     expect_bitwise(p_ref, p, "params");
     expect_bitwise(m_ref, state.exp_avg, "exp_avg");
     expect_bitwise(v_ref, state.exp_avg_sq, "exp_avg_sq");
   }
 }
 
-TEST(AdamW, LazyRowsAreDenseForSgd) {
+TEST(AdamW, OnlyFastAdamWHasLazyRows) {
   OptimizerSettings s;
   s.kind = OptimizerKind::kSgd;
   OptimizerState state;
   state.reset(s, 100);
-  EXPECT_FALSE(make_lazy_rows(s, state, 0, 10, 10).enabled);
+  std::vector<float> p(100, 1.0f);
+  const SparseRows block{0, 10, 10};
+  EXPECT_FALSE(Optimizer(s, p.data(), &state, 100, &block, OptimizerPath::kFast).lazy());
+  s.kind = OptimizerKind::kAdamW;
+  state.reset(s, 100);
+  EXPECT_TRUE(Optimizer(s, p.data(), &state, 100, &block, OptimizerPath::kFast).lazy());
+  EXPECT_FALSE(Optimizer(s, p.data(), &state, 100, &block, OptimizerPath::kReference).lazy());
 }
 
 }  // namespace
