@@ -14,6 +14,7 @@
 #include "analysis/model_weights.h"
 #include "analysis/progress_measures.h"
 #include "analysis/report.h"
+#include "cli/checked_analysis_input.h"
 #include "cli/command.h"
 #include "train/memory_estimate.h"
 #include "util/atomic_file.h"
@@ -35,8 +36,6 @@ struct AnalyzeOptions {
 };
 
 int run_single(const AnalyzeOptions& o) {
-  MemoryBudget budget;
-  if (Status s = memory_budget(o.max_memory, &budget); !s) return report_failure("analyze", s);
   auto shape_of = [&o](const ModelSpec& spec) {
     AnalysisShape shape;
     shape.spec = spec;
@@ -45,19 +44,12 @@ int run_single(const AnalyzeOptions& o) {
     shape.threads = worker_threads();
     return shape;
   };
-  bool checked = false;
-  if (Status s = check_memory_before_loading("analyze", o.checkpoint, shape_of, budget, &checked); !s)
-    return report_failure("analyze", s);
   AnalysisInput input;
-  if (Status s = load_analysis_input(o.checkpoint, &input); !s) return report_failure("analyze", s);
+  if (Status s = load_checked_analysis_input("analyze", o.checkpoint, o.max_memory, shape_of, &input); !s)
+    return report_failure("analyze", s);
   AnalysisOptions options;
   if (Status s = parse_output_classes(o.output_classes, input.state.spec.mod_basis, &options.output_classes); !s)
     return report_failure("analyze", s);
-  if (!checked) {
-    AnalysisShape shape = shape_of(input.state.spec);
-    shape.state_bytes = loaded_state_bytes(input.path);
-    if (Status s = check_memory(analysis_memory(shape, "analyze"), budget); !s) return report_failure("analyze", s);
-  }
   AnalysisReport report = analyze_checkpoint(input.state, options);
   report.checkpoint = input.path;
   report.source_format = input.format;
@@ -70,8 +62,6 @@ int run_single(const AnalyzeOptions& o) {
 
 int run_hosvd(const AnalyzeOptions& o) {
   if (o.top_k < 1) return report_failure("analyze", Status::usage("--top-k must be at least 1, got " + std::to_string(o.top_k)));
-  MemoryBudget budget;
-  if (Status s = memory_budget(o.max_memory, &budget); !s) return report_failure("analyze", s);
   const std::string output = o.output.empty() ? (std::filesystem::path(o.output_dir) / "hosvd.safetensors").string() : o.output;
   if (Status s = check_writable_dir(o.output_dir, "--output-dir"); !s) return report_failure("analyze", s);
   const std::string output_parent = std::filesystem::path(output).parent_path().string();
@@ -83,22 +73,15 @@ int run_hosvd(const AnalyzeOptions& o) {
     shape.hosvd_top_k = o.top_k;
     return shape;
   };
-  bool checked = false;
-  if (Status s = check_memory_before_loading("analyze", o.checkpoint, shape_of, budget, &checked); !s)
-    return report_failure("analyze", s);
   AnalysisInput input;
-  if (Status s = load_analysis_input(o.checkpoint, &input); !s) return report_failure("analyze", s);
+  if (Status s = load_checked_analysis_input("analyze", o.checkpoint, o.max_memory, shape_of, &input); !s)
+    return report_failure("analyze", s);
   const ModelSpec& spec = input.state.spec;
   if (!has_interaction_matrices(spec))
     return report_failure("analyze", Status::usage(
         "--hosvd: " + input.path + " holds a " + model_kind_name(spec.kind) +
         (spec.kind == ModelKind::kMlp ? " with --activation " + activation_name(spec.activation) : std::string()) +
         " model, which has no bilinear tensor; --hosvd reads bilinear, factored and mlp --activation quad"));
-  if (!checked) {
-    AnalysisShape shape = shape_of(spec);
-    shape.state_bytes = loaded_state_bytes(input.path);
-    if (Status s = check_memory(analysis_memory(shape, "analyze"), budget); !s) return report_failure("analyze", s);
-  }
   const ModelWeights w = model_weights(spec, input.state.layout, input.state.params);
   HosvdReport report;
   report.checkpoint = input.path;

@@ -9,6 +9,7 @@
 #include "analysis/analysis_memory.h"
 #include "analysis/checkpoint_figures.h"
 #include "analysis/report.h"
+#include "cli/checked_analysis_input.h"
 #include "cli/command.h"
 #include "plot/gnuplot.h"
 #include "train/memory_estimate.h"
@@ -33,8 +34,6 @@ int run_visualize(const VisualizeOptions& o) {
     return report_failure("visualize-checkpoint", Status::usage("--num-eigenvectors must be at least 1"));
   std::string gnuplot;
   if (Status s = find_gnuplot(&gnuplot); !s) return report_failure("visualize-checkpoint", s);
-  MemoryBudget budget;
-  if (Status s = memory_budget(o.max_memory, &budget); !s) return report_failure("visualize-checkpoint", s);
   auto shape_of = [&o](const ModelSpec& spec) {
     AnalysisShape shape;
     shape.spec = spec;
@@ -45,22 +44,14 @@ int run_visualize(const VisualizeOptions& o) {
     shape.threads = worker_threads();
     return shape;
   };
-  bool checked = false;
-  if (Status s = check_memory_before_loading("visualize-checkpoint", o.checkpoint, shape_of, budget, &checked); !s)
-    return report_failure("visualize-checkpoint", s);
   AnalysisInput input;
-  if (Status s = load_analysis_input(o.checkpoint, &input); !s) return report_failure("visualize-checkpoint", s);
+  if (Status s = load_checked_analysis_input("visualize-checkpoint", o.checkpoint, o.max_memory, shape_of, &input); !s)
+    return report_failure("visualize-checkpoint", s);
   CheckpointFigureOptions options;
   if (Status s = parse_output_classes(o.output_classes, input.state.spec.mod_basis, &options.output_classes); !s)
     return report_failure("visualize-checkpoint", s);
   options.num_matrices = o.num_matrices;
   options.num_eigenvectors = o.num_eigenvectors;
-  if (!checked) {
-    AnalysisShape shape = shape_of(input.state.spec);
-    shape.state_bytes = loaded_state_bytes(input.path);
-    if (Status s = check_memory(analysis_memory(shape, "visualize-checkpoint"), budget); !s)
-      return report_failure("visualize-checkpoint", s);
-  }
   if (Status s = check_writable_dir(o.output_dir, "--output-dir"); !s) return report_failure("visualize-checkpoint", s);
   std::string index_path;
   std::vector<RenderedFigure> figures;

@@ -23,6 +23,7 @@
 #include "model/output_layer.h"
 #include "model/subnormal_grid.h"
 #include "util/subnormal_watch.h"
+#include "test_support.h"
 #include "model/vector_exp.h"
 #include "train/evaluate.h"
 #include "util/rng.h"
@@ -97,13 +98,6 @@ struct Shape {
 const Shape kShapes[] = {{128, 100, 113}, {130, 100, 113}, {7, 13, 5}, {33, 17, 40}, {1, 1, 1}, {5, 9, 16},
                          {64, 100, 97}, {3830, 100, 113}};
 
-void set_threads(int t) {
-#ifdef _OPENMP
-  omp_set_num_threads(t);
-#else
-  (void)t;
-#endif
-}
 
 TEST(KernelEquivalence, OutputForwardMatchesPlainLoops) {
   for (int threads : {1, 2, 3}) {
@@ -229,11 +223,7 @@ TEST(KernelEquivalence, SumsOnTheSubnormalGridMatchTheFloatChain) {
 // are small) or by the float chain (rows whose sums leave the grid); every call's dhidden, dweight and dbias against
 // plain loops, bit for bit, at 1-3 threads; with the detour forced on and off (which one runs by default is measured
 // on the processor at hand, util/subnormal_watch.h).
-class FadedUnits : public ::testing::TestWithParam<DetourPolicy> {
- protected:
-  void SetUp() override { set_detour_policy(GetParam()); }
-  void TearDown() override { set_detour_policy(DetourPolicy::kMeasure); }
-};
+using FadedUnits = EachDetourPolicy;
 INSTANTIATE_TEST_SUITE_P(KernelEquivalence, FadedUnits,
                          ::testing::Values(DetourPolicy::kAlways, DetourPolicy::kNever, DetourPolicy::kMeasure));
 TEST_P(FadedUnits, OutputBackwardMatchesPlainLoops) {

@@ -22,6 +22,7 @@
 #include "util/simd_lanes.h"
 #include "util/rng.h"
 #include "util/subnormal_watch.h"
+#include "test_support.h"
 
 namespace bilmod {
 namespace {
@@ -68,11 +69,7 @@ TEST(AdamW, DenseStepMatchesTheFloatFormula) {
 // in double (every operation rounded to float at once: the float formula's bits). Steps whose inputs hold subnormal
 // m and v, gradients below 2^-63 (their squares are subnormal) and exact zeros, against the float formula; with the
 // double step forced on and off (which one runs by default is measured on the processor, util/subnormal_watch.h).
-class SubnormalState : public ::testing::TestWithParam<DetourPolicy> {
- protected:
-  void SetUp() override { set_detour_policy(GetParam()); }
-  void TearDown() override { set_detour_policy(DetourPolicy::kMeasure); }
-};
+using SubnormalState = EachDetourPolicy;
 INSTANTIATE_TEST_SUITE_P(AdamW, SubnormalState,
                          ::testing::Values(DetourPolicy::kAlways, DetourPolicy::kNever, DetourPolicy::kMeasure));
 TEST_P(SubnormalState, DenseStepMatchesTheFloatFormula) {
@@ -176,13 +173,6 @@ TEST(AdamW, ReciprocalMultiplyIsTheFloatDivision) {
   }
 }
 
-void set_threads(int t) {
-#ifdef _OPENMP
-  omp_set_num_threads(t);
-#else
-  (void)t;
-#endif
-}
 
 // Layout like the seed model's: a dense head, a (rows, width) block touched sparsely, a dense tail.
 TEST(AdamW, LazyRowsMatchTheReferenceBitwise) {
