@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
+#include "analysis/decompositions.h"
 #include "analysis/interaction_matrices.h"
 
 namespace bilmod {
@@ -57,10 +59,10 @@ void fix_signs(Eigen::MatrixXd* u, RowMatrix* vh) {
 FlattenedSvd from_gram(const ModelWeights& w, int64_t k, FlattenedSvd r) {
   const Eigen::MatrixXd g = unit_gram(w);
   r.frobenius_sq = g.trace();
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(g);  // eigenvalues ascending: the largest are last
+  const SelfAdjointEigen solver = self_adjoint_eigen(g);  // eigenvalues ascending: the largest are last
   const int64_t H = r.d_out, n2 = r.side * r.side;
   r.u.resize(H, k);
-  for (int64_t i = 0; i < k; ++i) r.u.col(i) = solver.eigenvectors().col(H - 1 - i);
+  for (int64_t i = 0; i < k; ++i) r.u.col(i) = solver.vectors.col(H - 1 - i);
   fix_signs(&r.u, nullptr);  // before Vh, which follows from U
   r.vh = RowMatrix::Zero(k, n2);
   r.s.resize(k);
@@ -83,10 +85,10 @@ FlattenedSvd from_dense(const ModelWeights& w, int64_t k, FlattenedSvd r) {
     t.row(i) = Eigen::Map<const Eigen::RowVectorXd>(m.data(), n2);
   }
   r.frobenius_sq = t.squaredNorm();
-  Eigen::BDCSVD<Eigen::MatrixXd> svd(t, Eigen::ComputeThinU | Eigen::ComputeThinV);
-  r.u = svd.matrixU().leftCols(k);
-  r.s = svd.singularValues().head(k);
-  r.vh = svd.matrixV().leftCols(k).transpose();
+  ThinSvd svd = bdc_thin_svd(t, k);
+  r.u = std::move(svd.u);
+  r.s = std::move(svd.values);
+  r.vh = svd.v.transpose();
   for (int64_t i = 0; i < k; ++i)
     if (r.s[i] == 0) r.vh.row(i).setZero();
   fix_signs(&r.u, &r.vh);

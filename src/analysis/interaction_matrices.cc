@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <utility>
 #include <vector>
+
+#include "analysis/decompositions.h"
 
 namespace bilmod {
 
@@ -85,8 +88,8 @@ SymmetricSpectrum sorted_by_magnitude(const Eigen::VectorXd& values, const Eigen
 
 SymmetricSpectrum symmetric_spectrum(const RowMatrix& m) {
   const Eigen::MatrixXd symmetric = 0.5 * (m + m.transpose());
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(symmetric);
-  return sorted_by_magnitude(solver.eigenvalues(), solver.eigenvectors());
+  const SelfAdjointEigen e = self_adjoint_eigen(symmetric);
+  return sorted_by_magnitude(e.values, e.vectors);
 }
 
 SymmetricSpectrum factored_unit_spectrum(const ModelWeights& w, int64_t unit) {
@@ -148,25 +151,24 @@ SymmetricSpectrum ClassSpectra::operator()(int64_t output_class) const {
   const Eigen::VectorXd u = weights.output.row(output_class).transpose();
   if (weights.spec.kind == ModelKind::kMlp) {  // R diag(u) R^T, already symmetric
     const Eigen::MatrixXd small = r * u.asDiagonal() * r.transpose();
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(small);
-    return sorted_by_magnitude(solver.eigenvalues(), q * solver.eigenvectors());
+    const SelfAdjointEigen e = self_adjoint_eigen(small);
+    return sorted_by_magnitude(e.values, q * e.vectors);
   }
   // R S R^T with S = [[0, D/2], [D/2, 0]]: (R_l D R_r^T + R_r D R_l^T) / 2, R_l and R_r R's first and last H columns.
   const Eigen::MatrixXd rl = r.leftCols(H), rr = r.rightCols(H);
   const Eigen::MatrixXd half = rl * u.asDiagonal() * rr.transpose();
   const Eigen::MatrixXd small = 0.5 * (half + half.transpose());
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(small);
-  return sorted_by_magnitude(solver.eigenvalues(), q * solver.eigenvectors());
+  const SelfAdjointEigen e = self_adjoint_eigen(small);
+  return sorted_by_magnitude(e.values, q * e.vectors);
 }
 
 Eigen::VectorXd singular_values(const RowMatrix& m) {
-  Eigen::BDCSVD<Eigen::MatrixXd> svd(m);  // no U or V: values only, already in decreasing order
-  return svd.singularValues();
+  return bdc_singular_values(m);  // no U or V: values only, already in decreasing order
 }
 
 SingularTriplets singular_triplets(const RowMatrix& m) {
-  Eigen::BDCSVD<Eigen::MatrixXd> svd(m, Eigen::ComputeThinU | Eigen::ComputeThinV);
-  return {svd.singularValues(), svd.matrixU(), svd.matrixV()};
+  ThinSvd svd = bdc_thin_svd(m, std::min(m.rows(), m.cols()));
+  return {std::move(svd.values), std::move(svd.u), std::move(svd.v)};
 }
 
 SingularTriplets singular_triplets(const SymmetricSpectrum& s) {
