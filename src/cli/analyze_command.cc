@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <memory>
 
+#include <CLI/CLI.hpp>
+
 #include "analysis/analysis_input.h"
 #include "analysis/analysis_memory.h"
 #include "analysis/hosvd.h"

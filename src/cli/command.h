@@ -4,9 +4,12 @@
 #include <functional>
 #include <string>
 
-#include <CLI/CLI.hpp>
-
 #include "util/status.h"
+
+// CLI11 is header-only and costs ~6 s to compile in each file that includes it: only the files that declare flags do.
+namespace CLI {
+class App;
+}  // namespace CLI
 
 namespace bilmod {
 

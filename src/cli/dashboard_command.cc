@@ -6,6 +6,8 @@
 #include <memory>
 #include <thread>
 
+#include <CLI/CLI.hpp>
+
 #include "cli/command.h"
 #include "tracking/dashboard_server.h"
 #include "tracking/tracking_folder.h"

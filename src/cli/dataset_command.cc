@@ -2,6 +2,8 @@
 // uses them, in a file numpy and PyTorch read.
 #include <memory>
 
+#include <CLI/CLI.hpp>
+
 #include "checkpoint/safetensors.h"
 #include "cli/command.h"
 #include "data/dataset.h"

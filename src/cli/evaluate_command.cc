@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <memory>
 
+#include <CLI/CLI.hpp>
+
 #include "analysis/analysis_input.h"
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/safetensors.h"

@@ -5,6 +5,8 @@
 #include <map>
 #include <string>
 
+#include <CLI/CLI.hpp>
+
 #include "cli/command.h"
 #include "util/log.h"
 

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <memory>
 
+#include <CLI/CLI.hpp>
+
 #include "cli/command.h"
 #include "plot/figure.h"
 #include "plot/html_index.h"

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <memory>
 
+#include <CLI/CLI.hpp>
+
 #include "cli/command.h"
 #include "tracking/run_export.h"
 #include "tracking/run_summary.h"

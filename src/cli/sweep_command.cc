@@ -15,6 +15,8 @@
 #include <memory>
 #include <thread>
 
+#include <CLI/CLI.hpp>
+
 #include "checkpoint/checkpoint.h"
 #include "cli/command.h"
 #include "cli/console_observer.h"

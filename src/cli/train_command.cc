@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <memory>
 
+#include <CLI/CLI.hpp>
+
 #include "checkpoint/checkpoint.h"
 #include "cli/command.h"
 #include "cli/console_observer.h"

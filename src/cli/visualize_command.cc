@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <memory>
 
+#include <CLI/CLI.hpp>
+
 #include "analysis/analysis_input.h"
 #include "analysis/analysis_memory.h"
 #include "analysis/checkpoint_figures.h"
