@@ -1,11 +1,12 @@
 #include "sweep/grid_file.h"
 
-#include <fstream>
 #include <sstream>
 
 #ifdef BILMOD_HAVE_TOML
 #include <toml++/toml.h>
 #endif
+
+#include "util/read_file.h"
 
 namespace bilmod {
 
@@ -49,11 +50,9 @@ Status toml_to_json(const std::string& text, const std::string& origin, json* ou
 }
 
 Status load_grid_file(const std::string& path, SweepSpec* spec) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::usage("--grid-file " + path + " cannot be read: does it exist?");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
+  std::string text;
+  if (Status read = read_file_text(path, "grid file (.json or .toml)", &text); !read)
+    return Status::usage("--grid-file " + read.message());
   ordered doc;
   const bool is_toml = path.size() >= 5 && path.compare(path.size() - 5, 5, ".toml") == 0;
   if (is_toml) {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "util/atomic_file.h"
+#include "util/read_file.h"
 
 namespace bilmod {
 
@@ -138,12 +139,10 @@ Status read_json_file(const std::string& path, json* out, bool* exists) {
   const bool present = std::filesystem::exists(path, ec);
   if (exists) *exists = present;
   if (!present) return Status::runtime(path + " does not exist");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::runtime("cannot read " + path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
+  std::string text;
+  BILMOD_TRY(read_file_text(path, "JSON file", &text));
   try {
-    *out = json::parse(buffer.str());
+    *out = json::parse(text);
   } catch (const json::exception& e) {
     return Status::runtime(path + " is not valid JSON: " + e.what());
   }

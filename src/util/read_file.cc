@@ -8,7 +8,10 @@
 
 namespace bilmod {
 
-Status read_file_bytes(const std::string& path, const std::string& what, std::vector<uint8_t>* out) {
+namespace {
+
+template <typename Buffer>
+Status read_whole_file(const std::string& path, const std::string& what, Buffer* out) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) return Status::runtime(path + ": is a folder, not a " + what);
   std::ifstream in(path, std::ios::binary);
@@ -24,6 +27,16 @@ Status read_file_bytes(const std::string& path, const std::string& what, std::ve
   }
   if (in.bad()) return Status::runtime(path + ": read failed");
   return Status::ok();
+}
+
+}  // namespace
+
+Status read_file_bytes(const std::string& path, const std::string& what, std::vector<uint8_t>* out) {
+  return read_whole_file(path, what, out);
+}
+
+Status read_file_text(const std::string& path, const std::string& what, std::string* out) {
+  return read_whole_file(path, what, out);
 }
 
 }  // namespace bilmod

@@ -13,5 +13,7 @@ namespace bilmod {
 // `what` names the expected kind of file in the folder error ("checkpoint file": "x: is a folder, not a checkpoint
 // file"). Runtime errors.
 Status read_file_bytes(const std::string& path, const std::string& what, std::vector<uint8_t>* out);
+// The same, for a text file (JSON, TOML).
+Status read_file_text(const std::string& path, const std::string& what, std::string* out);
 
 }  // namespace bilmod

@@ -26,7 +26,7 @@ def main():
     expect_usage(["--grid", "train-frac=0.5,1.5"], "--train-frac", work)
     expect_usage(["--seeds", "4-2"], "--seeds", work)
     expect_usage(["--patience", "3"], "--stop-at-val-acc", work)
-    expect_usage(["--grid-file", os.path.join(work, "missing.json")], "cannot be read", work)
+    expect_usage(["--grid-file", os.path.join(work, "missing.json")], "cannot open for reading (No such file or directory)", work)
 
     # One run diverges (an absurd learning rate): it is reported, the other finishes, the sweep exits 1.
     out = os.path.join(work, "diverging")
