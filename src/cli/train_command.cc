@@ -70,7 +70,7 @@ void add_train_flags(CLI::App* cmd, RunConfig* c) {
   cmd->add_option("--lr-schedule", c->lr_schedule, "constant or cosine (to 0 over the run, after warm-up)");
   cmd->add_option("--eval-every", c->eval_every, "Evaluate all train and validation pairs every N epochs");
   cmd->add_option("--init-from", c->init_from, "Initial parameters from a safetensors file with PyTorch names, or a torch.save .pt file");
-  cmd->add_option("--threads", c->threads, "Threads (0: every core); results are identical for any count");
+  cmd->add_option("--threads", c->threads, "Threads (0: evaluation on every core, steps on one thread or every core, whichever a start-up timing finds faster); results are identical for any count");
   cmd->add_option("--log-file", c->log_file, "Also write the log here, one JSON object per line");
   cmd->add_flag("--no-progress", c->no_progress, "No progress bar: a plain log line every few epochs");
   // Interventions (docs/MODELS.md "Interventions and measures").

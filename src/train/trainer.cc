@@ -1,8 +1,11 @@
 #include "train/trainer.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -20,6 +23,7 @@
 #include "util/log.h"
 #include "train/evaluate.h"
 #include "train/measures.h"
+#include "train/step_threads.h"
 
 namespace bilmod {
 
@@ -198,8 +202,37 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
     if (Status saved = save(state, observers); !saved) return finish(saved);
   }
 
+  // --threads 0: the steps take the thread count measured fastest for this run's step (train/step_threads.h);
+  // evaluation and the epoch's sync take every core. The same bits at any count.
+  const int all_threads = omp_get_max_threads();
+  int step_threads = all_threads;
+  if (config.threads == 0 && all_threads > 1 && state->epoch < config.epochs) {
+    const std::vector<int32_t> first = epoch_order(n_train, config.seed, state->epoch);
+    for (int64_t i = 0; i < micro; ++i) {
+      buf.pairs[i] = state->data.train_indices[first[i]];
+      buf.labels[i] = state->data.label[buf.pairs[i]];
+    }
+    const StepThreads choice = choose_step_threads(all_threads, [&] {
+      network_forward(spec, state->layout, state->params.data(), buf.pairs.data(), micro, &buf.act);
+      compute_loss(loss_settings, buf.act.logits.data(), buf.labels.data(), micro, spec.num_logits(), 1.0f,
+                   buf.act.logits.data(), buf.loss.data(), nullptr);
+      network_backward(spec, state->layout, state->params.data(), buf.pairs.data(), micro, &buf.act, buf.grads.data());
+    });
+    std::fill(buf.grads.begin(), buf.grads.end(), 0.0f);  // the timed steps' gradients, all of them
+    step_threads = choice.threads;
+    if (choice.measured) {
+      char line[200];
+      std::snprintf(line, sizeof line, "threads: steps on %d of %d (a step of %lld examples took %.0f us on 1 thread, "
+                    "%.0f us on %d), evaluation on %d", step_threads, all_threads, static_cast<long long>(micro),
+                    choice.one_us, choice.all_us, all_threads, all_threads);
+      log::info(line, {{"step_threads", step_threads}, {"threads", all_threads}, {"step_us_1", std::lround(choice.one_us)},
+                       {"step_us_all", std::lround(choice.all_us)}});
+    }
+  }
+
   double lr = 0;
   for (int64_t epoch = state->epoch; epoch < config.epochs; ++epoch) {
+    omp_set_num_threads(step_threads);
     const std::vector<int32_t> order = epoch_order(n_train, config.seed, epoch);
     const bool evaluate_now = (epoch + 1) % config.eval_every == 0 || epoch + 1 == config.epochs;
     double grad_norm = NAN;
@@ -258,6 +291,7 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
     state->epoch = epoch + 1;
     state->epoch_step = 0;
     state->epoch_loss_sum = 0;
+    omp_set_num_threads(all_threads);
     opt.sync();  // once per epoch: evaluation, norms and checkpoints below read every parameter
     if (evaluate_now) {
       state->metrics = evaluation_metrics(state, &eval_ws, epoch_loss, lr, grad_norm);

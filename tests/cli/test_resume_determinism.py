@@ -63,6 +63,18 @@ def main():
                 diff = differing_tensors(x, z)
                 failures.check(not diff, f"{model} {batches[0]}: resumed across thread counts (2, 1, 2) == 1 thread "
                                          f"straight, bitwise (differing: {diff})")
+            # The default (--threads 0) times a step at 1 thread and at every core when the run starts and trains
+            # with the faster (train/step_threads.h): the same bits as one thread, and the log says what it chose.
+            with tempdir() as default:
+                proc = run_bilmod("train", "--checkpoint-dir", default, "--no-progress", "--no-track", *wide, *batches,
+                                  "--epochs", 3)
+                y, _ = read_safetensors(os.path.join(default, "checkpoint_epoch_3.safetensors"))
+                diff = differing_tensors(x, y)
+                failures.check(not diff, f"{model} {batches[0]}: the default thread choice == 1 thread, bitwise "
+                                         f"(differing: {diff})")
+                if (os.cpu_count() or 1) > 1:
+                    failures.check("threads: steps on " in proc.stderr,
+                                   f"{model} {batches[0]}: the start logs the measured thread choice")
 
         # 256 train pairs: B=32 x k=4 and B=128 x k=1 both make 2 steps per epoch.
         with tempdir() as accum, tempdir() as big:
