@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <csignal>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -202,32 +201,33 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
     if (Status saved = save(state, observers); !saved) return finish(saved);
   }
 
-  // --threads 0: the steps take the thread count measured fastest for this run's step (train/step_threads.h);
-  // evaluation and the epoch's sync take every core. The same bits at any count.
+  // The pairs order[begin, begin + count) into the batch buffers.
+  auto take_pairs = [&](const std::vector<int32_t>& order, int64_t begin, int64_t count) {
+    for (int64_t i = 0; i < count; ++i) {
+      buf.pairs[i] = state->data.train_indices[order[begin + i]];
+      buf.labels[i] = state->data.label[buf.pairs[i]];
+    }
+  };
+  // Forward, loss and backward of the batch in the buffers, its gradient scaled by grad_scale and added into
+  // buf.grads; returns its mean loss.
+  auto forward_backward = [&](int64_t count, float grad_scale) {
+    network_forward(spec, state->layout, state->params.data(), buf.pairs.data(), count, &buf.act);
+    compute_loss(loss_settings, buf.act.logits.data(), buf.labels.data(), count, spec.num_logits(), grad_scale,
+                 buf.act.logits.data(), buf.loss.data(), nullptr);
+    network_backward(spec, state->layout, state->params.data(), buf.pairs.data(), count, &buf.act, buf.grads.data());
+    double sum = 0;
+    for (int64_t i = 0; i < count; ++i) sum += buf.loss[i];
+    return sum / static_cast<double>(count);
+  };
+
+  // --threads 0: the steps take the thread count measured fastest for this run's step (train/step_threads.h), on
+  // the first batch, with nothing kept; evaluation and the epoch's sync take every core. The same bits at any count.
   const int all_threads = omp_get_max_threads();
   int step_threads = all_threads;
   if (config.threads == 0 && all_threads > 1 && state->epoch < config.epochs) {
-    const std::vector<int32_t> first = epoch_order(n_train, config.seed, state->epoch);
-    for (int64_t i = 0; i < micro; ++i) {
-      buf.pairs[i] = state->data.train_indices[first[i]];
-      buf.labels[i] = state->data.label[buf.pairs[i]];
-    }
-    const StepThreads choice = choose_step_threads(all_threads, [&] {
-      network_forward(spec, state->layout, state->params.data(), buf.pairs.data(), micro, &buf.act);
-      compute_loss(loss_settings, buf.act.logits.data(), buf.labels.data(), micro, spec.num_logits(), 1.0f,
-                   buf.act.logits.data(), buf.loss.data(), nullptr);
-      network_backward(spec, state->layout, state->params.data(), buf.pairs.data(), micro, &buf.act, buf.grads.data());
-    });
+    take_pairs(epoch_order(n_train, config.seed, state->epoch), 0, micro);
+    step_threads = choose_step_threads(all_threads, micro, [&] { forward_backward(micro, 1.0f); });
     std::fill(buf.grads.begin(), buf.grads.end(), 0.0f);  // the timed steps' gradients, all of them
-    step_threads = choice.threads;
-    if (choice.measured) {
-      char line[200];
-      std::snprintf(line, sizeof line, "threads: steps on %d of %d (a step of %lld examples took %.0f us on 1 thread, "
-                    "%.0f us on %d), evaluation on %d", step_threads, all_threads, static_cast<long long>(micro),
-                    choice.one_us, choice.all_us, all_threads, all_threads);
-      log::info(line, {{"step_threads", step_threads}, {"threads", all_threads}, {"step_us_1", std::lround(choice.one_us)},
-                       {"step_us_all", std::lround(choice.all_us)}});
-    }
   }
 
   double lr = 0;
@@ -242,20 +242,11 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
       double batch_loss = 0;
       for (int64_t j = first; j < last; ++j) {
         const int64_t begin = j * micro, count = std::min(micro, n_train - begin);
-        for (int64_t i = 0; i < count; ++i) {
-          buf.pairs[i] = state->data.train_indices[order[begin + i]];
-          buf.labels[i] = state->data.label[buf.pairs[i]];
-        }
-        if (opt.lazy()) opt.prepare_rows(buf.pairs.data(), count);  // the rows this forward pass reads
-        network_forward(spec, state->layout, state->params.data(), buf.pairs.data(), count, &buf.act);
+        take_pairs(order, begin, count);
+        opt.prepare_rows(buf.pairs.data(), count);  // the rows this forward pass reads
         // Each micro-batch's mean loss is divided by k (docs/MODELS.md "Gradient accumulation and batches").
         const float grad_scale = static_cast<float>(1.0 / (static_cast<double>(count) * static_cast<double>(accum)));
-        compute_loss(loss_settings, buf.act.logits.data(), buf.labels.data(), count, spec.num_logits(), grad_scale,
-                     buf.act.logits.data(), buf.loss.data(), nullptr);
-        double sum = 0;
-        for (int64_t i = 0; i < count; ++i) sum += buf.loss[i];
-        batch_loss += sum / static_cast<double>(count);
-        network_backward(spec, state->layout, state->params.data(), buf.pairs.data(), count, &buf.act, buf.grads.data());
+        batch_loss += forward_backward(count, grad_scale);
       }
       batch_loss /= static_cast<double>(last - first);
       if (!std::isfinite(batch_loss)) {
