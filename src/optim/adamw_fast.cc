@@ -182,32 +182,6 @@ inline bool adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float*
 }
 #endif
 
-// Steps scalars[0..k) with a zero gradient, on one row held in L1. Bound by the divider (one sqrt and one division
-// per element and step), as the dense loop is, except where the row's state is zero (adamw_update16): what the lazy
-// path saves is memory traffic, and the arithmetic of rows no gradient has reached.
-inline void replay_row(const AdamWConstants& c, const AdamWStepScalars* scalars, int64_t k, float* __restrict p,
-                       float* __restrict m, float* __restrict v, int64_t width) {
-#if defined(BILMOD_ADAMW_LANES)
-  // Rows of up to 112 floats (H = 100: six 16-lane vectors and a 4-lane one) stay in registers through all k steps.
-  if (k > 1) {
-    bool done = false;
-    switch (width / 16) {
-      case 0: done = replay_with_tail<0>(c, scalars, k, p, m, v, width); break;
-      case 1: done = replay_with_tail<1>(c, scalars, k, p, m, v, width); break;
-      case 2: done = replay_with_tail<2>(c, scalars, k, p, m, v, width); break;
-      case 3: done = replay_with_tail<3>(c, scalars, k, p, m, v, width); break;
-      case 4: done = replay_with_tail<4>(c, scalars, k, p, m, v, width); break;
-      case 5: done = replay_with_tail<5>(c, scalars, k, p, m, v, width); break;
-      case 6: done = replay_with_tail<6>(c, scalars, k, p, m, v, width); break;
-      case 7: done = replay_with_tail<7>(c, scalars, k, p, m, v, width); break;
-      default: break;
-    }
-    if (done) return;
-  }
-#endif
-  for (int64_t step = 0; step < k; ++step) adamw_row(c, scalars[step], p, nullptr, m, v, width);
-}
-
 #if defined(BILMOD_ADAMW_LANES)
 // Seconds for 4096 dense steps on state late in a run (m, v and g subnormal, p small) by the float step (the plain
 // path) or in double (the detour).
@@ -239,10 +213,12 @@ double time_subnormal_adamw(bool detour) {
 SubnormalWatch adamw_watch(kMxcsrDenormalOperand | kMxcsrUnderflow, time_subnormal_adamw);
 #endif
 
+}  // namespace
+
 // The dense step over [0, count): chunks of 4096 elements (16 KiB per array), split across threads; each element's
 // arithmetic is adamw_row's whatever the thread count.
-void adamw_range(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
-                 float* __restrict m, float* __restrict v, int64_t count) {
+void adamw_fast_range(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
+                      float* __restrict m, float* __restrict v, int64_t count) {
   constexpr int64_t kChunk = 4096;
   const int64_t chunks = (count + kChunk - 1) / kChunk;
 #if defined(BILMOD_ADAMW_LANES)
@@ -271,21 +247,35 @@ void adamw_range(const AdamWConstants& c, const AdamWStepScalars& s, float* __re
 #endif
 }
 
-}  // namespace
-
-void adamw_fast_range(const AdamWConstants& c, const AdamWStepScalars& s, float* p, const float* g, float* m,
-                      float* v, int64_t count) {
-  adamw_range(c, s, p, g, m, v, count);
-}
-
 void adamw_fast_row(const AdamWConstants& c, const AdamWStepScalars& s, float* p, const float* g, float* m, float* v,
                     int64_t width) {
   adamw_row(c, s, p, g, m, v, width);
 }
 
-void adamw_replay_row(const AdamWConstants& c, const AdamWStepScalars* scalars, int64_t k, float* p, float* m,
-                      float* v, int64_t width) {
-  replay_row(c, scalars, k, p, m, v, width);
+// Steps scalars[0..k) with a zero gradient, on one row held in L1. Bound by the divider (one sqrt and one division
+// per element and step), as the dense loop is, except where the row's state is zero (adamw_update16): what the lazy
+// path saves is memory traffic, and the arithmetic of rows no gradient has reached.
+void adamw_replay_row(const AdamWConstants& c, const AdamWStepScalars* scalars, int64_t k, float* __restrict p,
+                       float* __restrict m, float* __restrict v, int64_t width) {
+#if defined(BILMOD_ADAMW_LANES)
+  // Rows of up to 112 floats (H = 100: six 16-lane vectors and a 4-lane one) stay in registers through all k steps.
+  if (k > 1) {
+    bool done = false;
+    switch (width / 16) {
+      case 0: done = replay_with_tail<0>(c, scalars, k, p, m, v, width); break;
+      case 1: done = replay_with_tail<1>(c, scalars, k, p, m, v, width); break;
+      case 2: done = replay_with_tail<2>(c, scalars, k, p, m, v, width); break;
+      case 3: done = replay_with_tail<3>(c, scalars, k, p, m, v, width); break;
+      case 4: done = replay_with_tail<4>(c, scalars, k, p, m, v, width); break;
+      case 5: done = replay_with_tail<5>(c, scalars, k, p, m, v, width); break;
+      case 6: done = replay_with_tail<6>(c, scalars, k, p, m, v, width); break;
+      case 7: done = replay_with_tail<7>(c, scalars, k, p, m, v, width); break;
+      default: break;
+    }
+    if (done) return;
+  }
+#endif
+  for (int64_t step = 0; step < k; ++step) adamw_row(c, scalars[step], p, nullptr, m, v, width);
 }
 
 }  // namespace bilmod
