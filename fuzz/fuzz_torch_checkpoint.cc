@@ -1,6 +1,6 @@
 // libFuzzer target: a torch.save (.pt) checkpoint, the zip container and the pickle inside, through the same
-// path `--init-from` and the analysis commands use. The loader takes a path, so each input goes to a file in
-// /dev/shm (tmpfs) first.
+// paths `--init-from`, the analysis commands and `--resume-from` use. The loader takes a path, so each input goes
+// to a file in /dev/shm (tmpfs) first.
 #include <unistd.h>
 
 #include <cstdint>
@@ -15,8 +15,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!f) return 0;
   std::fwrite(data, 1, size, f);
   std::fclose(f);
-  bilmod::TorchCheckpoint checkpoint;
-  (void)bilmod::load_torch_checkpoint(path, &checkpoint);
+  for (bool with_optimizer : {false, true}) {  // as --init-from and analysis read it, and as --resume-from does
+    bilmod::TorchCheckpoint checkpoint;
+    (void)bilmod::load_torch_checkpoint(path, &checkpoint, with_optimizer);
+  }
   std::remove(path.c_str());
   return 0;
 }

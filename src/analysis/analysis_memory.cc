@@ -73,7 +73,11 @@ MemoryEstimate analysis_memory(const AnalysisShape& a, const std::string& comman
       spectra = solving * 8 * side * side * 8;
     }
   }
-  int64_t bytes = held + std::max({widening, logits, spectra});
+  // - the transformer's forward pass over every pair at once (transformer_neuron_activations and
+  //   transformer_attention_pattern): its activations with their backward scratch, zero-filled and so resident, and
+  //   its logits.
+  const int64_t all_pairs_forward = transformer ? P2 * act : 0;
+  int64_t bytes = held + std::max({widening, logits, spectra, all_pairs_forward});
   if (a.reads_while_holding) {
     // --over-training: the last checkpoint's state stays loaded (its file's size and label table) beside each one
     // being read, then analysed.

@@ -47,6 +47,12 @@ namespace {
 // Nothing a state-dict checkpoint holds comes near these; they bound what a hostile file can make us allocate.
 constexpr size_t kMaxStack = 1 << 22;
 constexpr size_t kMaxContainer = 1 << 24;
+// Values made in all (a push and a POP make one and leave none on the stack), MARKs open at once, memo entries.
+// The paper's init.pth, the largest pickle these models have, makes ~52,000 values at P = 113 (its split as a
+// list of (a, b, P) tuples: 4 values a pair, so this bound holds such a split up to P = 700). A value takes ~250
+// bytes, so a hostile pickle can make the arena no larger than ~500 MB.
+constexpr size_t kMaxValues = 1 << 21;
+constexpr size_t kMaxMarks = 1 << 20;
 
 class Unpickler {
  public:
@@ -60,6 +66,7 @@ class Unpickler {
       const size_t at = static_cast<size_t>(p_ - begin_);
       const uint8_t op = *p_++;
       Status s = step(op, out);
+      if (s && arena_.size() > kMaxValues) s = Status::runtime("the pickle makes more values than any checkpoint's");
       if (!s) return Status::runtime(origin_ + ": data.pkl at byte " + std::to_string(at) + ": " + s.message());
       if (done_) return Status::ok();
     }
@@ -117,11 +124,13 @@ class Unpickler {
       const PickleRef& key = kv[i];
       if (key->kind != PickleValue::Kind::kString && key->kind != PickleValue::Kind::kInt)
         return Status::runtime("a dict key is a " + key->kind_name() + " (a checkpoint's keys are str or int)");
-      auto same = std::find_if(dict->entries.begin(), dict->entries.end(), [&key](const auto& e) {
-        return e.first->kind == key->kind && e.first->text == key->text && e.first->integer == key->integer;
-      });
-      if (same != dict->entries.end()) same->second = kv[i + 1];
-      else dict->entries.emplace_back(key, kv[i + 1]);
+      // A later value under an existing key replaces it, as in Python; found by hash, so a hostile dict of millions
+      // of keys costs linear time.
+      auto& index = dict_index_[dict];
+      const std::string id = key->kind == PickleValue::Kind::kString ? "s" + key->text : "i" + std::to_string(key->integer);
+      auto [at, added] = index.emplace(id, dict->entries.size());
+      if (added) dict->entries.emplace_back(key, kv[i + 1]);
+      else dict->entries[at->second].second = kv[i + 1];
     }
     return Status::ok();
   }
@@ -228,7 +237,10 @@ class Unpickler {
         done_ = true;
         return Status::ok();
       }
-      case '(': marks_.push_back(stack_.size()); return Status::ok();      // MARK
+      case '(':                                                             // MARK
+        if (marks_.size() >= kMaxMarks) return Status::runtime("the pickle opens more MARKs than any checkpoint's");
+        marks_.push_back(stack_.size());
+        return Status::ok();
       case '0': { PickleRef v; return pop(&v); }                            // POP
       case '1': { std::vector<PickleRef> v; return pop_mark(&v); }          // POP_MARK
       case '2': {                                                           // DUP
@@ -376,6 +388,7 @@ class Unpickler {
   }
   Status memo_put(uint64_t index) {
     if (stack_.empty()) return Status::runtime("memoizes an empty stack");
+    if (memo_.size() >= kMaxValues && !memo_.count(index)) return Status::runtime("the memo grows beyond any checkpoint's");
     memo_[index] = stack_.back();
     return Status::ok();
   }
@@ -392,6 +405,7 @@ class Unpickler {
   std::vector<PickleRef> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, PickleRef> memo_;
+  std::unordered_map<const PickleValue*, std::unordered_map<std::string, size_t>> dict_index_;
   std::vector<std::unique_ptr<PickleValue>> arena_;
   bool done_ = false;
 };

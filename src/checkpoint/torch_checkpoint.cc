@@ -9,17 +9,21 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "checkpoint/pickle_reader.h"
 #include "data/dataset.h"
+#include "util/memory_budget.h"
 
 namespace bilmod {
 
 namespace {
 
-// A data.pkl or a storage larger than this is not a checkpoint of these models (bilinear at P = 1000 is 400 MB).
+// A storage larger than this is not a checkpoint of these models (bilinear at P = 1000 is 400 MB); a data.pkl larger
+// than the other is not a state dict's (the paper's init.pth, with its split as a list of tuples, is 200 KB).
 constexpr zip_uint64_t kMaxEntryBytes = zip_uint64_t{2} << 30;
+constexpr zip_uint64_t kMaxPickleBytes = zip_uint64_t{256} << 20;
 
 struct ZipArchive {
   zip_t* zip = nullptr;
@@ -28,11 +32,12 @@ struct ZipArchive {
   }
 };
 
-Status read_entry(zip_t* zip, const std::string& name, const std::string& origin, std::vector<uint8_t>* out) {
+Status read_entry(zip_t* zip, const std::string& name, const std::string& origin, std::vector<uint8_t>* out,
+                  zip_uint64_t max_bytes = kMaxEntryBytes) {
   zip_stat_t st;
   zip_stat_init(&st);
   if (zip_stat(zip, name.c_str(), 0, &st) != 0) return Status::runtime(origin + ": the archive has no entry '" + name + "'");
-  if (!(st.valid & ZIP_STAT_SIZE) || st.size > kMaxEntryBytes)
+  if (!(st.valid & ZIP_STAT_SIZE) || st.size > max_bytes)
     return Status::runtime(origin + ": entry '" + name + "' is too large for a checkpoint");
   zip_file_t* file = zip_fopen(zip, name.c_str(), 0);
   if (!file) return Status::runtime(origin + ": cannot open entry '" + name + "': " + zip_strerror(zip));
@@ -97,36 +102,62 @@ double element_value(const std::string& type, const uint8_t* p) {
   return *p;  // Byte, Bool
 }
 
+// a * b and a + b in int64, or false where they overflow: every size, offset and stride a pickle states is the file's
+// claim, and a lie must be refused before it is used as an address.
+bool mul_ok(int64_t a, int64_t b, int64_t* out) { return !__builtin_mul_overflow(a, b, out); }
+bool add_ok(int64_t a, int64_t b, int64_t* out) { return !__builtin_add_overflow(a, b, out); }
+
+// A tensor's rank beyond any of these models' (torch itself allows 64).
+constexpr size_t kMaxRank = 8;
+
 class TorchArchive {
  public:
   TorchArchive(zip_t* zip, std::string prefix, std::string origin) : zip_(zip), prefix_(std::move(prefix)), origin_(std::move(origin)) {}
 
-  // A tensor's elements in row-major order of its shape (any strides), widened to double.
-  Status values(const std::string& name, const TorchTensorRef& t, std::vector<double>* out) {
+  // What the archive's storages may take in memory, all of them together: set once the model the file describes is
+  // known, from that model's size. Until then no storage is read.
+  void set_storage_budget(int64_t bytes) { storage_budget_ = bytes; }
+
+  // A tensor's elements in row-major order of its shape (any strides), widened to double. `max_numel` is how many
+  // elements the caller's model has room for: a view may be larger than its storage (a stride of 0), so the view's
+  // own claim bounds nothing.
+  Status values(const std::string& name, const TorchTensorRef& t, int64_t max_numel, std::vector<double>* out) {
     const size_t esize = element_size(t.storage_type);
     if (esize == 0) return fail(name, "has storage type " + t.storage_type + ", which bilmod does not read");
-    std::vector<uint8_t>* bytes = nullptr;
-    BILMOD_TRY(storage(t.storage_key, &bytes));
-    if (bytes->size() != static_cast<size_t>(t.storage_numel) * esize)
-      return fail(name, "has a storage of " + std::to_string(bytes->size()) + " bytes where its header says " +
-                            std::to_string(t.storage_numel) + " elements of " + std::to_string(esize) + " bytes");
-    int64_t numel = 1, last = t.storage_offset;
+    int64_t storage_bytes = 0;
+    if (t.storage_numel < 0 || !mul_ok(t.storage_numel, static_cast<int64_t>(esize), &storage_bytes))
+      return fail(name, "claims a storage of " + std::to_string(t.storage_numel) + " elements, which no file holds");
+    if (t.shape.size() != t.stride.size() || t.shape.size() > kMaxRank)
+      return fail(name, "has " + std::to_string(t.shape.size()) + " sizes and " + std::to_string(t.stride.size()) +
+                            " strides (at most " + std::to_string(kMaxRank) + " of each, as many strides as sizes)");
+    int64_t numel = 1;
     for (size_t d = 0; d < t.shape.size(); ++d) {
-      if (t.shape[d] < 0 || t.stride[d] < 0) return fail(name, "has a negative size or stride");
-      if (t.shape[d] == 0) numel = 0;
-      else if (numel > 0) {
-        if (t.shape[d] > (int64_t{1} << 40) / std::max<int64_t>(numel, 1)) return fail(name, "is impossibly large");
-        numel *= t.shape[d];
-        last += (t.shape[d] - 1) * t.stride[d];
-      }
+      if (t.shape[d] < 0 || t.stride[d] < 0)
+        return fail(name, "has a negative size or stride (" + std::to_string(t.shape[d]) + ", " + std::to_string(t.stride[d]) + ")");
+      if (!mul_ok(numel, t.shape[d], &numel) || numel > max_numel)
+        return fail(name, "has more elements than the model's tensor holds (at most " + std::to_string(max_numel) + ")");
     }
-    if (t.storage_offset < 0 || (numel > 0 && last >= t.storage_numel))
-      return fail(name, "reaches past the end of its storage");
+    if (t.storage_offset < 0 || t.storage_offset > t.storage_numel)
+      return fail(name, "starts at element " + std::to_string(t.storage_offset) + " of a storage of " +
+                            std::to_string(t.storage_numel));
+    if (numel > 0) {  // the last element the view reads, in int64 without overflow
+      int64_t last = t.storage_offset;
+      for (size_t d = 0; d < t.shape.size(); ++d) {
+        int64_t reach = 0;
+        if (!mul_ok(t.shape[d] - 1, t.stride[d], &reach) || !add_ok(last, reach, &last))
+          return fail(name, "has strides that reach beyond any storage (stride " + std::to_string(t.stride[d]) + ")");
+      }
+      if (last >= t.storage_numel)
+        return fail(name, "reaches element " + std::to_string(last) + " of a storage of " + std::to_string(t.storage_numel) +
+                              " elements");
+    }
+    std::vector<uint8_t>* bytes = nullptr;
+    BILMOD_TRY(storage(name, t.storage_key, storage_bytes, &bytes));
     out->resize(static_cast<size_t>(numel));
     std::vector<int64_t> index(t.shape.size(), 0);
     for (int64_t i = 0; i < numel; ++i) {
       int64_t at = t.storage_offset;
-      for (size_t d = 0; d < index.size(); ++d) at += index[d] * t.stride[d];
+      for (size_t d = 0; d < index.size(); ++d) at += index[d] * t.stride[d];  // <= last, checked above
       (*out)[static_cast<size_t>(i)] = element_value(t.storage_type, bytes->data() + static_cast<size_t>(at) * esize);
       for (size_t d = index.size(); d-- > 0;) {  // next index, last axis fastest
         if (++index[d] < t.shape[d]) break;
@@ -140,14 +171,34 @@ class TorchArchive {
   Status fail(const std::string& name, const std::string& what) const {
     return Status::runtime(origin_ + ": tensor '" + name + "' " + what);
   }
-  Status storage(const std::string& key, std::vector<uint8_t>** out) {
+  // The storage's bytes, read once: its entry's size must be what the pickle says before anything is read, and all
+  // storages together stay within the budget the model justifies.
+  Status storage(const std::string& name, const std::string& key, int64_t expected_bytes, std::vector<uint8_t>** out) {
     auto it = storages_.find(key);
     if (it == storages_.end()) {
-      if (key.find('/') != std::string::npos || key.find("..") != std::string::npos)
+      if (key.empty() || key.find('/') != std::string::npos || key.find("..") != std::string::npos)
         return Status::runtime(origin_ + ": storage key '" + key + "' is not a plain name");
+      const std::string entry = prefix_ + "data/" + key;
+      zip_stat_t st;
+      zip_stat_init(&st);
+      if (zip_stat(zip_, entry.c_str(), 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE))
+        return fail(name, "names storage '" + key + "', which the archive does not hold");
+      if (st.size != static_cast<zip_uint64_t>(expected_bytes))
+        return fail(name, "has a storage of " + std::to_string(st.size) + " bytes where its header says " +
+                              std::to_string(expected_bytes));
+      if (expected_bytes > storage_budget_ - storage_bytes_)
+        return fail(name, "brings the archive's storages beyond the " + std::to_string(storage_budget_) +
+                              " bytes a model of this size needs");
       std::vector<uint8_t> bytes;
-      BILMOD_TRY(read_entry(zip_, prefix_ + "data/" + key, origin_, &bytes));
+      BILMOD_TRY(read_entry(zip_, entry, origin_, &bytes));
+      if (bytes.size() != static_cast<size_t>(expected_bytes))
+        return fail(name, "has a storage of " + std::to_string(bytes.size()) + " bytes where its header says " +
+                              std::to_string(expected_bytes));
+      storage_bytes_ += expected_bytes;
       it = storages_.emplace(key, std::move(bytes)).first;
+    } else if (it->second.size() != static_cast<size_t>(expected_bytes)) {
+      return fail(name, "gives storage '" + key + "' " + std::to_string(expected_bytes) + " bytes where another tensor gave it " +
+                            std::to_string(it->second.size()));
     }
     *out = &it->second;
     return Status::ok();
@@ -156,7 +207,26 @@ class TorchArchive {
   zip_t* zip_;
   std::string prefix_, origin_;
   std::map<std::string, std::vector<uint8_t>> storages_;
+  int64_t storage_budget_ = 0, storage_bytes_ = 0;
 };
+
+// What reading a file of this model may take, known from the names and shapes before any tensor is read: the
+// archive's storages (parameters and AdamW's two moments at 8 bytes an element at most, a split of P^2 int64 twice
+// over, 1 MiB of scalars) and bilmod's own copies (parameters, moments, one tensor widened to double and narrowed
+// again). The storages are held to their share; the whole is checked against the memory available now, so a file
+// whose shapes describe a model beyond this machine is refused before anything is allocated.
+Status reserve_for_model(const std::string& path, const ModelSpec& spec, size_t parameters, TorchArchive* storages) {
+  const int64_t n = static_cast<int64_t>(parameters), P = spec.mod_basis;
+  const int64_t storage_bytes = 8 * (3 * n + 2 * P * P) + (int64_t{1} << 20);
+  storages->set_storage_budget(storage_bytes);
+  const int64_t need = storage_bytes + 4 * 3 * n + 12 * n + P * P * (4 + 8 + 8);
+  const std::optional<int64_t> available = available_memory_bytes();
+  if (available && need > *available)
+    return Status::runtime(path + ": describes a " + describe_model(spec) + " (" + std::to_string(n) +
+                           " parameters), which needs about " + format_memory(need) + " to read, but " +
+                           format_memory(*available) + " is available");
+  return Status::ok();
+}
 
 // The models a state dict's parameter names describe, with the names each must hold exactly.
 struct ModelKeys {
@@ -267,7 +337,7 @@ bool as_number(const PickleValue* v, double* out) {
 Status store_tensor(TorchArchive* storages, const std::string& label, const TorchTensorRef& t, const ParameterInfo& info,
                     const std::string& path, const std::string& what, float* dst) {
   std::vector<double> values;
-  BILMOD_TRY(storages->values(label, t, &values));
+  BILMOD_TRY(storages->values(label, t, static_cast<int64_t>(info.size), &values));
   std::vector<float> torch_order(values.size());
   for (size_t i = 0; i < values.size(); ++i) {
     if (!std::isfinite(values[i])) return Status::runtime(path + ": " + what + " holds a non-finite value");
@@ -325,7 +395,7 @@ Status read_adamw_state(const PickleValue& root, const std::vector<std::string>&
       const PickleValue* s = slots->get("step");
       double x = 0;
       if (s && s->kind == K::kTensor) {
-        BILMOD_TRY(storages->values(name + " step", s->tensor, &values));
+        BILMOD_TRY(storages->values(name + " step", s->tensor, 1, &values));
         if (values.size() != 1) return Status::runtime(path + ": the AdamW step of '" + name + "' is not one number");
         x = values[0];
       } else if (!as_number(s, &x)) {
@@ -391,6 +461,12 @@ Status read_transformer(const std::string& path, const PickleValue* root,
              wu = shape("unembed.W_U");
   if (we.size() != 2 || wq.size() != 3 || win.size() != 2 || wu.size() != 2)
     return Status::runtime(path + ": embed.W_E, blocks.0.attn.W_Q, blocks.0.mlp.W_in or unembed.W_U has the wrong rank");
+  // The sizes are the file's claim: each is bounded before any is multiplied (config.validate() bounds them again).
+  for (const auto* dims : {&we, &wq, &win, &wu})
+    for (int64_t x : *dims)
+      if (x < 1 || x > (int64_t{1} << 24))
+        return Status::runtime(path + ": embed.W_E, blocks.0.attn.W_Q, blocks.0.mlp.W_in or unembed.W_U has a size of " +
+                               std::to_string(x) + ", which no transformer bilmod reads has");
   const int64_t d = lens ? we[1] : we[0], V = lens ? we[0] : we[1], heads = wq[0], dh = lens ? wq[2] : wq[1],
                 M = lens ? win[1] : win[0], P = V - 1, v_out = wu[1];
   if (heads * dh != d)
@@ -415,11 +491,13 @@ Status read_transformer(const std::string& path, const PickleValue* root,
   state.config = config;
   state.spec = config.model_spec();
   state.layout = make_parameter_layout(state.spec);
+  BILMOD_TRY(reserve_for_model(path, state.spec, state.layout.total, storages));
   state.params.assign(state.layout.total, 0.0f);
   std::vector<double> src;
   for (const auto& name : kZeroBiases) {
     if (!tensors.count(name)) continue;
-    BILMOD_TRY(storages->values(name, *tensors.at(name), &src));
+    // b_Q, b_K, b_V are (heads, d_head), b_O (d_model), b_U (d_vocab_out): none holds more than heads x d_head + V.
+    BILMOD_TRY(storages->values(name, *tensors.at(name), heads * dh + V, &src));
     for (double x : src)
       if (x != 0)
         return Status::runtime(path + ": TransformerLens bias '" + name + "' is not zero (" + std::to_string(x) +
@@ -428,7 +506,6 @@ Status read_transformer(const std::string& path, const PickleValue* root,
   }
   for (const ParameterInfo& info : state.layout.parameters) {
     const TorchTensorRef& t = *tensors.at(info.name);
-    BILMOD_TRY(storages->values(info.name, t, &src));
     // The source's shape in PyTorch's order for bilmod's tensor, and the index of each of bilmod's elements in it.
     std::vector<int64_t> want = info.torch_shape;
     std::function<size_t(size_t)> from = [](size_t i) { return i; };
@@ -462,6 +539,9 @@ Status read_transformer(const std::string& path, const PickleValue* root,
       return Status::runtime(path + ": tensor '" + n + "' has shape (" + got + ") where " + what + " with these sizes has (" +
                              expected + ")");
     }
+    int64_t want_numel = 1;
+    for (int64_t x : want) want_numel *= x;  // the model's own sizes, validated
+    BILMOD_TRY(storages->values(info.name, t, want_numel, &src));
     float* dst = state.params.data() + info.offset;
     for (size_t i = 0; i < info.size; ++i) {
       const size_t j = from(i);
@@ -476,17 +556,22 @@ Status read_transformer(const std::string& path, const PickleValue* root,
   const PickleValue* train = root->get("train_data");
   const PickleValue* test = root->get("test_data");
   std::vector<int64_t> split[2];
-  bool split_ok = train && test;
-  for (int s = 0; s < 2 && split_ok; ++s) {
+  const bool split_ok = train && test;
+  for (int s = 0; s < 2 && split_ok; ++s) {  // a split that is there but malformed is an error, not "no split"
     const PickleValue* list = s == 0 ? train : test;
-    if (list->kind != PickleValue::Kind::kList) split_ok = false;
-    for (size_t i = 0; split_ok && i < list->items.size(); ++i) {
+    const char* name = s == 0 ? "train_data" : "test_data";
+    if (list->kind != PickleValue::Kind::kList)
+      return Status::runtime(path + ": its " + name + " is a " + list->kind_name() + ", not a list of (a, b, P)");
+    for (size_t i = 0; i < list->items.size(); ++i) {
       const PickleValue* item = list->items[i];
-      split_ok = (item->kind == PickleValue::Kind::kTuple || item->kind == PickleValue::Kind::kList) &&
-                 item->items.size() == 3 && item->items[0]->kind == PickleValue::Kind::kInt &&
-                 item->items[1]->kind == PickleValue::Kind::kInt && item->items[0]->integer >= 0 &&
-                 item->items[0]->integer < P && item->items[1]->integer >= 0 && item->items[1]->integer < P;
-      if (split_ok) split[s].push_back(item->items[0]->integer * P + item->items[1]->integer);
+      const bool pair = (item->kind == PickleValue::Kind::kTuple || item->kind == PickleValue::Kind::kList) &&
+                        item->items.size() == 3 && item->items[0]->kind == PickleValue::Kind::kInt &&
+                        item->items[1]->kind == PickleValue::Kind::kInt && item->items[0]->integer >= 0 &&
+                        item->items[0]->integer < P && item->items[1]->integer >= 0 && item->items[1]->integer < P;
+      if (!pair)
+        return Status::runtime(path + ": its " + name + "[" + std::to_string(i) + "] is not (a, b, P) with 0 <= a, b < P = " +
+                               std::to_string(P));
+      split[s].push_back(item->items[0]->integer * P + item->items[1]->integer);
     }
   }
   if (split_ok) {
@@ -535,10 +620,10 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
     return Status::runtime(path + ": " + (found ? "holds several data.pkl entries" : "holds no {name}/data.pkl entry") +
                            " (not a file torch.save wrote)");
   std::vector<uint8_t> pickle_bytes;
-  BILMOD_TRY(read_entry(archive.zip, prefix + "data.pkl", path, &pickle_bytes));
+  BILMOD_TRY(read_entry(archive.zip, prefix + "data.pkl", path, &pickle_bytes, kMaxPickleBytes));
   {
     std::vector<uint8_t> order;
-    if (read_entry(archive.zip, prefix + "byteorder", path, &order).is_ok() &&
+    if (read_entry(archive.zip, prefix + "byteorder", path, &order, 64).is_ok() &&
         std::string(order.begin(), order.end()) != "little")
       return Status::runtime(path + ": was written on a big-endian machine, which bilmod does not read");
   }
@@ -609,8 +694,8 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
     result.notes.push_back("config keys bilmod does not use were ignored: " + list);
   }
   if (config_json.contains("mod_basis") && config_json["mod_basis"].get<int64_t>() != P)
-    return Status::runtime(path + ": config says mod_basis = " + config_json["mod_basis"].dump() + " but the " +
-                           (model->output_projection ? "output layer has " : "bilinear layer has ") + std::to_string(P) +
+    return Status::runtime(path + ": config says mod_basis = " + config_json["mod_basis"].dump() + " but " +
+                           (model->output_projection ? "output.weight has " : "bilinear.weight has ") + std::to_string(P) +
                            " classes");
   // The direct model's width is P whatever the config's hidden_dim (the upstream saves its unused default).
   if (model->output_projection && config_json.contains("hidden_dim") && config_json["hidden_dim"].get<int64_t>() != H)
@@ -643,6 +728,7 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
   state.config = config;
   state.spec = config.model_spec();
   state.layout = make_parameter_layout(state.spec);
+  BILMOD_TRY(reserve_for_model(path, state.spec, state.layout.total, &storages));
   state.params.assign(state.layout.total, 0.0f);
   std::vector<double> values;
   for (const ParameterInfo& info : state.layout.parameters) {
@@ -669,8 +755,14 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
   if (train && val) {
     std::vector<int64_t> train_idx, val_idx;
     for (auto [ref, dst] : {std::pair{train, &train_idx}, std::pair{val, &val_idx}}) {
-      BILMOD_TRY(storages.values("split", ref->tensor, &values));
-      for (double x : values) dst->push_back(static_cast<int64_t>(x));
+      BILMOD_TRY(storages.values("split", ref->tensor, P * P, &values));
+      for (double x : values) {
+        // A pair index is an integer in [0, P^2); anything else (NaN, 1e300, 2.5) is refused before the cast.
+        if (!(x >= 0 && x < static_cast<double>(P * P) && x == std::floor(x)))
+          return Status::runtime(path + ": tensor 'split' holds " + std::to_string(x) + ", which is not a pair index for P = " +
+                                 std::to_string(P));
+        dst->push_back(static_cast<int64_t>(x));
+      }
     }
     BILMOD_TRY(dataset_from_split(P, op, std::move(train_idx), std::move(val_idx), &state.data));
     result.split_known = true;

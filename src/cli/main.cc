@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <new>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -82,7 +83,15 @@ int main(int argc, char** argv) {
   }
   for (const auto& [name, command] : commands)
     if (command->parsed()) {
-      const int code = runners[name]();
+      // Memory running out anywhere (a model larger than the estimates foresaw, the machine's other users) is one line
+      // and exit 1, as any other run-time failure, never an abort with a core dump.
+      int code;
+      try {
+        code = runners[name]();
+      } catch (const std::bad_alloc&) {
+        code = report_failure(name, Status::runtime("out of memory: an allocation failed (see --max-memory, and the "
+                                                    "memory this machine has free)"));
+      }
       log::shutdown();
       return code;
     }

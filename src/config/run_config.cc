@@ -120,6 +120,12 @@ Status RunConfig::validate() const {
     return bad("--hidden-dim does not apply with --no-output-projection: the bilinear layer's width is P = " +
                std::to_string(mod_basis));
   if (hidden_dim < 1) return bad("--hidden-dim must be at least 1, got " + std::to_string(hidden_dim));
+  if (hidden_dim > (int64_t{1} << 30))
+    return bad("--hidden-dim must be at most 1073741824, got " + std::to_string(hidden_dim));
+  // Every size above is bounded, so the count cannot overflow; a model beyond 2^40 parameters (4 TiB of float32) is
+  // no model any machine trains, and whatever states it (a flag, a file's shapes) is refused here.
+  if (const size_t n = make_parameter_layout(model_spec()).total; n > (size_t{1} << 40))
+    return bad("the model would have " + std::to_string(n) + " parameters, more than bilmod holds (2^40)");
   if (!std::isfinite(learning_rate) || learning_rate <= 0)
     return bad("--learning-rate must be a positive finite number, got " + std::to_string(learning_rate));
   if (!std::isfinite(weight_decay) || weight_decay < 0)

@@ -6,6 +6,7 @@ command then really uses (measured here as the child's maximum resident set): at
 the process itself covers most of it, and at sizes where the terms that grow with P and H dominate (a bilinear
 checkpoint of 186 MB; a factored P = 499, H = 256 model, whose class spectra take the low-rank path).
 """
+import json
 import os
 import re
 import shutil
@@ -135,6 +136,72 @@ with tempfile.TemporaryDirectory() as tmp:
                 check(f"{model} P = {P}, {name}: estimate {estimate / 2**20:.0f} MB covers the measured peak "
                       f"{peak / 2**20:.0f} MB", code == 0 and estimate >= peak, f"exit {code}")
             shutil.rmtree(run_dir, ignore_errors=True)
+
+    # The estimates of the rest: the transformer (train, evaluate, analyze), analyze --hosvd, and a torch.save .pt
+    # read by evaluate and analyze (4 x its size before its model is known; its bytes, the pickle, the parsed
+    # tensors, the state). Each is refused at --max-memory 1M with the NEEDS line, then runs within its estimate.
+    # The file is written by another python3 process: torch imported here would be in every child's maximum resident
+    # set (a forked child keeps its parent's peak across exec), and every peak would read 240 MB.
+    pt = os.path.join(tmp, "seed.pt")
+    subprocess.run([sys.executable, "-c", f"""
+import torch
+P, H = 97, 384
+g = torch.Generator().manual_seed(1)
+torch.save({{"model_state_dict": {{"bilinear.weight": torch.randn(H, P, P, generator=g), "bilinear.bias": torch.randn(H, generator=g),
+                                  "output.weight": torch.randn(P, H, generator=g), "output.bias": torch.randn(P, generator=g)}},
+            "config": {{"mod_basis": P, "hidden_dim": H, "seed": 4}}}}, {pt!r})
+"""], check=True)
+    tdir = os.path.join(tmp, "transformer")
+    tshape = ["--model", "transformer", "--mod-basis", "113", "--d-model", "128", "--num-heads", "4", "--no-track",
+              "--no-progress", "--checkpoint-dir", tdir]
+    tckpt = os.path.join(tdir, "checkpoint_epoch_0.safetensors")
+    hdir = os.path.join(tmp, "hosvd")
+    for name, args in [("transformer train --epochs 0", ["train", *tshape, "--epochs", "0"]),
+                       ("transformer evaluate", ["evaluate", tckpt]),
+                       ("transformer analyze", ["analyze", tckpt, "--json"]),
+                       ("analyze --hosvd of a .pt", ["analyze", pt, "--hosvd", "--output-dir", hdir]),
+                       ("evaluate of a .pt", ["evaluate", pt])]:
+        r = run(*args, "--max-memory", "1M")
+        m = NEEDS.search(r.stderr)
+        check(f"{name}: refused at --max-memory 1M with its estimate", r.returncode == 2 and m, r.stderr[-300:])
+        if not m:
+            continue
+        estimate = float(m.group(1)) * UNIT[m.group(2)]
+        code, peak = peak_rss(*args)
+        check(f"{name}: runs", code == 0, f"exit {code}")
+        if not sanitized:
+            check(f"{name}: estimate {estimate / 2**20:.0f} MB covers the measured peak {peak / 2**20:.0f} MB",
+                  estimate >= peak, "")
+
+    # A sweep checks each run against the memory available when that run starts: one too large for the machine fails
+    # with the refusal line in the summary, and the others run.
+    out = os.path.join(tmp, "sweep")
+    r = run("sweep", "--grid", "hidden-dim=8,60000000", "--model", "factored", "--mod-basis", "23", "--epochs", "2",
+            "--no-track", "--output-dir", out)
+    with open(os.path.join(out, "summary.json")) as f:
+        rows = {row["run"]: row for row in json.load(f)["runs"]}
+    big = rows.get("hidden-dim=60000000", {})
+    check("sweep: the run beyond the machine's memory fails with its estimate, the other finishes",
+          r.returncode == 1 and big.get("status") == "failed" and "needs about" in big.get("message", "") and
+          rows.get("hidden-dim=8", {}).get("status") == "finished", f"exit {r.returncode}: {rows}")
+
+    # Memory running out where no estimate foresaw it (here: --max-memory overrides the estimate, and the address space
+    # is limited to 2 GB) is one line and exit 1, not an abort, and nothing is written. Sanitizers reserve terabytes of
+    # address space for their shadow memory, so this runs on the build users run.
+    if not sanitized:
+        import resource
+        ck = os.path.join(tmp, "oom")
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+        r = subprocess.run([BILMOD, "train", "--max-memory", "1T", "--mod-basis", "3000", "--hidden-dim", "2000",
+                            "--epochs", "1", "--no-track", "--no-progress", "--checkpoint-dir", ck],
+                           capture_output=True, text=True, preexec_fn=limit)
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        check("an allocation failing: one line, exit 1, nothing written",
+              r.returncode == 1 and len(lines) == 1 and "out of memory" in lines[0] and not os.path.exists(ck),
+              f"exit {r.returncode}: {r.stderr[-300:]}")
 
 finish()
 sys.exit(skipping.exit_code(0))

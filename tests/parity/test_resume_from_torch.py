@@ -7,6 +7,7 @@
    by bilmod and by PyTorch: per-step losses, final parameters and AdamW state agree within the parity tolerances
    (tests/parity/test_parity_optimizer.py's).
 """
+import json
 import os
 import subprocess
 
@@ -47,11 +48,17 @@ def check_split(failures):
                            f"split of P = {p} (N = {p * p}), seed {seed}, frac {frac}: torch.randperm's, bit for bit")
 
 
-def begin_in_pytorch(path, P, H, projection, bias, activation, seed, epochs, lr=3e-3, wd=0.5, batch=128):
+# AdamW's settings in the saved optimizer state: none is bilmod's default (lr 3e-3, betas (0.9, 0.999), eps 1e-8,
+# weight decay 0.5), and the saved config states those defaults instead, so a reader that took its settings from
+# anywhere but the optimizer's param_groups continues another run and fails the loss and state comparisons.
+ADAMW = dict(lr=1.7e-3, betas=(0.85, 0.97), eps=3e-7, weight_decay=0.21)
+
+
+def begin_in_pytorch(path, P, H, projection, bias, activation, seed, epochs, batch=128):
     """Trains as the upstream's train() does (its seed, module, AdamW, split, minibatches) and saves its checkpoint."""
     torch.manual_seed(seed)
     model = UpstreamBilinearModel(P, H, projection, bias, activation)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd)
+    opt = torch.optim.AdamW(model.parameters(), **ADAMW)
     train, _ = torch_split(P * P, seed)
     loss = None
     for epoch in range(epochs):
@@ -64,7 +71,7 @@ def begin_in_pytorch(path, P, H, projection, bias, activation, seed, epochs, lr=
             opt.zero_grad()
             loss.backward()
             opt.step()
-    config = {"mod_basis": P, "hidden_dim": H, "batch_size": batch, "learning_rate": lr, "weight_decay": wd,
+    config = {"mod_basis": P, "hidden_dim": H, "batch_size": batch, "learning_rate": 3e-3, "weight_decay": 0.5,
               "epochs": 2000, "grad_accum_steps": 1, "checkpoint_dir": "checkpoints", "checkpoint_every": 100,
               "device": "cpu", "compile": True, "seed": seed}
     if activation == "none":  # the upstream's config; the seed's has no use_output_projection
@@ -126,6 +133,10 @@ def main():
                                                        f"{diff:.3g} (limit {PARAM_RTOL})")
             failures.check(int(meta["optimizer_step"]) == int(state[0]["step"]),
                            f"{c['name']}: AdamW's step count {meta['optimizer_step']} (PyTorch {int(state[0]['step'])})")
+            cfg = json.loads(meta["config"])
+            got = dict(lr=cfg["learning_rate"], betas=(cfg["beta1"], cfg["beta2"]), eps=cfg["eps"],
+                       weight_decay=cfg["weight_decay"])
+            failures.check(got == ADAMW, f"{c['name']}: the run goes on with the file's AdamW settings {got}")
 
     # A .pt file without optimizer state cannot be continued: one line, exit 1.
     with tempdir() as d:

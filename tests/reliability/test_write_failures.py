@@ -38,11 +38,13 @@ def bilmod(*args, fsize=None, user=None, binary=BILMOD, wait=True):
 
 
 def check_failed_write(failures, what, rc, lines, d, before, words, allowed_temporaries=()):
+    """before: the folder's snapshot from before the failure. Every file in it but the allowed temporaries (which
+    the failing write may still have been filling) must be there after, byte for byte, and nothing new."""
     failures.check(rc == 1, f"{what}: exit {rc} (expected 1)")
     failures.check(len(lines) == 1 and all(w in lines[0] for w in words),
                    f"{what}: one error line with {words}: {lines}")
     after = snapshot(d)
-    changed = [c for c in snapshot_diff(before, after)]
+    changed = [c for c in snapshot_diff(before, after) if c.split(": ", 1)[1] not in allowed_temporaries]
     failures.check(not changed, f"{what}: every previous file unchanged and nothing new ({changed})")
     stray = set(temporaries(d)) - set(allowed_temporaries)
     failures.check(not stray, f"{what}: no temporary files ({stray})")
@@ -122,18 +124,19 @@ def main():
         before = snapshot(d)
         _, err = p.communicate(timeout=600)
         lines = [l for l in err.splitlines() if l.strip()]
-        # The snapshot may have raced one more finished checkpoint; compare against the files present now.
-        # Where the chmod lands decides the failing call: usually the next temporary file's creation ("cannot
-        # create"); when it lands while a checkpoint is being written, the rename ("cannot rename TMP to PATH"), and
-        # that temporary file cannot be removed from the now read-only folder by anyone: the error line names it,
-        # and it is the one file allowed to remain.
+        # Once the folder is read-only its user can neither add, rename nor remove a name in it: `before` holds every
+        # checkpoint there will be, complete, and each must stay byte for byte. Where the chmod lands decides the
+        # failing call: usually the next temporary file's creation ("cannot create"); when it lands while a
+        # checkpoint is being written, the rename ("cannot rename TMP to PATH"), and that temporary file cannot be
+        # removed from the now read-only folder by anyone: the error line names it, and it is the one file allowed
+        # to remain (and to have grown since the snapshot).
         renamed = len(lines) == 1 and "cannot rename" in lines[0]
         left = set(temporaries(d))
         allowed = {t for t in left if renamed and t in lines[0]}
+        failures.check(len(checkpoints(d)) >= 2, f"a folder made read-only mid-run: {len(checkpoints(d))} checkpoints kept")
         check_failed_write(failures, "a folder made read-only mid-run", p.returncode, lines, d,
-                           snapshot(d), ["cannot rename" if renamed else "cannot create", "Permission denied"],
+                           before, ["cannot rename" if renamed else "cannot create", "Permission denied"],
                            allowed_temporaries=allowed)
-        failures.check(set(snapshot(d)) >= set(before), "a folder made read-only mid-run: no checkpoint lost")
     print(f"faults injected: {faults} failing checkpoint writes")
     failures.finish()
 

@@ -81,10 +81,15 @@ TEST(TorchPickle, RefusesAnyOtherCallable) {
   const Status s = parse(std::string("\x80\x04\x8c\x02os\x8c\x06system\x93)R."), &doc);  // 18 bytes, no NUL
   EXPECT_FALSE(s.is_ok());
   EXPECT_NE(s.message().find("os.system"), std::string::npos) << s.message();
-  // Opcodes that build arbitrary objects.
-  for (const std::string& p : {std::string("\x80\x02}\x81.", 5), std::string("\x80\x02(io\nx\n.", 9)}) {
+  // Opcodes that build arbitrary objects, each given the stack it needs, so that an unpickler that executed it would
+  // succeed: only refusing the opcode itself makes these errors. NEWOBJ (cls, args), NEWOBJ_EX (cls, args, kwargs),
+  // OBJ (MARK cls args...), INST (MARK args... then module/name). collections.OrderedDict is an allowed global.
+  const std::string cls = PickleBytes().global("collections", "OrderedDict").b.substr(2);
+  for (const std::string& p : {std::string("\x80\x02", 2) + cls + ")\x81.", std::string("\x80\x04", 2) + cls + ")}\x92.",
+                               std::string("\x80\x02(", 3) + cls + "o.", std::string("\x80\x02(icollections\nOrderedDict\n.")}) {
     const Status r = parse(p, &doc);
     EXPECT_FALSE(r.is_ok());
+    EXPECT_NE(r.message().find("refused"), std::string::npos) << r.message();
   }
 }
 
