@@ -190,6 +190,18 @@ Status from_safetensors(const SafetensorsFile& file, TrainingState* out) {
   s.spec = s.config.model_spec();
   s.layout = make_parameter_layout(s.spec);
   const OptimizerSettings opt = s.config.optimizer_settings();
+  // The config is the file's claim: the parameters, moments and filter state it describes must be there as tensors
+  // before they are allocated (a few bytes of header could otherwise ask for the 4 TiB the config allows).
+  {
+    const GrokfastSettings g = s.config.grokfast_settings();
+    const int64_t copies = 1 + (opt.kind == OptimizerKind::kAdamW ? 2 : s.config.momentum != 0.0 ? 1 : 0) +
+                           (g.kind == GrokfastKind::kEma ? 1 : g.kind == GrokfastKind::kNone ? 0 : g.window);
+    uint64_t held = 0;
+    for (const auto& [name, t] : file.tensors) held += t.bytes.size();
+    if (static_cast<uint64_t>(s.layout.total) > held / 4 / static_cast<uint64_t>(copies))
+      return Status::runtime("its config describes a " + describe_model(s.spec) + " (" + std::to_string(s.layout.total) +
+                             " parameters), but the file holds " + std::to_string(held) + " bytes of tensors");
+  }
   s.params.assign(s.layout.total, 0.0f);
   s.optimizer.reset(opt, s.layout.total);
   s.optimizer.step = optimizer_step;

@@ -189,5 +189,29 @@ TEST(CheckpointCorruption, DeeplyNestedConfigIsAnErrorNotACrash) {
   }
 }
 
+// A config that claims a model far larger than the tensors the file holds (checksums made consistent, as a crafted
+// file would): refused from the sizes alone, before the parameters it describes are allocated (H = 2^20 at P = 7
+// is 5 x 10^7 parameters, 600 MB with the moments; the config may claim up to 2^40).
+TEST(CheckpointCorruption, AConfigClaimingMoreThanTheFileHoldsIsRefusedBeforeAllocating) {
+  const std::string bytes = real_checkpoint("bilinear", "adamw");
+  SafetensorsFile file;
+  ASSERT_TRUE(parse_safetensors(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "x", &file).is_ok());
+  for (const char* hidden : {"3", "1048576"}) {
+    std::string config = file.metadata["config"];
+    const size_t at = config.find("\"hidden_dim\":4");
+    ASSERT_NE(at, std::string::npos) << config;
+    config.replace(at, std::strlen("\"hidden_dim\":4"), std::string("\"hidden_dim\":") + hidden);
+    SafetensorsFile crafted = file;
+    crafted.metadata["config"] = config;
+    crafted.metadata["header_checksum"] = header_checksum(crafted);
+    const std::string error = load_error(serialize_safetensors(crafted), std::string("hidden_dim ") + hidden);
+    if (std::string(hidden) == "3") {  // one unit fewer: the sizes fit in the file, and the shapes then disagree
+      EXPECT_NE(error.find("shape"), std::string::npos) << error;
+    } else {
+      EXPECT_NE(error.find("but the file holds"), std::string::npos) << error;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace bilmod

@@ -278,7 +278,10 @@ TEST(Transformer, TablesFollowEveryParameterChange) {
         worst = std::max(worst, std::fabs(ref[c] - act.logits[e * spec.num_logits() + c]));
     }
     EXPECT_LT(worst, 1e-5) << "after changing " << info.name;
-    (void)before;
+    // The change reached the logits: a forward pass still on the old tables would have left them as they were.
+    double moved = 0;
+    for (size_t i = 0; i < before.size(); ++i) moved = std::max(moved, static_cast<double>(std::fabs(before[i] - act.logits[i])));
+    EXPECT_GT(moved, 1e-4) << "changing " << info.name << " left the logits as they were";
   }
 }
 
