@@ -11,6 +11,7 @@
 #include "checkpoint/safetensors.h"
 #include "model/transformer.h"
 #include "util/atomic_file.h"
+#include "util/bounded_json.h"
 #include "util/read_file.h"
 
 namespace bilmod {
@@ -126,15 +127,8 @@ SafetensorsFile to_safetensors(const TrainingState& s) {
   return file;
 }
 
-// JSON held in the metadata ('config', 'metrics'), discarded when nested deeper than bilmod ever writes it:
-// copying or printing a value recurses once per level, and a crafted file must not exhaust the stack.
-nlohmann::json parse_metadata_json(const std::string& text) {
-  bool too_deep = false;
-  auto json = nlohmann::json::parse(
-      text, [&too_deep](int depth, nlohmann::json::parse_event_t, nlohmann::json&) { return !(too_deep |= depth > 8); },
-      false);
-  return too_deep ? nlohmann::json(nlohmann::json::value_t::discarded) : json;
-}
+// JSON held in the metadata ('config', 'metrics'): bilmod writes it at most two levels deep.
+nlohmann::json parse_metadata_json(const std::string& text) { return parse_json_bounded(text, 8); }
 
 Status parse_int(const std::map<std::string, std::string>& meta, const std::string& key, int64_t* out) {
   auto it = meta.find(key);

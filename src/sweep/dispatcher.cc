@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "train/stop_signal.h"
+#include "util/bounded_json.h"
 #include "util/log.h"
 
 namespace bilmod {
@@ -49,7 +50,7 @@ void dispatch_runs(const mpi::World& world, const std::vector<RunSpec>& runs, co
         --remote_running;
         ++ran_by[static_cast<size_t>(source)];
         RunResult r;
-        if (run_result_from_json(nlohmann::json::parse(payload, nullptr, false), &r)) {
+        if (run_result_from_json(parse_json_bounded(payload, kTrackingJsonDepth), &r)) {
           progress->run_finished(r, slots->running() + remote_running);
           results->push_back(std::move(r));
         }

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "util/atomic_file.h"
+#include "util/bounded_json.h"
 #include "util/read_file.h"
 
 namespace bilmod {
@@ -142,7 +143,8 @@ Status read_json_file(const std::string& path, json* out, bool* exists) {
   std::string text;
   BILMOD_TRY(read_file_text(path, "JSON file", &text));
   try {
-    *out = json::parse(text);
+    *out = parse_json_bounded(text, kTrackingJsonDepth);
+    if (out->is_discarded()) return Status::runtime(path + " is not valid JSON (or nests deeper than 64 levels)");
   } catch (const json::exception& e) {
     return Status::runtime(path + " is not valid JSON: " + e.what());
   }

@@ -15,6 +15,7 @@
 #include "tracking/tracking_folder.h"
 #include "tracking/trackio_store.h"
 #include "util/atomic_file.h"
+#include "util/bounded_json.h"
 #include "util/log.h"
 
 namespace bilmod {
@@ -66,7 +67,7 @@ class InboxTrackingObserver::InboxSink : public RowSink {
     std::string text;
     for (const MetricsRow& row : rows) {
       json record = header_;
-      record["metrics"] = json::parse(row.metrics, nullptr, false);
+      record["metrics"] = parse_json_bounded(row.metrics, kTrackingJsonDepth);
       record["step"] = row.step;
       record["timestamp"] = row.timestamp;
       record["log_id"] = row.log_id;
@@ -152,7 +153,7 @@ Status import_inbox(const std::string& tracking_dir, const std::string& project,
       std::string line;
       while (std::getline(in, line)) {
         if (line.empty()) continue;
-        json record = json::parse(line, nullptr, false);
+        json record = parse_json_bounded(line, kTrackingJsonDepth);
         if (record.is_discarded()) return Status::runtime("tracking inbox file " + f.string() + " holds a bad line");
         // Another project's or another sweep's writer is left for its own importer (or trackio).
         if (record.value("project", "") != project || !run_ids.count(record.value("run_id", ""))) ours = false;

@@ -1,4 +1,5 @@
 #include "tracking/trackio_row.h"
+#include "util/bounded_json.h"
 
 #include <cmath>
 #include <cstdio>
@@ -85,7 +86,7 @@ bool metric_as_number(const nlohmann::json& value, double* out) {
 nlohmann::json parse_trackio_metrics(const std::string& text) {
   // Python's json module writes bare NaN/Infinity when a writer forgets to spell them as strings; accept
   // those too rather than dropping the row.
-  nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
+  nlohmann::json parsed = parse_json_bounded(text, kTrackingJsonDepth);
   if (parsed.is_discarded()) {
     std::string patched = text;
     for (const auto& [bare, quoted] : {std::pair<std::string, std::string>{"-Infinity", "\"-Infinity\""},
@@ -99,7 +100,7 @@ nlohmann::json parse_trackio_metrics(const std::string& text) {
       if (at > 0 && (patched[at - 1] == '"' || patched[at - 1] == '-')) continue;
       patched.replace(at, 8, "\"Infinity\"");
     }
-    parsed = nlohmann::json::parse(patched, nullptr, false);
+    parsed = parse_json_bounded(patched, kTrackingJsonDepth);
   }
   if (!parsed.is_object()) return nlohmann::json::object();
   for (auto it = parsed.begin(); it != parsed.end(); ++it) {

@@ -11,6 +11,7 @@
 #include "tracking/project_lock.h"
 #include "tracking/run_names.h"
 #include "tracking/tracking_folder.h"
+#include "util/bounded_json.h"
 
 namespace bilmod {
 
@@ -193,7 +194,7 @@ Status TrackioStore::begin_run(const RunStart& start, std::string* run_name) {
     existing.bind(1, start.run_id);
     if (existing.step() == SQLITE_ROW) {
       created_at = existing.text(0);
-      nlohmann::json old = nlohmann::json::parse(existing.text(1), nullptr, false);
+      nlohmann::json old = parse_json_bounded(existing.text(1), kTrackingJsonDepth);
       if (old.is_object() && old.contains("_Created") && old["_Created"].is_string()) existing_created_field = old["_Created"];
     }
   }
@@ -298,7 +299,7 @@ Status TrackioStore::list_runs(std::vector<StoredRun>* runs) {
     for (StoredRun& run : *runs)
       if (run.run_id == id) {
         run.run_name = configs.text(1);
-        run.config = nlohmann::json::parse(configs.text(2), nullptr, false);
+        run.config = parse_json_bounded(configs.text(2), kTrackingJsonDepth);
         if (run.config.is_discarded()) run.config = nullptr;
         run.created_at = configs.text(3);
       }

@@ -182,6 +182,31 @@ def test_reads_a_store_trackio_wrote(tmp):
     assert check.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] == len(accuracies)
 
 
+def test_a_hostile_store_is_read_without_crashing(tmp):
+    """A store from elsewhere is input like any file: a metrics row and a config nested 200,000 levels deep (copying or
+    printing such a value recursed once per level and overflowed the stack) are read as unusable, and the rest of the
+    run is listed and exported."""
+    td = os.path.join(tmp, "trackio", "hostile")
+    os.makedirs(td)
+    conn = sqlite3.connect(os.path.join(td, "h.db"))
+    for statement in documented_schema():
+        conn.execute(statement)
+    run_id, deep = uuid.uuid4().hex, "[" * 200000 + "]" * 200000
+    conn.execute("INSERT INTO configs (run_id, run_name, config, created_at) VALUES (?, ?, ?, ?)",
+                 (run_id, "deep-run-1", '{"mod_basis": ' + deep + "}", "2026-01-02T03:04:05.000001+00:00"))
+    for step, text in enumerate(['{"epoch": 0, "val/accuracy": 0.5}', '{"epoch": 1, "val/accuracy": ' + deep + "}",
+                                 '{"epoch": 2, "val/accuracy": 0.75}']):
+        conn.execute("INSERT INTO metrics (run_id, timestamp, run_name, step, metrics, log_id) VALUES (?,?,?,?,?,?)",
+                     (run_id, f"2026-01-02T03:0{4 + step}:05.000001+00:00", "deep-run-1", step, text, uuid.uuid4().hex))
+    conn.commit()
+    conn.close()
+    table = bilmod("runs", "--tracking-dir", td, "--project", "h").stdout.splitlines()
+    assert len(table) == 3 and "deep-run-1" in table[2], table
+    text = bilmod("runs", "export", "deep-run-1", "--format", "csv", "--tracking-dir", td, "--project", "h").stdout
+    records = list(csv.DictReader(io.StringIO(text)))
+    assert [r.get("val/accuracy") for r in records] == ["0.5", "", "0.75"], records
+
+
 def test_resume_continues_the_run_without_duplicate_or_missing_steps(tmp):
     """A run 'interrupted' after epoch 4 with its last checkpoint at epoch 2: the resume redoes epochs 3-4."""
     train(tmp, "resume", "--checkpoint-every", "2", "--run-name", "resumed-run", epochs=4)
@@ -266,7 +291,7 @@ def test_a_full_disk_mid_run_does_not_stop_training(tmp):
 if __name__ == "__main__":
     checks = Checks()
     for test in (test_schema_is_formats_md, test_rows_follow_formats_md, test_group_is_null_without_flag_and_names_are_unique,
-                 test_runs_and_export_round_trip, test_reads_a_store_trackio_wrote,
+                 test_runs_and_export_round_trip, test_reads_a_store_trackio_wrote, test_a_hostile_store_is_read_without_crashing,
                  test_resume_continues_the_run_without_duplicate_or_missing_steps,
                  test_unusable_stores_stop_the_run_before_training, test_a_full_disk_mid_run_does_not_stop_training):
         checks.run(test)
