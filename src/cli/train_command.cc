@@ -68,6 +68,9 @@ void add_train_flags(CLI::App* cmd, RunConfig* c) {
   cmd->add_option("--momentum", c->momentum, "SGD momentum (dampening 0)");
   cmd->add_option("--warmup-steps", c->warmup_steps, "Linear warm-up over the first N optimiser steps");
   cmd->add_option("--lr-schedule", c->lr_schedule, "constant or cosine (to 0 over the run, after warm-up)");
+  cmd->add_option("--warmup-convention", c->warmup_convention,
+                  "bilmod: step t (from 1) at lr x min(t/N, 1); lambdalr: PyTorch's LambdaLR stepped after each step, "
+                  "step t at lr x min((t-1)/N, 1), the first at 0 (the papers' recipes)");
   cmd->add_option("--eval-every", c->eval_every, "Evaluate all train and validation pairs every N epochs");
   cmd->add_option("--init-from", c->init_from, "Initial parameters from a safetensors file with PyTorch names, or a torch.save .pt file");
   cmd->add_option("--threads", c->threads, "Threads (0: evaluation on every core, steps on one thread or every core, whichever a start-up timing finds faster); results are identical for any count");

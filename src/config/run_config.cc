@@ -56,6 +56,7 @@ OptimizerSettings RunConfig::optimizer_settings() const {
 }
 
 LrSchedule RunConfig::parsed_lr_schedule() const { return *parse_lr_schedule(lr_schedule); }
+WarmupConvention RunConfig::parsed_warmup_convention() const { return *parse_warmup_convention(warmup_convention); }
 
 GrokfastSettings RunConfig::grokfast_settings() const {
   GrokfastSettings s;
@@ -158,6 +159,8 @@ Status RunConfig::validate() const {
     return bad("--momentum must be a finite number >= 0, got " + std::to_string(momentum));
   if (warmup_steps < 0) return bad("--warmup-steps must be >= 0, got " + std::to_string(warmup_steps));
   if (!parse_lr_schedule(lr_schedule)) return bad("--lr-schedule '" + lr_schedule + "' is not known: use constant or cosine");
+  if (!parse_warmup_convention(warmup_convention))
+    return bad("--warmup-convention '" + warmup_convention + "' is not known: use bilmod or lambdalr");
   if (threads < 0) return bad("--threads must be >= 0 (0: every core), got " + std::to_string(threads));
   static const char* kLevels[] = {"TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"};
   bool level_ok = false;
@@ -194,6 +197,7 @@ Status RunConfig::validate() const {
   X(checkpoint_dir) X(checkpoint_every) X(resume_from) X(seed) X(log_level) X(model) X(activation) X(bias)         \
   X(use_output_projection) X(operation)                                                                           \
   X(train_frac) X(data_seed) X(split) X(full_batch) X(optimizer) X(beta1) X(beta2) X(eps) X(momentum) X(warmup_steps)       \
+  X(warmup_convention)                                                                                            \
   X(lr_schedule) X(eval_every) X(init_from) X(threads) X(log_file) X(no_progress) X(project) X(run_name) X(group) \
   X(tracking_dir) X(no_track) X(grokfast) X(grokfast_alpha) X(grokfast_lamb) X(grokfast_window) X(orthograd) X(loss)  \
   X(loss_precision) X(d_model) X(num_heads) X(d_mlp) X(mlp) X(preset)
@@ -254,7 +258,8 @@ Status apply_preset(const std::string& name, const std::vector<std::string>& giv
   RunConfig preset;  // "seed": the defaults themselves
   if (name == "nanda2023") {
     // Nanda et al. 2023 (progress-measures-paper): P 113, 30 % train, full batch, AdamW lr 1e-3, wd 1,
-    // betas (0.9, 0.98), warm-up min(step / 10, 1); 25 000 epochs as TransformerLens's grokking demo.
+    // betas (0.9, 0.98), LambdaLR(lambda step: min(step / 10, 1)) stepped after each step; 25 000 epochs as
+    // TransformerLens's grokking demo.
     preset.model = "transformer";
     preset.mod_basis = 113;
     preset.train_frac = 0.3;
@@ -265,6 +270,7 @@ Status apply_preset(const std::string& name, const std::vector<std::string>& giv
     preset.beta1 = 0.9;
     preset.beta2 = 0.98;
     preset.warmup_steps = 10;
+    preset.warmup_convention = "lambdalr";
     preset.epochs = 25000;
     preset.d_model = 128;
     preset.num_heads = 4;

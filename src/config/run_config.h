@@ -53,6 +53,7 @@ struct RunConfig {
   double momentum = 0.0;
   int64_t warmup_steps = 0;
   std::string lr_schedule = "constant";
+  std::string warmup_convention = "bilmod";  // bilmod | lambdalr (optim/lr_schedule.h)
   int64_t eval_every = 1;
   std::string init_from;
   int64_t threads = 0;  // 0: every core
@@ -79,6 +80,7 @@ struct RunConfig {
   OptimizerSettings optimizer_settings() const;
   Dataset make_data() const;           // the table and its split, by `split`; valid only after validate()
   LrSchedule parsed_lr_schedule() const;
+  WarmupConvention parsed_warmup_convention() const;
   GrokfastSettings grokfast_settings() const;  // valid only after validate()
   LossSettings loss_settings() const;          // valid only after validate()
   // Steps per epoch and in the whole run, for this split size.

@@ -14,7 +14,15 @@ std::optional<LrSchedule> parse_lr_schedule(const std::string& name) {
 
 std::string lr_schedule_name(LrSchedule schedule) { return schedule == LrSchedule::kConstant ? "constant" : "cosine"; }
 
-double learning_rate_at(LrSchedule schedule, double base_lr, int64_t warmup_steps, int64_t total_steps, int64_t t) {
+std::optional<WarmupConvention> parse_warmup_convention(const std::string& name) {
+  if (name == "bilmod") return WarmupConvention::kBilmod;
+  if (name == "lambdalr") return WarmupConvention::kLambdaLr;
+  return std::nullopt;
+}
+
+double learning_rate_at(LrSchedule schedule, double base_lr, int64_t warmup_steps, int64_t total_steps, int64_t t,
+                        WarmupConvention convention) {
+  if (convention == WarmupConvention::kLambdaLr) t -= 1;
   if (warmup_steps > 0 && t < warmup_steps) return base_lr * static_cast<double>(t) / static_cast<double>(warmup_steps);
   if (schedule == LrSchedule::kConstant) return base_lr;
   const int64_t decay_steps = std::max<int64_t>(1, total_steps - warmup_steps);

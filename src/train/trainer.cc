@@ -196,7 +196,8 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
   if (state->step == 0 && state->epoch == 0 && state->epoch_step == 0) {
     // The initial state: metrics of the untrained model, and checkpoint_epoch_0 with the split.
     state->metrics = evaluation_metrics(state, &eval_ws, NAN, learning_rate_at(schedule, config.learning_rate,
-                                                                               config.warmup_steps, total_steps, 1), NAN);
+                                                                               config.warmup_steps, total_steps, 1,
+                                                                               config.parsed_warmup_convention()), NAN);
     for (auto* o : observers) o->on_evaluation(*state, state->metrics);
     if (Status saved = save(state, observers); !saved) return finish(saved);
   }
@@ -255,7 +256,8 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
                                       (std::isnan(batch_loss) ? "NaN" : "infinite") +
                                       "; lower --learning-rate or raise --eps. The checkpoints already written are intact"));
       }
-      lr = learning_rate_at(schedule, config.learning_rate, config.warmup_steps, total_steps, state->step + 1);
+      lr = learning_rate_at(schedule, config.learning_rate, config.warmup_steps, total_steps, state->step + 1,
+                            config.parsed_warmup_convention());
       if (evaluate_now && s + 1 == steps_per_epoch) grad_norm = l2_norm(buf.grads.data(), buf.grads.size());
       // Between backward and the step, in the order a PyTorch loop applies them: the gradient filter after
       // backward, OrthoGrad inside the optimiser's step, before the base optimiser.

@@ -6,7 +6,13 @@ loads into the module with load_state_dict(strict=True); the module takes the sa
 the float32 log-softmax over all P + 1 logits of the last position (the paper's cross_entropy_high_precision as its
 helpers.py computes it). Per-step losses within 1e-5 relative, final parameters within 1e-4 of their largest value.
 Then: the same run at 2 threads, and one stopped at epoch 20 and resumed, end in bitwise the same checkpoint.
+
+The papers' schedule: `--warmup-convention lambdalr` (what `--preset nanda2023` sets) against
+torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(step / 10, 1)) itself, stepped after each optimiser step as the
+paper's train loop does (its first step at lr 0): losses and final parameters within the same limits; and bilmod's own
+convention (one step ahead) measurably apart from it, so the comparison can tell the two.
 """
+import json
 import os
 
 import numpy as np
@@ -14,8 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bilmod_reference import (Failures, check_final_tensors, check_step_losses, read_safetensors, run_bilmod,
-                              step_losses, tempdir)
+from bilmod_reference import (PARAM_RTOL, Failures, check_final_tensors, check_step_losses, read_safetensors,
+                              relative_difference, run_bilmod, step_losses, tempdir)
 
 torch.set_num_threads(1)
 P, D_MODEL, HEADS, D_MLP, EPOCHS, WARMUP = 23, 32, 4, 64, 50, 10
@@ -127,22 +133,57 @@ def full_loss(model, data, labels):
     return -torch.gather(logprobs, index=labels[:, None], dim=-1).mean()
 
 
-def reference_losses(model, train_pairs):
+def reference_losses(model, train_pairs, lambdalr=False):
     pairs = torch.tensor(train_pairs)
     a, b = pairs // P, pairs % P
     data = torch.stack([a, b, torch.full_like(a, P)], dim=1)
     labels = (a + b) % P
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WD, betas=BETAS)
+    # The paper's: LambdaLR scales the base rate by f(number of scheduler steps so far), stepped after opt.step().
+    scheduler = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(step / WARMUP, 1)) if lambdalr else None
     losses = []
     for t in range(1, EPOCHS + 1):
-        for g in opt.param_groups:  # bilmod's --warmup-steps: step t uses lr * min(t / N, 1)
-            g["lr"] = LR * min(t / WARMUP, 1.0)
+        if not lambdalr:
+            for g in opt.param_groups:  # bilmod's convention: step t uses lr * min(t / N, 1)
+                g["lr"] = LR * min(t / WARMUP, 1.0)
         opt.zero_grad()
         loss = full_loss(model, data, labels)
         loss.backward()
         opt.step()
+        if scheduler:
+            scheduler.step()
         losses.append(loss.item())
     return losses
+
+
+def check_lambdalr(failures):
+    """--warmup-convention lambdalr against LambdaLR itself; the default convention must be told apart from it."""
+    for convention in ["lambdalr", "bilmod"]:
+        with tempdir() as d:
+            log = os.path.join(d, "log.jsonl")
+            run_bilmod(*bilmod_args("relu", d, EPOCHS, 1), "--warmup-convention", convention, "--log-level", "DEBUG",
+                       "--log-file", log)
+            first, _ = read_safetensors(os.path.join(d, "checkpoint_epoch_0.safetensors"))
+            model = Transformer(P, D_MODEL, HEADS, D_MLP, "relu")
+            model.load_state_dict(model_state(first), strict=True)
+            theirs = reference_losses(model, [int(x) for x in first["data.train_indices"]], lambdalr=True)
+            final, _ = read_safetensors(os.path.join(d, f"checkpoint_epoch_{EPOCHS}.safetensors"))
+            reference = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+            if convention == "lambdalr":
+                check_step_losses(failures, "LambdaLR", step_losses(log), theirs)
+                check_final_tensors(failures, "LambdaLR", final, reference)
+            else:
+                apart = max(relative_difference(final[k], v) for k, v in reference.items())
+                failures.check(apart > 100 * PARAM_RTOL, f"bilmod's convention is one step ahead of LambdaLR: final "
+                                                         f"parameters {apart:.3g} apart (more than {100 * PARAM_RTOL})")
+    with tempdir() as d:  # the preset is the paper's recipe: its config records the papers' convention
+        run_bilmod("train", "--preset", "nanda2023", "--mod-basis", P, "--epochs", 0, "--checkpoint-dir", d, "--no-progress",
+                   "--no-track")
+        _, meta = read_safetensors(os.path.join(d, "checkpoint_epoch_0.safetensors"))
+        config = json.loads(meta["config"])
+        failures.check(config["warmup_convention"] == "lambdalr" and config["warmup_steps"] == 10,
+                       f"--preset nanda2023 warms up as LambdaLR does ({config['warmup_convention']}, "
+                       f"{config['warmup_steps']} steps)")
 
 
 def bilmod_args(mlp, d, epochs, threads):
@@ -162,6 +203,7 @@ def tensors_equal(x, y):
 
 def main():
     failures = Failures()
+    check_lambdalr(failures)
     for mlp in ["relu", "gelu", "bilinear"]:
         with tempdir() as d:
             log = os.path.join(d, "log.jsonl")
