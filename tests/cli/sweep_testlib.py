@@ -15,6 +15,9 @@ BILMOD = os.environ.get("BILMOD", "bilmod")
 TINY = ["--model", "factored", "--mod-basis", "23", "--hidden-dim", "64", "--learning-rate", "0.01",
         "--epochs", "150", "--checkpoint-every", "25"]
 GRID = ["--grid", "weight-decay=0.3,1", "--grid", "train-frac=0.4,0.7", "--seeds", "0-1"]
+# The names of GRID's 8 runs (weight decay x train fraction x seed), for check_complete.
+GRID_RUNS = [f"weight-decay={wd}_train-frac={tf}_seed={s}"
+             for wd in ("0.3", "1") for tf in ("0.4", "0.7") for s in (0, 1)]
 # Columns that legitimately differ between two executions of the same runs.
 NONDETERMINISTIC = {"wall_seconds", "run_id"}
 

@@ -50,10 +50,16 @@ def estimate_of(*args):
 
 
 def peak_of(*args):
-    p = subprocess.Popen([BILMOD, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         env=dict(os.environ, OMP_NUM_THREADS="2"))
-    _, status, usage = os.wait4(p.pid, 0)
-    return usage.ru_maxrss * 1024
+    """(exit code, stdout, stderr, peak resident bytes) of one run. The output goes to files, not pipes: reaping the
+    child with os.wait4 (for its own rusage, not the maximum over all children) must be the only wait on it."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen([BILMOD, *args], stdout=out, stderr=err, text=True,
+                             env=dict(os.environ, OMP_NUM_THREADS="2"))
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
+        out.seek(0)
+        err.seek(0)
+        return p.returncode, out.read(), err.read(), usage.ru_maxrss * 1024
 
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -98,9 +104,30 @@ with tempfile.TemporaryDirectory() as tmp:
         check("evaluate --output wrote every pair's logits (4 P^3 bytes, more than the process holds)",
               size > 4 * P ** 3 and size > 0, str(size))
 
-    for args in (["analyze", ckpt, "--json"], ["visualize-checkpoint", ckpt, "--output-dir", os.path.join(tmp, "vis2")],
-                 ["evaluate", ckpt]):
-        estimate, peak = estimate_of(*args), peak_of(*args)
+    # Each measured command must also have succeeded and done its work: a peak of one that failed early says
+    # nothing about the estimate.
+    def analyzed(out):
+        return len(json.loads(out)["logit_frequency_shares"]) == P // 2
+
+    def visualized(out):
+        return "Drawn downsampled" in open(os.path.join(tmp, "vis2", "index.html")).read()
+
+    def evaluated(out):
+        r = json.loads(out)
+        return r["epoch"] == 1 and 0 <= r["val/accuracy"] <= 1 and r["val/loss"] > 0
+
+    for args, did_its_work in ((["analyze", ckpt, "--json"], analyzed),
+                               (["visualize-checkpoint", ckpt, "--output-dir", os.path.join(tmp, "vis2")], visualized),
+                               (["evaluate", ckpt], evaluated)):
+        estimate = estimate_of(*args)
+        code, out, err, peak = peak_of(*args)
+        check(f"{args[0]} (peak measured) exits 0", code == 0, f"exit {code}: {err[-400:]}")
+        if code == 0:
+            try:
+                done, why = did_its_work(out), ""
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                done, why = False, repr(e)
+            check(f"{args[0]} (peak measured) did its work", done, why or out[-400:])
         check(f"{args[0]}: estimate {estimate / 2**20:.0f} MB covers the measured peak {peak / 2**20:.0f} MB",
               estimate >= peak > 0, "")
 

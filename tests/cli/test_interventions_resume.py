@@ -1,6 +1,9 @@
 """The interventions of issue 16 as run settings, end to end:
 - grokfast's filter state is part of the checkpoint: N epochs straight == N/2, then resumed, bitwise (EMA and MA, with
-  OrthoGrad and each loss), for the seed model's dense path and the factored model;
+  OrthoGrad and each loss), for the seed model's dense path and the factored model; MA also resumed from a window
+  only partly filled (its warm-up not over), which fills and wraps after the resume;
+- a resume with another --grokfast-lamb uses it: its tensors differ from the same resume with the run's own lamb, and
+  its checkpoints' config records the new value;
 - --threads 1 and 2 give bitwise-identical tensors with grokfast and OrthoGrad on;
 - refusals: an MA window whose state exceeds the limit, a resume that changes the filter (one line, exit 2);
 - every setting is in the saved config and sweepable with bilmod sweep --grid;
@@ -30,7 +33,11 @@ def main():
         ("factored", ["--grokfast", "ma", "--grokfast-window", 5, "--loss", "stablemax"]),
         ("factored", ["--grokfast", "ema", "--orthograd", "--loss", "mse", "--optimizer", "sgd", "--momentum", 0.9]),
         ("mlp", ["--grokfast", "ema", "--loss-precision", "float64", "--grad-accum-steps", 2]),
+        # 9 steps an epoch: the resume at epoch 3 (step 27) finds 27 of the 40 slots filled, the filter not yet
+        # applied; it fills at step 40 and wraps after.
+        ("bilinear", ["--grokfast", "ma", "--grokfast-window", 40]),
     ]
+    partial_resumes = []
     for model, extra in cases:
         name = f"{model} {' '.join(map(str, extra))}"
         common = ["--model", model, "--mod-basis", 23, "--hidden-dim", 16, "--batch-size", 32, "--train-frac", 0.5,
@@ -49,6 +56,29 @@ def main():
             failures.check(not diff, f"{name}: 6 epochs straight == 3 + resumed 3, bitwise (differing: {diff})")
             failures.check(json.loads(meta_a["metrics"]) == json.loads(meta_b["metrics"]),
                            f"{name}: same metrics after resume")
+            if "ma" in extra:
+                window = extra[extra.index("--grokfast-window") + 1]
+                _, meta_3 = read_safetensors(os.path.join(resumed, "checkpoint_epoch_3.safetensors"))
+                filled = int(meta_3["grokfast_steps"])
+                if filled < window:
+                    partial_resumes.append(name)
+                failures.check(window <= int(meta_a["step"]),
+                               f"{name}: resumed with {min(filled, window)} of {window} slots filled; the window is "
+                               f"full before the run's {meta_a['step']} steps end, so the filter acts")
+            # The same resume with another lamb (the run's own: grokfast.py's default, 2 for ema and 5 for ma).
+            with tempdir() as other:
+                train(other, "--resume-from", os.path.join(resumed, "checkpoint_epoch_3.safetensors"), "--epochs", 6,
+                      "--grokfast-lamb", 0.5)
+                c, meta_c = read_safetensors(os.path.join(other, "checkpoint_epoch_6.safetensors"))
+            same_start = {k: v for k, v in b.items() if not k.startswith("grokfast.")}
+            changed = [k for k in differing_tensors(same_start, c) if not k.startswith("grokfast.")]
+            failures.check(bool(changed), f"{name}: resumed with --grokfast-lamb 0.5 instead of the run's own, the "
+                                          f"tensors differ ({len(changed)} differ: {changed[:2]} ...)")
+            lamb = {run: json.loads(meta["config"])["grokfast_lamb"] for run, meta in
+                    (("straight", meta_a), ("resumed", meta_b), ("other", meta_c))}
+            failures.check(lamb["other"] == 0.5 and lamb["resumed"] == lamb["straight"],
+                           f"{name}: that resume's checkpoint records grokfast_lamb 0.5 ({lamb['other']}; the run's "
+                           f"own {lamb['straight']}, kept by the plain resume: {lamb['resumed']})")
             report = json.loads(run_bilmod("evaluate", os.path.join(straight, "checkpoint_epoch_6.safetensors")).stdout)
             metrics = json.loads(meta_a["metrics"])
             failures.check(all(report[k] == metrics[k] for k in ("train/loss", "val/loss", "val/accuracy")),
@@ -60,6 +90,7 @@ def main():
             saved = all(str(config[k]) == str(v) for k, v in flags.items()) and (
                 "--orthograd" not in extra or config["orthograd"] is True)
             failures.check(saved, f"{name}: the settings are in the saved config ({ {k: config[k] for k in flags} })")
+    failures.check(len(partial_resumes) > 0, f"an MA filter resumed from a partly filled window ({partial_resumes})")
 
     wide = ["--model", "bilinear", "--mod-basis", 61, "--hidden-dim", 48, "--train-frac", 0.5, "--seed", 2, "--epochs", 2,
             "--batch-size", 512, "--grokfast", "ema", "--orthograd", "--loss", "stablemax"]
@@ -82,7 +113,9 @@ def main():
         failures.check(len(lines) == 1 and "cannot resume the filter state" in lines[0],
                        f"a resume that changes the filter: one line, exit 2 ({lines})")
         proc = train(d, "--resume-from", d, "--epochs", 2, "--grokfast-lamb", 3)
-        failures.check(proc.returncode == 0, "a resume may change --grokfast-lamb")
+        _, meta = read_safetensors(os.path.join(d, "checkpoint_epoch_2.safetensors"))
+        failures.check(proc.returncode == 0 and json.loads(meta["config"])["grokfast_lamb"] == 3,
+                       f"a resume may change --grokfast-lamb (saved: {json.loads(meta['config'])['grokfast_lamb']})")
         for bad in (["--grokfast", "fast"], ["--loss", "hinge"], ["--loss-precision", "float16"],
                     ["--grokfast-alpha", 1], ["--grokfast-window", 0]):
             proc = train(d, "--epochs", 1, *bad, expect=2)

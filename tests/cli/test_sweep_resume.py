@@ -9,8 +9,8 @@ import signal
 import subprocess
 import time
 
-from sweep_testlib import (BILMOD, GRID, TINY, check_complete, checkpoint_metadata, comparable, fail, summary, sweep,
-                           tempdir)
+from sweep_testlib import (BILMOD, GRID, GRID_RUNS, TINY, check_complete, checkpoint_metadata, comparable, fail,
+                           summary, sweep, tempdir)
 
 
 def children_of(pid):
@@ -55,11 +55,20 @@ def interrupt_halfway(out, stop_signal):
     return proc, workers
 
 
+def paired(reference, rows):
+    """(reference row, row) of each run, once the rows are exactly GRID's runs, each once and finished (else fail):
+    compared by run, not by position, so a missing, duplicated or reordered run cannot pair two different runs."""
+    check_complete(rows, GRID_RUNS)
+    by_run = {r["run"]: r for r in rows}
+    return [(x, by_run[x["run"]]) for x in reference]
+
+
 def main():
     work = tempdir()
     reference, out = os.path.join(work, "reference"), os.path.join(work, "interrupted")
     sweep(reference, "--jobs", "2", "--name", "grid")
     a = summary(reference)["runs"]
+    check_complete(a, GRID_RUNS)
 
     # SIGTERM: the sweep passes it on, every worker checkpoints, the summary says interrupted/pending, exit 143.
     stopped = os.path.join(work, "stopped")
@@ -70,7 +79,7 @@ def main():
     if "failed" in statuses or "finished" not in statuses or statuses.count("finished") == 8:
         fail(f"after SIGTERM the summary should hold finished and interrupted/pending runs, no failed one: {statuses}")
     sweep(stopped, "--jobs", "2", "--name", "grid")
-    for x, y in zip(a, summary(stopped)["runs"]):
+    for x, y in paired(a, summary(stopped)["runs"]):
         if comparable(x) != comparable(y):
             fail(f"run {x['run']} differs after SIGTERM and a re-run")
 
@@ -97,8 +106,7 @@ def main():
 
     sweep(out, "--jobs", "2", "--name", "grid")
     b = summary(out)["runs"]
-    check_complete(b, [r["run"] for r in a])
-    for x, y in zip(a, b):
+    for x, y in paired(a, b):
         if comparable(x) != comparable(y):
             fail(f"run {x['run']} differs after the interruption:\n  reference {comparable(x)}\n  resumed   {comparable(y)}")
         if y["run"] in run_ids and y["run_id"] != run_ids[y["run"]]:

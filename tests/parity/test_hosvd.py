@@ -6,8 +6,10 @@ bilinear whose H exceeds P^2, which takes BDCSVD instead of the Gram matrix), tr
 T built in numpy from the checkpoint as docs/MODELS.md defines it, reshaped (d_out, n^2) as the upstream's
 eigendecompose does, and numpy.linalg.svd of it. The safetensors file's S (rtol 1e-5), U's columns and Vh's rows (up to
 sign), its metadata, the JSON report's singular values and energy shares must match; then M_c's singular vectors drawn
-by visualize-checkpoint (their .dat data) against numpy's SVD of M_c = sum_i U[c, i] W_i, up to sign. Usage errors
-exit 2 with one line. A mismatch fails the process.
+by visualize-checkpoint (their .dat data) against numpy's SVD of M_c = sum_i U[c, i] W_i, up to sign. The upstream's
+own torch.save file against torch.linalg.svd, as its eigendecompose calls it: S, and U's columns and Vh's rows of the
+well-separated singular values, each pair (U column, Vh row) up to one sign. Usage errors exit 2 with one line. A
+mismatch fails the process.
 """
 import json
 import os
@@ -43,6 +45,20 @@ def aligned(got, want):
     return got * signs
 
 
+def pair_aligned(got_u, got_vh, want_u):
+    """got's pairs (U column i, Vh row i) flipped together to want's signs: u_i s_i v_i^T is T's term, so a pair's
+    two vectors may change sign only together."""
+    signs = np.sign(np.sum(got_u * want_u, axis=0))
+    signs[signs == 0] = 1
+    return got_u * signs, got_vh * signs[:, None]
+
+
+def separated_components(S, k):
+    """Indices below k whose singular value is apart from its neighbours (else any rotation of a pair is an answer)."""
+    gaps = np.abs(np.diff(S))
+    return [i for i in range(k) if (i == 0 or gaps[i - 1] > 1e-3 * S[0]) and (i + 1 >= len(S) or gaps[i] > 1e-3 * S[0])]
+
+
 def check_case(tmp, name, model, train_args):
     run_dir = os.path.join(tmp, name)
     run("train", "--model", model, *train_args, "--epochs", "20", "--checkpoint-every", "20", "--checkpoint-dir", run_dir,
@@ -70,8 +86,7 @@ def check_case(tmp, name, model, train_args):
     close(f"{name}: JSON energy shares", report["energy_shares"], S[:k] ** 2 / (S ** 2).sum(), rtol=1e-9, atol=1e-12)
     check(f"{name}: method", report["method"] == ("bdcsvd" if d_out > n * n else "gram"), report["method"])
     # Vectors, where their singular value is apart from its neighbours (else any rotation of the pair is an answer).
-    gaps = np.abs(np.diff(S))
-    separated = [i for i in range(k) if (i == 0 or gaps[i - 1] > 1e-3 * S[0]) and (i + 1 >= len(S) or gaps[i] > 1e-3 * S[0])]
+    separated = separated_components(S, k)
     check(f"{name}: some components are separated", len(separated) > 0, str(S[:k]))
     close(f"{name}: U columns (up to sign)", aligned(got["U"], U[:, :k])[:, separated], U[:, separated], rtol=0, atol=2e-5)
     close(f"{name}: Vh rows (up to sign)", aligned(got["Vh"].T, Vh[:k].T)[:, separated], Vh[separated].T, rtol=0, atol=2e-5)
@@ -119,10 +134,23 @@ def main():
     report = json.loads(run("analyze", pt, "--hosvd", "--output", pt_out, "--output-dir", os.path.join(tmp, "upstream-fig"),
                             "--json"))
     got, _ = load_safetensors(pt_out)
-    _, S_torch, Vh_torch = torch.linalg.svd(direct.weight.detach().reshape(P, P * P), full_matrices=False)
+    U_torch, S_torch, Vh_torch = torch.linalg.svd(direct.weight.detach().reshape(P, P * P), full_matrices=False)
     check("upstream .pt: read as torch.save", report["source_format"] == "torch.save", report["source_format"])
     close("upstream .pt: S against torch.linalg.svd (float32, as eigendecompose)", got["S"], S_torch[:TOP_K].numpy(),
           rtol=1e-5, atol=1e-6)
+    # Its vectors too, each pair (U column, Vh row) up to one sign, where the singular value is well separated.
+    k = min(TOP_K, len(S_torch))
+    U_t, Vh_t = U_torch[:, :k].numpy().astype(np.float64), Vh_torch[:k].numpy().astype(np.float64)
+    separated = separated_components(S_torch.numpy().astype(np.float64), k)
+    check("upstream .pt: U, Vh shapes and some components separated",
+          got["U"].shape == U_t.shape and got["Vh"].shape == Vh_t.shape and len(separated) > 0,
+          f"{got['U'].shape} {got['Vh'].shape} vs {U_t.shape} {Vh_t.shape}; separated {separated}")
+    if got["U"].shape == U_t.shape and got["Vh"].shape == Vh_t.shape:
+        u, vh = pair_aligned(got["U"], got["Vh"], U_t)
+        close("upstream .pt: U columns against torch.linalg.svd (pairs up to sign)", u[:, separated], U_t[:, separated],
+              rtol=0, atol=2e-5)
+        close("upstream .pt: Vh rows against torch.linalg.svd (pairs up to sign)", vh[separated], Vh_t[separated],
+              rtol=0, atol=2e-5)
 
     # visualize-checkpoint: M_c's top singular vectors, U[:, i] then V[:, i] panels, against numpy up to sign.
     vis = os.path.join(tmp, "vis")

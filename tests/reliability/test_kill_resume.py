@@ -2,7 +2,7 @@
 them the instant a checkpoint's temporary file appears (mid-write, mid-fsync or just before the rename). After
 every kill the latest checkpoint on disk must load, and resuming from the folder, killed again and again, must end
 with tensors bitwise identical to an uninterrupted run. Stale temporary files of killed runs are cleaned up by the
-next run in the folder.
+next run in the folder (checked on planted ones of a dead process; one of a live process stays).
 
 BILMOD_KILL_CHAINS (default 10) x BILMOD_KILLS_PER_CHAIN (default 8) sets the number of kills."""
 import os
@@ -40,6 +40,35 @@ def kill_when_writing(p, d, extra_delay, deadline):
             return True
     p.kill()
     return False
+
+
+def dead_pid():
+    """The id of a process that has exited and been reaped (so no process has it, barring reuse, which is checked)."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    try:
+        os.kill(p.pid, 0)
+    except ProcessLookupError:
+        return p.pid
+    raise AssertionError(f"pid {p.pid} was reused at once")
+
+
+def plant_temporaries(d):
+    """What a writer killed mid-write leaves (src/util/atomic_file.cc): the first half of a checkpoint under
+    ".checkpoint_epoch_N.safetensors.tmp.PID" and a ".bilmod-write-probe.PID", PID a process that no longer exists;
+    the next run in the folder removes both. Plus a temporary file of a process that is alive (this test, as if it
+    were writing there): that one must stay. Returns (the stale names, the live name and its bytes)."""
+    have = checkpoints(d)
+    data = open(have[max(have)], "rb").read() if have else b"\0" * 4096
+    pid = dead_pid()
+    stale = [f".checkpoint_epoch_{max(have, default=0) + 1}.safetensors.tmp.{pid}", f".bilmod-write-probe.{pid}"]
+    for name, content in zip(stale, (data[:len(data) // 2], b"")):
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(content)
+    live = f".checkpoint_epoch_{EPOCHS}.safetensors.tmp.{os.getpid()}"
+    with open(os.path.join(d, live), "wb") as f:
+        f.write(data[:len(data) // 3])
+    return stale, live, data[:len(data) // 3]
 
 
 def tracked_chain(failures, rng, full_time, kills=6):
@@ -112,12 +141,22 @@ def main():
                                               f"reads (epoch {meta.get('epoch')}, step {meta.get('step')}, "
                                               f"stale temporaries {len(stale)})"):
                         break
-            # The last resume runs to the end; it must also clear the killed runs' temporary files.
+            # The last resume runs to the end; it must also clear the killed runs' temporary files, planted ones
+            # included (a kill need not have left one), and leave a live process's alone.
+            planted, live, live_bytes = plant_temporaries(d)
             p = start(d, resume=bool(checkpoints(d)))
             _, err = p.communicate(timeout=600)
             if not failures.check(p.returncode == 0, f"chain {chain}: the final resume completes (exit {p.returncode}) "
                                                      f"{err.strip()[-300:]}"):
                 continue
+            left = [n for n in planted if os.path.exists(os.path.join(d, n))]
+            failures.check(not left, f"chain {chain}: the resume removed the planted temporaries of a dead process "
+                                     f"{planted} (left: {left})")
+            live_path = os.path.join(d, live)
+            kept = os.path.exists(live_path) and open(live_path, "rb").read() == live_bytes
+            failures.check(kept, f"chain {chain}: it left {live} of a live process as it was")
+            if os.path.exists(live_path):
+                os.remove(live_path)
             final, meta = read_safetensors(checkpoints(d)[EPOCHS])
             diff = differing_tensors(reference, final)
             failures.check(not diff, f"chain {chain}: after {kills_per_chain} kills, the resumed run's tensors are "
