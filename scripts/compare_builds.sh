@@ -12,6 +12,10 @@ runs=(
  "nanda|--preset nanda2023 --epochs 300"
  "sgd|--model factored --optimizer sgd --momentum 0.9 --learning-rate 0.05 --epochs 100"
  "grokfast|--model bilinear --grokfast ema --epochs 50"
+ "upstream_direct|--model bilinear --no-bias --no-output-projection --activation none --train-frac 0.3 --epochs 60"
+ "upstream_proj|--model bilinear --no-bias --activation none --train-frac 0.3 --epochs 60"
+ "mlp_relu|--model mlp --train-frac 0.3 --epochs 200"
+ "nanda_bilinear_mlp|--preset nanda2023 --mlp bilinear --mod-basis 59 --epochs 100"
 )
 for r in "${runs[@]}"; do
   name=${r%%|*}; flags=${r#*|}

@@ -9,7 +9,7 @@
 #include <regex>
 
 #include "checkpoint/safetensors.h"
-#include "model/transformer.h"
+#include "model/model.h"
 #include "util/atomic_file.h"
 #include "util/bounded_json.h"
 #include "util/read_file.h"

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "model/model.h"
 #include "util/log.h"
 
 namespace bilmod {
@@ -36,7 +37,7 @@ Status ConsoleObserver::on_start(const TrainingState& state) {
   log::info("model " + c.model + ": " + std::to_string(state.layout.total) + " parameters",
             {{"parameters", state.layout.total}, {"train_pairs", state.data.train_indices.size()},
              {"val_pairs", state.data.val_indices.size()}});
-  if (state.spec.kind == ModelKind::kBilinear) log::warning(kBilinearCannotGeneralise);
+  if (const std::string notice = model_of(state.spec).notice(); !notice.empty()) log::warning(notice);
   if (state.step > 0)
     log::info("resuming run " + state.run_id + " from " + c.resume_from,
               {{"epoch", state.epoch}, {"step", state.step}, {"epoch_step", state.epoch_step}});

@@ -9,13 +9,6 @@
 
 namespace bilmod {
 
-// docs/MODELS.md's fact about the seed's model, stated in the help and at the start of every bilinear run.
-inline constexpr const char* kBilinearCannotGeneralise =
-    "--model bilinear cannot generalise: with one-hot inputs nn.Bilinear is a lookup table, every (a, b) pair owns "
-    "its private vector W[:, a, b], and a pair never seen in training gets no gradient, only weight decay. Validation "
-    "accuracy stays near 1/P however long it trains (it memorises). Use --model factored or --model mlp to see "
-    "grokking.";
-
 class ConsoleObserver : public TrainingObserver {
  public:
   explicit ConsoleObserver(bool progress_bar) : progress_bar_(progress_bar) {}

@@ -9,6 +9,7 @@
 #include "checkpoint/checkpoint.h"
 #include "cli/command.h"
 #include "cli/console_observer.h"
+#include "model/model.h"
 #include "tracking/dashboard_server.h"
 #include "tracking/tracking_folder.h"
 #include "tracking/tracking_observer.h"
@@ -90,7 +91,10 @@ void add_train_flags(CLI::App* cmd, RunConfig* c) {
   cmd->add_option("--group", c->group, "Run group in the tracking store");
   cmd->add_option("--tracking-dir", c->tracking_dir, kTrackingDirHelp);
   cmd->add_flag("--no-track", c->no_track, "Do not write the tracking store");
-  cmd->footer(std::string("\nNote: ") + kBilinearCannotGeneralise);
+  std::string notes;
+  for (const Model* model : registered_models())
+    if (const std::string notice = model->notice(); !notice.empty()) notes += "\nNote: " + notice;
+  cmd->footer(notes);
 }
 
 // The upstream's direct model has the width P and no activation: --hidden-dim is a mistake there, and

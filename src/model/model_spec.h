@@ -39,8 +39,8 @@ struct ModelSpec {
   // transformer only (model/transformer.h): d_head = d_model / num_heads
   int64_t d_model = 128, num_heads = 4, d_mlp = 512;
   TransformerMlp mlp = TransformerMlp::kRelu;
-  // Logits per example: P, or P + 1 for the transformer (its vocabulary holds '=' too).
-  int64_t num_logits() const { return kind == ModelKind::kTransformer ? mod_basis + 1 : mod_basis; }
+  // Logits per example: P, or more where the model's vocabulary holds more (the transformer's '=').
+  int64_t num_logits() const;
 };
 
 // "bilinear model with P = 113, H = 100", naming the bilinear variants ("without biases", "direct: no output layer").
@@ -63,7 +63,14 @@ struct ParameterLayout {
   const ParameterInfo* find(const std::string& name) const;
 };
 
+// The model's parameters (model/model.h add_parameters).
 ParameterLayout make_parameter_layout(const ModelSpec& spec);
+
+// A model's parameter appended to a layout: PyTorch's default initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and
+// for a weight matrix (output_axis_last) the storage rule above; or N(0, std^2) in PyTorch's order (std 0: zeros).
+void add_uniform_parameter(ParameterLayout* layout, std::string name, std::vector<int64_t> shape, bool output_axis_last,
+                           double fan_in);
+void add_normal_parameter(ParameterLayout* layout, std::string name, std::vector<int64_t> shape, double std);
 
 // Convert one parameter between bilmod's stored order and PyTorch's row-major order.
 void to_torch_order(const ParameterInfo& info, const float* stored, float* torch_order);

@@ -1,4 +1,5 @@
-// Forward and backward passes of the three models over a batch of pair indices (docs/MODELS.md "Models").
+// Forward and backward passes of a model over a batch of pair indices, through its Model (model/model.h); docs/MODELS.md
+// "Models".
 // Backward adds into the gradient buffer (llm.c's habit): the trainer zeroes it once per optimiser step,
 // and gradient accumulation is then just several backward calls.
 #pragma once

@@ -12,6 +12,8 @@
 #endif
 
 #include "model/kernels.h"
+#include "model/model.h"
+#include "model/network.h"
 
 namespace bilmod {
 
@@ -220,12 +222,6 @@ struct TransformerActivations {
     dresid.resize(resid.size());
   }
 };
-
-std::vector<ModelBuffer> model_buffers(const ModelSpec& spec) {
-  if (spec.kind != ModelKind::kTransformer) return {};
-  // The paper's causal mask, tril(ones(n_ctx, n_ctx)): a buffer of its module, so its state dict holds it.
-  return {{"blocks.0.attn.mask", {3, 3}, {1, 0, 0, 1, 1, 0, 1, 1, 1}}};
-}
 
 namespace {
 
@@ -513,6 +509,80 @@ std::vector<float> transformer_neuron_activations(const ModelSpec& spec, const P
   std::vector<float> logits(static_cast<size_t>(D.P * D.P * D.V));
   transformer_forward(spec, layout, params, pairs.data(), D.P * D.P, &act, logits.data());
   return std::vector<float>(act->hid.begin(), act->hid.begin() + D.P * D.P * D.M);
+}
+
+namespace {
+
+class Transformer final : public Model {
+ public:
+  const char* name() const override { return "transformer"; }
+
+  std::string describe(const ModelSpec& spec) const override {
+    return "transformer model with P = " + std::to_string(spec.mod_basis) + ", d_model = " + std::to_string(spec.d_model) +
+           ", " + std::to_string(spec.num_heads) + " heads, d_mlp = " + std::to_string(spec.d_mlp) + ", " +
+           transformer_mlp_name(spec.mlp) + " MLP";
+  }
+
+  int64_t num_logits(const ModelSpec& spec) const override { return spec.mod_basis + 1; }  // the vocabulary holds '='
+
+  // The paper's module: torch order and shapes as they are; randn / sqrt(fan) or zeros.
+  void add_parameters(const ModelSpec& spec, ParameterLayout* layout) const override {
+    const int64_t d = spec.d_model, heads = spec.num_heads, dh = d / heads, m = spec.d_mlp, v = spec.mod_basis + 1;
+    const double sd = 1.0 / std::sqrt(static_cast<double>(d));
+    add_normal_parameter(layout, "embed.W_E", {d, v}, sd);
+    add_normal_parameter(layout, "pos_embed.W_pos", {3, d}, sd);
+    add_normal_parameter(layout, "blocks.0.attn.W_K", {heads, dh, d}, sd);
+    add_normal_parameter(layout, "blocks.0.attn.W_Q", {heads, dh, d}, sd);
+    add_normal_parameter(layout, "blocks.0.attn.W_V", {heads, dh, d}, sd);
+    add_normal_parameter(layout, "blocks.0.attn.W_O", {d, heads * dh}, sd);
+    add_normal_parameter(layout, "blocks.0.mlp.W_in", {m, d}, sd);
+    add_normal_parameter(layout, "blocks.0.mlp.b_in", {m}, 0);
+    if (spec.mlp == TransformerMlp::kBilinear) {
+      add_normal_parameter(layout, "blocks.0.mlp.W_in2", {m, d}, sd);
+      add_normal_parameter(layout, "blocks.0.mlp.b_in2", {m}, 0);
+    }
+    add_normal_parameter(layout, "blocks.0.mlp.W_out", {d, m}, sd);
+    add_normal_parameter(layout, "blocks.0.mlp.b_out", {d}, 0);
+    add_normal_parameter(layout, "unembed.W_U", {d, v}, 1.0 / std::sqrt(static_cast<double>(v)));
+  }
+
+  void reserve(const ModelSpec& spec, int64_t n, BatchActivations* act) const override {
+    if (n <= act->capacity) return;  // its own activations live in act->transformer, sized by its forward
+    act->capacity = n;
+    act->logits.resize(static_cast<size_t>(n * num_logits(spec)));
+  }
+
+  void forward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
+               int64_t n, BatchActivations* act) const override {
+    transformer_forward(spec, layout, params, pairs, n, &act->transformer, act->logits.data());
+  }
+
+  void backward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
+                int64_t n, BatchActivations* act, float* grads) const override {
+    transformer_backward(spec, layout, params, pairs, n, &act->transformer, act->logits.data(), grads);
+  }
+
+  void prepare(const ModelSpec& spec, const ParameterLayout& layout, const float* params) const override {
+    transformer_prepare(spec, layout, params);
+  }
+
+  // The paper's causal mask, tril(ones(n_ctx, n_ctx)): a buffer of its module, so its state dict holds it.
+  std::vector<ModelBuffer> buffers(const ModelSpec&) const override {
+    return {{"blocks.0.attn.mask", {3, 3}, {1, 0, 0, 1, 1, 0, 1, 1, 1}}};
+  }
+
+  // attention and its gradient (heads x 3 each), z, z2, hid, dhid, dhid2 (d_mlp each), resid and dresid (d_model
+  // each), the P + 1 logits.
+  int64_t activation_bytes_per_pair(const ModelSpec& spec) const override {
+    return (6 * spec.num_heads + 5 * spec.d_mlp + 2 * spec.d_model + num_logits(spec)) * 4;
+  }
+};
+
+}  // namespace
+
+const Model& transformer_model() {  // model/registry.cc
+  static const Transformer model;
+  return model;
 }
 
 }  // namespace bilmod

@@ -20,14 +20,6 @@ namespace bilmod {
 
 struct TransformerActivations;  // per batch, inside BatchActivations
 
-// A named non-parameter tensor of the PyTorch module's state dict (the paper's causal mask buffer).
-struct ModelBuffer {
-  std::string name;
-  std::vector<int64_t> shape;
-  std::vector<float> values;
-};
-std::vector<ModelBuffer> model_buffers(const ModelSpec& spec);
-
 // Builds (or finds cached) the tables of this parameter state, on every thread: called before a parallel region
 // whose forward passes would otherwise build them on one thread while the others wait.
 void transformer_prepare(const ModelSpec& spec, const ParameterLayout& layout, const float* params);

@@ -10,7 +10,7 @@
 
 #include "model/loss.h"
 #include "model/kernels.h"
-#include "model/transformer.h"
+#include "model/model.h"
 
 namespace bilmod {
 
@@ -40,7 +40,7 @@ SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layou
   }
   // Threads take whole chunks, each with its own activations, in one parallel region (the kernels inside run on
   // their thread alone: OpenMP does not nest); every pair's numbers are the same whichever thread computes them.
-  if (spec.kind == ModelKind::kTransformer) transformer_prepare(spec, layout, params);  // its tables, on every thread
+  model_of(spec).prepare(spec, layout, params);  // e.g. the transformer's tables, once, for every thread
   const int64_t chunks = (n + kEvalChunk - 1) / kEvalChunk;
 #ifdef _OPENMP
   const int threads = omp_get_max_threads();

@@ -5,6 +5,7 @@
 
 #include <Eigen/Dense>
 
+#include "model/model.h"
 #include "train/evaluate.h"
 
 namespace bilmod {
@@ -80,9 +81,7 @@ std::vector<double> frequency_energies(const std::vector<double>& x) {
 
 double mean_input_fourier_ipr(const ModelSpec& spec, const ParameterLayout& layout, const float* params) {
   const int64_t P = spec.mod_basis, H = spec.hidden_dim;
-  std::vector<const ParameterInfo*> inputs;
-  for (const char* name : {"left.weight", "right.weight", "hidden.weight"})
-    if (const ParameterInfo* info = layout.find(name); info && spec.kind != ModelKind::kBilinear) inputs.push_back(info);
+  const std::vector<const ParameterInfo*> inputs = model_of(spec).input_embeddings(layout);
   if (inputs.empty()) return NAN;
   thread_local FourierWorkspace ws;
   if (!ws.tables || ws.tables->P != P) ws.tables = std::make_unique<DftTables>(P);

@@ -11,6 +11,7 @@
 #endif
 
 #include "checkpoint/checkpoint.h"
+#include "model/model.h"
 
 namespace bilmod {
 
@@ -102,14 +103,7 @@ Status check_checkpoint_reading(const std::string& command, const std::string& f
                       budget);
 }
 
-int64_t activation_bytes_per_pair(const ModelSpec& spec) {
-  if (spec.kind == ModelKind::kTransformer) {
-    // attention and its gradient (heads x 3 each), z, z2, hid, dhid, dhid2 (d_mlp each), resid and dresid
-    // (d_model each), the P + 1 logits.
-    return (6 * spec.num_heads + 5 * spec.d_mlp + 2 * spec.d_model + spec.num_logits()) * 4;
-  }
-  return (4 * spec.hidden_dim + spec.num_logits()) * 4;  // h, l, r, dL/dh and the logits
-}
+int64_t activation_bytes_per_pair(const ModelSpec& spec) { return model_of(spec).activation_bytes_per_pair(spec); }
 
 namespace {
 // An evaluation of every pair: pair list, labels, per-pair loss and correctness, and each thread's activations
@@ -119,12 +113,7 @@ int64_t evaluation_buffer_bytes(const ModelSpec& spec, int64_t threads) {
   return P * P * (8 + 4 + 8 + 1) + threads * 256 * activation_bytes_per_pair(spec);
 }
 
-std::string shape(const ModelSpec& spec) {
-  if (spec.kind == ModelKind::kTransformer)
-    return "transformer, P = " + std::to_string(spec.mod_basis) + ", d_model = " + std::to_string(spec.d_model) +
-           ", d_mlp = " + std::to_string(spec.d_mlp);
-  return model_kind_name(spec.kind) + ", P = " + std::to_string(spec.mod_basis) + ", H = " + std::to_string(spec.hidden_dim);
-}
+std::string shape(const ModelSpec& spec) { return describe_model(spec); }
 }  // namespace
 
 MemoryEstimate training_memory(const RunConfig& config, int64_t threads) {

@@ -14,6 +14,7 @@
 #include "checkpoint/torch_checkpoint.h"
 #include "data/dataset.h"
 #include "model/loss.h"
+#include "model/model.h"
 #include "model/network.h"
 #include "optim/grokfast.h"
 #include "optim/lr_schedule.h"
@@ -171,14 +172,14 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
                {"limit_bytes", kGrokfastMaxStateBytes}});
   StepBuffers buf;
   buf.grads.assign(state->layout.total, 0.0f);
-  // The seed model's bilinear.weight is one row of H per pair, and a batch reads only its pairs' rows: the optimiser
-  // may update such rows when next read (optim/lazy_rows.h). A gradient transform (grokfast, OrthoGrad) gives every
-  // row a non-zero gradient, so those runs declare no sparse rows.
+  // A model may have a parameter whose rows a batch's pairs alone select (the seed model's bilinear.weight, one row
+  // of H per pair): the optimiser may update such rows when next read (optim/lazy_rows.h). A gradient transform
+  // (grokfast, OrthoGrad) gives every row a non-zero gradient, so those runs declare no sparse rows.
   const bool transforms_gradient = grokfast.kind != GrokfastKind::kNone || config.orthograd;
-  const ParameterInfo* row_block =
-      spec.kind == ModelKind::kBilinear && !transforms_gradient ? state->layout.find("bilinear.weight") : nullptr;
+  const Model::SparseRows model_rows = model_of(spec).sparse_rows(spec, state->layout);
+  const ParameterInfo* row_block = transforms_gradient ? nullptr : model_rows.parameter;
   const SparseRows sparse_rows =
-      row_block ? SparseRows{row_block->offset, spec.mod_basis * spec.mod_basis, spec.hidden_dim} : SparseRows{};
+      row_block ? SparseRows{row_block->offset, model_rows.rows, model_rows.row_length} : SparseRows{};
   Optimizer opt(optimizer, state->params.data(), &state->optimizer, state->layout.total,
                 row_block ? &sparse_rows : nullptr);
   // Whatever the outcome, the parameters and moments are up to date when train returns.

@@ -1,0 +1,98 @@
+// --model bilinear: nn.Bilinear(P, P, H) on one-hot a and b, so z = W[:, a, b] (+ bias): a lookup of one row per
+// pair; then ReLU (the seed's) or nothing (the upstream's), and output.weight (P, H) (+ output.bias), or, without an
+// output layer (the upstream's direct model), H = P and z is the logits. docs/MODELS.md "bilinear".
+#include "model/hidden_layer.h"
+#include "model/model.h"
+
+namespace bilmod {
+namespace {
+
+class Bilinear final : public Model {
+ public:
+  const char* name() const override { return "bilinear"; }
+
+  std::string describe(const ModelSpec& spec) const override {
+    std::string text = "bilinear model with P = " + std::to_string(spec.mod_basis);
+    text += spec.output_projection ? ", H = " + std::to_string(spec.hidden_dim) : " and no output layer";
+    if (!spec.bias) text += ", without biases";
+    return text;
+  }
+
+  // nn.Bilinear(P, P, H): bound 1/sqrt(in1_features); without the output layer H = P.
+  void add_parameters(const ModelSpec& spec, ParameterLayout* layout) const override {
+    const int64_t p = spec.mod_basis, h = spec.hidden_dim, width = spec.output_projection ? h : p;
+    add_uniform_parameter(layout, "bilinear.weight", {width, p, p}, true, static_cast<double>(p));
+    if (spec.bias) add_uniform_parameter(layout, "bilinear.bias", {width}, false, static_cast<double>(p));
+    if (spec.output_projection) {
+      add_uniform_parameter(layout, "output.weight", {p, h}, true, static_cast<double>(h));
+      if (spec.bias) add_uniform_parameter(layout, "output.bias", {p}, false, static_cast<double>(h));
+    }
+  }
+
+  ParameterViews views(const ParameterLayout& layout, float* buffer) const override {
+    return hidden_layer::views(layout, buffer, "bilinear.weight", nullptr, "bilinear.bias");
+  }
+
+  void reserve(const ModelSpec& spec, int64_t n, BatchActivations* act) const override {
+    hidden_layer::reserve(spec, n, false, act);
+  }
+
+  void forward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
+               int64_t n, BatchActivations* act) const override {
+    const ParameterViews w = views(layout, const_cast<float*>(params));
+    const int64_t H = spec.hidden_dim;
+    const bool relu = spec.activation == Activation::kRelu;
+    hidden_layer::forward(spec, w, n, act, [&](int64_t e, float* __restrict z, float*, float* __restrict h) {
+      const float* wz = w.input_a + pairs[e] * H;  // row a*P + b: W[:, a, b]
+      if (w.input_bias)
+        for (int64_t k = 0; k < H; ++k) z[k] = wz[k] + w.input_bias[k];
+      else
+        for (int64_t k = 0; k < H; ++k) z[k] = wz[k];
+      if (relu)
+        for (int64_t k = 0; k < H; ++k) h[k] = z[k] > 0.0f ? z[k] : 0.0f;
+      else
+        for (int64_t k = 0; k < H; ++k) h[k] = z[k];
+    });
+  }
+
+  // dL/dz into bilinear.weight's row a*P + b and into bilinear.bias; relu' = [z > 0].
+  void backward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
+                int64_t n, BatchActivations* act, float* grads) const override {
+    const ParameterViews w = views(layout, const_cast<float*>(params)), g = views(layout, grads);
+    const bool relu = spec.activation == Activation::kRelu;
+    hidden_layer::output_backward_into_hidden(spec, w, g, n, relu, act);
+    const int64_t H = spec.hidden_dim, P = spec.mod_basis;
+    const float *dhidden = act->dhidden.data(), *pre_a = act->pre_a.data();
+    const auto add = relu ? hidden_layer::add_relu_backward : hidden_layer::add_identity_backward;
+    hidden_layer::input_backward(spec, n, P * P, g.input_bias, [&](int64_t e, hidden_layer::RowOwner& owner) {
+      const float *dh = dhidden + e * H, *z = pre_a + e * H;
+      owner.row(add, pairs[e], g.input_a + pairs[e] * H, dh, z);
+      if (owner.has_bias()) owner.bias(add, dh, z);
+    });
+  }
+
+  // One row of H per pair, and a batch reads only its pairs' rows.
+  SparseRows sparse_rows(const ModelSpec& spec, const ParameterLayout& layout) const override {
+    return {layout.find("bilinear.weight"), spec.mod_basis * spec.mod_basis, spec.hidden_dim};
+  }
+
+  int64_t activation_bytes_per_pair(const ModelSpec& spec) const override {
+    return hidden_layer::activation_bytes_per_pair(spec);
+  }
+
+  std::string notice() const override {
+    return "--model bilinear cannot generalise: with one-hot inputs nn.Bilinear is a lookup table, every (a, b) pair "
+           "owns its private vector W[:, a, b], and a pair never seen in training gets no gradient, only weight decay. "
+           "Validation accuracy stays near 1/P however long it trains (it memorises). Use --model factored or --model "
+           "mlp to see grokking.";
+  }
+};
+
+}  // namespace
+
+const Model& bilinear_model() {  // model/registry.cc
+  static const Bilinear model;
+  return model;
+}
+
+}  // namespace bilmod

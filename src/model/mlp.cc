@@ -1,0 +1,81 @@
+// --model mlp: nn.Linear(2P, H) on the concatenated one-hots [e_a; e_b], then ReLU or x^2 (--activation quad), and
+// nn.Linear(H, P): z = W[:, a] + W[:, P + b] + bias. docs/MODELS.md "mlp".
+#include "model/hidden_layer.h"
+#include "model/model.h"
+
+namespace bilmod {
+namespace {
+
+class Mlp final : public Model {
+ public:
+  const char* name() const override { return "mlp"; }
+
+  std::string describe(const ModelSpec& spec) const override {
+    return "mlp model with P = " + std::to_string(spec.mod_basis) + ", H = " + std::to_string(spec.hidden_dim);
+  }
+
+  void add_parameters(const ModelSpec& spec, ParameterLayout* layout) const override {
+    const int64_t p = spec.mod_basis, h = spec.hidden_dim;
+    add_uniform_parameter(layout, "hidden.weight", {h, 2 * p}, true, 2.0 * static_cast<double>(p));
+    add_uniform_parameter(layout, "hidden.bias", {h}, false, 2.0 * static_cast<double>(p));
+    add_uniform_parameter(layout, "output.weight", {p, h}, true, static_cast<double>(h));
+    add_uniform_parameter(layout, "output.bias", {p}, false, static_cast<double>(h));
+  }
+
+  ParameterViews views(const ParameterLayout& layout, float* buffer) const override {
+    return hidden_layer::views(layout, buffer, "hidden.weight", nullptr, "hidden.bias");
+  }
+
+  void reserve(const ModelSpec& spec, int64_t n, BatchActivations* act) const override {
+    hidden_layer::reserve(spec, n, false, act);
+  }
+
+  void forward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
+               int64_t n, BatchActivations* act) const override {
+    const ParameterViews w = views(layout, const_cast<float*>(params));
+    const int64_t H = spec.hidden_dim, P = spec.mod_basis;
+    const bool relu = spec.activation == Activation::kRelu;
+    hidden_layer::forward(spec, w, n, act, [&](int64_t e, float* __restrict z, float*, float* __restrict h) {
+      const float *wa = w.input_a + (pairs[e] / P) * H, *wb = w.input_a + (P + pairs[e] % P) * H;
+      for (int64_t k = 0; k < H; ++k) {
+        z[k] = (wa[k] + wb[k]) + w.input_bias[k];
+        h[k] = relu ? (z[k] > 0.0f ? z[k] : 0.0f) : z[k] * z[k];
+      }
+    });
+  }
+
+  // dL/dz into hidden.weight's rows a and P + b and into hidden.bias; relu' = [z > 0], quad' = 2z.
+  void backward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
+                int64_t n, BatchActivations* act, float* grads) const override {
+    const ParameterViews w = views(layout, const_cast<float*>(params)), g = views(layout, grads);
+    const bool relu = spec.activation == Activation::kRelu;
+    hidden_layer::output_backward_into_hidden(spec, w, g, n, relu, act);
+    const int64_t H = spec.hidden_dim, P = spec.mod_basis;
+    const float *dhidden = act->dhidden.data(), *pre_a = act->pre_a.data();
+    const auto add = relu ? hidden_layer::add_relu_backward : hidden_layer::add_quad_backward;
+    hidden_layer::input_backward(spec, n, 2 * P, g.input_bias, [&](int64_t e, hidden_layer::RowOwner& owner) {
+      const int64_t a = pairs[e] / P, b = P + pairs[e] % P;
+      const float *dh = dhidden + e * H, *z = pre_a + e * H;
+      owner.row(add, a, g.input_a + a * H, dh, z);
+      owner.row(add, b, g.input_a + b * H, dh, z);
+      if (owner.has_bias()) owner.bias(add, dh, z);
+    });
+  }
+
+  std::vector<const ParameterInfo*> input_embeddings(const ParameterLayout& layout) const override {
+    return {layout.find("hidden.weight")};
+  }
+
+  int64_t activation_bytes_per_pair(const ModelSpec& spec) const override {
+    return hidden_layer::activation_bytes_per_pair(spec);
+  }
+};
+
+}  // namespace
+
+const Model& mlp_model() {  // model/registry.cc
+  static const Mlp model;
+  return model;
+}
+
+}  // namespace bilmod

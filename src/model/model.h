@@ -1,0 +1,79 @@
+// A model behind one interface: its parameters (PyTorch names, shapes, initialisation), its forward and backward over
+// a batch of pairs, and what the engine around it may ask of it (llm.c's habit: each model's passes written out
+// plainly in its own file). Code outside a model's file asks this interface, never the model's kind.
+//
+// Adding a model: one file model/<name>.cc defining a Model (and its kernels), a line in model/registry.cc, a ModelKind
+// and its name in model_spec.h/.cc, its tests and docs (docs/ARCHITECTURE.md "Adding a model").
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/model_spec.h"
+
+namespace bilmod {
+
+struct BatchActivations;
+struct ParameterViews;
+
+// A named non-parameter tensor of the PyTorch module's state dict (the paper's causal mask buffer).
+struct ModelBuffer {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<float> values;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  // Its --model name ("bilinear").
+  virtual const char* name() const = 0;
+  // "bilinear model with P = 113, H = 100" (its variants named): for messages and reports.
+  virtual std::string describe(const ModelSpec& spec) const = 0;
+  // Logits per example: the P classes, or more (the transformer's '=').
+  virtual int64_t num_logits(const ModelSpec& spec) const { return spec.mod_basis; }
+
+  // Its parameters in PyTorch's registration order, appended to `layout` (model_spec.h's add_* helpers).
+  virtual void add_parameters(const ModelSpec& spec, ParameterLayout* layout) const = 0;
+  // Named views of a flat buffer laid out as its parameters (weights, gradients, optimiser state).
+  virtual ParameterViews views(const ParameterLayout& layout, float* buffer) const;
+
+  // Room in `act` for n examples (called by network_forward before each batch; a no-op once large enough).
+  virtual void reserve(const ModelSpec& spec, int64_t n, BatchActivations* act) const = 0;
+  // Fills act->logits (n, num_logits) for pairs[0..n), keeping what its backward needs in `act`.
+  virtual void forward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
+                       int64_t n, BatchActivations* act) const = 0;
+  // Given act->logits holding dL/dlogits, adds dL/dparams into grads.
+  virtual void backward(const ModelSpec& spec, const ParameterLayout& layout, const float* params,
+                        const int64_t* pairs, int64_t n, BatchActivations* act, float* grads) const = 0;
+  // Work to do once per parameter state before parallel forward passes (the transformer's tables); none by default.
+  virtual void prepare(const ModelSpec&, const ParameterLayout&, const float*) const {}
+
+  // The parameter whose rows a batch's pairs alone select (one row of `row_length` per row index), which an optimiser
+  // may update lazily (optim/lazy_rows.h); null where every batch reads every parameter.
+  struct SparseRows {
+    const ParameterInfo* parameter = nullptr;
+    int64_t rows = 0, row_length = 0;
+  };
+  virtual SparseRows sparse_rows(const ModelSpec&, const ParameterLayout&) const { return {}; }
+  // The input weights whose columns are the one-hot embeddings of a and b (mean Fourier IPR of the inputs); none for
+  // a model without such a matrix.
+  virtual std::vector<const ParameterInfo*> input_embeddings(const ParameterLayout&) const { return {}; }
+  // The module's constant buffers, which its state dict (and so a checkpoint) holds beside the parameters.
+  virtual std::vector<ModelBuffer> buffers(const ModelSpec&) const { return {}; }
+  // Memory per example of a batch's activations and logits, in bytes (train/memory_estimate.h).
+  virtual int64_t activation_bytes_per_pair(const ModelSpec& spec) const = 0;
+  // What a user should know before training it, printed as a warning when its run starts (and in train's help), or
+  // empty.
+  virtual std::string notice() const { return ""; }
+};
+
+// The registered model of spec.kind (model/registry.cc), and all of them in --model's order.
+const Model& model_of(const ModelSpec& spec);
+const std::vector<const Model*>& registered_models();
+
+// model_of(spec).buffers(spec).
+std::vector<ModelBuffer> model_buffers(const ModelSpec& spec);
+
+}  // namespace bilmod
