@@ -2,13 +2,14 @@
 // pair; then ReLU (the seed's) or nothing (the upstream's), and output.weight (P, H) (+ output.bias), or, without an
 // output layer (the upstream's direct model), H = P and z is the logits. docs/MODELS.md "bilinear".
 #include "model/hidden_layer.h"
-#include "model/model.h"
 
 namespace bilmod {
 namespace {
 
-class Bilinear final : public Model {
+class Bilinear final : public hidden_layer::Model {
  public:
+  Bilinear() : hidden_layer::Model(false) {}
+
   const char* name() const override { return "bilinear"; }
 
   std::string describe(const ModelSpec& spec) const override {
@@ -31,10 +32,6 @@ class Bilinear final : public Model {
 
   ParameterViews views(const ParameterLayout& layout, float* buffer) const override {
     return hidden_layer::views(layout, buffer, "bilinear.weight", nullptr, "bilinear.bias");
-  }
-
-  void reserve(const ModelSpec& spec, int64_t n, BatchActivations* act) const override {
-    hidden_layer::reserve(spec, n, false, act);
   }
 
   void forward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
@@ -74,10 +71,6 @@ class Bilinear final : public Model {
   // One row of H per pair, and a batch reads only its pairs' rows.
   SparseRows sparse_rows(const ModelSpec& spec, const ParameterLayout& layout) const override {
     return {layout.find("bilinear.weight"), spec.mod_basis * spec.mod_basis, spec.hidden_dim};
-  }
-
-  int64_t activation_bytes_per_pair(const ModelSpec& spec) const override {
-    return hidden_layer::activation_bytes_per_pair(spec);
   }
 
   std::string notice() const override {

@@ -1,13 +1,14 @@
 // --model factored: two bias-free nn.Linear(2P, H), L and R, on the concatenated one-hots [e_a; e_b], their product
 // h = (L x) * (R x), and a bias-free nn.Linear(H, P): l = L[:, a] + L[:, P + b], likewise r. docs/MODELS.md "factored".
 #include "model/hidden_layer.h"
-#include "model/model.h"
 
 namespace bilmod {
 namespace {
 
-class Factored final : public Model {
+class Factored final : public hidden_layer::Model {
  public:
+  Factored() : hidden_layer::Model(true) {}
+
   const char* name() const override { return "factored"; }
 
   std::string describe(const ModelSpec& spec) const override {
@@ -23,10 +24,6 @@ class Factored final : public Model {
 
   ParameterViews views(const ParameterLayout& layout, float* buffer) const override {
     return hidden_layer::views(layout, buffer, "left.weight", "right.weight", nullptr);
-  }
-
-  void reserve(const ModelSpec& spec, int64_t n, BatchActivations* act) const override {
-    hidden_layer::reserve(spec, n, true, act);
   }
 
   void forward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
@@ -65,10 +62,6 @@ class Factored final : public Model {
 
   std::vector<const ParameterInfo*> input_embeddings(const ParameterLayout& layout) const override {
     return {layout.find("left.weight"), layout.find("right.weight")};
-  }
-
-  int64_t activation_bytes_per_pair(const ModelSpec& spec) const override {
-    return hidden_layer::activation_bytes_per_pair(spec);
   }
 };
 

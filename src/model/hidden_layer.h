@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model/kernels.h"
+#include "model/model.h"
 #include "model/network.h"
 #include "model/output_layer.h"
 
@@ -18,6 +19,21 @@ void reserve(const ModelSpec& spec, int64_t n, bool two_pre_activations, BatchAc
 
 // Bytes per example: pre-activations (two for factored), h, dL/dh, and the logits.
 inline int64_t activation_bytes_per_pair(const ModelSpec& spec) { return (4 * spec.hidden_dim + spec.mod_basis) * 4; }
+
+// The base of the three: their activations (BatchActivations' pre_a, pre_b, hidden, dhidden, idle) and their bytes.
+class Model : public bilmod::Model {
+ public:
+  explicit Model(bool two_pre_activations) : two_pre_activations_(two_pre_activations) {}
+  void reserve(const ModelSpec& spec, int64_t n, BatchActivations* act) const override {
+    hidden_layer::reserve(spec, n, two_pre_activations_, act);
+  }
+  int64_t activation_bytes_per_pair(const ModelSpec& spec) const override {
+    return hidden_layer::activation_bytes_per_pair(spec);
+  }
+
+ private:
+  bool two_pre_activations_;
+};
 
 // views of the input weights (`input_a`, `input_b`, `input_bias`) and output.weight / output.bias of a flat buffer.
 ParameterViews views(const ParameterLayout& layout, float* buffer, const char* input_a, const char* input_b,

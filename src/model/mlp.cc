@@ -1,13 +1,14 @@
 // --model mlp: nn.Linear(2P, H) on the concatenated one-hots [e_a; e_b], then ReLU or x^2 (--activation quad), and
 // nn.Linear(H, P): z = W[:, a] + W[:, P + b] + bias. docs/MODELS.md "mlp".
 #include "model/hidden_layer.h"
-#include "model/model.h"
 
 namespace bilmod {
 namespace {
 
-class Mlp final : public Model {
+class Mlp final : public hidden_layer::Model {
  public:
+  Mlp() : hidden_layer::Model(false) {}
+
   const char* name() const override { return "mlp"; }
 
   std::string describe(const ModelSpec& spec) const override {
@@ -24,10 +25,6 @@ class Mlp final : public Model {
 
   ParameterViews views(const ParameterLayout& layout, float* buffer) const override {
     return hidden_layer::views(layout, buffer, "hidden.weight", nullptr, "hidden.bias");
-  }
-
-  void reserve(const ModelSpec& spec, int64_t n, BatchActivations* act) const override {
-    hidden_layer::reserve(spec, n, false, act);
   }
 
   void forward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
@@ -64,10 +61,6 @@ class Mlp final : public Model {
 
   std::vector<const ParameterInfo*> input_embeddings(const ParameterLayout& layout) const override {
     return {layout.find("hidden.weight")};
-  }
-
-  int64_t activation_bytes_per_pair(const ModelSpec& spec) const override {
-    return hidden_layer::activation_bytes_per_pair(spec);
   }
 };
 
