@@ -12,7 +12,7 @@ void output_forward(float* logits, const float* hidden, const float* weight_t, c
 // writes dhidden (n, H) = dlogits @ weight_t^T, each element summed over the classes in order (c = 0..P-1), by the
 // forward kernel on weight_t transposed (each thread transposes it into scratch of its own).
 // unread (H,) or null: columns of dhidden the caller will not read (ReLU units that fired for no example of the
-// batch); they are formed from zero weights instead, so their values there are unspecified (see network.cc).
+// batch); they are formed from zero weights instead, so their values there are unspecified (see hidden_layer.h).
 void output_backward(float* dhidden, float* dweight_t, float* dbias, const float* dlogits, const float* hidden,
                      const float* weight_t, int64_t n, int64_t hidden_dim, int64_t mod_basis,
                      const uint8_t* unread = nullptr);

@@ -48,6 +48,7 @@ SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layou
   const int threads = 1;
 #endif
   if (static_cast<int>(ws->act.size()) < threads) ws->act.resize(static_cast<size_t>(threads));
+  const int64_t V = spec.num_logits();
 #pragma omp parallel for schedule(static) if (chunks > 1 && n * spec.hidden_dim * spec.mod_basis > kParallelWorkThreshold)
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
 #ifdef _OPENMP
@@ -57,11 +58,11 @@ SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layou
 #endif
     const int64_t begin = chunk * kEvalChunk, count = std::min(kEvalChunk, n - begin);
     network_forward(spec, layout, params, ws->pairs.data() + begin, count, &act);
-    compute_loss(options.loss, act.logits.data(), ws->labels.data() + begin, count, spec.num_logits(), 0.0f, nullptr,
+    compute_loss(options.loss, act.logits.data(), ws->labels.data() + begin, count, V, 0.0f, nullptr,
                  ws->loss.data() + begin, ws->correct.data() + begin);
     if (options.softmax_collapse)
       for (int64_t i = 0; i < count && begin + i < n_train; ++i)
-        ws->collapsed[begin + i] = softmax_collapsed(act.logits.data() + i * spec.num_logits(), spec.num_logits());
+        ws->collapsed[begin + i] = softmax_collapsed(act.logits.data() + i * V, V);
   }
   SplitMetrics m;
   double loss = 0;
