@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 #endif
 
+#include "util/bounded_json.h"
 #include "util/read_file.h"
 
 namespace bilmod {
@@ -60,10 +61,15 @@ Status load_grid_file(const std::string& path, SweepSpec* spec) {
     BILMOD_TRY(toml_to_json(text, path, &converted));
     doc = ordered::parse(converted.dump());
   } else {
-    try {
-      doc = ordered::parse(text);
-    } catch (const json::exception& e) {
-      return Status::usage("--grid-file " + path + " is not valid JSON (" + e.what() + "); a .toml name reads TOML");
+    // A grid file may come from anywhere: nesting is bounded (copying a value recurses once per level).
+    doc = parse_json_bounded<ordered>(text, kTrackingJsonDepth);
+    if (doc.is_discarded()) {
+      try {
+        (void)ordered::parse(text);  // the parser's own words for what is wrong, when it is the syntax
+      } catch (const json::exception& e) {
+        return Status::usage("--grid-file " + path + " is not valid JSON (" + e.what() + "); a .toml name reads TOML");
+      }
+      return Status::usage("--grid-file " + path + " nests deeper than " + std::to_string(kTrackingJsonDepth) + " levels");
     }
   }
   if (!doc.is_object()) return Status::usage("--grid-file " + path + " must hold an object with 'grid', 'fixed', 'seeds'");

@@ -27,6 +27,12 @@ def main():
     expect_usage(["--seeds", "4-2"], "--seeds", work)
     expect_usage(["--patience", "3"], "--stop-at-val-acc", work)
     expect_usage(["--grid-file", os.path.join(work, "missing.json")], "cannot open for reading (No such file or directory)", work)
+    # A grid file from elsewhere is input like any file: nested 200,000 deep it is one line (copying such a value
+    # recursed once per level and overflowed the stack).
+    deep = os.path.join(work, "deep.json")
+    with open(deep, "w") as f:
+        f.write('{"grid": {"learning-rate": ' + "[" * 200000 + "]" * 200000 + "}}")
+    expect_usage(["--grid-file", deep], "nests deeper than 64 levels", work)
 
     # One run diverges (an absurd learning rate): it is reported, the other finishes, the sweep exits 1.
     out = os.path.join(work, "diverging")
