@@ -8,10 +8,9 @@ namespace {
 
 class Bilinear final : public hidden_layer::Model {
  public:
-  Bilinear() : hidden_layer::Model(false) {}
+  Bilinear() : hidden_layer::Model("bilinear", false) {}
 
-  const char* name() const override { return "bilinear"; }
-
+  // Its variants named: "bilinear model with P = 113 and no output layer, without biases".
   std::string describe(const ModelSpec& spec) const override {
     std::string text = "bilinear model with P = " + std::to_string(spec.mod_basis);
     text += spec.output_projection ? ", H = " + std::to_string(spec.hidden_dim) : " and no output layer";

@@ -7,13 +7,7 @@ namespace {
 
 class Factored final : public hidden_layer::Model {
  public:
-  Factored() : hidden_layer::Model(true) {}
-
-  const char* name() const override { return "factored"; }
-
-  std::string describe(const ModelSpec& spec) const override {
-    return "factored model with P = " + std::to_string(spec.mod_basis) + ", H = " + std::to_string(spec.hidden_dim);
-  }
+  Factored() : hidden_layer::Model("factored", true) {}
 
   void add_parameters(const ModelSpec& spec, ParameterLayout* layout) const override {
     const int64_t p = spec.mod_basis, h = spec.hidden_dim;

@@ -20,10 +20,17 @@ void reserve(const ModelSpec& spec, int64_t n, bool two_pre_activations, BatchAc
 // Bytes per example: pre-activations (two for factored), h, dL/dh, and the logits.
 inline int64_t activation_bytes_per_pair(const ModelSpec& spec) { return (4 * spec.hidden_dim + spec.mod_basis) * 4; }
 
-// The base of the three: their activations (BatchActivations' pre_a, pre_b, hidden, dhidden, idle) and their bytes.
+// The base of the three: their name and description, their activations (BatchActivations' pre_a, pre_b, hidden,
+// dhidden, idle) and their bytes.
 class Model : public bilmod::Model {
  public:
-  explicit Model(bool two_pre_activations) : two_pre_activations_(two_pre_activations) {}
+  Model(const char* name, bool two_pre_activations) : name_(name), two_pre_activations_(two_pre_activations) {}
+  const char* name() const override { return name_; }
+  // "factored model with P = 113, H = 100"
+  std::string describe(const ModelSpec& spec) const override {
+    return std::string(name_) + " model with P = " + std::to_string(spec.mod_basis) + ", H = " +
+           std::to_string(spec.hidden_dim);
+  }
   void reserve(const ModelSpec& spec, int64_t n, BatchActivations* act) const override {
     hidden_layer::reserve(spec, n, two_pre_activations_, act);
   }
@@ -32,6 +39,7 @@ class Model : public bilmod::Model {
   }
 
  private:
+  const char* name_;
   bool two_pre_activations_;
 };
 

@@ -7,13 +7,7 @@ namespace {
 
 class Mlp final : public hidden_layer::Model {
  public:
-  Mlp() : hidden_layer::Model(false) {}
-
-  const char* name() const override { return "mlp"; }
-
-  std::string describe(const ModelSpec& spec) const override {
-    return "mlp model with P = " + std::to_string(spec.mod_basis) + ", H = " + std::to_string(spec.hidden_dim);
-  }
+  Mlp() : hidden_layer::Model("mlp", false) {}
 
   void add_parameters(const ModelSpec& spec, ParameterLayout* layout) const override {
     const int64_t p = spec.mod_basis, h = spec.hidden_dim;
