@@ -7,6 +7,7 @@
 #include "analysis/hosvd_output.h"
 #include "analysis/interaction_matrices.h"
 #include "checkpoint/checkpoint.h"
+#include "model/model.h"
 #include "model/logit_blocks.h"
 #include "plot/heatmap_downsample.h"
 #include "train/memory_estimate.h"
@@ -16,11 +17,10 @@ namespace bilmod {
 MemoryEstimate analysis_memory(const AnalysisShape& a, const std::string& command) {
   const ModelSpec& spec = a.spec;
   const int64_t P = spec.mod_basis, H = spec.hidden_dim, n = parameter_count(spec), P2 = P * P;
-  const bool transformer = spec.kind == ModelKind::kTransformer;
-  const bool matrices = has_interaction_matrices(spec);  // not the transformer's nor mlp relu's
-  const bool quad = is_quadratic_mlp(spec);
-  // An interaction matrix's side: 2P over [e_a; e_b], 2P + 1 over mlp quad's [x; 1].
-  const int64_t side = spec.kind == ModelKind::kFactored ? 2 * P : quad ? 2 * P + 1 : P;
+  const bool transformer = model_of(spec).has_attention();
+  const InteractionForm* form = interaction_form(spec);  // not the transformer's nor mlp relu's
+  // An interaction matrix's side: P over (a, b), 2P over [e_a; e_b], 2P + 1 over mlp quad's [x; 1].
+  const int64_t side = form ? form->side(P) : P;
   const int64_t act = activation_bytes_per_pair(spec);
   int64_t largest_parameter = 0;
   for (const ParameterInfo& info : make_parameter_layout(spec).parameters)
@@ -60,10 +60,11 @@ MemoryEstimate analysis_memory(const AnalysisShape& a, const std::string& comman
   if (spec.num_logits() != P) logits += kLogitBlock * P * 4;
   // - the interaction matrices' spectra.
   int64_t spectra = 0;
-  if (matrices) {
-    const int64_t solving = std::max<int64_t>(1, std::min(a.threads, std::max<int64_t>(a.classes, spec.kind == ModelKind::kBilinear ? H : 1)));
-    const int64_t rank = quad ? H : 2 * H;  // of B in ClassSpectra's low-rank path
-    if ((spec.kind == ModelKind::kFactored || quad) && side > kLowRankSide && rank < side) {
+  if (form) {
+    const int64_t dense_units = form->dense_unit_spectra() ? H : 1;
+    const int64_t solving = std::max<int64_t>(1, std::min(a.threads, std::max<int64_t>(a.classes, dense_units)));
+    const int64_t rank = form->factor_rank(H);  // of B in ClassSpectra's low-rank path
+    if (low_rank_class_spectra(*form, P, H)) {
       // ClassSpectra's low-rank path: B, its Q (side x rank) and each thread's eigenvectors mapped back; a figure's
       // Q(c) (and its symmetric part) one at a time.
       spectra = (2 + solving) * side * rank * 8 + solving * 8 * rank * rank * 8;
@@ -95,7 +96,7 @@ MemoryEstimate analysis_memory(const AnalysisShape& a, const std::string& comman
   e.what = command + ": " + model_kind_name(spec.kind) + ", P = " + std::to_string(P) +
            (transformer ? ", d_model = " + std::to_string(spec.d_model) + ", d_mlp = " + std::to_string(spec.d_mlp)
                         : ", H = " + std::to_string(H)) +
-           (matrices ? ", " + std::to_string(side) + " x " + std::to_string(side) + " interaction matrices on " +
+           (form ? ", " + std::to_string(side) + " x " + std::to_string(side) + " interaction matrices on " +
                            std::to_string(a.threads) + " threads"
                      : std::string());
   e.remedy = std::string(a.heatmaps > 0 ? "fewer --output-classes or --num-matrices; " : "") +

@@ -10,6 +10,7 @@
 #include "analysis/logit_fourier.h"
 #include "analysis/matrix_figures.h"
 #include "analysis/model_weights.h"
+#include "model/model.h"
 #include "analysis/report.h"
 #include "analysis/training_curves.h"
 #include "plot/heatmap_downsample.h"
@@ -56,7 +57,7 @@ Figure eigenvector_figure(const std::string& name, const std::string& title, con
 // its spectrum (the left vector is the eigenvector, the right one carries the eigenvalue's sign).
 Figure singular_vector_figure(const ModelWeights& w, int64_t c, const SymmetricSpectrum& spectrum, const FourierBasis& basis,
                               int64_t count, const std::string& where) {
-  const bool symmetric = w.spec.kind != ModelKind::kBilinear;
+  const bool symmetric = w.form->over_blocks();
   const SingularTriplets t = symmetric ? singular_triplets(spectrum) : singular_triplets(class_interaction_matrix(w, c));
   const int64_t n = std::min<int64_t>(count, t.values.size());
   Figure f;
@@ -101,10 +102,9 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
   const int64_t P = spec.mod_basis, H = spec.hidden_dim;
   const ModelWeights w = model_weights(spec, state.layout, state.params);
   const FourierBasis basis(P);
-  const bool factored = spec.kind == ModelKind::kFactored;
-  const bool quad = is_quadratic_mlp(spec);
-  const bool blocks = factored || quad;  // matrices over [e_a; e_b] (and mlp quad's bias)
-  const std::string model = model_kind_name(spec.kind);
+  const InteractionForm* form = w.form;
+  const bool blocks = form && form->over_blocks();  // matrices over [e_a; e_b] (and mlp quad's bias)
+  const std::string model = model_of(spec).name();
   const std::string where = model + ", P = " + str(P) + ", H = " + str(H) + ", epoch " + str(state.epoch);
   std::vector<Figure> figures;
 
@@ -127,7 +127,7 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
     classes.resize(kMaxClassPanels);
   }
 
-  if (has_interaction_matrices(spec)) {
+  if (form) {
     const std::string unit_symbol = blocks ? "Q" : "W";
     // 1. The seed's interaction_matrices_grid.
     Figure grid;
@@ -146,15 +146,7 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
       label_matrix_axes(&p, w);
       grid.panels.push_back(p);
     }
-    grid.caption = factored
-        ? "Q_k = (l_k r_k^T + r_k l_k^T)/2 over x = [e_a; e_b] (2P x 2P, the lines split the a and b blocks): hidden unit k "
-          "computes h_k = x^T Q_k x exactly. Diverging colour map centred at 0."
-        : quad
-        ? "Q_k = v_k v_k^T over [x; 1] = [e_a; e_b; 1], v_k = [hidden.weight[k]; hidden.bias[k]] (2P+1 square; the lines "
-          "split the a block, the b block and the bias's last row and column): unit k computes (w_k.x + b_k)^2 = "
-          "[x;1]^T Q_k [x;1] exactly. Diverging colour map centred at 0."
-        : "W_k = bilinear.weight[k] (rows a, columns b): unit k's pre-activation is W_k[a, b] + bias_k. Diverging colour "
-          "map centred at 0. On this model every (a, b) owns its own entry, so an unseen pair's entry only decays.";
+    grid.caption = form->unit_grid_caption();
     grid.caption += downsampling_note(interaction_matrix_size(w));
     figures.push_back(grid);
 
@@ -207,14 +199,7 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
     }
     by_rank.series = {pooled_pos, pooled_neg};
     spectrum.panels = {by_unit, by_rank};
-    spectrum.caption = factored
-        ? "Each Q_k has rank 2: eigenvalues (l_k.r_k +- |l_k||r_k|)/2 along l_k/|l_k| +- r_k/|r_k|, the other 2P-2 are 0. "
-          "Left: both per unit; right: all units' eigenvalues pooled and sorted by magnitude, each sign separately."
-        : quad
-        ? "Each Q_k = v_k v_k^T has rank 1: one eigenvalue |v_k|^2 along v_k/|v_k|, the other 2P are 0. Left: per unit; "
-          "right: all units' eigenvalues sorted by magnitude."
-        : "Eigenvalues of each unit's symmetric part (W_k + W_k^T)/2 (numpy's eigvalsh would read only one triangle of W_k). "
-          "Left: all P per unit; right: all units' eigenvalues pooled and sorted by magnitude, each sign separately.";
+    spectrum.caption = form->unit_spectrum_caption();
     figures.push_back(spectrum);
 
     // 3. The seed's eigenvectors_unit_{k} for the first three units.
@@ -226,8 +211,7 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
                   "'s interaction matrix by |eigenvalue|, each titled with its eigenvalue and dominant frequency k (the share "
                   "of the vector's mean-removed energy at cos/sin(2 pi k x / P)" +
                   (blocks ? std::string("; a and b: the share within each block)") : std::string(")")) + "." +
-                  (factored ? " A factored unit has rank 2, so only two eigenvectors exist." : "") +
-                  (quad ? " An mlp quad unit has rank 1: its one eigenvector is v_k/|v_k|, the last entry the bias's." : "") +
+                  form->unit_rank_note() +
                   long_eigenvector_note(unit_spectra[k].eigenvectors.rows(), blocks);
       figures.push_back(f);
     }
@@ -260,20 +244,13 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
       figures.push_back(f);
       figures.push_back(singular_vector_figure(w, c, s, basis, options.num_eigenvectors, where));
     }
-    class_grid.caption = factored
-        ? "Q(c) = sum_k U[c,k] Q_k: logit_c = x^T Q(c) x exactly (the factored model has no biases)."
-        : quad
-        ? "Q(c) = sum_k U[c,k] Q_k over [x; 1]: logit_c = [x;1]^T Q(c) [x;1] + output.bias[c] exactly. The last row and "
-          "column (after the second line) hold the hidden biases' terms: sum_k U[c,k] b_k w_k in each (so the form counts it "
-          "twice) and sum_k U[c,k] b_k^2 in the corner."
-        : "M_c = sum_k U[c,k] W_k, the output layer applied to the units' matrices. This ignores the ReLU between the layers, "
-          "so it describes the logits only where every unit is active.";
+    class_grid.caption = form->class_grid_caption();
     class_grid.caption += downsampling_note(interaction_matrix_size(w));
     figures.insert(figures.begin() + static_cast<std::ptrdiff_t>(class_grid_at), class_grid);
   } else {
-    notes->push_back("The mlp model with --activation relu has no interaction matrices (relu(W x + b) is not a quadratic "
-                     "form; --activation quad is), so the interaction-matrix grid, eigenvalue spectrum and eigenvector figures do not "
-                     "exist for it; its input weights' and logits' Fourier spectra are drawn instead.");
+    notes->push_back("The " + model_of(spec).describe(spec) + " has no interaction matrices, so the interaction-matrix grid, "
+                     "eigenvalue spectrum and eigenvector figures do not exist for it; its input weights' and logits' Fourier "
+                     "spectra are drawn instead.");
   }
 
   // 5. Fourier spectrum of the logits.
@@ -361,10 +338,7 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
     }
     p.series.push_back(bars);
     f.panels.push_back(p);
-    const std::string what = spec.kind == ModelKind::kTransformer ? "W_E's token columns, over every residual direction"
-                             : spec.kind == ModelKind::kBilinear  ? "W along a and along b, over every unit"
-                             : factored                        ? "L and R, over their a and b blocks and every unit"
-                                                               : "hidden.weight, over its a and b blocks and every unit";
+    const std::string what = model_of(spec).input_weights(spec);
     f.caption = "The norm of the input weights' projection on each frequency k (" + what +
                 "). A model that has learnt the Fourier algorithm concentrates them on its key frequencies.";
     figures.push_back(f);

@@ -12,38 +12,6 @@ namespace bilmod {
 
 namespace {
 
-// Columns of the flattened bilinear weight copied at a time into one dense block for a rank update: a GEMM, not H^2
-// separate dot products (the direct model at P = 997 has H = P and 10^6 columns).
-constexpr int64_t kGramBlock = 4096;
-
-// G = T T^T, G(i, j) = <T_i, T_j> (Frobenius).
-Eigen::MatrixXd unit_gram(const ModelWeights& w) {
-  const int64_t H = w.hidden_dim();
-  if (w.spec.kind == ModelKind::kBilinear) {
-    const int64_t n2 = w.mod_basis() * w.mod_basis();
-    Eigen::MatrixXd g = Eigen::MatrixXd::Zero(H, H);
-    Eigen::MatrixXd block(H, std::min(kGramBlock, n2));
-    for (int64_t c0 = 0; c0 < n2; c0 += kGramBlock) {
-      const int64_t width = std::min(kGramBlock, n2 - c0);
-      for (int64_t k = 0; k < H; ++k)  // W_k is row-major, so its flat index a*P + b is numpy's reshape
-        block.row(k).head(width) = Eigen::Map<const Eigen::RowVectorXd>(w.unit_weight[static_cast<size_t>(k)].data() + c0, width);
-      g.selfadjointView<Eigen::Lower>().rankUpdate(block.leftCols(width));
-    }
-    return g.selfadjointView<Eigen::Lower>();
-  }
-  if (w.spec.kind == ModelKind::kFactored) {
-    // <(l_i r_i^T + r_i l_i^T)/2, (l_j r_j^T + r_j l_j^T)/2> = ((l_i.l_j)(r_i.r_j) + (l_i.r_j)(r_i.l_j)) / 2.
-    const Eigen::MatrixXd ll = w.left * w.left.transpose(), rr = w.right * w.right.transpose();
-    const Eigen::MatrixXd lr = w.left * w.right.transpose();
-    return 0.5 * (ll.cwiseProduct(rr) + lr.cwiseProduct(lr.transpose()));
-  }
-  // mlp quad: <v_i v_i^T, v_j v_j^T> = (v_i.v_j)^2.
-  RowMatrix v(H, w.left.cols() + 1);
-  v << w.left, w.input_bias;
-  const Eigen::MatrixXd vv = v * v.transpose();
-  return vv.cwiseProduct(vv);
-}
-
 // Makes column i of u have its largest-magnitude entry positive, flipping row i of vh (when given) with it.
 void fix_signs(Eigen::MatrixXd* u, RowMatrix* vh) {
   for (Eigen::Index i = 0; i < u->cols(); ++i) {
@@ -57,7 +25,7 @@ void fix_signs(Eigen::MatrixXd* u, RowMatrix* vh) {
 }
 
 FlattenedSvd from_gram(const ModelWeights& w, int64_t k, FlattenedSvd r) {
-  const Eigen::MatrixXd g = unit_gram(w);
+  const Eigen::MatrixXd g = w.form->unit_gram(w);
   r.frobenius_sq = g.trace();
   const SelfAdjointEigen solver = self_adjoint_eigen(g);  // eigenvalues ascending: the largest are last
   const int64_t H = r.d_out, n2 = r.side * r.side;
@@ -109,7 +77,9 @@ FlattenedSvd flattened_svd(const ModelWeights& w, int64_t top_k) {
 
 int64_t flattened_svd_bytes(const ModelSpec& spec, int64_t top_k) {
   const int64_t P = spec.mod_basis, H = spec.hidden_dim;
-  const int64_t n = spec.kind == ModelKind::kFactored ? 2 * P : spec.kind == ModelKind::kMlp ? 2 * P + 1 : P;
+  const InteractionForm* form = interaction_form(spec);
+  if (form == nullptr) return 0;  // nothing to decompose: analyze --hosvd refuses it after loading
+  const int64_t n = form->side(P);
   const int64_t n2 = n * n, k = std::min({top_k, H, n2});
   // The result: Vh in double, its float copy and the serialized file's bytes; one weighted matrix and its copy at a time.
   int64_t bytes = k * n2 * (8 + 4 + 4) + H * k * 16 + 3 * n2 * 8;
@@ -117,7 +87,7 @@ int64_t flattened_svd_bytes(const ModelSpec& spec, int64_t top_k) {
     bytes += 4 * H * n2 * 8 + n2 * n2 * 8;  // T, BDCSVD's copy and workspace, U; V (n^2 x n^2)
   } else {
     bytes += 8 * H * H * 8;  // G, the closed forms' H x H products, the eigensolver's copy, eigenvectors and workspace
-    if (spec.kind == ModelKind::kBilinear) bytes += H * std::min(kGramBlock, n2) * 8;  // the block of columns
+    bytes += form->unit_gram_bytes(H, n2);  // bilinear's block of columns
   }
   return bytes;
 }

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "analysis/interaction_form.h"
 #include "analysis/matrix_figures.h"
 #include "util/format_number.h"
 
@@ -17,16 +18,7 @@ double share(const FlattenedSvd& svd, int64_t i) {
 }
 }  // namespace
 
-std::string hosvd_tensor_name(const ModelWeights& w) {
-  switch (w.spec.kind) {
-    case ModelKind::kBilinear:
-      return w.spec.output_projection ? "bilinear.weight (H, P, P)" : "bilinear.weight (P, P, P), the logits' own tensor";
-    case ModelKind::kFactored:
-      return "Q_k = (l_k r_k^T + r_k l_k^T)/2 (H, 2P, 2P)";
-    default:
-      return "Q_k = v_k v_k^T over [x; 1], v_k = [w_k; b_k] (H, 2P+1, 2P+1)";
-  }
-}
+std::string hosvd_tensor_name(const ModelWeights& w) { return w.form->tensor_name(w.spec); }
 
 SafetensorsFile hosvd_tensors(const HosvdReport& r) {
   const FlattenedSvd& svd = r.svd;

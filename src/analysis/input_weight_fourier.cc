@@ -10,9 +10,9 @@ std::vector<double> input_frequency_norms(const ModelWeights& w) {
   const int64_t P = w.mod_basis();
   const FourierBasis basis(P);
   Eigen::VectorXd energy = Eigen::VectorXd::Zero(frequency_count(P));
-  if (w.spec.kind == ModelKind::kTransformer) {
-    energy += basis.column_energies(w.left.transpose());  // W_E's token columns, one P-vector per residual direction
-  } else if (w.spec.kind == ModelKind::kBilinear) {
+  if (w.token_embedding.size() > 0) {
+    energy += basis.column_energies(w.token_embedding.transpose());  // one P-vector per residual direction
+  } else if (!w.unit_weight.empty()) {
     for (const RowMatrix& unit : w.unit_weight) {
       energy += basis.column_energies(unit);              // along a, one column per b
       energy += basis.column_energies(unit.transpose());  // along b, one column per a

@@ -37,16 +37,8 @@ std::string long_eigenvector_note(int64_t length, bool blocks) {
 void label_matrix_axes(Panel* p, const ModelWeights& w) {
   const int64_t block = heatmap_block(interaction_matrix_size(w));
   const std::string unit = block == 1 ? "" : " (blocks of " + std::to_string(block) + ")";
-  if (w.spec.kind == ModelKind::kFactored) {
-    p->x.label = "x = [e_a; e_b]: a 0..P-1 | b P..2P-1" + unit;
-    p->y.label = "x = [e_a; e_b]" + unit;
-  } else if (w.spec.kind == ModelKind::kMlp) {
-    p->x.label = "[x; 1]: a 0..P-1 | b P..2P-1 | bias 2P" + unit;
-    p->y.label = "[x; 1] = [e_a; e_b; 1]" + unit;
-  } else {
-    p->x.label = "input b" + unit;
-    p->y.label = "input a" + unit;
-  }
+  p->x.label = w.form->x_axis() + unit;
+  p->y.label = w.form->y_axis() + unit;
 }
 
 Panel vector_panel(const std::string& title, const Eigen::Ref<const Eigen::VectorXd>& vec, const FourierBasis& basis,

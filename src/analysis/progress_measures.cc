@@ -161,7 +161,8 @@ Status write_progress_figures(const ProgressMeasures& m, const std::string& dir,
   fourier.series = {series_of(m, "Gini of input-weight frequency norms", &ProgressPoint::input_gini, "#9467bd")};
   if (m.fourier_applies && !m.key_frequencies.empty())
     fourier.series.push_back(series_of(m, "key frequencies' share of logit variance", &ProgressPoint::key_share, "#2ca02c"));
-  if (m.model != "mlp")
+  // Models with interaction matrices have it (the others' points hold NaN).
+  if (std::any_of(m.points.begin(), m.points.end(), [](const ProgressPoint& p) { return std::isfinite(p.top_eigenvector_share); }))
     fourier.series.push_back(series_of(m, "class 0 top eigenvector: dominant-frequency share", &ProgressPoint::top_eigenvector_share, "#ff7f0e"));
   Panel norm;
   norm.title = "Weight norm";

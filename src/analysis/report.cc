@@ -8,6 +8,7 @@
 #include "analysis/input_weight_fourier.h"
 #include "analysis/interaction_matrices.h"
 #include "analysis/model_weights.h"
+#include "model/model.h"
 #include "util/format_number.h"
 
 namespace bilmod {
@@ -60,9 +61,10 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
   const ModelSpec& spec = state.spec;
   const int64_t P = spec.mod_basis, H = spec.hidden_dim;
   AnalysisReport r;
-  r.model = model_kind_name(spec.kind);
-  r.activation = spec.kind == ModelKind::kFactored ? "" : activation_name(spec.activation);
-  r.bias = spec.kind == ModelKind::kFactored ? false : spec.bias;
+  const Model& model = model_of(spec);
+  r.model = model.name();
+  r.activation = model.has_activation() ? activation_name(spec.activation) : "";
+  r.bias = model.has_bias(spec);
   r.use_output_projection = spec.output_projection;
   r.operation = operation_name(state.data.operation);
   r.mod_basis = P;
@@ -71,25 +73,25 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
   EvaluationWorkspace ws;
   r.metrics = evaluate_splits(spec, state.layout, state.params.data(), state.data, &ws);
 
-  if (spec.kind == ModelKind::kTransformer) {
+  if (model.has_attention()) {
     r.is_transformer = true;
     r.hidden_dim = spec.d_mlp;
     r.transformer = analyze_transformer(spec, state.layout, state.params);
     r.input_frequency_norms = r.transformer.embed_frequency_norms;
     r.input_gini = gini_coefficient(r.input_frequency_norms);
-    r.notes.push_back("transformer: input weights are W_E's token columns; no interaction matrices over (a, b) (the "
-                      "attention and MLP are not one quadratic form); its own measures follow the logit measures");
+    r.notes.push_back(model.analysis_note(spec));
   }
   const ModelWeights w = r.is_transformer ? ModelWeights{} : model_weights(spec, state.layout, state.params);
   const FourierBasis basis(P);
   const std::vector<int64_t> classes = options.output_classes.empty() ? default_output_classes(P) : options.output_classes;
-  r.has_interaction_matrices = has_interaction_matrices(spec);
-  if (r.has_interaction_matrices) {
+  r.has_interaction_matrices = w.form != nullptr;
+  if (w.form) {
+    r.matrices_over_blocks = w.form->over_blocks();
     r.units.resize(static_cast<size_t>(H));
     // Units are independent; each solve is small, so threads split the units.
 #pragma omp parallel for schedule(dynamic)
     for (int64_t k = 0; k < H; ++k) {
-      if (spec.kind != ModelKind::kBilinear) {  // factored: rank 2; mlp quad: rank 1
+      if (!w.form->dense_unit_spectra()) {  // closed forms: factored rank 2, mlp quad rank 1
         r.units[k] = summarize(k, unit_spectrum(w, k), basis, 2);
       } else {
         const RowMatrix m = unit_interaction_matrix(w, k);
@@ -102,7 +104,7 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
     const ClassSpectra class_spectrum(w);
 #pragma omp parallel for schedule(dynamic)
     for (size_t i = 0; i < classes.size(); ++i) {
-      if (spec.kind != ModelKind::kBilinear) {
+      if (w.form->over_blocks()) {  // symmetric: its singular values are |lambda|
         r.classes[i] = summarize(classes[i], class_spectrum(classes[i]), basis, options.top_eigenvalues);
       } else {
         const RowMatrix m = class_interaction_matrix(w, classes[i]);
@@ -112,23 +114,9 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
           r.classes[i].singular_values.push_back(sv[j]);
       }
     }
-    if (spec.kind == ModelKind::kMlp)
-      r.notes.push_back("mlp quad: Q_k = v_k v_k^T over [x; 1] (2P+1 square, v_k = [w_k; b_k], the last row and column the "
-                        "bias's), h_k = [x;1]^T Q_k [x;1] exactly; Q(c) = sum_k U[c,k] Q_k and logit_c = [x;1]^T Q(c) [x;1] + "
-                        "output.bias[c] exactly. Eigenvector frequencies are read on the a and b blocks");
-    else if (spec.kind == ModelKind::kBilinear && !spec.output_projection)
-      r.notes.push_back("bilinear without output layer: M_c = W[c], logit_c = e_a^T W[c] e_b exactly; spectra are of the "
-                        "symmetric part (W + W^T)/2, singular values of W itself");
-    else if (spec.kind == ModelKind::kBilinear && spec.activation == Activation::kNone)
-      r.notes.push_back("bilinear without activation: logit_c = e_a^T M_c e_b + (U b + c)_c exactly, M_c = sum_k U[c,k] W_k; "
-                        "spectra are of the symmetric part (W + W^T)/2, singular values of W itself");
-    else if (spec.kind == ModelKind::kBilinear)
-      r.notes.push_back("bilinear: M_c = sum_k U[c,k] W_k ignores the ReLU between the layers; spectra are of the "
-                        "symmetric part (W + W^T)/2, singular values of W itself");
-  } else if (!r.is_transformer) {
-    r.notes.push_back("mlp relu: no interaction matrices (relu(w.x + b) is not a quadratic form; --activation quad is); "
-                      "its input weights' and logits' Fourier spectra are reported");
   }
+  if (!r.is_transformer)
+    if (const std::string note = model.analysis_note(spec); !note.empty()) r.notes.push_back(note);
 
   if (!r.is_transformer) {
     r.input_frequency_norms = input_frequency_norms(w);
@@ -171,7 +159,7 @@ nlohmann::json number_or_null(bool present, double x) { return present ? nlohman
 }  // namespace
 
 nlohmann::json to_json(const AnalysisReport& r) {
-  const bool blocks = r.model == "factored" || (r.model == "mlp" && r.has_interaction_matrices);
+  const bool blocks = r.matrices_over_blocks;
   nlohmann::json j;
   j["checkpoint"] = r.checkpoint;
   j["source_format"] = r.source_format;
@@ -222,7 +210,7 @@ std::string describe(const DominantFrequency& d, bool blocks) {
 }  // namespace
 
 std::string format_report(const AnalysisReport& r) {
-  const bool blocks = r.model == "factored" || (r.model == "mlp" && r.has_interaction_matrices);
+  const bool blocks = r.matrices_over_blocks;
   std::string out;
   out += "checkpoint   " + r.checkpoint + " (" + r.source_format + ")\n";
   out += "model        " + r.model + ", P = " + std::to_string(r.mod_basis) + ", H = " + std::to_string(r.hidden_dim) +

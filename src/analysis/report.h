@@ -40,6 +40,7 @@ struct AnalysisReport {
   bool split_known = true;    // false for a torch.save file without a saved split: accuracy is on every pair
   SplitMetrics metrics;       // recomputed from the parameters
   bool has_interaction_matrices = false;
+  bool matrices_over_blocks = false;  // over [e_a; e_b] (and a bias): frequencies are read per block (not in --json)
   std::vector<EigenSummary> units;    // every hidden unit
   std::vector<EigenSummary> classes;  // the chosen output classes
   bool fourier_applies = false;       // add and sub only

@@ -47,15 +47,21 @@ struct OrthonormalBasis {
 
 }  // namespace
 
-TransformerAnalysis analyze_transformer(const ModelSpec& spec, const ParameterLayout& layout,
-                                        const std::vector<float>& params) {
-  const int64_t P = spec.mod_basis, V = P + 1, d = spec.d_model, M = spec.d_mlp, K = frequency_count(P);
-  TransformerAnalysis t;
-  // W_E's token columns (d, P) read as P-vectors, one per residual direction.
+RowMatrix token_embedding(const ModelSpec& spec, const ParameterLayout& layout, const std::vector<float>& params) {
+  const int64_t P = spec.mod_basis, V = P + 1, d = spec.d_model;
   const float* W_E = param(layout, params, "embed.W_E");
   RowMatrix embed(d, P);
   for (int64_t k = 0; k < d; ++k)
     for (int64_t x = 0; x < P; ++x) embed(k, x) = W_E[k * V + x];
+  return embed;
+}
+
+TransformerAnalysis analyze_transformer(const ModelSpec& spec, const ParameterLayout& layout,
+                                        const std::vector<float>& params) {
+  const int64_t P = spec.mod_basis, d = spec.d_model, M = spec.d_mlp, K = frequency_count(P);
+  TransformerAnalysis t;
+  // W_E's token columns (d, P) read as P-vectors, one per residual direction.
+  const RowMatrix embed = token_embedding(spec, layout, params);
   const FourierBasis basis(P);
   const Eigen::VectorXd energy = basis.column_energies(embed.transpose());
   for (int64_t k = 0; k < K; ++k) t.embed_frequency_norms.push_back(std::sqrt(energy[k]));

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/model_weights.h"
 #include "model/model_spec.h"
 
 namespace bilmod {
@@ -32,6 +33,9 @@ struct TransformerAnalysis {
 // params in bilmod's stored order (the transformer's is PyTorch's own).
 TransformerAnalysis analyze_transformer(const ModelSpec& spec, const ParameterLayout& layout,
                                         const std::vector<float>& params);
+
+// W_E's columns of the P number tokens (d_model, P): each row a P-vector, one per residual direction.
+RowMatrix token_embedding(const ModelSpec& spec, const ParameterLayout& layout, const std::vector<float>& params);
 
 nlohmann::json to_json(const TransformerAnalysis& t);
 std::string format_transformer_analysis(const TransformerAnalysis& t);

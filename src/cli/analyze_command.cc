@@ -18,6 +18,7 @@
 #include "analysis/report.h"
 #include "cli/checked_analysis_input.h"
 #include "cli/command.h"
+#include "model/model.h"
 #include "train/memory_estimate.h"
 #include "util/atomic_file.h"
 #include "util/memory_budget.h"
@@ -81,14 +82,13 @@ int run_hosvd(const AnalyzeOptions& o) {
   const ModelSpec& spec = input.state.spec;
   if (!has_interaction_matrices(spec))
     return report_failure("analyze", Status::usage(
-        "--hosvd: " + input.path + " holds a " + model_kind_name(spec.kind) +
-        (spec.kind == ModelKind::kMlp ? " with --activation " + activation_name(spec.activation) : std::string()) +
-        " model, which has no bilinear tensor; --hosvd reads bilinear, factored and mlp --activation quad"));
+        "--hosvd: " + input.path + " holds a " + model_of(spec).describe(spec) +
+        ", which has no bilinear tensor; --hosvd reads bilinear, factored and mlp --activation quad"));
   const ModelWeights w = model_weights(spec, input.state.layout, input.state.params);
   HosvdReport report;
   report.checkpoint = input.path;
   report.source_format = input.format;
-  report.model = model_kind_name(spec.kind);
+  report.model = model_of(spec).name();
   report.mod_basis = spec.mod_basis;
   report.tensor = hosvd_tensor_name(w);
   report.svd = flattened_svd(w, o.top_k);

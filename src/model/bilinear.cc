@@ -72,6 +72,19 @@ class Bilinear final : public hidden_layer::Model {
     return {layout.find("bilinear.weight"), spec.mod_basis * spec.mod_basis, spec.hidden_dim};
   }
 
+  QuadraticForm quadratic_form(const ModelSpec&) const override { return QuadraticForm::kUnitMatrices; }
+  std::string input_weights(const ModelSpec&) const override { return "W along a and along b, over every unit"; }
+  std::string analysis_note(const ModelSpec& spec) const override {
+    if (!spec.output_projection)
+      return "bilinear without output layer: M_c = W[c], logit_c = e_a^T W[c] e_b exactly; spectra are of the "
+             "symmetric part (W + W^T)/2, singular values of W itself";
+    if (spec.activation == Activation::kNone)
+      return "bilinear without activation: logit_c = e_a^T M_c e_b + (U b + c)_c exactly, M_c = sum_k U[c,k] W_k; "
+             "spectra are of the symmetric part (W + W^T)/2, singular values of W itself";
+    return "bilinear: M_c = sum_k U[c,k] W_k ignores the ReLU between the layers; spectra are of the "
+           "symmetric part (W + W^T)/2, singular values of W itself";
+  }
+
   std::string notice() const override {
     return "--model bilinear cannot generalise: with one-hot inputs nn.Bilinear is a lookup table, every (a, b) pair "
            "owns its private vector W[:, a, b], and a pair never seen in training gets no gradient, only weight decay. "

@@ -57,6 +57,13 @@ class Factored final : public hidden_layer::Model {
   std::vector<const ParameterInfo*> input_embeddings(const ParameterLayout& layout) const override {
     return {layout.find("left.weight"), layout.find("right.weight")};
   }
+
+  // h = l * r has no activation and no bias.
+  QuadraticForm quadratic_form(const ModelSpec&) const override { return QuadraticForm::kSymmetricProducts; }
+  bool has_activation() const override { return false; }
+  bool has_bias(const ModelSpec&) const override { return false; }
+  std::string input_weights(const ModelSpec&) const override { return "L and R, over their a and b blocks and every unit"; }
+  std::string analysis_note(const ModelSpec&) const override { return ""; }
 };
 
 }  // namespace

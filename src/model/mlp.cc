@@ -56,6 +56,22 @@ class Mlp final : public hidden_layer::Model {
   std::vector<const ParameterInfo*> input_embeddings(const ParameterLayout& layout) const override {
     return {layout.find("hidden.weight")};
   }
+
+  // Units (w.x + b)^2 are quadratic forms over [x; 1]; relu(w.x + b) is none.
+  QuadraticForm quadratic_form(const ModelSpec& spec) const override {
+    return spec.activation == Activation::kQuad ? QuadraticForm::kSquares : QuadraticForm::kNone;
+  }
+  std::string input_weights(const ModelSpec&) const override {
+    return "hidden.weight, over its a and b blocks and every unit";
+  }
+  std::string analysis_note(const ModelSpec& spec) const override {
+    if (spec.activation == Activation::kQuad)
+      return "mlp quad: Q_k = v_k v_k^T over [x; 1] (2P+1 square, v_k = [w_k; b_k], the last row and column the "
+             "bias's), h_k = [x;1]^T Q_k [x;1] exactly; Q(c) = sum_k U[c,k] Q_k and logit_c = [x;1]^T Q(c) [x;1] + "
+             "output.bias[c] exactly. Eigenvector frequencies are read on the a and b blocks";
+    return "mlp relu: no interaction matrices (relu(w.x + b) is not a quadratic form; --activation quad is); "
+           "its input weights' and logits' Fourier spectra are reported";
+  }
 };
 
 }  // namespace

@@ -16,6 +16,15 @@ namespace bilmod {
 struct BatchActivations;
 struct ParameterViews;
 
+// The quadratic forms over the one-hot inputs through which a model's hidden units compute, which the analysis
+// decomposes (analysis/interaction_form.h, docs/MODELS.md "Analysis"); kNone where the units are not such forms.
+enum class QuadraticForm {
+  kNone,
+  kUnitMatrices,       // h_k = e_a^T W_k e_b: one P x P matrix per unit (bilinear)
+  kSymmetricProducts,  // h_k = x^T (l_k r_k^T + r_k l_k^T)/2 x over x = [e_a; e_b] (factored)
+  kSquares,            // h_k = [x;1]^T v_k v_k^T [x;1] (mlp --activation quad)
+};
+
 // A named non-parameter tensor of the PyTorch module's state dict (the paper's causal mask buffer).
 struct ModelBuffer {
   std::string name;
@@ -64,6 +73,17 @@ class Model {
   virtual std::vector<ModelBuffer> buffers(const ModelSpec&) const { return {}; }
   // Memory per example of a batch's activations and logits, in bytes (train/memory_estimate.h).
   virtual int64_t activation_bytes_per_pair(const ModelSpec& spec) const = 0;
+  // What the analysis may ask of it: its hidden units' quadratic forms, whether it has attention (its patterns and
+  // embedding measures: analysis/transformer_analysis.h), whether it takes --activation and a bias (the report's
+  // fields), what its input weights are (the caption of their Fourier spectrum), and a note on how to read its
+  // analysis.
+  virtual QuadraticForm quadratic_form(const ModelSpec&) const { return QuadraticForm::kNone; }
+  virtual bool has_attention() const { return false; }
+  virtual bool has_activation() const { return true; }
+  virtual bool has_bias(const ModelSpec& spec) const { return spec.bias; }
+  virtual std::string input_weights(const ModelSpec& spec) const = 0;
+  virtual std::string analysis_note(const ModelSpec& spec) const = 0;
+
   // What a user should know before training it, printed as a warning when its run starts (and in train's help), or
   // empty.
   virtual std::string notice() const { return ""; }

@@ -571,6 +571,13 @@ class Transformer final : public Model {
     return {{"blocks.0.attn.mask", {3, 3}, {1, 0, 0, 1, 1, 0, 1, 1, 1}}};
   }
 
+  bool has_attention() const override { return true; }
+  std::string input_weights(const ModelSpec&) const override { return "W_E's token columns, over every residual direction"; }
+  std::string analysis_note(const ModelSpec&) const override {
+    return "transformer: input weights are W_E's token columns; no interaction matrices over (a, b) (the attention and "
+           "MLP are not one quadratic form); its own measures follow the logit measures";
+  }
+
   // attention and its gradient (heads x 3 each), z, z2, hid, dhid, dhid2 (d_mlp each), resid and dresid (d_model
   // each), the P + 1 logits.
   int64_t activation_bytes_per_pair(const ModelSpec& spec) const override {

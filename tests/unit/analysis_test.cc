@@ -99,7 +99,7 @@ TEST(WaveModel, EigenvectorsSitAtTheKeyFrequencies) {
     EXPECT_LT(std::abs(spectrum.eigenvalues[8]), 1e-9 * std::abs(spectrum.eigenvalues[0]));
   }
   for (int64_t k = 0; k < s.spec.hidden_dim; ++k) {
-    const SymmetricSpectrum closed = factored_unit_spectrum(w, k);
+    const SymmetricSpectrum closed = unit_spectrum(w, k);  // the factored form's closed form
     const SymmetricSpectrum dense = symmetric_spectrum(unit_interaction_matrix(w, k));
     for (int i = 0; i < 2; ++i) {
       // A +-lambda pair ties in |lambda| up to rounding, so match by sign rather than by position.
