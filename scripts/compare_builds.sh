@@ -3,7 +3,9 @@
 # checkpoint: tensors, step and metrics must be the same bits. usage: bash scripts/compare_builds.sh OLD NEW WORKDIR
 OLD=$1 NEW=$2 OUT=$3
 set -u
+mkdir -p "$OUT"
 runs=(
+ "nanda_long|--preset nanda2023 --mod-basis 31 --epochs 40 --eval-every 3 --checkpoint-every 20"
  "factored|--model factored --train-frac 0.3 --epochs 300"
  "bilinear|--model bilinear --train-frac 0.3 --epochs 300"
  "bilinear_b|--model bilinear --train-frac 0.3 --epochs 60 --batch-size 64 --grad-accum-steps 2 --checkpoint-every 7"

@@ -93,40 +93,43 @@ Figure singular_vector_figure(const ModelWeights& w, int64_t c, const SymmetricS
   return f;
 }
 
-}  // namespace
+// What every figure builder reads: the checkpoint, the options, its weights in double, the Fourier basis, and the
+// classes to draw.
+struct FigureContext {
+  const AnalysisInput& input;
+  const CheckpointFigureOptions& options;
+  const ModelWeights& w;
+  const FourierBasis& basis;
+  const std::string& where;
+  const std::vector<int64_t>& classes;
+};
+struct FigureOutput {
+  std::vector<Figure>* figures;
+  std::vector<std::string>* notes;
+  std::vector<std::string>* summary;
+};
 
-std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const CheckpointFigureOptions& options,
-                                       std::vector<std::string>* notes, std::vector<std::string>* summary) {
-  const TrainingState& state = input.state;
-  const ModelSpec& spec = state.spec;
-  const int64_t P = spec.mod_basis, H = spec.hidden_dim;
-  const ModelWeights w = model_weights(spec, state.layout, state.params);
-  const FourierBasis basis(P);
-  const InteractionForm* form = w.form;
-  const bool blocks = form && form->over_blocks();  // matrices over [e_a; e_b] (and mlp quad's bias)
-  const std::string model = model_of(spec).name();
-  const std::string where = model + ", P = " + str(P) + ", H = " + str(H) + ", epoch " + str(state.epoch);
-  std::vector<Figure> figures;
+// Each builder names what it reads as the one function this was (the same names as checkpoint_figures' own).
+#define BILMOD_FIGURE_CONTEXT                                                              \
+  [[maybe_unused]] const AnalysisInput& input = c.input;                                   \
+  [[maybe_unused]] const CheckpointFigureOptions& options = c.options;                     \
+  [[maybe_unused]] const TrainingState& state = input.state;                               \
+  [[maybe_unused]] const ModelSpec& spec = state.spec;                                     \
+  [[maybe_unused]] const int64_t P = spec.mod_basis, H = spec.hidden_dim;                  \
+  [[maybe_unused]] const ModelWeights& w = c.w;                                            \
+  [[maybe_unused]] const FourierBasis& basis = c.basis;                                    \
+  [[maybe_unused]] const InteractionForm* form = w.form;                                   \
+  [[maybe_unused]] const bool blocks = form && form->over_blocks();                        \
+  [[maybe_unused]] const std::string& where = c.where;                                     \
+  [[maybe_unused]] const std::vector<int64_t>& classes = c.classes;                        \
+  [[maybe_unused]] std::vector<Figure>& figures = *out.figures;                            \
+  [[maybe_unused]] std::vector<std::string>* notes = out.notes;                            \
+  [[maybe_unused]] std::vector<std::string>* summary = out.summary;
 
-  EvaluationWorkspace ws;
-  const SplitMetrics metrics = evaluate_splits(spec, state.layout, state.params.data(), state.data, &ws);
-  summary->push_back("Checkpoint " + input.path + " (" + input.format + "): " + model + " model, P = " + str(P) + ", H = " +
-                     str(H) + ", operation " + operation_name(state.data.operation) + ", epoch " + str(state.epoch) + ".");
-  if (input.split_known)
-    summary->push_back("Recomputed from the parameters: train accuracy " + format_number("%.4f", metrics.train_accuracy) +
-                       ", validation accuracy " + format_number("%.4f", metrics.val_accuracy) + " (loss " + format_number("%.4g", metrics.train_loss) +
-                       " / " + format_number("%.4g", metrics.val_loss) + ").");
-  else
-    summary->push_back("Accuracy over every pair " + format_number("%.4f", metrics.train_accuracy) + " (the file holds no split).");
-  for (const auto& n : input.notes) notes->push_back(n);
-
-  std::vector<int64_t> classes = options.output_classes.empty() ? default_output_classes(P) : options.output_classes;
-  if (static_cast<int64_t>(classes.size()) > kMaxClassPanels) {
-    notes->push_back("Only the first " + str(kMaxClassPanels) + " of the " + str(static_cast<int64_t>(classes.size())) +
-                     " chosen classes are drawn; `bilmod analyze --json --output-classes ...` reports all of them.");
-    classes.resize(kMaxClassPanels);
-  }
-
+// 1-4. The seed's figures of the interaction matrices (grid, spectra, eigenvectors, per class), where the model
+// has them.
+void interaction_figures(const FigureContext& c, FigureOutput out) {
+  BILMOD_FIGURE_CONTEXT
   if (form) {
     const std::string unit_symbol = blocks ? "Q" : "W";
     // 1. The seed's interaction_matrices_grid.
@@ -253,7 +256,11 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
                      "spectra are drawn instead.");
   }
 
-  // 5. Fourier spectrum of the logits.
+}
+
+// 5. The logits' Fourier spectrum.
+void logit_fourier_figure(const FigureContext& c, FigureOutput out) {
+  BILMOD_FIGURE_CONTEXT
   const Operation op = state.data.operation;
   if (fourier_measures_apply(op)) {
     const LogitSums sums = logit_sums(spec, state.layout, state.params, op);
@@ -315,7 +322,11 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
                      "measures describe add and sub; for mul and div the structure lives on the multiplicative group).");
   }
 
-  // 6. Fourier spectrum of the input weights.
+}
+
+// 6. The input weights' Fourier spectrum.
+void input_weight_figure(const FigureContext& c, FigureOutput out) {
+  BILMOD_FIGURE_CONTEXT
   {
     const std::vector<double> norms = input_frequency_norms(w);
     Figure f;
@@ -344,7 +355,11 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
     figures.push_back(f);
   }
 
-  // 7. Training curves from the tracking store.
+}
+
+// 7. Training curves from the tracking store.
+void training_curve_figure(const FigureContext& c, FigureOutput out) {
+  BILMOD_FIGURE_CONTEXT
   TrainingCurves curves;
   if (input.format != "safetensors") {
     notes->push_back("No training curves: a torch.save checkpoint names no bilmod tracking run.");
@@ -388,6 +403,49 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
                 curves.database + " (run " + state.run_id + ").";
     figures.push_back(f);
   }
+}
+
+#undef BILMOD_FIGURE_CONTEXT
+
+using FigureBuilder = void (*)(const FigureContext&, FigureOutput);
+// The figures in the index's order: one builder each.
+constexpr FigureBuilder kFigureBuilders[] = {interaction_figures, logit_fourier_figure, input_weight_figure,
+                                             training_curve_figure};
+
+}  // namespace
+
+std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const CheckpointFigureOptions& options,
+                                       std::vector<std::string>* notes, std::vector<std::string>* summary) {
+  const TrainingState& state = input.state;
+  const ModelSpec& spec = state.spec;
+  const int64_t P = spec.mod_basis, H = spec.hidden_dim;
+  const ModelWeights w = model_weights(spec, state.layout, state.params);
+  const FourierBasis basis(P);
+  const std::string model = model_of(spec).name();
+  const std::string where = model + ", P = " + str(P) + ", H = " + str(H) + ", epoch " + str(state.epoch);
+  std::vector<Figure> figures;
+
+  EvaluationWorkspace ws;
+  const SplitMetrics metrics = evaluate_splits(spec, state.layout, state.params.data(), state.data, &ws);
+  summary->push_back("Checkpoint " + input.path + " (" + input.format + "): " + model + " model, P = " + str(P) + ", H = " +
+                     str(H) + ", operation " + operation_name(state.data.operation) + ", epoch " + str(state.epoch) + ".");
+  if (input.split_known)
+    summary->push_back("Recomputed from the parameters: train accuracy " + format_number("%.4f", metrics.train_accuracy) +
+                       ", validation accuracy " + format_number("%.4f", metrics.val_accuracy) + " (loss " + format_number("%.4g", metrics.train_loss) +
+                       " / " + format_number("%.4g", metrics.val_loss) + ").");
+  else
+    summary->push_back("Accuracy over every pair " + format_number("%.4f", metrics.train_accuracy) + " (the file holds no split).");
+  for (const auto& n : input.notes) notes->push_back(n);
+
+  std::vector<int64_t> classes = options.output_classes.empty() ? default_output_classes(P) : options.output_classes;
+  if (static_cast<int64_t>(classes.size()) > kMaxClassPanels) {
+    notes->push_back("Only the first " + str(kMaxClassPanels) + " of the " + str(static_cast<int64_t>(classes.size())) +
+                     " chosen classes are drawn; `bilmod analyze --json --output-classes ...` reports all of them.");
+    classes.resize(kMaxClassPanels);
+  }
+
+  const FigureContext context{input, options, w, basis, where, classes};
+  for (const FigureBuilder build : kFigureBuilders) build(context, {&figures, notes, summary});
   return figures;
 }
 
@@ -396,7 +454,7 @@ Status draw_checkpoint_figures(const AnalysisInput& input, const CheckpointFigur
   FigureIndex index;
   const std::vector<Figure> all = checkpoint_figures(input, options, &index.notes, &index.summary);
   BILMOD_TRY(render_figures(all, dir, &index.figures));
-  index.title = "bilmod: " + model_kind_name(input.state.spec.kind) + " model, P = " + std::to_string(input.state.spec.mod_basis) +
+  index.title = "bilmod: " + std::string(model_of(input.state.spec).name()) + " model, P = " + std::to_string(input.state.spec.mod_basis) +
                 ", epoch " + std::to_string(input.state.epoch);
   BILMOD_TRY(write_figure_index(index, dir, index_path));
   *figures = index.figures;

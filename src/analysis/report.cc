@@ -9,6 +9,7 @@
 #include "analysis/interaction_matrices.h"
 #include "analysis/model_weights.h"
 #include "model/model.h"
+#include "train/measure.h"
 #include "util/format_number.h"
 
 namespace bilmod {
@@ -71,7 +72,11 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
   r.hidden_dim = H;
   r.epoch = state.epoch;
   EvaluationWorkspace ws;
-  r.metrics = evaluate_splits(spec, state.layout, state.params.data(), state.data, &ws);
+  std::vector<const Measure*> measures = applicable_measures(spec, state.layout, Measure::When::kEveryEvaluation);
+  for (const Measure* m : applicable_measures(spec, state.layout, Measure::When::kOnDemand)) measures.push_back(m);
+  r.metrics = evaluate_splits(spec, state.layout, state.params.data(), state.data, &ws,
+                              measure_evaluation_options(measures, EvaluationOptions{}));
+  log_measures(measures, {spec, state.layout, state.params.data(), r.metrics}, &r.measures);
 
   if (model.has_attention()) {
     r.is_transformer = true;
@@ -173,6 +178,7 @@ nlohmann::json to_json(const AnalysisReport& r) {
   j["epoch"] = r.epoch;
   j["split_known"] = r.split_known;
   j["train"] = {{"loss", r.metrics.train_loss}, {"accuracy", r.metrics.train_accuracy}};
+  j["measures"] = r.measures;
   j["val"] = r.split_known ? nlohmann::json{{"loss", r.metrics.val_loss}, {"accuracy", r.metrics.val_accuracy}}
                            : nlohmann::json(nullptr);
   j["has_interaction_matrices"] = r.has_interaction_matrices;
@@ -234,6 +240,10 @@ std::string format_report(const AnalysisReport& r) {
     }
   }
   out += "input weights Gini of per-frequency norms " + format_number("%.3f", r.input_gini) + " (near 1 = few frequencies)\n";
+  out += "measures    ";
+  for (auto it = r.measures.begin(); it != r.measures.end(); ++it)
+    if (it.value().is_number()) out += " " + it.key() + " " + format_number("%.4g", it.value().get<double>());
+  out += "\n";
   if (r.has_interaction_matrices) {
     out += "\nper-class interaction matrices (" + std::string(blocks ? "Q(c)" : "M_c") +
            "), top eigenvalues by |lambda| with their eigenvectors' dominant frequency:\n";

@@ -39,6 +39,7 @@ struct AnalysisReport {
   int64_t mod_basis = 0, hidden_dim = 0, epoch = 0;
   bool split_known = true;    // false for a torch.save file without a saved split: accuracy is on every pair
   SplitMetrics metrics;       // recomputed from the parameters
+  nlohmann::json measures = nlohmann::json::object();  // every measure that applies (train/measure.h), by name
   bool has_interaction_matrices = false;
   bool matrices_over_blocks = false;  // over [e_a; e_b] (and a bias): frequencies are read per block (not in --json)
   std::vector<EigenSummary> units;    // every hidden unit

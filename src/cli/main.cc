@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/environment.h"
 #include "cli/command.h"
 #include "util/log.h"
 
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
   // A write past RLIMIT_FSIZE (ulimit -f) must fail with EFBIG, to be reported like a full disk with the previous
   // file kept, instead of SIGXFSZ killing the process mid-write.
   std::signal(SIGXFSZ, SIG_IGN);
+  apply_environment_overrides();
   CLI::App app{"bilmod " BILMOD_VERSION
                ": train and dissect small networks on modular arithmetic (grokking, bilinear layers)"};
   app.set_version_flag("--version", "bilmod " BILMOD_VERSION);

@@ -25,13 +25,14 @@ void for_each_logit_block(const ModelSpec& spec, const ParameterLayout& layout, 
   std::vector<BatchActivations> act(static_cast<size_t>(std::min(threads, std::max<int64_t>(blocks, 1))));
   const int64_t stride = spec.num_logits(), width = logit_columns(spec, columns);
   std::vector<float> compact(width != stride ? static_cast<size_t>(kLogitBlock * width) : 0);
+  const std::shared_ptr<const PreparedParameters> prepared = network_prepare(spec, layout, params.data());
   for (int64_t group = 0; group < blocks; group += static_cast<int64_t>(act.size())) {
     const int64_t in_group = std::min(static_cast<int64_t>(act.size()), blocks - group);
 #pragma omp parallel for schedule(static, 1) if (in_group > 1)
     for (int64_t j = 0; j < in_group; ++j) {
       const int64_t first = (group + j) * kLogitBlock;
       network_forward(spec, layout, params.data(), pairs.data() + first, std::min(kLogitBlock, n - first),
-                      &act[static_cast<size_t>(j)]);
+                      &act[static_cast<size_t>(j)], prepared);
     }
     for (int64_t j = 0; j < in_group; ++j) {
       const int64_t first = (group + j) * kLogitBlock, count = std::min(kLogitBlock, n - first);

@@ -6,6 +6,7 @@
 // and its name in model_spec.h/.cc, its tests and docs (docs/ARCHITECTURE.md "Adding a model").
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,11 @@ namespace bilmod {
 
 struct BatchActivations;
 struct ParameterViews;
+
+// What a model computes once per parameter state (Model::prepare); each model's own derives from it.
+struct PreparedParameters {
+  virtual ~PreparedParameters() = default;
+};
 
 // The quadratic forms over the one-hot inputs through which a model's hidden units compute, which the analysis
 // decomposes (analysis/interaction_form.h, docs/MODELS.md "Analysis"); kNone where the units are not such forms.
@@ -50,14 +56,18 @@ class Model {
 
   // Room in `act` for n examples (called by network_forward before each batch; a no-op once large enough).
   virtual void reserve(const ModelSpec& spec, int64_t n, BatchActivations* act) const = 0;
-  // Fills act->logits (n, num_logits) for pairs[0..n), keeping what its backward needs in `act`.
+  // Fills act->logits (n, num_logits) for pairs[0..n), keeping what its backward needs in `act`; act->prepared holds
+  // prepare()'s result for these parameters.
   virtual void forward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
                        int64_t n, BatchActivations* act) const = 0;
   // Given act->logits holding dL/dlogits, adds dL/dparams into grads.
   virtual void backward(const ModelSpec& spec, const ParameterLayout& layout, const float* params,
                         const int64_t* pairs, int64_t n, BatchActivations* act, float* grads) const = 0;
-  // Work to do once per parameter state before parallel forward passes (the transformer's tables); none by default.
-  virtual void prepare(const ModelSpec&, const ParameterLayout&, const float*) const {}
+  // What its forward computes once per parameter state rather than per example (the transformer's tables), or null.
+  // The caller holds it (model/network.h network_forward) and drops it when the parameters change.
+  virtual std::shared_ptr<const PreparedParameters> prepare(const ModelSpec&, const ParameterLayout&, const float*) const {
+    return nullptr;
+  }
 
   // The parameter whose rows a batch's pairs alone select (one row of `row_length` per row index), which an optimiser
   // may update lazily (optim/lazy_rows.h); null where every batch reads every parameter.

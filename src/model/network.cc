@@ -11,10 +11,16 @@ ParameterViews parameter_views(const ModelSpec& spec, const ParameterLayout& lay
 }
 
 void network_forward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
-                     int64_t n, BatchActivations* act) {
+                     int64_t n, BatchActivations* act, const std::shared_ptr<const PreparedParameters>& prepared) {
   const Model& model = model_of(spec);
   model.reserve(spec, n, act);
+  act->prepared = prepared ? prepared : model.prepare(spec, layout, params);
   model.forward(spec, layout, params, pairs, n, act);
+}
+
+std::shared_ptr<const PreparedParameters> network_prepare(const ModelSpec& spec, const ParameterLayout& layout,
+                                                          const float* params) {
+  return model_of(spec).prepare(spec, layout, params);
 }
 
 void network_backward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,

@@ -11,6 +11,8 @@
 
 namespace bilmod {
 
+struct PreparedParameters;  // model/model.h
+
 // Activations of one batch, allocated once for the largest batch and reused every step.
 struct BatchActivations {
   int64_t capacity = 0;
@@ -21,6 +23,7 @@ struct BatchActivations {
   std::vector<float> dhidden;  // (n, H) dL/dh
   std::vector<uint8_t> idle;   // (H,) ReLU models: 1 where the unit fired for no example of the batch (z <= 0)
   std::shared_ptr<struct TransformerActivations> transformer;  // --model transformer's own (model/transformer.h)
+  std::shared_ptr<const PreparedParameters> prepared;   // the forward's parameter state (model/model.h prepare)
   void reserve(const ModelSpec& spec, int64_t n);
 };
 
@@ -34,9 +37,15 @@ struct ParameterViews {
 };
 ParameterViews parameter_views(const ModelSpec& spec, const ParameterLayout& layout, float* buffer);
 
-// Fills act->pre_a, pre_b, hidden and logits for pairs[0..n).
+// Fills act->pre_a, pre_b, hidden and logits for pairs[0..n). `prepared`: the model's prepare() of these very parameters,
+// held by a caller that runs many forward passes on one parameter state (the trainer between two steps, an evaluation's
+// threads) and drops it when they change; null: prepared for this call alone.
 void network_forward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
-                     int64_t n, BatchActivations* act);
+                     int64_t n, BatchActivations* act,
+                     const std::shared_ptr<const PreparedParameters>& prepared = nullptr);
+// model_of(spec).prepare(spec, layout, params).
+std::shared_ptr<const PreparedParameters> network_prepare(const ModelSpec& spec, const ParameterLayout& layout,
+                                                                 const float* params);
 
 // Given act->logits holding dL/dlogits (and the forward's activations), adds dL/dparams into grads.
 void network_backward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,

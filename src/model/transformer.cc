@@ -96,9 +96,7 @@ void for_blocks(int64_t count, int64_t work, F body) {
 
 // Everything that depends on one (position, token) or on the parameters alone: built once per parameter state.
 // Row r = h * R1 + i of the per-head tables: i = a (position 0, token a), P + b (position 1, token b), 2P ('=').
-struct Tables {
-  ModelSpec spec;
-  std::vector<float> params;  // the parameters they were built from: the cache's key, compared whole
+struct Tables final : PreparedParameters {
   std::vector<float> X;       // (R1, d) x_p(t) = W_E[:, t] + W_pos[p]; row 2P is x_2, the '=' position's residual
   std::vector<float> K;       // (heads, R1, dh) keys
   std::vector<float> Vv;      // (heads, R1, dh) values
@@ -113,8 +111,6 @@ std::shared_ptr<const Tables> build_tables(const ModelSpec& spec, const Paramete
   const Dims D(spec);
   const Weights w = views<Weights>(layout, params);
   auto t = std::make_shared<Tables>();
-  t->spec = spec;
-  t->params.assign(params, params + layout.total);
   t->X.resize(static_cast<size_t>(D.R1 * D.d));
   for (int64_t i = 0; i < D.R1; ++i) {
     const int64_t tok = i < 2 * D.P ? i % D.P : D.P, pos = i < D.P ? 0 : (i < 2 * D.P ? 1 : 2);
@@ -161,28 +157,11 @@ std::shared_ptr<const Tables> build_tables(const ModelSpec& spec, const Paramete
   return t;
 }
 
-bool same_spec(const ModelSpec& a, const ModelSpec& b) {
-  return a.kind == b.kind && a.mod_basis == b.mod_basis && a.d_model == b.d_model && a.num_heads == b.num_heads &&
-         a.d_mlp == b.d_mlp && a.mlp == b.mlp;
-}
-
-// One cached table set: evaluation's chunks and the next step's forward pass read the same parameters. The key is
-// the parameters themselves (a whole compare, ~1 MB at the paper's sizes), so a stale table can never be used.
-std::shared_ptr<const Tables> tables_for(const ModelSpec& spec, const ParameterLayout& layout, const float* params) {
-  static std::mutex mutex;
-  static std::shared_ptr<const Tables> cached;
-  std::lock_guard<std::mutex> lock(mutex);
-  if (cached && same_spec(cached->spec, spec) && cached->params.size() == layout.total &&
-      std::memcmp(cached->params.data(), params, layout.total * sizeof(float)) == 0)
-    return cached;
-  cached = build_tables(spec, layout, params);
-  return cached;
-}
-
 }  // namespace
 
-void transformer_prepare(const ModelSpec& spec, const ParameterLayout& layout, const float* params) {
-  tables_for(spec, layout, params);
+std::shared_ptr<const PreparedParameters> transformer_tables(const ModelSpec& spec, const ParameterLayout& layout,
+                                                             const float* params) {
+  return build_tables(spec, layout, params);
 }
 
 namespace {
@@ -271,13 +250,13 @@ void forward_rows(const Dims& D, const ModelSpec& spec, const Tables& t, const i
 }  // namespace
 
 void transformer_forward(const ModelSpec& spec, const ParameterLayout& layout, const float* params,
-                         const int64_t* pairs, int64_t n, std::shared_ptr<TransformerActivations>* act_ptr,
-                         float* logits) {
+                         const std::shared_ptr<const PreparedParameters>& tables, const int64_t* pairs, int64_t n,
+                         std::shared_ptr<TransformerActivations>* act_ptr, float* logits) {
   const Dims D(spec);
   if (!*act_ptr) *act_ptr = std::make_shared<TransformerActivations>();
   TransformerActivations* a = act_ptr->get();
   a->reserve(D, n);
-  a->tables = tables_for(spec, layout, params);
+  a->tables = std::static_pointer_cast<const Tables>(tables);
   const Tables& t = *a->tables;
   const Weights w = views<Weights>(layout, params);
   const ConstMatMap Wout(w.W_out, D.d, D.M), WU(w.W_U, D.d, D.V);
@@ -295,18 +274,38 @@ void transformer_forward(const ModelSpec& spec, const ParameterLayout& layout, c
   });
 }
 
-void transformer_backward(const ModelSpec& spec, const ParameterLayout& layout, const float* params,
-                          const int64_t* pairs, int64_t n, std::shared_ptr<TransformerActivations>* act_ptr,
-                          const float* dlogits, float* grads) {
-  const Dims D(spec);
-  TransformerActivations* a = act_ptr->get();
-  const Tables& t = *a->tables;
-  const Weights w = views<Weights>(layout, params);
-  const Grads g = views<Grads>(layout, grads);
-  const ConstMatMap Wout(w.W_out, D.d, D.M), WU(w.W_U, D.d, D.V);
-  const float sqrt_dh = std::sqrt(static_cast<float>(D.dh));
+namespace {
 
-  // Per example: dL/dresid, dL/dz, and the attention's score gradients (through the tables).
+// What every stage of the backward reads: the sizes, the forward's tables and activations, the weights and the
+// gradients' views.
+struct Backward {
+  const Dims& D;
+  const ModelSpec& spec;
+  const Tables& t;
+  TransformerActivations* a;
+  const Weights& w;
+  const Grads& g;
+  const int64_t* pairs;
+  int64_t n;
+  const float* dlogits;
+};
+
+// The sums over examples that the '=' row, the biases and the tables' backward need.
+struct ExampleSums {
+  std::vector<float> dzsum, dz2sum, drsum;  // dL/dz, dL/dz2 and dL/dresid summed over examples, in example order
+};
+
+// 1. Per example: dL/dresid, dL/dz, and the attention's score gradients (through the tables).
+void backward_examples(const Backward& bw) {
+  const Dims& D = bw.D;
+  const ModelSpec& spec = bw.spec;
+  const Tables& t = bw.t;
+  TransformerActivations* a = bw.a;
+  const int64_t* pairs = bw.pairs;
+  const int64_t n = bw.n;
+  const float* dlogits = bw.dlogits;
+  const ConstMatMap Wout(bw.w.W_out, D.d, D.M), WU(bw.w.W_U, D.d, D.V);
+  const float sqrt_dh = std::sqrt(static_cast<float>(D.dh));
   const int64_t blocks = (n + kExampleBlock - 1) / kExampleBlock;
   for_blocks(blocks, n * D.M * D.d * 2, [&](int64_t b) {
     const int64_t e0 = b * kExampleBlock, count = std::min(kExampleBlock, n - e0);
@@ -358,7 +357,15 @@ void transformer_backward(const ModelSpec& spec, const ParameterLayout& layout, 
     }
   });
 
-  // Weight gradients that sum over examples: fixed blocks of output rows, each summing all n examples.
+}
+
+// 2. The weight gradients that sum over examples (W_U, W_out, the biases), and the sums the '=' row needs.
+ExampleSums backward_output(const Backward& bw) {
+  const Dims& D = bw.D;
+  TransformerActivations* a = bw.a;
+  const Grads& g = bw.g;
+  const int64_t n = bw.n;
+  const float* dlogits = bw.dlogits;
   const ConstMatMap resid(a->resid.data(), n, D.d), dL(dlogits, n, D.V), dresid(a->dresid.data(), n, D.d),
       hid(a->hid.data(), n, D.M);
   {
@@ -370,8 +377,11 @@ void transformer_backward(const ModelSpec& spec, const ParameterLayout& layout, 
     });
   }
   // Bias gradients and the sums the '=' row needs, in example order.
-  std::vector<float> dzsum(static_cast<size_t>(D.M), 0.0f), dz2sum(D.bilinear ? static_cast<size_t>(D.M) : 0, 0.0f),
-      drsum(static_cast<size_t>(D.d), 0.0f);
+  ExampleSums sums;
+  std::vector<float>&dzsum = sums.dzsum, &dz2sum = sums.dz2sum, &drsum = sums.drsum;
+  dzsum.assign(static_cast<size_t>(D.M), 0.0f);
+  dz2sum.assign(D.bilinear ? static_cast<size_t>(D.M) : 0, 0.0f);
+  drsum.assign(static_cast<size_t>(D.d), 0.0f);
   for (int64_t e = 0; e < n; ++e) {
     add_into(dzsum.data(), a->dhid.data() + e * D.M, D.M);
     if (D.bilinear) add_into(dz2sum.data(), a->dhid2.data() + e * D.M, D.M);
@@ -380,10 +390,20 @@ void transformer_backward(const ModelSpec& spec, const ParameterLayout& layout, 
   add_into(g.b_out, drsum.data(), D.d);
   add_into(g.b_in, dzsum.data(), D.M);
   if (D.bilinear) add_into(g.b_in2, dz2sum.data(), D.M);
+  return sums;
+}
 
-  // Per table row: S[r] = sum A dz, S2[r] = sum A dz2, Rm[r] = sum A dresid, G[r] = sum dscore, over the examples
-  // whose token selects row r. Each row is owned by one thread, which adds its examples in order.
-  thread_local std::vector<float> S, S2, Rm, G;
+// 3. Per table row: S[r] = sum A dz, S2[r] = sum A dz2, Rm[r] = sum A dresid, G[r] = sum dscore, over the examples
+// whose token selects row r. Each row is owned by one thread, which adds its examples in order.
+struct RowSums {
+  std::vector<float> S, S2, Rm, G;
+};
+void backward_rows(const Backward& bw, RowSums* sums) {
+  const Dims& D = bw.D;
+  TransformerActivations* a = bw.a;
+  const int64_t* pairs = bw.pairs;
+  const int64_t n = bw.n;
+  std::vector<float>&S = sums->S, &S2 = sums->S2, &Rm = sums->Rm, &G = sums->G;
   S.assign(static_cast<size_t>(D.R * D.M), 0.0f);
   S2.assign(D.bilinear ? S.size() : 0, 0.0f);
   Rm.assign(static_cast<size_t>(D.R * D.d), 0.0f);
@@ -412,9 +432,17 @@ void transformer_backward(const ModelSpec& spec, const ParameterLayout& layout, 
       }
     }
   }
+}
 
-  // The tables' backward. dT = S W_in (+ S2 W_in2) + Rm; dW_in += S^T T + dzsum x_2^T.
-  std::vector<float> dT(Rm);
+// 4. The tables' backward. dT = S W_in (+ S2 W_in2) + Rm; dW_in += S^T T + dzsum x_2^T.
+std::vector<float> backward_tables(const Backward& bw, const RowSums& row_sums, const ExampleSums& sums) {
+  const Dims& D = bw.D;
+  const Tables& t = bw.t;
+  const Weights& w = bw.w;
+  const Grads& g = bw.g;
+  const float *Sp = row_sums.S.data(), *S2p = row_sums.S2.data();
+  const std::vector<float>&dzsum = sums.dzsum, &dz2sum = sums.dz2sum;
+  std::vector<float> dT(row_sums.Rm);
   const ConstMatMap Tm(t.T.data(), D.R, D.d), X(t.X.data(), D.R1, D.d);
   const ConstMatMap Sm(Sp, D.R, D.M);
   auto unfold_in = [&](const float* W_in, const float* Sdata, float* gW_in, const std::vector<float>& zsum) {
@@ -436,8 +464,19 @@ void transformer_backward(const ModelSpec& spec, const ParameterLayout& layout, 
   unfold_in(w.W_in, Sp, g.W_in, dzsum);
   if (D.bilinear) unfold_in(w.W_in2, S2p, g.W_in2, dz2sum);
   (void)Sm;
+  return dT;
+}
 
-  // dL/dx_2 through the residual: W_in^T dzsum (+ W_in2^T dz2sum) + drsum.
+// 5. dL/dx_p(t) through the '=' row's residual and, per head, W_O, the values, the keys and the query; then into W_E
+// and W_pos.
+void backward_embedding(const Backward& bw, const RowSums& row_sums, const ExampleSums& sums, const std::vector<float>& dT) {
+  const Dims& D = bw.D;
+  const Tables& t = bw.t;
+  const Weights& w = bw.w;
+  const Grads& g = bw.g;
+  const float* Gp = row_sums.G.data();
+  const std::vector<float>&dzsum = sums.dzsum, &dz2sum = sums.dz2sum, &drsum = sums.drsum;
+  const ConstMatMap X(t.X.data(), D.R1, D.d);
   std::vector<float> dX(static_cast<size_t>(D.R1 * D.d), 0.0f);
   MatMap dXm(dX.data(), D.R1, D.d);
   {
@@ -483,6 +522,24 @@ void transformer_backward(const ModelSpec& spec, const ParameterLayout& layout, 
   }
 }
 
+}  // namespace
+
+void transformer_backward(const ModelSpec& spec, const ParameterLayout& layout, const float* params,
+                          const int64_t* pairs, int64_t n, std::shared_ptr<TransformerActivations>* act_ptr,
+                          const float* dlogits, float* grads) {
+  const Dims D(spec);
+  TransformerActivations* a = act_ptr->get();
+  const Weights w = views<Weights>(layout, params);
+  const Grads g = views<Grads>(layout, grads);
+  const Backward k{D, spec, *a->tables, a, w, g, pairs, n, dlogits};
+  backward_examples(k);
+  const ExampleSums sums = backward_output(k);
+  thread_local RowSums rows;  // reused across steps: (R, M) each, allocated once
+  backward_rows(k, &rows);
+  const std::vector<float> dT = backward_tables(k, rows, sums);
+  backward_embedding(k, rows, sums, dT);
+}
+
 namespace {
 std::vector<int64_t> all_pairs(int64_t P) {
   std::vector<int64_t> pairs(static_cast<size_t>(P * P));
@@ -497,7 +554,8 @@ std::vector<float> transformer_attention_pattern(const ModelSpec& spec, const Pa
   const std::vector<int64_t> pairs = all_pairs(D.P);
   std::shared_ptr<TransformerActivations> act;
   std::vector<float> logits(static_cast<size_t>(D.P * D.P * D.V));
-  transformer_forward(spec, layout, params, pairs.data(), D.P * D.P, &act, logits.data());
+  transformer_forward(spec, layout, params, transformer_tables(spec, layout, params), pairs.data(), D.P * D.P, &act,
+                      logits.data());
   return std::vector<float>(act->attn.begin(), act->attn.begin() + D.P * D.P * D.heads * 3);
 }
 
@@ -507,7 +565,8 @@ std::vector<float> transformer_neuron_activations(const ModelSpec& spec, const P
   const std::vector<int64_t> pairs = all_pairs(D.P);
   std::shared_ptr<TransformerActivations> act;
   std::vector<float> logits(static_cast<size_t>(D.P * D.P * D.V));
-  transformer_forward(spec, layout, params, pairs.data(), D.P * D.P, &act, logits.data());
+  transformer_forward(spec, layout, params, transformer_tables(spec, layout, params), pairs.data(), D.P * D.P, &act,
+                      logits.data());
   return std::vector<float>(act->hid.begin(), act->hid.begin() + D.P * D.P * D.M);
 }
 
@@ -554,7 +613,7 @@ class Transformer final : public Model {
 
   void forward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
                int64_t n, BatchActivations* act) const override {
-    transformer_forward(spec, layout, params, pairs, n, &act->transformer, act->logits.data());
+    transformer_forward(spec, layout, params, act->prepared, pairs, n, &act->transformer, act->logits.data());
   }
 
   void backward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
@@ -562,8 +621,9 @@ class Transformer final : public Model {
     transformer_backward(spec, layout, params, pairs, n, &act->transformer, act->logits.data(), grads);
   }
 
-  void prepare(const ModelSpec& spec, const ParameterLayout& layout, const float* params) const override {
-    transformer_prepare(spec, layout, params);
+  std::shared_ptr<const PreparedParameters> prepare(const ModelSpec& spec, const ParameterLayout& layout,
+                                                    const float* params) const override {
+    return transformer_tables(spec, layout, params);
   }
 
   // The paper's causal mask, tril(ones(n_ctx, n_ctx)): a buffer of its module, so its state dict holds it.

@@ -14,20 +14,23 @@
 #include <string>
 #include <vector>
 
+#include "model/model.h"
 #include "model/model_spec.h"
 
 namespace bilmod {
 
 struct TransformerActivations;  // per batch, inside BatchActivations
 
-// Builds (or finds cached) the tables of this parameter state, on every thread: called before a parallel region
-// whose forward passes would otherwise build them on one thread while the others wait.
-void transformer_prepare(const ModelSpec& spec, const ParameterLayout& layout, const float* params);
+// The tables of this parameter state (the model's prepare(): model/model.h), built on every thread. The caller holds
+// them for as long as the parameters stay as they are.
+std::shared_ptr<const PreparedParameters> transformer_tables(const ModelSpec& spec, const ParameterLayout& layout,
+                                                             const float* params);
 
-// Fills logits (n, P + 1) for pairs[0..n); act_logits has room for n * (P + 1).
+// Fills logits (n, P + 1) for pairs[0..n) from `tables` (transformer_tables of these params); act_logits has room for
+// n * (P + 1).
 void transformer_forward(const ModelSpec& spec, const ParameterLayout& layout, const float* params,
-                         const int64_t* pairs, int64_t n, std::shared_ptr<TransformerActivations>* act,
-                         float* logits);
+                         const std::shared_ptr<const PreparedParameters>& tables, const int64_t* pairs, int64_t n,
+                         std::shared_ptr<TransformerActivations>* act, float* logits);
 
 // Given dlogits (n, P + 1) (and the forward's activations), adds dL/dparams into grads.
 void transformer_backward(const ModelSpec& spec, const ParameterLayout& layout, const float* params,

@@ -1,5 +1,7 @@
 #include "optim/optimizer.h"
 
+#include <atomic>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -26,9 +28,13 @@ void OptimizerState::reset(const OptimizerSettings& settings, size_t n_params) {
   momentum_buffer.assign(settings.kind == OptimizerKind::kSgd && settings.momentum != 0.0 ? n_params : 0, 0.0f);
 }
 
-OptimizerPath default_optimizer_path() {
-  const char* chosen = std::getenv("BILMOD_OPTIMIZER");
-  return chosen && std::strcmp(chosen, "reference") == 0 ? OptimizerPath::kReference : OptimizerPath::kFast;
+namespace {
+std::atomic<int> g_default_path{static_cast<int>(OptimizerPath::kFast)};
+}  // namespace
+
+OptimizerPath default_optimizer_path() { return static_cast<OptimizerPath>(g_default_path.load(std::memory_order_relaxed)); }
+void set_default_optimizer_path(OptimizerPath path) {
+  g_default_path.store(static_cast<int>(path), std::memory_order_relaxed);
 }
 
 Optimizer::Optimizer(const OptimizerSettings& settings, float* params, OptimizerState* state, size_t n,

@@ -34,9 +34,11 @@ struct OptimizerState {
   void reset(const OptimizerSettings& settings, size_t n_params);
 };
 
-// Which code computes the steps. The environment's BILMOD_OPTIMIZER (fast, reference) sets the process's default.
+// Which code computes the steps. The environment's BILMOD_OPTIMIZER (fast, reference), read once by the command line
+// (cli/environment.cc), sets the process's default.
 enum class OptimizerPath { kFast, kReference };
 OptimizerPath default_optimizer_path();
+void set_default_optimizer_path(OptimizerPath path);
 
 // A (rows, width) block of the parameters, from element `offset`, of which each step's batch reads and updates a
 // few rows (the seed model's bilinear.weight: one row of H per pair).

@@ -40,7 +40,8 @@ SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layou
   }
   // Threads take whole chunks, each with its own activations, in one parallel region (the kernels inside run on
   // their thread alone: OpenMP does not nest); every pair's numbers are the same whichever thread computes them.
-  model_of(spec).prepare(spec, layout, params);  // e.g. the transformer's tables, once, for every thread
+  // e.g. the transformer's tables, once, for every thread
+  const std::shared_ptr<const PreparedParameters> prepared = ws->prepared ? ws->prepared : network_prepare(spec, layout, params);
   const int64_t chunks = (n + kEvalChunk - 1) / kEvalChunk;
 #ifdef _OPENMP
   const int threads = omp_get_max_threads();
@@ -57,7 +58,7 @@ SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layou
     BatchActivations& act = ws->act[0];
 #endif
     const int64_t begin = chunk * kEvalChunk, count = std::min(kEvalChunk, n - begin);
-    network_forward(spec, layout, params, ws->pairs.data() + begin, count, &act);
+    network_forward(spec, layout, params, ws->pairs.data() + begin, count, &act, prepared);
     compute_loss(options.loss, act.logits.data(), ws->labels.data() + begin, count, V, 0.0f, nullptr,
                  ws->loss.data() + begin, ws->correct.data() + begin);
     if (options.softmax_collapse)

@@ -1,6 +1,7 @@
 // Loss and accuracy of a model on every pair of its train and validation splits.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "data/dataset.h"
@@ -29,6 +30,9 @@ struct EvaluationWorkspace {
   std::vector<double> loss;     // (n,) per-pair loss
   std::vector<uint8_t> correct; // (n,)
   std::vector<uint8_t> collapsed; // (n,) softmax collapse, when measured
+  // The model's prepare() of the parameters about to be evaluated, set by a caller that holds it (the trainer, which
+  // reuses it for the next step's forward); null: the evaluation prepares its own.
+  std::shared_ptr<const PreparedParameters> prepared;
 };
 
 // Each pair is evaluated once; sums run in split order, so the result is independent of the thread count.

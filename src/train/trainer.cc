@@ -22,7 +22,7 @@
 #include "optim/orthograd.h"
 #include "util/log.h"
 #include "train/evaluate.h"
-#include "train/measures.h"
+#include "train/measure.h"
 #include "train/step_threads.h"
 
 namespace bilmod {
@@ -127,9 +127,11 @@ std::string stop_message(int signal, const TrainingState& state) {
 
 nlohmann::json evaluation_metrics(TrainingState* state, EvaluationWorkspace* ws, double epoch_loss, double lr,
                                   double grad_norm) {
-  EvaluationOptions options;
-  options.loss = state->config.loss_settings();
-  options.softmax_collapse = true;
+  const std::vector<const Measure*> measures =
+      applicable_measures(state->spec, state->layout, Measure::When::kEveryEvaluation);
+  EvaluationOptions base;
+  base.loss = state->config.loss_settings();
+  const EvaluationOptions options = measure_evaluation_options(measures, base);
   const SplitMetrics m = evaluate_splits(state->spec, state->layout, state->params.data(), state->data, ws, options);
   nlohmann::json j = {{"epoch", state->epoch},
                       {"train/loss", m.train_loss},
@@ -140,11 +142,8 @@ nlohmann::json evaluation_metrics(TrainingState* state, EvaluationWorkspace* ws,
                       {"weight_norm", l2_norm(state->params.data(), state->params.size())}};
   if (!std::isnan(epoch_loss)) j["train/epoch_loss"] = epoch_loss;
   if (!std::isnan(grad_norm)) j["grad_norm"] = grad_norm;
-  // The measures of docs/MODELS.md "Interventions and measures".
-  j["softmax_collapse"] = m.softmax_collapse;
-  for (const auto& [name, norm] : weight_norms(state->layout, state->params.data())) j[name] = norm;
-  if (const double ipr = mean_input_fourier_ipr(state->spec, state->layout, state->params.data()); !std::isnan(ipr))
-    j["fourier_ipr"] = ipr;
+  // The measures of docs/MODELS.md "Interventions and measures" (train/measure.h).
+  log_measures(measures, {state->spec, state->layout, state->params.data(), m}, &j);
   return j;
 }
 
@@ -193,9 +192,17 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
   buf.labels.resize(static_cast<size_t>(micro));
   buf.loss.resize(static_cast<size_t>(micro));
   EvaluationWorkspace eval_ws;
+  // The model's prepare() of the current parameters (the transformer's tables): made at the first forward pass after a
+  // change, shared by an evaluation and the next step's forward, dropped by every step and sync.
+  std::shared_ptr<const PreparedParameters> prepared;
+  auto prepared_now = [&] {
+    if (!prepared) prepared = network_prepare(spec, state->layout, state->params.data());
+    return prepared;
+  };
 
   if (state->step == 0 && state->epoch == 0 && state->epoch_step == 0) {
     // The initial state: metrics of the untrained model, and checkpoint_epoch_0 with the split.
+    eval_ws.prepared = prepared_now();
     state->metrics = evaluation_metrics(state, &eval_ws, NAN, learning_rate_at(schedule, config.learning_rate,
                                                                                config.warmup_steps, total_steps, 1,
                                                                                config.parsed_warmup_convention()), NAN);
@@ -213,7 +220,7 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
   // Forward, loss and backward of the batch in the buffers, its gradient scaled by grad_scale and added into
   // buf.grads; returns its mean loss.
   auto forward_backward = [&](int64_t count, float grad_scale) {
-    network_forward(spec, state->layout, state->params.data(), buf.pairs.data(), count, &buf.act);
+    network_forward(spec, state->layout, state->params.data(), buf.pairs.data(), count, &buf.act, prepared_now());
     compute_loss(loss_settings, buf.act.logits.data(), buf.labels.data(), count, spec.num_logits(), grad_scale,
                  buf.act.logits.data(), buf.loss.data(), nullptr);
     network_backward(spec, state->layout, state->params.data(), buf.pairs.data(), count, &buf.act, buf.grads.data());
@@ -268,6 +275,7 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
         for (const ParameterInfo& info : state->layout.parameters)
           orthograd_tensor(state->params.data() + info.offset, buf.grads.data() + info.offset, info.size);
       opt.step(lr, buf.grads.data());
+      prepared.reset();
       state->step += 1;
       state->epoch_step = s + 1;
       state->epoch_loss_sum += batch_loss;
@@ -287,7 +295,9 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
     state->epoch_loss_sum = 0;
     omp_set_num_threads(all_threads);
     opt.sync();  // once per epoch: evaluation, norms and checkpoints below read every parameter
+    prepared.reset();
     if (evaluate_now) {
+      eval_ws.prepared = prepared_now();
       state->metrics = evaluation_metrics(state, &eval_ws, epoch_loss, lr, grad_norm);
       for (auto* o : observers) o->on_evaluation(*state, state->metrics);
     }

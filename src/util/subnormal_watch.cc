@@ -2,22 +2,14 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
 #include <limits>
 
 namespace bilmod {
 
 namespace {
-DetourPolicy policy_from_environment() {
-  const char* value = std::getenv("BILMOD_SUBNORMAL_DETOURS");
-  if (value != nullptr && std::strcmp(value, "always") == 0) return DetourPolicy::kAlways;
-  if (value != nullptr && std::strcmp(value, "never") == 0) return DetourPolicy::kNever;
-  return DetourPolicy::kMeasure;
-}
-
+// Set once at the command line's boundary (cli/environment.cc: BILMOD_SUBNORMAL_DETOURS) or by a test.
 std::atomic<int>& policy() {
-  static std::atomic<int> p{static_cast<int>(policy_from_environment())};
+  static std::atomic<int> p{static_cast<int>(DetourPolicy::kMeasure)};
   return p;
 }
 }  // namespace

@@ -17,7 +17,7 @@ namespace bilmod {
 
 // Which path runs. kMeasure (the default): as measured (above). kAlways / kNever: the detour wherever the flags call
 // for it, or never; for tests, which check that both give the same bits. The environment's BILMOD_SUBNORMAL_DETOURS
-// (measure, always, never) sets the process's policy at start.
+// (measure, always, never), read once by the command line (cli/environment.cc), sets it at start.
 enum class DetourPolicy { kMeasure, kAlways, kNever };
 void set_detour_policy(DetourPolicy policy);
 DetourPolicy detour_policy();

@@ -9,7 +9,7 @@
 #include "model/loss.h"
 #include "optim/grokfast.h"
 #include "optim/orthograd.h"
-#include "train/measures.h"
+#include "train/fourier_ipr.h"
 #include "config/run_config.h"
 
 namespace bilmod {

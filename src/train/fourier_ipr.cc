@@ -1,4 +1,4 @@
-#include "train/measures.h"
+#include "train/fourier_ipr.h"
 
 #include <cmath>
 #include <memory>
@@ -7,6 +7,7 @@
 
 #include "model/model.h"
 #include "train/evaluate.h"
+#include "train/measure.h"
 
 namespace bilmod {
 
@@ -118,11 +119,26 @@ double mean_input_fourier_ipr(const ModelSpec& spec, const ParameterLayout& layo
   return count > 0 ? sum / static_cast<double>(count) : NAN;
 }
 
-std::vector<std::pair<std::string, double>> weight_norms(const ParameterLayout& layout, const float* params) {
-  std::vector<std::pair<std::string, double>> out;
-  for (const ParameterInfo& info : layout.parameters)
-    out.emplace_back("weight_norm/" + info.name, l2_norm(params + info.offset, info.size));
-  return out;
+namespace {
+
+// fourier_ipr: where the model has input embeddings (factored, mlp); none for bilinear's lookup or the transformer.
+class FourierIpr final : public Measure {
+ public:
+  const char* name() const override { return "fourier_ipr"; }
+  bool applies(const ModelSpec& spec, const ParameterLayout& layout) const override {
+    return !model_of(spec).input_embeddings(layout).empty();
+  }
+  void log(const MeasureInput& in, nlohmann::json* row) const override {
+    // NaN when every unit's weights are zero: nothing to log.
+    if (const double ipr = mean_input_fourier_ipr(in.spec, in.layout, in.params); !std::isnan(ipr)) (*row)["fourier_ipr"] = ipr;
+  }
+};
+
+}  // namespace
+
+const Measure& fourier_ipr_measure() {  // train/measure_registry.cc
+  static const FourierIpr measure;
+  return measure;
 }
 
 }  // namespace bilmod

@@ -1,6 +1,5 @@
-// Quantities the grokking papers track, logged with every evaluation (docs/MODELS.md "Measures"):
-// softmax collapse (train/evaluate.h), each parameter tensor's L2 norm, and how sparse in frequency the hidden units'
-// input weights are.
+// How sparse in frequency the hidden units' input weights are (docs/MODELS.md "Measures"): the measure fourier_ipr
+// (train/measure.h) and the Fourier helpers it is made of.
 #pragma once
 #include <string>
 #include <utility>
@@ -21,8 +20,5 @@ std::vector<double> frequency_energies(const std::vector<double>& x);
 // L[u, P..2P) and, for factored, R's likewise; units whose weights are all zero are left out). NaN where the model's
 // units do not see a and b through such weights (bilinear).
 double mean_input_fourier_ipr(const ModelSpec& spec, const ParameterLayout& layout, const float* params);
-
-// ("weight_norm/<name>", L2 norm) for every parameter tensor, in the layout's order.
-std::vector<std::pair<std::string, double>> weight_norms(const ParameterLayout& layout, const float* params);
 
 }  // namespace bilmod

@@ -1,0 +1,73 @@
+// The table of measures (train/measure.h): each measure applies to the models that have what it measures, asks the
+// evaluation for what it reads, and logs exactly its own names, with the values its definition gives.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+#include "model/network.h"
+#include "train/evaluate.h"
+#include "train/fourier_ipr.h"
+#include "train/measure.h"
+
+namespace bilmod {
+namespace {
+
+ModelSpec small_spec(ModelKind kind) {
+  ModelSpec spec;
+  spec.kind = kind;
+  spec.mod_basis = 7;
+  spec.hidden_dim = 5;
+  spec.d_model = 8;
+  spec.num_heads = 2;
+  spec.d_mlp = 12;
+  return spec;
+}
+
+TEST(MeasureRegistry, NamesAreUnique) {
+  std::set<std::string> names;
+  for (const Measure* m : registered_measures()) EXPECT_TRUE(names.insert(m->name()).second) << m->name();
+  EXPECT_EQ(names, (std::set<std::string>{"softmax_collapse", "weight_norm/", "fourier_ipr"}));
+}
+
+TEST(MeasureRegistry, EachModelLogsTheMeasuresThatApplyToIt) {
+  const Dataset data = make_dataset(7, Operation::kAdd, 0.5, 3);
+  for (const Model* model : registered_models()) {
+    const ModelSpec spec = small_spec(*parse_model_kind(model->name()));
+    const ParameterLayout layout = make_parameter_layout(spec);
+    std::vector<float> params(layout.total);
+    init_parameters(spec, layout, 11, params.data());
+    const std::vector<const Measure*> measures = applicable_measures(spec, layout, Measure::When::kEveryEvaluation);
+    const EvaluationOptions options = measure_evaluation_options(measures, EvaluationOptions{});
+    EXPECT_TRUE(options.softmax_collapse) << model->name() << ": softmax_collapse did not ask the evaluation for it";
+    EvaluationWorkspace ws;
+    const SplitMetrics metrics = evaluate_splits(spec, layout, params.data(), data, &ws, options);
+    nlohmann::json row = nlohmann::json::object();
+    log_measures(measures, {spec, layout, params.data(), metrics}, &row);
+
+    std::set<std::string> want = {"softmax_collapse"};
+    for (const ParameterInfo& info : layout.parameters) want.insert("weight_norm/" + info.name);
+    const bool embeddings = !model->input_embeddings(layout).empty();  // factored and mlp
+    if (embeddings) want.insert("fourier_ipr");
+    std::set<std::string> got;
+    for (auto it = row.begin(); it != row.end(); ++it) got.insert(it.key());
+    EXPECT_EQ(got, want) << model->name();
+
+    // The values are their definitions'.
+    EXPECT_EQ(row["softmax_collapse"].get<double>(), metrics.softmax_collapse) << model->name();
+    for (const ParameterInfo& info : layout.parameters) {
+      double sum = 0;
+      for (size_t i = 0; i < info.size; ++i) sum += double(params[info.offset + i]) * params[info.offset + i];
+      EXPECT_NEAR(row["weight_norm/" + info.name].get<double>(), std::sqrt(sum), 1e-12 * std::sqrt(sum)) << info.name;
+    }
+    if (embeddings) {
+      EXPECT_EQ(row["fourier_ipr"].get<double>(), mean_input_fourier_ipr(spec, layout, params.data())) << model->name();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bilmod
