@@ -165,7 +165,9 @@ Status from_safetensors(const SafetensorsFile& file, TrainingState* out) {
   if (!get("config")) return Status::runtime("metadata 'config' is missing");
   const auto config_json = parse_metadata_json(*get("config"));
   if (config_json.is_discarded()) return Status::runtime("metadata 'config' is not valid JSON (or nested too deep)");
-  BILMOD_TRY(config_from_json(config_json, &s.config));
+  // A name that no setting knows (a usage Status) is an invalid value, as validate() reports the others.
+  if (Status read = config_from_json(config_json, &s.config); !read)
+    return read.code() == ExitCode::kUsage ? Status::runtime("its config is invalid: " + read.message()) : read;
   if (Status valid = s.config.validate(); !valid) return Status::runtime("its config is invalid: " + valid.message());
   BILMOD_TRY(parse_int(meta, "epoch", &s.epoch));
   BILMOD_TRY(parse_int(meta, "step", &s.step));
@@ -202,7 +204,7 @@ Status from_safetensors(const SafetensorsFile& file, TrainingState* out) {
   std::vector<float> torch_order;
   auto take = [&](const std::string& name, const ParameterInfo& info, std::vector<float>* buffer) -> Status {
     if (Status got = file.get_f32(name, info.torch_shape, &torch_order); !got)
-      return Status::runtime(got.message() + " for a " + s.config.model + " model with P = " +
+      return Status::runtime(got.message() + " for a " + model_kind_name(s.config.model) + " model with P = " +
                              std::to_string(s.config.mod_basis) + ", H = " + std::to_string(s.config.hidden_dim));
     for (float x : torch_order)
       if (!std::isfinite(x)) return Status::runtime("tensor '" + name + "' holds a non-finite value");
@@ -253,12 +255,12 @@ Status from_safetensors(const SafetensorsFile& file, TrainingState* out) {
     ++expected_tensors;
   }
   if (file.tensors.size() != expected_tensors)
-    return Status::runtime("it holds " + std::to_string(file.tensors.size()) + " tensors where a " + s.config.model +
+    return Status::runtime("it holds " + std::to_string(file.tensors.size()) + " tensors where a " + model_kind_name(s.config.model) +
                            " checkpoint holds " + std::to_string(expected_tensors));
   std::vector<int64_t> train, val;
   BILMOD_TRY(file.get_i64("data.train_indices", &train));
   BILMOD_TRY(file.get_i64("data.val_indices", &val));
-  BILMOD_TRY(dataset_from_split(s.config.mod_basis, s.config.parsed_operation(), std::move(train), std::move(val), &s.data));
+  BILMOD_TRY(dataset_from_split(s.config.mod_basis, s.config.operation, std::move(train), std::move(val), &s.data));
   if (s.data.train_indices.empty() || s.data.val_indices.empty())
     return Status::runtime("its train or validation split is empty");
   *out = std::move(s);

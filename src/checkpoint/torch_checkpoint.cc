@@ -376,7 +376,7 @@ Status read_adamw_state(const PickleValue& root, const std::vector<std::string>&
     return Status::runtime(path + ": its optimizer's parameter group does not hold the model's " +
                            std::to_string(parameter_order.size()) + " parameters");
   RunConfig& config = state->config;
-  config.optimizer = "adamw";
+  config.optimizer = OptimizerKind::kAdamW;
   config.learning_rate = lr, config.beta1 = beta1, config.beta2 = beta2, config.eps = eps, config.weight_decay = weight_decay;
   if (Status s = config.validate(); !s) return Status::runtime(path + ": its AdamW settings: " + s.message());
   state->optimizer.reset(config.optimizer_settings(), state->layout.total);
@@ -719,7 +719,9 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
   config_json["bias"] = model->bias;
   config_json["use_output_projection"] = model->output_projection;
   RunConfig config;
-  if (Status s = config_from_json(config_json, &config); !s) return Status::runtime(path + ": its config: " + s.message());
+  // A name that no setting knows (a usage Status) is an invalid value, as validate() reports the others.
+  if (Status s = config_from_json(config_json, &config); !s)
+    return Status::runtime(path + (s.code() == ExitCode::kUsage ? ": its config is invalid: " : ": its config: ") + s.message());
   if (Status s = config.validate(); !s) return Status::runtime(path + ": its config is invalid: " + s.message());
   if (kind == "mlp" && !config_json.contains("activation"))
     result.notes.push_back("the config names no activation: relu assumed");
@@ -749,7 +751,7 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
   if (const PickleValue* epoch = root->get("epoch"); epoch && epoch->kind == PickleValue::Kind::kInt && epoch->integer >= 0)
     state.epoch = epoch->integer;
 
-  const Operation op = config.parsed_operation();
+  const Operation op = config.operation;
   const PickleValue* train = find_split_tensor(root, "train_indices");
   const PickleValue* val = find_split_tensor(root, "val_indices");
   if (train && val) {
@@ -769,7 +771,7 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
   } else if (const PickleValue* seed = config_dict ? config_dict->get("seed") : nullptr;
              seed && seed->kind == PickleValue::Kind::kInt && seed->integer >= 0) {
     // The seed's code and its upstream save no split: they draw it again from the config's seed.
-    state.config.split = "torch";
+    state.config.split = SplitKind::kTorch;
     state.data = state.config.make_data();
     result.split_known = true;
     result.notes.push_back("the split is the seed's code's, drawn again: torch.randperm(" +

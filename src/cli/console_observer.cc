@@ -34,7 +34,7 @@ std::string metrics_postfix(const nlohmann::json& m) {
 Status ConsoleObserver::on_start(const TrainingState& state) {
   const RunConfig& c = state.config;
   log::info(configuration_table(c));
-  log::info("model " + c.model + ": " + std::to_string(state.layout.total) + " parameters",
+  log::info("model " + model_kind_name(c.model) + ": " + std::to_string(state.layout.total) + " parameters",
             {{"parameters", state.layout.total}, {"train_pairs", state.data.train_indices.size()},
              {"val_pairs", state.data.val_indices.size()}});
   if (const std::string notice = model_of(state.spec).notice(); !notice.empty()) log::warning(notice);

@@ -68,7 +68,7 @@ int run_evaluate(const EvaluateOptions& o) {
   if (!o.output.empty()) {
     // logits (N, P) for the defined pairs in a-major order (the transformer: (N, P + 1)), with their pair indices
     // (N,). The logits (4 N P bytes: 4 GB at P = 997) go to the file a block at a time, never held whole.
-    const std::vector<int64_t> pairs = defined_pairs(state.config.mod_basis, state.config.parsed_operation());
+    const std::vector<int64_t> pairs = defined_pairs(state.config.mod_basis, state.config.operation);
     const auto n = static_cast<int64_t>(pairs.size());
     const int64_t columns = logit_columns(state.spec, LogitColumns::kAll);
     SafetensorsFile file;

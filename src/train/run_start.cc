@@ -53,9 +53,11 @@ Status resume_config(const StartRequest& request, const TrainingState& checkpoin
                   " epochs " + path + " already holds");
   // The gradient filter's state is saved with the checkpoint: only the same filter can continue it.
   const RunConfig& was = checkpoint.config;
-  if (merged->grokfast != was.grokfast || (merged->grokfast == "ma" && merged->grokfast_window != was.grokfast_window)) {
+  if (merged->grokfast != was.grokfast ||
+      (merged->grokfast == GrokfastKind::kMa && merged->grokfast_window != was.grokfast_window)) {
     auto filter = [](const RunConfig& c) {
-      return "--grokfast " + c.grokfast + (c.grokfast == "ma" ? " --grokfast-window " + std::to_string(c.grokfast_window) : "");
+      return "--grokfast " + grokfast_kind_name(c.grokfast) +
+             (c.grokfast == GrokfastKind::kMa ? " --grokfast-window " + std::to_string(c.grokfast_window) : "");
     };
     return refuse(filter(*merged) + " cannot resume the filter state saved in " + path + " (" + filter(was) +
                   "): resume with the checkpoint's filter, or start a new run");
@@ -77,7 +79,7 @@ Status load_pytorch_run(const std::string& path, TrainingState* out, std::string
   s.epoch_loss_sum = 0;
   s.run_id = new_run_id();
   *note = "continuing the PyTorch run " + path + ": its parameters, AdamW state (step " + std::to_string(s.optimizer.step) +
-          "), " + std::to_string(s.epoch) + " epochs done and its split (" + s.config.split +
+          "), " + std::to_string(s.epoch) + " epochs done and its split (" + split_kind_name(s.config.split) +
           "); the batch order from here on is bilmod's, not the PyTorch code's";
   *out = std::move(s);
   return Status::ok();

@@ -58,7 +58,7 @@ Status load_initial_parameters(const std::string& path, const TrainingState& sta
   std::vector<float> torch_order;
   for (const ParameterInfo& info : state.layout.parameters) {
     if (Status got = file.get_f32(info.name, info.torch_shape, &torch_order); !got)
-      return Status::runtime("--init-from " + path + ": " + got.message() + " (a " + state.config.model +
+      return Status::runtime("--init-from " + path + ": " + got.message() + " (a " + model_kind_name(state.config.model) +
                              " model with P = " + std::to_string(state.config.mod_basis) + ", H = " +
                              std::to_string(state.config.hidden_dim) + " needs it)");
     for (float x : torch_order)
@@ -154,7 +154,7 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
   const RunConfig& config = state->config;
   const ModelSpec& spec = state->spec;
   const OptimizerSettings optimizer = config.optimizer_settings();
-  const LrSchedule schedule = config.parsed_lr_schedule();
+  const LrSchedule schedule = config.lr_schedule;
   const int64_t n_train = static_cast<int64_t>(state->data.train_indices.size());
   const int64_t micro = config.full_batch ? n_train : std::min<int64_t>(config.batch_size, n_train);
   const int64_t accum = config.grad_accum_steps;
@@ -166,7 +166,7 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
 
   for (auto* o : observers) BILMOD_TRY(o->on_start(*state));
   if (grokfast.kind != GrokfastKind::kNone)
-    log::info("grokfast " + config.grokfast + ": filter state of " +
+    log::info("grokfast " + grokfast_kind_name(config.grokfast) + ": filter state of " +
                   std::to_string(grokfast_state_bytes(grokfast, state->layout.total) >> 10) + " KiB",
               {{"grokfast_state_bytes", grokfast_state_bytes(grokfast, state->layout.total)},
                {"limit_bytes", kGrokfastMaxStateBytes}});
@@ -198,7 +198,7 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
     // The initial state: metrics of the untrained model, and checkpoint_epoch_0 with the split.
     state->metrics = evaluation_metrics(state, &eval_ws, NAN, learning_rate_at(schedule, config.learning_rate,
                                                                                config.warmup_steps, total_steps, 1,
-                                                                               config.parsed_warmup_convention()), NAN);
+                                                                               config.warmup_convention), NAN);
     for (auto* o : observers) o->on_evaluation(*state, state->metrics);
     if (Status saved = save(state, observers); !saved) return finish(saved);
   }
@@ -258,7 +258,7 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
                                       "; lower --learning-rate or raise --eps. The checkpoints already written are intact"));
       }
       lr = learning_rate_at(schedule, config.learning_rate, config.warmup_steps, total_steps, state->step + 1,
-                            config.parsed_warmup_convention());
+                            config.warmup_convention);
       if (evaluate_now && s + 1 == steps_per_epoch) grad_norm = l2_norm(buf.grads.data(), buf.grads.size());
       // Between backward and the step, in the order a PyTorch loop applies them: the gradient filter after
       // backward, OrthoGrad inside the optimiser's step, before the base optimiser.

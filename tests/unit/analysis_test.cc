@@ -29,7 +29,7 @@ const std::vector<double> kAmplitudes = {1.0, 0.6};
 
 TrainingState wave_model() {
   TrainingState s;
-  s.config.model = "factored";
+  s.config.model = ModelKind::kFactored;
   s.config.mod_basis = kP;
   s.config.hidden_dim = 4 * static_cast<int64_t>(kKeyFrequencies.size());
   s.config.train_frac = 0.3;
