@@ -98,9 +98,9 @@ Figure singular_vector_figure(const ModelWeights& w, int64_t c, const SymmetricS
 std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const CheckpointFigureOptions& options,
                                        std::vector<std::string>* notes, std::vector<std::string>* summary) {
   const TrainingState& state = input.state;
-  const ModelSpec& spec = state.spec;
+  const ModelSpec& spec = state.spec();
   const int64_t P = spec.mod_basis, H = spec.hidden_dim;
-  const ModelWeights w = model_weights(spec, state.layout, state.params);
+  const ModelWeights w = model_weights(spec, state.layout(), state.params);
   const FourierBasis basis(P);
   const InteractionForm* form = w.form;
   const bool blocks = form && form->over_blocks();  // matrices over [e_a; e_b] (and mlp quad's bias)
@@ -109,7 +109,7 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
   std::vector<Figure> figures;
 
   EvaluationWorkspace ws;
-  const SplitMetrics metrics = evaluate_splits(spec, state.layout, state.params.data(), state.data, &ws);
+  const SplitMetrics metrics = evaluate_splits(spec, state.layout(), state.params.data(), state.data, &ws);
   summary->push_back("Checkpoint " + input.path + " (" + input.format + "): " + model + " model, P = " + str(P) + ", H = " +
                      str(H) + ", operation " + operation_name(state.data.operation) + ", epoch " + str(state.epoch) + ".");
   if (input.split_known)
@@ -256,7 +256,7 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
   // 5. Fourier spectrum of the logits.
   const Operation op = state.data.operation;
   if (fourier_measures_apply(op)) {
-    const LogitSums sums = logit_sums(spec, state.layout, state.params, op);
+    const LogitSums sums = logit_sums(spec, state.layout(), state.params, op);
     const LogitFourier lf = logit_fourier(sums);
     Figure f;
     f.name = "logit_fourier_spectrum";
@@ -305,7 +305,7 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
                 "alone, b alone or a-b, is no function of " + s_name + ")" + (keys.empty() ? " (none here)." : ".");
     if (lf.key_frequencies.empty()) summary->push_back("Key frequencies: none (the logits do not vary with " + s_name + ").");
     else {
-      const ProgressLosses losses = progress_losses(spec, state.layout, state.params, sums, state.data, lf.key_frequencies);
+      const ProgressLosses losses = progress_losses(spec, state.layout(), state.params, sums, state.data, lf.key_frequencies);
       summary->push_back("Key frequencies " + keys + " (" + format_number("%.1f", 100 * lf.key_share) + " % of the logits' variance); restricted loss " +
                          format_number("%.4g", losses.restricted_loss) + ", excluded loss " + format_number("%.4g", losses.excluded_loss) + ".");
     }
@@ -396,7 +396,7 @@ Status draw_checkpoint_figures(const AnalysisInput& input, const CheckpointFigur
   FigureIndex index;
   const std::vector<Figure> all = checkpoint_figures(input, options, &index.notes, &index.summary);
   BILMOD_TRY(render_figures(all, dir, &index.figures));
-  index.title = "bilmod: " + model_kind_name(input.state.spec.kind) + " model, P = " + std::to_string(input.state.spec.mod_basis) +
+  index.title = "bilmod: " + model_kind_name(input.state.spec().kind) + " model, P = " + std::to_string(input.state.spec().mod_basis) +
                 ", epoch " + std::to_string(input.state.epoch);
   BILMOD_TRY(write_figure_index(index, dir, index_path));
   *figures = index.figures;

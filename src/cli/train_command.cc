@@ -126,7 +126,7 @@ int run_train(const CLI::App& cmd, const RunConfig& cli_config, const DashboardS
   StartedRun started;
   if (Status s = start_run(request, &started); !s) return report_failure(name, s);
   TrainingState& state = started.state;
-  const RunConfig& config = state.config;
+  const RunConfig& config = state.config();
   std::error_code ec;
 
   ConsoleObserver console(config.no_progress ? false : ProgressBar::stderr_is_terminal());

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "config/run_config.h"
+#include "config/training_state.h"
 
 namespace bilmod {
 namespace {
@@ -108,6 +109,27 @@ TEST(NamedSettings, CombinationsAreCheckedOnTheEnums) {
   EXPECT_TRUE(c.validate().is_ok()) << c.validate().message();
   c.model = ModelKind::kMlp;
   EXPECT_EQ(c.validate().message(), "--mlp gelu applies to --model transformer only (the others take --activation)");
+}
+
+// A state's model spec and parameter layout are its config's: set with it, never on their own.
+TEST(TrainingStateSettings, SpecAndLayoutFollowTheConfig) {
+  TrainingState state;
+  EXPECT_EQ(describe_model(state.spec()), describe_model(RunConfig{}.model_spec()));
+  EXPECT_EQ(state.layout().total, make_parameter_layout(RunConfig{}.model_spec()).total);
+  RunConfig c;
+  c.model = ModelKind::kFactored;
+  c.mod_basis = 11;
+  c.hidden_dim = 6;
+  state.set_config(c);
+  EXPECT_EQ(state.config().model, ModelKind::kFactored);
+  EXPECT_EQ(describe_model(state.spec()), describe_model(c.model_spec()));
+  const ParameterLayout expected = make_parameter_layout(c.model_spec());
+  ASSERT_EQ(state.layout().parameters.size(), expected.parameters.size());
+  for (size_t i = 0; i < expected.parameters.size(); ++i) {
+    EXPECT_EQ(state.layout().parameters[i].name, expected.parameters[i].name);
+    EXPECT_EQ(state.layout().parameters[i].torch_shape, expected.parameters[i].torch_shape);
+  }
+  EXPECT_EQ(state.layout().total, expected.total);
 }
 
 }  // namespace
