@@ -114,7 +114,7 @@ struct FigureOutput {
   [[maybe_unused]] const AnalysisInput& input = c.input;                                   \
   [[maybe_unused]] const CheckpointFigureOptions& options = c.options;                     \
   [[maybe_unused]] const TrainingState& state = input.state;                               \
-  [[maybe_unused]] const ModelSpec& spec = state.spec;                                     \
+  [[maybe_unused]] const ModelSpec& spec = state.spec();                                     \
   [[maybe_unused]] const int64_t P = spec.mod_basis, H = spec.hidden_dim;                  \
   [[maybe_unused]] const ModelWeights& w = c.w;                                            \
   [[maybe_unused]] const FourierBasis& basis = c.basis;                                    \
@@ -263,7 +263,7 @@ void logit_fourier_figure(const FigureContext& c, FigureOutput out) {
   BILMOD_FIGURE_CONTEXT
   const Operation op = state.data.operation;
   if (fourier_measures_apply(op)) {
-    const LogitSums sums = logit_sums(spec, state.layout, state.params, op);
+    const LogitSums sums = logit_sums(spec, state.layout(), state.params, op);
     const LogitFourier lf = logit_fourier(sums);
     Figure f;
     f.name = "logit_fourier_spectrum";
@@ -312,7 +312,7 @@ void logit_fourier_figure(const FigureContext& c, FigureOutput out) {
                 "alone, b alone or a-b, is no function of " + s_name + ")" + (keys.empty() ? " (none here)." : ".");
     if (lf.key_frequencies.empty()) summary->push_back("Key frequencies: none (the logits do not vary with " + s_name + ").");
     else {
-      const ProgressLosses losses = progress_losses(spec, state.layout, state.params, sums, state.data, lf.key_frequencies);
+      const ProgressLosses losses = progress_losses(spec, state.layout(), state.params, sums, state.data, lf.key_frequencies);
       summary->push_back("Key frequencies " + keys + " (" + format_number("%.1f", 100 * lf.key_share) + " % of the logits' variance); restricted loss " +
                          format_number("%.4g", losses.restricted_loss) + ", excluded loss " + format_number("%.4g", losses.excluded_loss) + ".");
     }
@@ -417,16 +417,16 @@ constexpr FigureBuilder kFigureBuilders[] = {interaction_figures, logit_fourier_
 std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const CheckpointFigureOptions& options,
                                        std::vector<std::string>* notes, std::vector<std::string>* summary) {
   const TrainingState& state = input.state;
-  const ModelSpec& spec = state.spec;
+  const ModelSpec& spec = state.spec();
   const int64_t P = spec.mod_basis, H = spec.hidden_dim;
-  const ModelWeights w = model_weights(spec, state.layout, state.params);
+  const ModelWeights w = model_weights(spec, state.layout(), state.params);
   const FourierBasis basis(P);
   const std::string model = model_of(spec).name();
   const std::string where = model + ", P = " + str(P) + ", H = " + str(H) + ", epoch " + str(state.epoch);
   std::vector<Figure> figures;
 
   EvaluationWorkspace ws;
-  const SplitMetrics metrics = evaluate_splits(spec, state.layout, state.params.data(), state.data, &ws);
+  const SplitMetrics metrics = evaluate_splits(spec, state.layout(), state.params.data(), state.data, &ws);
   summary->push_back("Checkpoint " + input.path + " (" + input.format + "): " + model + " model, P = " + str(P) + ", H = " +
                      str(H) + ", operation " + operation_name(state.data.operation) + ", epoch " + str(state.epoch) + ".");
   if (input.split_known)
@@ -454,7 +454,7 @@ Status draw_checkpoint_figures(const AnalysisInput& input, const CheckpointFigur
   FigureIndex index;
   const std::vector<Figure> all = checkpoint_figures(input, options, &index.notes, &index.summary);
   BILMOD_TRY(render_figures(all, dir, &index.figures));
-  index.title = "bilmod: " + std::string(model_of(input.state.spec).name()) + " model, P = " + std::to_string(input.state.spec.mod_basis) +
+  index.title = "bilmod: " + std::string(model_of(input.state.spec()).name()) + " model, P = " + std::to_string(input.state.spec().mod_basis) +
                 ", epoch " + std::to_string(input.state.epoch);
   BILMOD_TRY(write_figure_index(index, dir, index_path));
   *figures = index.figures;

@@ -51,39 +51,39 @@ Status compute_progress_measures(const std::string& run_dir, const MemoryBudget&
   BILMOD_TRY(load_analysis_input(files.back().second, &last_input));
   const TrainingState& last = last_input.state;
   if (!checked) {
-    AnalysisShape shape = shape_of(last.spec);
+    AnalysisShape shape = shape_of(last.spec());
     std::error_code ec;
     shape.state_bytes = static_cast<int64_t>(fs::file_size(files.back().second, ec));
     if (ec) shape.state_bytes = 0;
     BILMOD_TRY(check_memory(analysis_memory(shape, "analyze --over-training"), budget));
   }
   BILMOD_TRY(before_work());
-  m.model = model_kind_name(last.spec.kind);
+  m.model = model_kind_name(last.spec().kind);
   m.operation = operation_name(last.data.operation);
-  m.mod_basis = last.spec.mod_basis;
+  m.mod_basis = last.spec().mod_basis;
   m.fourier_applies = fourier_measures_apply(last.data.operation);
   if (m.fourier_applies)
-    m.key_frequencies = logit_fourier(logit_sums(last.spec, last.layout, last.params, last.data.operation)).key_frequencies;
+    m.key_frequencies = logit_fourier(logit_sums(last.spec(), last.layout(), last.params, last.data.operation)).key_frequencies;
   const FourierBasis basis(m.mod_basis);
   for (const auto& [epoch, path] : files) {
     AnalysisInput input;
     BILMOD_TRY(load_analysis_input(path, &input));
     const TrainingState& s = input.state;
-    if (describe_model(s.spec) != describe_model(last.spec))
+    if (describe_model(s.spec()) != describe_model(last.spec()))
       return Status::runtime(path + ": is not the same model as " + files.back().second + " (one run's folder holds one model)");
     ProgressPoint p;
     p.epoch = s.epoch;
     EvaluationWorkspace ws;
-    const SplitMetrics metrics = evaluate_splits(s.spec, s.layout, s.params.data(), s.data, &ws);
+    const SplitMetrics metrics = evaluate_splits(s.spec(), s.layout(), s.params.data(), s.data, &ws);
     p.train_loss = metrics.train_loss, p.train_accuracy = metrics.train_accuracy;
     p.val_loss = metrics.val_loss, p.val_accuracy = metrics.val_accuracy;
     p.weight_norm = l2_norm(s.params.data(), s.params.size());
-    const ModelWeights w = model_weights(s.spec, s.layout, s.params);
+    const ModelWeights w = model_weights(s.spec(), s.layout(), s.params);
     p.input_gini = gini_coefficient(input_frequency_norms(w));
     p.restricted_loss = p.excluded_loss = p.key_share = kNaN;
     if (m.fourier_applies && !m.key_frequencies.empty()) {
-      const LogitSums sums = logit_sums(s.spec, s.layout, s.params, s.data.operation);
-      const ProgressLosses losses = progress_losses(s.spec, s.layout, s.params, sums, s.data, m.key_frequencies);
+      const LogitSums sums = logit_sums(s.spec(), s.layout(), s.params, s.data.operation);
+      const ProgressLosses losses = progress_losses(s.spec(), s.layout(), s.params, sums, s.data, m.key_frequencies);
       p.restricted_loss = losses.restricted_loss;
       p.excluded_loss = losses.excluded_loss;
       const LogitFourier f = logit_fourier(sums);
@@ -91,7 +91,7 @@ Status compute_progress_measures(const std::string& run_dir, const MemoryBudget&
       for (int64_t k : m.key_frequencies) p.key_share += f.share[k - 1];
     }
     p.top_eigenvector_share = kNaN;
-    if (has_interaction_matrices(s.spec)) {
+    if (has_interaction_matrices(s.spec())) {
       const SymmetricSpectrum spectrum = ClassSpectra(w)(0);
       p.top_eigenvector_share = dominant_frequency(basis, spectrum.eigenvectors.col(0)).share;
     }

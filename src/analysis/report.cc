@@ -59,7 +59,7 @@ EigenSummary summarize(int64_t index, const SymmetricSpectrum& s, const FourierB
 }  // namespace
 
 AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOptions& options) {
-  const ModelSpec& spec = state.spec;
+  const ModelSpec& spec = state.spec();
   const int64_t P = spec.mod_basis, H = spec.hidden_dim;
   AnalysisReport r;
   const Model& model = model_of(spec);
@@ -72,21 +72,21 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
   r.hidden_dim = H;
   r.epoch = state.epoch;
   EvaluationWorkspace ws;
-  std::vector<const Measure*> measures = applicable_measures(spec, state.layout, Measure::When::kEveryEvaluation);
-  for (const Measure* m : applicable_measures(spec, state.layout, Measure::When::kOnDemand)) measures.push_back(m);
-  r.metrics = evaluate_splits(spec, state.layout, state.params.data(), state.data, &ws,
+  std::vector<const Measure*> measures = applicable_measures(spec, state.layout(), Measure::When::kEveryEvaluation);
+  for (const Measure* m : applicable_measures(spec, state.layout(), Measure::When::kOnDemand)) measures.push_back(m);
+  r.metrics = evaluate_splits(spec, state.layout(), state.params.data(), state.data, &ws,
                               measure_evaluation_options(measures, EvaluationOptions{}));
-  log_measures(measures, {spec, state.layout, state.params.data(), r.metrics}, &r.measures);
+  log_measures(measures, {spec, state.layout(), state.params.data(), r.metrics}, &r.measures);
 
   if (model.has_attention()) {
     r.is_transformer = true;
     r.hidden_dim = spec.d_mlp;
-    r.transformer = analyze_transformer(spec, state.layout, state.params);
+    r.transformer = analyze_transformer(spec, state.layout(), state.params);
     r.input_frequency_norms = r.transformer.embed_frequency_norms;
     r.input_gini = gini_coefficient(r.input_frequency_norms);
     r.notes.push_back(model.analysis_note(spec));
   }
-  const ModelWeights w = r.is_transformer ? ModelWeights{} : model_weights(spec, state.layout, state.params);
+  const ModelWeights w = r.is_transformer ? ModelWeights{} : model_weights(spec, state.layout(), state.params);
   const FourierBasis basis(P);
   const std::vector<int64_t> classes = options.output_classes.empty() ? default_output_classes(P) : options.output_classes;
   r.has_interaction_matrices = w.form != nullptr;
@@ -129,10 +129,10 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
   }
   r.fourier_applies = fourier_measures_apply(state.data.operation);
   if (r.fourier_applies) {
-    const LogitSums sums = logit_sums(spec, state.layout, state.params, state.data.operation);
+    const LogitSums sums = logit_sums(spec, state.layout(), state.params, state.data.operation);
     r.logit = logit_fourier(sums);
     if (!r.logit.key_frequencies.empty())
-      r.losses = progress_losses(spec, state.layout, state.params, sums, state.data, r.logit.key_frequencies);
+      r.losses = progress_losses(spec, state.layout(), state.params, sums, state.data, r.logit.key_frequencies);
     else
       r.notes.push_back("no key frequencies: the logits do not vary with a+b, so restricted and excluded loss are not defined");
   } else {

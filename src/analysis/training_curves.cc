@@ -18,11 +18,11 @@ double metric_value(const nlohmann::json& v) {
 }  // namespace
 
 Status read_training_curves(const TrainingState& state, TrainingCurves* out) {
-  if (state.config.no_track) return Status::runtime("the run was trained with --no-track");
+  if (state.config().no_track) return Status::runtime("the run was trained with --no-track");
   if (state.run_id.empty()) return Status::runtime("the checkpoint names no run");
   // The folder train wrote to: the same resolver, the same environment.
   std::unique_ptr<TrackioStore> store;
-  BILMOD_TRY(TrackioStore::open_for_reading(resolve_tracking_dir(state.config.tracking_dir), state.config.project, &store));
+  BILMOD_TRY(TrackioStore::open_for_reading(resolve_tracking_dir(state.config().tracking_dir), state.config().project, &store));
   std::vector<StoredRow> rows;
   BILMOD_TRY(store->read_epoch_rows(state.run_id, &rows));
   TrainingCurves curves;

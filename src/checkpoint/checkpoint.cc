@@ -84,23 +84,23 @@ SafetensorsFile to_safetensors(const TrainingState& s) {
     to_torch_order(info, buffer.data() + info.offset, torch_order.data());
     file.put_f32(name, info.torch_shape, torch_order.data());
   };
-  for (const ParameterInfo& info : s.layout.parameters) {
+  for (const ParameterInfo& info : s.layout().parameters) {
     put(info.name, info, s.params);
     if (!s.optimizer.exp_avg.empty()) put(optimizer_key(info.name, "exp_avg"), info, s.optimizer.exp_avg);
     if (!s.optimizer.exp_avg_sq.empty()) put(optimizer_key(info.name, "exp_avg_sq"), info, s.optimizer.exp_avg_sq);
     if (!s.optimizer.momentum_buffer.empty())
       put(optimizer_key(info.name, "momentum_buffer"), info, s.optimizer.momentum_buffer);
   }
-  for (const ModelBuffer& buffer : model_buffers(s.spec)) file.put_f32(buffer.name, buffer.shape, buffer.values.data());
+  for (const ModelBuffer& buffer : model_buffers(s.spec())) file.put_f32(buffer.name, buffer.shape, buffer.values.data());
   // The gradient filter's state (--grokfast): EMA one tensor per parameter, MA its ring of `window` raw gradients
   // (slot t % window holds step t's), each in PyTorch's order; metadata grokfast_steps counts the steps filtered.
-  const GrokfastSettings grokfast = s.config.grokfast_settings();
-  for (const ParameterInfo& info : s.layout.parameters) {
+  const GrokfastSettings grokfast = s.config().grokfast_settings();
+  for (const ParameterInfo& info : s.layout().parameters) {
     if (grokfast.kind == GrokfastKind::kEma) put(grokfast_key(info.name, "ema"), info, s.grokfast.ema);
     if (grokfast.kind == GrokfastKind::kMa) {
       std::vector<float> ring(static_cast<size_t>(grokfast.window) * info.size);
       for (int64_t k = 0; k < grokfast.window; ++k)
-        to_torch_order(info, s.grokfast.window.data() + static_cast<size_t>(k) * s.layout.total + info.offset,
+        to_torch_order(info, s.grokfast.window.data() + static_cast<size_t>(k) * s.layout().total + info.offset,
                        ring.data() + static_cast<size_t>(k) * info.size);
       std::vector<int64_t> shape = {grokfast.window};
       shape.insert(shape.end(), info.torch_shape.begin(), info.torch_shape.end());
@@ -111,7 +111,7 @@ SafetensorsFile to_safetensors(const TrainingState& s) {
   file.put_i64("data.val_indices", {static_cast<int64_t>(s.data.val_indices.size())}, s.data.val_indices.data());
   file.metadata = {{"format", kCheckpointFormat},
                    {"format_version", std::to_string(kCheckpointFormatVersion)},
-                   {"config", to_json(s.config).dump()},
+                   {"config", to_json(s.config()).dump()},
                    {"epoch", std::to_string(s.epoch)},
                    {"step", std::to_string(s.step)},
                    {"optimizer_step", std::to_string(s.optimizer.step)},
@@ -165,8 +165,12 @@ Status from_safetensors(const SafetensorsFile& file, TrainingState* out) {
   if (!get("config")) return Status::runtime("metadata 'config' is missing");
   const auto config_json = parse_metadata_json(*get("config"));
   if (config_json.is_discarded()) return Status::runtime("metadata 'config' is not valid JSON (or nested too deep)");
-  BILMOD_TRY(config_from_json(config_json, &s.config));
-  if (Status valid = s.config.validate(); !valid) return Status::runtime("its config is invalid: " + valid.message());
+  RunConfig config;
+  // A name that no setting knows (a usage Status) is an invalid value, as validate() reports the others.
+  if (Status read = config_from_json(config_json, &config); !read)
+    return read.code() == ExitCode::kUsage ? Status::runtime("its config is invalid: " + read.message()) : read;
+  if (Status valid = config.validate(); !valid) return Status::runtime("its config is invalid: " + valid.message());
+  s.set_config(std::move(config));
   BILMOD_TRY(parse_int(meta, "epoch", &s.epoch));
   BILMOD_TRY(parse_int(meta, "step", &s.step));
   BILMOD_TRY(parse_int(meta, "epoch_step", &s.epoch_step));
@@ -181,36 +185,34 @@ Status from_safetensors(const SafetensorsFile& file, TrainingState* out) {
   s.metrics = parse_metadata_json(get("metrics") ? *get("metrics") : "");
   if (s.metrics.is_discarded() || !s.metrics.is_object()) return Status::runtime("metadata 'metrics' is not a JSON object");
 
-  s.spec = s.config.model_spec();
-  s.layout = make_parameter_layout(s.spec);
-  const OptimizerSettings opt = s.config.optimizer_settings();
+  const OptimizerSettings opt = s.config().optimizer_settings();
   // The config is the file's claim: the parameters, moments and filter state it describes must be there as tensors
   // before they are allocated (a few bytes of header could otherwise ask for the 4 TiB the config allows).
   {
-    const GrokfastSettings g = s.config.grokfast_settings();
-    const int64_t copies = 1 + (opt.kind == OptimizerKind::kAdamW ? 2 : s.config.momentum != 0.0 ? 1 : 0) +
+    const GrokfastSettings g = s.config().grokfast_settings();
+    const int64_t copies = 1 + (opt.kind == OptimizerKind::kAdamW ? 2 : s.config().momentum != 0.0 ? 1 : 0) +
                            (g.kind == GrokfastKind::kEma ? 1 : g.kind == GrokfastKind::kNone ? 0 : g.window);
     uint64_t held = 0;
     for (const auto& [name, t] : file.tensors) held += t.bytes.size();
-    if (static_cast<uint64_t>(s.layout.total) > held / 4 / static_cast<uint64_t>(copies))
-      return Status::runtime("its config describes a " + describe_model(s.spec) + " (" + std::to_string(s.layout.total) +
+    if (static_cast<uint64_t>(s.layout().total) > held / 4 / static_cast<uint64_t>(copies))
+      return Status::runtime("its config describes a " + describe_model(s.spec()) + " (" + std::to_string(s.layout().total) +
                              " parameters), but the file holds " + std::to_string(held) + " bytes of tensors");
   }
-  s.params.assign(s.layout.total, 0.0f);
-  s.optimizer.reset(opt, s.layout.total);
+  s.params.assign(s.layout().total, 0.0f);
+  s.optimizer.reset(opt, s.layout().total);
   s.optimizer.step = optimizer_step;
   std::vector<float> torch_order;
   auto take = [&](const std::string& name, const ParameterInfo& info, std::vector<float>* buffer) -> Status {
     if (Status got = file.get_f32(name, info.torch_shape, &torch_order); !got)
-      return Status::runtime(got.message() + " for a " + s.config.model + " model with P = " +
-                             std::to_string(s.config.mod_basis) + ", H = " + std::to_string(s.config.hidden_dim));
+      return Status::runtime(got.message() + " for a " + model_kind_name(s.config().model) + " model with P = " +
+                             std::to_string(s.config().mod_basis) + ", H = " + std::to_string(s.config().hidden_dim));
     for (float x : torch_order)
       if (!std::isfinite(x)) return Status::runtime("tensor '" + name + "' holds a non-finite value");
     from_torch_order(info, torch_order.data(), buffer->data() + info.offset);
     return Status::ok();
   };
   size_t expected_tensors = 2;
-  for (const ParameterInfo& info : s.layout.parameters) {
+  for (const ParameterInfo& info : s.layout().parameters) {
     BILMOD_TRY(take(info.name, info, &s.params));
     ++expected_tensors;
     if (!s.optimizer.exp_avg.empty()) {
@@ -223,11 +225,11 @@ Status from_safetensors(const SafetensorsFile& file, TrainingState* out) {
       ++expected_tensors;
     }
   }
-  const GrokfastSettings grokfast = s.config.grokfast_settings();
-  s.grokfast.reset(grokfast, s.layout.total);
+  const GrokfastSettings grokfast = s.config().grokfast_settings();
+  s.grokfast.reset(grokfast, s.layout().total);
   if (grokfast.kind != GrokfastKind::kNone) {
     BILMOD_TRY(parse_int(meta, "grokfast_steps", &s.grokfast.steps));
-    for (const ParameterInfo& info : s.layout.parameters) {
+    for (const ParameterInfo& info : s.layout().parameters) {
       if (grokfast.kind == GrokfastKind::kEma) {
         BILMOD_TRY(take(grokfast_key(info.name, "ema"), info, &s.grokfast.ema));
       } else {
@@ -241,24 +243,24 @@ Status from_safetensors(const SafetensorsFile& file, TrainingState* out) {
           if (!std::isfinite(x)) return Status::runtime("tensor '" + name + "' holds a non-finite value");
         for (int64_t k = 0; k < grokfast.window; ++k)
           from_torch_order(info, torch_order.data() + static_cast<size_t>(k) * info.size,
-                           s.grokfast.window.data() + static_cast<size_t>(k) * s.layout.total + info.offset);
+                           s.grokfast.window.data() + static_cast<size_t>(k) * s.layout().total + info.offset);
       }
       ++expected_tensors;
     }
   }
-  for (const ModelBuffer& buffer : model_buffers(s.spec)) {  // the module's constant buffers: present and unchanged
+  for (const ModelBuffer& buffer : model_buffers(s.spec())) {  // the module's constant buffers: present and unchanged
     std::vector<float> values;
     if (Status got = file.get_f32(buffer.name, buffer.shape, &values); !got) return Status::runtime(got.message());
     if (values != buffer.values) return Status::runtime("tensor '" + buffer.name + "' is not the model's constant buffer");
     ++expected_tensors;
   }
   if (file.tensors.size() != expected_tensors)
-    return Status::runtime("it holds " + std::to_string(file.tensors.size()) + " tensors where a " + s.config.model +
+    return Status::runtime("it holds " + std::to_string(file.tensors.size()) + " tensors where a " + model_kind_name(s.config().model) +
                            " checkpoint holds " + std::to_string(expected_tensors));
   std::vector<int64_t> train, val;
   BILMOD_TRY(file.get_i64("data.train_indices", &train));
   BILMOD_TRY(file.get_i64("data.val_indices", &val));
-  BILMOD_TRY(dataset_from_split(s.config.mod_basis, s.config.parsed_operation(), std::move(train), std::move(val), &s.data));
+  BILMOD_TRY(dataset_from_split(s.config().mod_basis, s.config().operation, std::move(train), std::move(val), &s.data));
   if (s.data.train_indices.empty() || s.data.val_indices.empty())
     return Status::runtime("its train or validation split is empty");
   *out = std::move(s);

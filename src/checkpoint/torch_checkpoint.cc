@@ -375,16 +375,17 @@ Status read_adamw_state(const PickleValue& root, const std::vector<std::string>&
   if (!ids || ids->kind != K::kList || ids->items.size() != parameter_order.size())
     return Status::runtime(path + ": its optimizer's parameter group does not hold the model's " +
                            std::to_string(parameter_order.size()) + " parameters");
-  RunConfig& config = state->config;
-  config.optimizer = "adamw";
+  RunConfig config = state->config();
+  config.optimizer = OptimizerKind::kAdamW;
   config.learning_rate = lr, config.beta1 = beta1, config.beta2 = beta2, config.eps = eps, config.weight_decay = weight_decay;
   if (Status s = config.validate(); !s) return Status::runtime(path + ": its AdamW settings: " + s.message());
-  state->optimizer.reset(config.optimizer_settings(), state->layout.total);
+  state->set_config(config);  // the model's settings are unchanged: spec and layout stay as they were
+  state->optimizer.reset(config.optimizer_settings(), state->layout().total);
   int64_t step = -1;
   std::vector<double> values;
   for (size_t j = 0; j < parameter_order.size(); ++j) {
     const std::string& name = parameter_order[j];
-    const ParameterInfo* info = state->layout.find(name);
+    const ParameterInfo* info = state->layout().find(name);
     if (!info || ids->items[j]->kind != K::kInt) return Status::runtime(path + ": its optimizer state does not match '" + name + "'");
     const PickleValue* slots = nullptr;
     for (const auto& [key, value] : per_param->entries)
@@ -488,11 +489,9 @@ Status read_transformer(const std::string& path, const PickleValue* root,
                            "to zero, which adds a logit 0 to every softmax (losses differ from TransformerLens's; "
                            "accuracy and the logit measures over the P classes do not)");
   TrainingState& state = result.state;
-  state.config = config;
-  state.spec = config.model_spec();
-  state.layout = make_parameter_layout(state.spec);
-  BILMOD_TRY(reserve_for_model(path, state.spec, state.layout.total, storages));
-  state.params.assign(state.layout.total, 0.0f);
+  state.set_config(config);
+  BILMOD_TRY(reserve_for_model(path, state.spec(), state.layout().total, storages));
+  state.params.assign(state.layout().total, 0.0f);
   std::vector<double> src;
   for (const auto& name : kZeroBiases) {
     if (!tensors.count(name)) continue;
@@ -504,7 +503,7 @@ Status read_transformer(const std::string& path, const PickleValue* root,
                                "); bilmod's transformer has no attention or unembedding biases (the grokking demo "
                                "keeps them at zero)");
   }
-  for (const ParameterInfo& info : state.layout.parameters) {
+  for (const ParameterInfo& info : state.layout().parameters) {
     const TorchTensorRef& t = *tensors.at(info.name);
     // The source's shape in PyTorch's order for bilmod's tensor, and the index of each of bilmod's elements in it.
     std::vector<int64_t> want = info.torch_shape;
@@ -719,19 +718,19 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
   config_json["bias"] = model->bias;
   config_json["use_output_projection"] = model->output_projection;
   RunConfig config;
-  if (Status s = config_from_json(config_json, &config); !s) return Status::runtime(path + ": its config: " + s.message());
+  // A name that no setting knows (a usage Status) is an invalid value, as validate() reports the others.
+  if (Status s = config_from_json(config_json, &config); !s)
+    return Status::runtime(path + (s.code() == ExitCode::kUsage ? ": its config is invalid: " : ": its config: ") + s.message());
   if (Status s = config.validate(); !s) return Status::runtime(path + ": its config is invalid: " + s.message());
   if (kind == "mlp" && !config_json.contains("activation"))
     result.notes.push_back("the config names no activation: relu assumed");
 
   TrainingState& state = result.state;
-  state.config = config;
-  state.spec = config.model_spec();
-  state.layout = make_parameter_layout(state.spec);
-  BILMOD_TRY(reserve_for_model(path, state.spec, state.layout.total, &storages));
-  state.params.assign(state.layout.total, 0.0f);
+  state.set_config(config);
+  BILMOD_TRY(reserve_for_model(path, state.spec(), state.layout().total, &storages));
+  state.params.assign(state.layout().total, 0.0f);
   std::vector<double> values;
-  for (const ParameterInfo& info : state.layout.parameters) {
+  for (const ParameterInfo& info : state.layout().parameters) {
     const TorchTensorRef& t = *tensors.at(info.name);
     if (t.shape != info.torch_shape) {
       std::string dims;
@@ -749,7 +748,7 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
   if (const PickleValue* epoch = root->get("epoch"); epoch && epoch->kind == PickleValue::Kind::kInt && epoch->integer >= 0)
     state.epoch = epoch->integer;
 
-  const Operation op = config.parsed_operation();
+  const Operation op = config.operation;
   const PickleValue* train = find_split_tensor(root, "train_indices");
   const PickleValue* val = find_split_tensor(root, "val_indices");
   if (train && val) {
@@ -769,12 +768,14 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
   } else if (const PickleValue* seed = config_dict ? config_dict->get("seed") : nullptr;
              seed && seed->kind == PickleValue::Kind::kInt && seed->integer >= 0) {
     // The seed's code and its upstream save no split: they draw it again from the config's seed.
-    state.config.split = "torch";
-    state.data = state.config.make_data();
+    RunConfig drawn = state.config();  // with the AdamW settings read_adamw_state took from the file
+    drawn.split = SplitKind::kTorch;
+    state.set_config(std::move(drawn));
+    state.data = state.config().make_data();
     result.split_known = true;
     result.notes.push_back("the split is the seed's code's, drawn again: torch.randperm(" +
                            std::to_string(state.data.train_indices.size() + state.data.val_indices.size()) +
-                           ") under manual_seed(" + std::to_string(state.config.effective_data_seed()) + "), the first " +
+                           ") under manual_seed(" + std::to_string(state.config().effective_data_seed()) + "), the first " +
                            std::to_string(state.data.train_indices.size()) + " train");
   } else {
     // Without the split, every defined pair is evaluated as one set.

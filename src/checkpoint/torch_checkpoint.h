@@ -20,7 +20,7 @@ struct TorchCheckpoint {
 
 // with_optimizer: also read optimizer_state_dict, AdamW's exp_avg, exp_avg_sq and step for every parameter (in
 // model.parameters() order, which is the state dict's) and its lr, betas, eps and weight_decay, into state.optimizer
-// and state.config: what continuing the run needs. A file without them is then an error naming what is missing.
+// and state.config(): what continuing the run needs. A file without them is then an error naming what is missing.
 Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool with_optimizer = false);
 
 // Whether the file starts as a zip archive does (torch.save's format since PyTorch 1.6; safetensors starts with

@@ -51,7 +51,7 @@ int run_single(const AnalyzeOptions& o) {
   if (Status s = load_checked_analysis_input("analyze", o.checkpoint, o.max_memory, shape_of, &input); !s)
     return report_failure("analyze", s);
   AnalysisOptions options;
-  if (Status s = parse_output_classes(o.output_classes, input.state.spec.mod_basis, &options.output_classes); !s)
+  if (Status s = parse_output_classes(o.output_classes, input.state.spec().mod_basis, &options.output_classes); !s)
     return report_failure("analyze", s);
   AnalysisReport report = analyze_checkpoint(input.state, options);
   report.checkpoint = input.path;
@@ -79,12 +79,12 @@ int run_hosvd(const AnalyzeOptions& o) {
   AnalysisInput input;
   if (Status s = load_checked_analysis_input("analyze", o.checkpoint, o.max_memory, shape_of, &input); !s)
     return report_failure("analyze", s);
-  const ModelSpec& spec = input.state.spec;
+  const ModelSpec& spec = input.state.spec();
   if (!has_interaction_matrices(spec))
     return report_failure("analyze", Status::usage(
         "--hosvd: " + input.path + " holds a " + model_of(spec).describe(spec) +
         ", which has no bilinear tensor; --hosvd reads bilinear, factored and mlp --activation quad"));
-  const ModelWeights w = model_weights(spec, input.state.layout, input.state.params);
+  const ModelWeights w = model_weights(spec, input.state.layout(), input.state.params);
   HosvdReport report;
   report.checkpoint = input.path;
   report.source_format = input.format;

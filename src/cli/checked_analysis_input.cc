@@ -15,7 +15,7 @@ Status load_checked_analysis_input(const std::string& command, const std::string
   BILMOD_TRY(check_memory_before_loading(command, checkpoint, shape_of, budget, &checked));
   BILMOD_TRY(load_analysis_input(checkpoint, input));
   if (checked) return Status::ok();
-  AnalysisShape shape = shape_of(input->state.spec);
+  AnalysisShape shape = shape_of(input->state.spec());
   shape.state_bytes = loaded_state_bytes(input->path);
   return check_memory(analysis_memory(shape, command), budget);
 }

@@ -9,9 +9,12 @@
 // CLI11 is header-only and costs ~6 s to compile in each file that includes it: only the files that declare flags do.
 namespace CLI {
 class App;
+class Option;
 }  // namespace CLI
 
 namespace bilmod {
+
+struct RunConfig;
 
 using CommandRunner = std::function<int()>;
 using CommandSetup = CommandRunner (*)(CLI::App* command);
@@ -27,6 +30,13 @@ int report_failure(const std::string& command, const Status& status);
 
 // --max-memory SIZE: what the command may assume it has, instead of MemAvailable (util/memory_budget.h).
 void add_max_memory_option(CLI::App* command, std::string* value);
+
+// --model NAME, or another of the settings that hold a name (config/run_config.h named_settings()): the name is parsed
+// into config's enum as the command line is read. A name the setting does not know stops the command there with
+// parse_named_setting's usage Status, as report_failure reports any ("bilmod train: error: --model 'foo' is not
+// known: ..."; exit 2).
+CLI::Option* add_named_setting_option(CLI::App* command, const std::string& key, RunConfig* config,
+                                      const std::string& help);
 
 // The loaded state's size for a memory estimate: the checkpoint file's size (it holds the parameters, the
 // optimiser state and the split), 0 if it cannot be read.

@@ -32,12 +32,12 @@ std::string metrics_postfix(const nlohmann::json& m) {
 }  // namespace
 
 Status ConsoleObserver::on_start(const TrainingState& state) {
-  const RunConfig& c = state.config;
+  const RunConfig& c = state.config();
   log::info(configuration_table(c));
-  log::info("model " + c.model + ": " + std::to_string(state.layout.total) + " parameters",
-            {{"parameters", state.layout.total}, {"train_pairs", state.data.train_indices.size()},
+  log::info("model " + model_kind_name(c.model) + ": " + std::to_string(state.layout().total) + " parameters",
+            {{"parameters", state.layout().total}, {"train_pairs", state.data.train_indices.size()},
              {"val_pairs", state.data.val_indices.size()}});
-  if (const std::string notice = model_of(state.spec).notice(); !notice.empty()) log::warning(notice);
+  if (const std::string notice = model_of(state.spec()).notice(); !notice.empty()) log::warning(notice);
   if (state.step > 0)
     log::info("resuming run " + state.run_id + " from " + c.resume_from,
               {{"epoch", state.epoch}, {"step", state.step}, {"epoch_step", state.epoch_step}});
@@ -56,10 +56,10 @@ void ConsoleObserver::on_step(const StepReport& step) {
 void ConsoleObserver::on_evaluation(const TrainingState& state, const nlohmann::json& metrics) {
   const int64_t epoch = state.epoch;
   if (bar_) bar_->update(epoch, metrics_postfix(metrics));
-  const bool periodic = last_logged_epoch_ < 0 || epoch - last_logged_epoch_ >= log_interval_ || epoch == state.config.epochs;
+  const bool periodic = last_logged_epoch_ < 0 || epoch - last_logged_epoch_ >= log_interval_ || epoch == state.config().epochs;
   if (!bar_ && periodic) {
     log::write(log::Level::kInfo,
-               "epoch " + std::to_string(epoch) + "/" + std::to_string(state.config.epochs) + " " + metrics_postfix(metrics),
+               "epoch " + std::to_string(epoch) + "/" + std::to_string(state.config().epochs) + " " + metrics_postfix(metrics),
                metrics, false);
     last_logged_epoch_ = epoch;
   } else {
@@ -81,7 +81,7 @@ void ConsoleObserver::on_finish(const TrainingState& state, const Status& outcom
   std::snprintf(rate, sizeof rate, "%.1f ms/epoch", epochs > 0 ? seconds / static_cast<double>(epochs) * 1000 : 0.0);
   log::write(log::Level::kSuccess,
              "finished " + std::to_string(state.epoch) + " epochs in " + ProgressBar::format_duration(seconds) + " (" +
-                 rate + "): " + metrics_postfix(state.metrics) + "; checkpoints in " + state.config.checkpoint_dir,
+                 rate + "): " + metrics_postfix(state.metrics) + "; checkpoints in " + state.config().checkpoint_dir,
              state.metrics, false);
 }
 

@@ -23,7 +23,7 @@ struct DatasetOptions {
 
 int run_dataset(const DatasetOptions& options) {
   RunConfig c = options.config;
-  c.model = "factored";  // validate() checks the data settings; the model plays no part here
+  c.model = ModelKind::kFactored;  // validate() checks the data settings; the model plays no part here
   if (Status s = c.validate(); !s) return report_failure("dataset", s);
   if (options.output.empty()) return report_failure("dataset", Status::usage("--output FILE.safetensors is required"));
   MemoryBudget budget;
@@ -38,7 +38,7 @@ int run_dataset(const DatasetOptions& options) {
     if (Status s = check_memory(estimate, budget); !s) return report_failure("dataset", s);
   }
   const Dataset data = c.make_data();
-  const std::vector<int64_t> pairs = defined_pairs(c.mod_basis, c.parsed_operation());
+  const std::vector<int64_t> pairs = defined_pairs(c.mod_basis, c.operation);
   std::vector<int64_t> a, b, label;
   for (int64_t pair : pairs) {
     a.push_back(data.pair_a(pair));
@@ -56,10 +56,10 @@ int run_dataset(const DatasetOptions& options) {
   file.metadata = {{"format", "bilmod-dataset"},
                    {"format_version", "1"},
                    {"mod_basis", std::to_string(c.mod_basis)},
-                   {"operation", c.operation},
+                   {"operation", operation_name(c.operation)},
                    {"train_frac", std::to_string(c.train_frac)},
                    {"data_seed", std::to_string(c.effective_data_seed())},
-                   {"split", c.split},
+                   {"split", split_kind_name(c.split)},
                    {"note", "pair_index = a*P + b; data.*_indices are pair indices, in split order"}};
   if (Status s = write_file_atomically(options.output, serialize_safetensors(file)); !s)
     return report_failure("dataset", s);
@@ -72,12 +72,12 @@ int run_dataset(const DatasetOptions& options) {
 CommandRunner setup_dataset_command(CLI::App* cmd) {
   auto o = std::make_shared<DatasetOptions>();
   cmd->add_option("--mod-basis", o->config.mod_basis, "Modulus P");
-  cmd->add_option("--operation", o->config.operation, "add, sub, mul, div, x2+y2, x2+xy+y2, x2+xy+y2+x, x3+xy or x3+xy2+y");
+  add_named_setting_option(cmd, "operation", &o->config, "add, sub, mul, div, x2+y2, x2+xy+y2, x2+xy+y2+x, x3+xy or x3+xy2+y");
   cmd->add_option("--train-frac", o->config.train_frac, "Fraction of the pairs in the train split (floor)");
   cmd->add_option("--seed", o->config.seed, "Seed of the split (training's --data-seed, which defaults to --seed)")
       ->check(CLI::NonNegativeNumber);  // CLI11 would wrap -1 to 2^64 - 1
-  cmd->add_option("--split", o->config.split, "bilmod (its own shuffle) or torch (the upstream's: torch.randperm(N) under "
-                  "manual_seed(seed), the first int(N * train_frac) train)");
+  add_named_setting_option(cmd, "split", &o->config, "bilmod (its own shuffle) or torch (the upstream's: torch.randperm(N) under "
+                           "manual_seed(seed), the first int(N * train_frac) train)");
   cmd->add_option("--output", o->output, "Output file (.safetensors)")->required();
   add_max_memory_option(cmd, &o->max_memory);
   return [o]() { return run_dataset(*o); };

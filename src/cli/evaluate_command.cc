@@ -50,12 +50,12 @@ int run_evaluate(const EvaluateOptions& o) {
   const std::string& path = input.path;
   TrainingState& state = input.state;
   if (!evaluation_checked)
-    if (Status s = check_memory(evaluation_memory(state.spec, loaded_state_bytes(path), worker_threads()), budget); !s)
+    if (Status s = check_memory(evaluation_memory(state.spec(), loaded_state_bytes(path), worker_threads()), budget); !s)
       return report_failure("evaluate", s);
   EvaluationWorkspace ws;
   EvaluationOptions options;
-  options.loss = state.config.loss_settings();  // the run's own loss, as its checkpoints' metrics report it
-  const SplitMetrics m = evaluate_splits(state.spec, state.layout, state.params.data(), state.data, &ws, options);
+  options.loss = state.config().loss_settings();  // the run's own loss, as its checkpoints' metrics report it
+  const SplitMetrics m = evaluate_splits(state.spec(), state.layout(), state.params.data(), state.data, &ws, options);
   nlohmann::json report = {{"checkpoint", path},          {"epoch", state.epoch},
                            {"step", state.step},          {"train/loss", m.train_loss},
                            {"train/accuracy", m.train_accuracy}, {"val/loss", m.val_loss},
@@ -68,9 +68,9 @@ int run_evaluate(const EvaluateOptions& o) {
   if (!o.output.empty()) {
     // logits (N, P) for the defined pairs in a-major order (the transformer: (N, P + 1)), with their pair indices
     // (N,). The logits (4 N P bytes: 4 GB at P = 997) go to the file a block at a time, never held whole.
-    const std::vector<int64_t> pairs = defined_pairs(state.config.mod_basis, state.config.parsed_operation());
+    const std::vector<int64_t> pairs = defined_pairs(state.config().mod_basis, state.config().operation);
     const auto n = static_cast<int64_t>(pairs.size());
-    const int64_t columns = logit_columns(state.spec, LogitColumns::kAll);
+    const int64_t columns = logit_columns(state.spec(), LogitColumns::kAll);
     SafetensorsFile file;
     file.tensors["logits"] = SafeTensor{DType::kF32, {n, columns}, {}};
     file.put_i64("pair_index", {n}, pairs.data());
@@ -81,7 +81,7 @@ int run_evaluate(const EvaluateOptions& o) {
     if (written) written = writer.write(header.data(), header.size());
     if (written)
       for_each_logit_block(
-          state.spec, state.layout, state.params, pairs,
+          state.spec(), state.layout(), state.params, pairs,
           [&](int64_t, int64_t count, const float* logits) {
             if (written) written = writer.write(logits, static_cast<size_t>(count * columns) * sizeof(float));
           },

@@ -4,12 +4,15 @@
 #include <filesystem>
 #include <map>
 #include <new>
+#include <stdexcept>
 #include <string>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/environment.h"
 #include "cli/command.h"
+#include "config/run_config.h"
 #include "util/log.h"
 
 namespace bilmod {
@@ -26,7 +29,34 @@ const CommandEntry kCommands[] = {
     {"visualize-checkpoint", "Draw a checkpoint's interaction matrices, spectra and Fourier structure (PNG + SVG + index.html)", setup_visualize_command},
     {"analyze", "Report a checkpoint's spectra, key frequencies, restricted/excluded loss (or, --over-training, a run's)", setup_analyze_command},
 };
+
+// A named setting's unknown name, thrown from its option's callback while CLI11 reads the command line; main reports
+// its Status as a runner's failure, not as CLI11's parse error.
+class NamedSettingError : public std::runtime_error {
+ public:
+  NamedSettingError(std::string command, Status status)
+      : std::runtime_error(status.message()), command_(std::move(command)), status_(std::move(status)) {}
+  const std::string& command() const { return command_; }
+  const Status& status() const { return status_; }
+
+ private:
+  std::string command_;
+  Status status_;
+};
 }  // namespace
+
+CLI::Option* add_named_setting_option(CLI::App* command, const std::string& key, RunConfig* config,
+                                      const std::string& help) {
+  const std::string name = command->get_name();
+  CLI::Option* option = command->add_option_function<std::string>(
+      "--" + flag_name(key),
+      [name, key, config](const std::string& value) {
+        if (Status s = parse_named_setting(key, value, config); !s) throw NamedSettingError(name, s);
+      },
+      help);
+  option->default_str(to_json(*config).at(key).get<std::string>());  // the help's default, as for the other options
+  return option;
+}
 
 void add_max_memory_option(CLI::App* command, std::string* value) {
   command->add_option("--max-memory", *value,
@@ -76,6 +106,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const NamedSettingError& e) {
+    return report_failure(e.command(), e.status());
   } catch (const CLI::ParseError& e) {
     std::string where = "bilmod";
     for (const auto& [name, command] : commands)

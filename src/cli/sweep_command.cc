@@ -72,7 +72,7 @@ int run_worker(const SweepFlags& flags) {
   // handlers and unblocks them, so one sent meanwhile is delivered then.
   PreparedRun run;
   if (Status s = prepare_run(flags.run_dir, &run); !s) return report_failure(name, s);
-  const RunConfig& config = run.state.config;
+  const RunConfig& config = run.state.config();
   RunResult result;
   if (run.already_stopped) {
     // Stopped early before, killed before its result was written: nothing to train.

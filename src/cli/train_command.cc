@@ -43,10 +43,10 @@ void add_train_flags(CLI::App* cmd, RunConfig* c) {
         return level;
       });
   // bilmod's.
-  cmd->add_option("--model", c->model,
-                  "bilinear (the seed's; memorises, cannot generalise), factored, mlp or transformer (Nanda et al.; these grok)");
-  cmd->add_option("--activation", c->activation,
-                  "Hidden activation: relu or quad for --model mlp; relu (the seed's) or none (the upstream's) for bilinear");
+  add_named_setting_option(cmd, "model", c,
+                           "bilinear (the seed's; memorises, cannot generalise), factored, mlp or transformer (Nanda et al.; these grok)");
+  add_named_setting_option(cmd, "activation", c,
+                           "Hidden activation: relu or quad for --model mlp; relu (the seed's) or none (the upstream's) for bilinear");
   cmd->add_flag_callback("--no-bias", [c] { c->bias = false; },
                          "bilinear: no bias in the bilinear or the output layer (the seed's upstream)");
   cmd->add_flag_callback("--no-output-projection", [c] { c->use_output_projection = false; },
@@ -56,35 +56,35 @@ void add_train_flags(CLI::App* cmd, RunConfig* c) {
   cmd->add_option("--d-model", c->d_model, "--model transformer: residual width");
   cmd->add_option("--num-heads", c->num_heads, "--model transformer: attention heads (d_head = d_model / heads)");
   cmd->add_option("--d-mlp", c->d_mlp, "--model transformer: MLP width (0: 4 x d_model)");
-  cmd->add_option("--mlp", c->mlp, "--model transformer: relu, gelu (exact erf) or bilinear (Pearce et al.; no activation)");
-  cmd->add_option("--operation", c->operation, "add, sub, mul, div, x2+y2, x2+xy+y2, x2+xy+y2+x, x3+xy or x3+xy2+y");
+  add_named_setting_option(cmd, "mlp", c, "--model transformer: relu, gelu (exact erf) or bilinear (Pearce et al.; no activation)");
+  add_named_setting_option(cmd, "operation", c, "add, sub, mul, div, x2+y2, x2+xy+y2, x2+xy+y2+x, x3+xy or x3+xy2+y");
   cmd->add_option("--train-frac", c->train_frac, "Fraction of the pairs used for training (floor)");
   cmd->add_option("--data-seed", c->data_seed, "Seed of the train/validation split (-1: the value of --seed)");
-  cmd->add_option("--split", c->split, "bilmod (its own shuffle) or torch (the seed's and upstream's torch.randperm split)");
+  add_named_setting_option(cmd, "split", c, "bilmod (its own shuffle) or torch (the seed's and upstream's torch.randperm split)");
   cmd->add_flag("--full-batch", c->full_batch, "One optimiser step per epoch over all train pairs");
-  cmd->add_option("--optimizer", c->optimizer, "adamw or sgd");
+  add_named_setting_option(cmd, "optimizer", c, "adamw or sgd");
   cmd->add_option("--beta1", c->beta1, "AdamW beta1");
   cmd->add_option("--beta2", c->beta2, "AdamW beta2");
   cmd->add_option("--eps", c->eps, "AdamW epsilon");
   cmd->add_option("--momentum", c->momentum, "SGD momentum (dampening 0)");
   cmd->add_option("--warmup-steps", c->warmup_steps, "Linear warm-up over the first N optimiser steps");
-  cmd->add_option("--lr-schedule", c->lr_schedule, "constant or cosine (to 0 over the run, after warm-up)");
-  cmd->add_option("--warmup-convention", c->warmup_convention,
-                  "bilmod: step t (from 1) at lr x min(t/N, 1); lambdalr: PyTorch's LambdaLR stepped after each step, "
-                  "step t at lr x min((t-1)/N, 1), the first at 0 (the papers' recipes)");
+  add_named_setting_option(cmd, "lr_schedule", c, "constant or cosine (to 0 over the run, after warm-up)");
+  add_named_setting_option(cmd, "warmup_convention", c,
+                           "bilmod: step t (from 1) at lr x min(t/N, 1); lambdalr: PyTorch's LambdaLR stepped after each step, "
+                           "step t at lr x min((t-1)/N, 1), the first at 0 (the papers' recipes)");
   cmd->add_option("--eval-every", c->eval_every, "Evaluate all train and validation pairs every N epochs");
   cmd->add_option("--init-from", c->init_from, "Initial parameters from a safetensors file with PyTorch names, or a torch.save .pt file");
   cmd->add_option("--threads", c->threads, "Threads (0: evaluation on every core, steps on one thread or every core, whichever a start-up timing finds faster); results are identical for any count");
   cmd->add_option("--log-file", c->log_file, "Also write the log here, one JSON object per line");
   cmd->add_flag("--no-progress", c->no_progress, "No progress bar: a plain log line every few epochs");
   // Interventions (docs/MODELS.md "Interventions and measures").
-  cmd->add_option("--grokfast", c->grokfast, "Gradient filter of Grokfast between backward and the step: none, ema or ma");
+  add_named_setting_option(cmd, "grokfast", c, "Gradient filter of Grokfast between backward and the step: none, ema or ma");
   cmd->add_option("--grokfast-alpha", c->grokfast_alpha, "Grokfast EMA: state = alpha * state + (1 - alpha) * g");
   cmd->add_option("--grokfast-lamb", c->grokfast_lamb, "Grokfast: g = g + lamb * filtered (default: 2 for ema, 5 for ma)");
   cmd->add_option("--grokfast-window", c->grokfast_window, "Grokfast MA: gradients averaged (no change until it is full)");
   cmd->add_flag("--orthograd", c->orthograd, "OrthoGrad: each tensor's gradient made orthogonal to its weights, norm kept");
-  cmd->add_option("--loss", c->loss, "cross_entropy, stablemax (always in float64) or mse (against one-hot, mean over batch and classes)");
-  cmd->add_option("--loss-precision", c->loss_precision, "float32 or float64: the loss and its gradient from the logits cast to double");
+  add_named_setting_option(cmd, "loss", c, "cross_entropy, stablemax (always in float64) or mse (against one-hot, mean over batch and classes)");
+  add_named_setting_option(cmd, "loss_precision", c, "float32 or float64: the loss and its gradient from the logits cast to double");
   // Experiment tracking.
   cmd->add_option("--project", c->project, "Tracking project (trackio's)");
   cmd->add_option("--run-name", c->run_name, "Run name (default: trackio's adjective-noun-N)");
@@ -105,7 +105,7 @@ Status settle_direct_model(const CLI::App& cmd, RunConfig* config) {
     return Status::usage("--hidden-dim does not apply with --no-output-projection: the bilinear layer maps straight to "
                          "the P logits (its width is P); drop one of them");
   config->hidden_dim = config->mod_basis;
-  if (!cmd.count("--activation")) config->activation = "none";
+  if (!cmd.count("--activation")) config->activation = Activation::kNone;
   return Status::ok();
 }
 
@@ -126,7 +126,7 @@ int run_train(const CLI::App& cmd, const RunConfig& cli_config, const DashboardS
   StartedRun started;
   if (Status s = start_run(request, &started); !s) return report_failure(name, s);
   TrainingState& state = started.state;
-  const RunConfig& config = state.config;
+  const RunConfig& config = state.config();
   std::error_code ec;
 
   ConsoleObserver console(config.no_progress ? false : ProgressBar::stderr_is_terminal());

@@ -50,7 +50,7 @@ int run_visualize(const VisualizeOptions& o) {
   if (Status s = load_checked_analysis_input("visualize-checkpoint", o.checkpoint, o.max_memory, shape_of, &input); !s)
     return report_failure("visualize-checkpoint", s);
   CheckpointFigureOptions options;
-  if (Status s = parse_output_classes(o.output_classes, input.state.spec.mod_basis, &options.output_classes); !s)
+  if (Status s = parse_output_classes(o.output_classes, input.state.spec().mod_basis, &options.output_classes); !s)
     return report_failure("visualize-checkpoint", s);
   options.num_matrices = o.num_matrices;
   options.num_eigenvectors = o.num_eigenvectors;

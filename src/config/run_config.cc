@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <stdexcept>
 #include <type_traits>
 
@@ -20,33 +21,100 @@ bool json_holds(const nlohmann::json& v) {
   else if constexpr (std::is_floating_point_v<T>) return v.is_number();
   else return v.is_string();
 }
+
+// A named setting's name, for to_json; the other settings are their own JSON value.
+std::string name_of(ModelKind v) { return model_kind_name(v); }
+std::string name_of(Activation v) { return activation_name(v); }
+std::string name_of(TransformerMlp v) { return transformer_mlp_name(v); }
+std::string name_of(Operation v) { return operation_name(v); }
+std::string name_of(SplitKind v) { return split_kind_name(v); }
+std::string name_of(OptimizerKind v) { return optimizer_kind_name(v); }
+std::string name_of(LrSchedule v) { return lr_schedule_name(v); }
+std::string name_of(WarmupConvention v) { return warmup_convention_name(v); }
+std::string name_of(GrokfastKind v) { return grokfast_kind_name(v); }
+std::string name_of(LossKind v) { return loss_kind_name(v); }
+std::string name_of(LossPrecision v) { return loss_precision_name(v); }
+
+template <typename T>
+nlohmann::json json_value(const T& v) {
+  if constexpr (std::is_enum_v<T>) return name_of(v);
+  else return v;
+}
+
+// One value of a saved config: a named setting's name is kept in `names`, to be parsed once every type is checked.
+template <typename T>
+void read_json_value(const nlohmann::json& v, const char* key, T* field, std::map<std::string, std::string>* names) {
+  if constexpr (std::is_enum_v<T>) {
+    if (!v.is_string()) throw std::invalid_argument(key);
+    (*names)[key] = v.get<std::string>();
+  } else {
+    if (!json_holds<T>(v)) throw std::invalid_argument(key);
+    v.get_to(*field);
+  }
+}
+
+template <typename E>
+Status set_named(std::optional<E> parsed, E* field, const std::string& key, const std::string& name,
+                 const std::string& choices) {
+  if (!parsed) return Status::usage("--" + flag_name(key) + " '" + name + "' is not known: use " + choices);
+  *field = *parsed;
+  return Status::ok();
+}
 }  // namespace
+
+const std::vector<std::string>& named_settings() {
+  static const std::vector<std::string> keys = {"operation",   "model",      "mlp",      "activation",
+                                                "split",       "optimizer",  "lr_schedule", "warmup_convention",
+                                                "grokfast",    "loss",       "loss_precision"};
+  return keys;
+}
+
+Status parse_named_setting(const std::string& key, const std::string& name, RunConfig* c) {
+  if (key == "operation") {
+    std::string names;
+    for (const auto& n : operation_names()) names += (names.empty() ? "" : ", ") + n;
+    return set_named(parse_operation(name), &c->operation, key, name, "one of " + names);
+  }
+  if (key == "model") return set_named(parse_model_kind(name), &c->model, key, name, "bilinear, factored, mlp or transformer");
+  if (key == "mlp") return set_named(parse_transformer_mlp(name), &c->mlp, key, name, "relu, gelu or bilinear");
+  if (key == "activation") return set_named(parse_activation(name), &c->activation, key, name, "relu, quad or none");
+  if (key == "split")
+    return set_named(parse_split_kind(name), &c->split, key, name,
+                     "bilmod (its own shuffle) or torch (the upstream's torch.randperm)");
+  if (key == "optimizer") return set_named(parse_optimizer_kind(name), &c->optimizer, key, name, "adamw or sgd");
+  if (key == "lr_schedule") return set_named(parse_lr_schedule(name), &c->lr_schedule, key, name, "constant or cosine");
+  if (key == "warmup_convention")
+    return set_named(parse_warmup_convention(name), &c->warmup_convention, key, name, "bilmod or lambdalr");
+  if (key == "grokfast") return set_named(parse_grokfast_kind(name), &c->grokfast, key, name, "none, ema or ma");
+  if (key == "loss") return set_named(parse_loss_kind(name), &c->loss, key, name, "cross_entropy, stablemax or mse");
+  if (key == "loss_precision")
+    return set_named(parse_loss_precision(name), &c->loss_precision, key, name, "float32 or float64");
+  return Status::runtime("'" + key + "' is not a setting that holds a name");
+}
 
 ModelSpec RunConfig::model_spec() const {
   ModelSpec spec;
-  spec.kind = *parse_model_kind(model);
+  spec.kind = model;
   spec.mod_basis = mod_basis;
   spec.hidden_dim = use_output_projection ? hidden_dim : mod_basis;
-  spec.activation = *parse_activation(activation);
+  spec.activation = activation;
   spec.bias = bias;
   spec.output_projection = use_output_projection;
   spec.d_model = d_model;
   spec.num_heads = num_heads;
   spec.d_mlp = d_mlp > 0 ? d_mlp : 4 * d_model;
-  spec.mlp = *parse_transformer_mlp(mlp);
+  spec.mlp = mlp;
   return spec;
 }
 
-Operation RunConfig::parsed_operation() const { return *parse_operation(operation); }
-
 Dataset RunConfig::make_data() const {
-  return split == "torch" ? make_torch_split_dataset(mod_basis, parsed_operation(), train_frac, effective_data_seed())
-                          : make_dataset(mod_basis, parsed_operation(), train_frac, effective_data_seed());
+  return split == SplitKind::kTorch ? make_torch_split_dataset(mod_basis, operation, train_frac, effective_data_seed())
+                                    : make_dataset(mod_basis, operation, train_frac, effective_data_seed());
 }
 
 OptimizerSettings RunConfig::optimizer_settings() const {
   OptimizerSettings s;
-  s.kind = *parse_optimizer_kind(optimizer);
+  s.kind = optimizer;
   s.weight_decay = weight_decay;
   s.beta1 = beta1;
   s.beta2 = beta2;
@@ -55,12 +123,9 @@ OptimizerSettings RunConfig::optimizer_settings() const {
   return s;
 }
 
-LrSchedule RunConfig::parsed_lr_schedule() const { return *parse_lr_schedule(lr_schedule); }
-WarmupConvention RunConfig::parsed_warmup_convention() const { return *parse_warmup_convention(warmup_convention); }
-
 GrokfastSettings RunConfig::grokfast_settings() const {
   GrokfastSettings s;
-  s.kind = *parse_grokfast_kind(grokfast);
+  s.kind = grokfast;
   s.alpha = grokfast_alpha;
   s.lamb = grokfast_lamb >= 0 ? grokfast_lamb : (s.kind == GrokfastKind::kMa ? 5.0 : 2.0);  // grokfast.py's defaults
   s.window = grokfast_window;
@@ -69,8 +134,8 @@ GrokfastSettings RunConfig::grokfast_settings() const {
 
 LossSettings RunConfig::loss_settings() const {
   LossSettings s;
-  s.kind = *parse_loss_kind(loss);
-  s.float64 = loss_precision == "float64";
+  s.kind = loss;
+  s.float64 = loss_precision == LossPrecision::kFloat64;
   return s;
 }
 
@@ -84,39 +149,30 @@ Status RunConfig::validate() const {
   auto bad = [](const std::string& what) { return Status::usage(what); };
   if (mod_basis < 2 || mod_basis > 46340)
     return bad("--mod-basis " + std::to_string(mod_basis) + " is out of range: P must be an integer from 2 to 46340");
-  if (!parse_operation(operation)) {
-    std::string names;
-    for (const auto& n : operation_names()) names += (names.empty() ? "" : ", ") + n;
-    return bad("--operation '" + operation + "' is not known: use one of " + names);
-  }
-  if (*parse_operation(operation) == Operation::kDiv && !is_prime(mod_basis))
+  if (operation == Operation::kDiv && !is_prime(mod_basis))
     return bad("--operation div needs a prime --mod-basis (b must have an inverse mod P), but " +
                std::to_string(mod_basis) + " is not prime");
-  if (!parse_model_kind(model))
-    return bad("--model '" + model + "' is not known: use bilinear, factored, mlp or transformer");
-  if (!parse_transformer_mlp(mlp)) return bad("--mlp '" + mlp + "' is not known: use relu, gelu or bilinear");
-  if (mlp != "relu" && model != "transformer")
-    return bad("--mlp " + mlp + " applies to --model transformer only (the others take --activation)");
+  if (mlp != TransformerMlp::kRelu && model != ModelKind::kTransformer)
+    return bad("--mlp " + transformer_mlp_name(mlp) + " applies to --model transformer only (the others take --activation)");
   if (d_model < 1 || d_model > 65536) return bad("--d-model must be from 1 to 65536, got " + std::to_string(d_model));
   if (num_heads < 1 || d_model % num_heads != 0)
     return bad("--num-heads " + std::to_string(num_heads) + " must be at least 1 and divide --d-model " +
                std::to_string(d_model) + " (d_head = d_model / heads)");
   if (d_mlp < 0 || d_mlp > 1 << 20)
     return bad("--d-mlp must be from 1 to 1048576 (0: 4 x --d-model), got " + std::to_string(d_mlp));
-  if (model == "transformer" && mod_basis > 4096)
+  if (model == ModelKind::kTransformer && mod_basis > 4096)
     return bad("--model transformer takes --mod-basis up to 4096 (its tables grow with P), got " + std::to_string(mod_basis));
-  if (!parse_activation(activation)) return bad("--activation '" + activation + "' is not known: use relu, quad or none");
-  if (activation == "quad" && model != "mlp") return bad("--activation quad applies to --model mlp only");
-  if (activation == "none" && model != "bilinear")
+  if (activation == Activation::kQuad && model != ModelKind::kMlp) return bad("--activation quad applies to --model mlp only");
+  if (activation == Activation::kNone && model != ModelKind::kBilinear)
     return bad("--activation none applies to --model bilinear only (mlp takes relu or quad, factored has none)");
-  if (activation != "relu" && (model == "factored" || model == "transformer"))
-    return bad("--activation " + activation + " does not apply to --model " + model +
-               (model == "factored" ? " (its hidden layer is l * r)" : " (it takes --mlp relu|gelu|bilinear)"));
-  if ((!bias || !use_output_projection) && model != "bilinear")
+  if (activation != Activation::kRelu && (model == ModelKind::kFactored || model == ModelKind::kTransformer))
+    return bad("--activation " + activation_name(activation) + " does not apply to --model " + model_kind_name(model) +
+               (model == ModelKind::kFactored ? " (its hidden layer is l * r)" : " (it takes --mlp relu|gelu|bilinear)"));
+  if ((!bias || !use_output_projection) && model != ModelKind::kBilinear)
     return bad(std::string(!bias ? "--no-bias" : "--no-output-projection") + " applies to --model bilinear only");
-  if (!use_output_projection && activation != "none")
+  if (!use_output_projection && activation != Activation::kNone)
     return bad("--no-output-projection maps the bilinear layer straight to the logits, with no activation: --activation " +
-               activation + " contradicts it (leave it out, or use --activation none)");
+               activation_name(activation) + " contradicts it (leave it out, or use --activation none)");
   if (!use_output_projection && hidden_dim != mod_basis)
     return bad("--hidden-dim does not apply with --no-output-projection: the bilinear layer's width is P = " +
                std::to_string(mod_basis));
@@ -141,50 +197,40 @@ Status RunConfig::validate() const {
   if (eval_every < 1) return bad("--eval-every must be at least 1, got " + std::to_string(eval_every));
   if (!(std::isfinite(train_frac) && train_frac > 0 && train_frac < 1))
     return bad("--train-frac must lie strictly between 0 and 1, got " + std::to_string(train_frac));
-  if (split != "bilmod" && split != "torch")
-    return bad("--split '" + split + "' is not known: use bilmod (its own shuffle) or torch (the upstream's torch.randperm)");
   // Counted, not built: a P near the limit would need gigabytes for the table itself.
-  const int64_t n_pairs = *parse_operation(operation) == Operation::kDiv ? mod_basis * (mod_basis - 1) : mod_basis * mod_basis;
-  const int64_t n_train = split == "torch" ? static_cast<int64_t>(static_cast<double>(n_pairs) * train_frac)
-                                           : train_count(n_pairs, train_frac);
+  const int64_t n_pairs = operation == Operation::kDiv ? mod_basis * (mod_basis - 1) : mod_basis * mod_basis;
+  const int64_t n_train = split == SplitKind::kTorch ? static_cast<int64_t>(static_cast<double>(n_pairs) * train_frac)
+                                                     : train_count(n_pairs, train_frac);
   if (n_train < 1 || n_train >= n_pairs)
     return bad("--train-frac " + std::to_string(train_frac) + " leaves the " +
                (n_train < 1 ? std::string("train") : std::string("validation")) + " split empty (" +
                std::to_string(n_pairs) + " pairs); choose a fraction that keeps both non-empty");
-  if (!parse_optimizer_kind(optimizer)) return bad("--optimizer '" + optimizer + "' is not known: use adamw or sgd");
   if (!(beta1 >= 0 && beta1 < 1)) return bad("--beta1 must lie in [0, 1), got " + std::to_string(beta1));
   if (!(beta2 >= 0 && beta2 < 1)) return bad("--beta2 must lie in [0, 1), got " + std::to_string(beta2));
   if (!(std::isfinite(eps) && eps > 0)) return bad("--eps must be a positive finite number, got " + std::to_string(eps));
   if (!(std::isfinite(momentum) && momentum >= 0))
     return bad("--momentum must be a finite number >= 0, got " + std::to_string(momentum));
   if (warmup_steps < 0) return bad("--warmup-steps must be >= 0, got " + std::to_string(warmup_steps));
-  if (!parse_lr_schedule(lr_schedule)) return bad("--lr-schedule '" + lr_schedule + "' is not known: use constant or cosine");
-  if (!parse_warmup_convention(warmup_convention))
-    return bad("--warmup-convention '" + warmup_convention + "' is not known: use bilmod or lambdalr");
   if (threads < 0) return bad("--threads must be >= 0 (0: every core), got " + std::to_string(threads));
   static const char* kLevels[] = {"TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"};
   bool level_ok = false;
   for (const char* l : kLevels) level_ok = level_ok || log_level == l;
   if (!level_ok) return bad("--log-level '" + log_level + "' is not known: use TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR or CRITICAL");
-  if (!parse_grokfast_kind(grokfast)) return bad("--grokfast '" + grokfast + "' is not known: use none, ema or ma");
   if (!(grokfast_alpha >= 0 && grokfast_alpha < 1))
     return bad("--grokfast-alpha must lie in [0, 1), got " + std::to_string(grokfast_alpha));
   if (!(std::isfinite(grokfast_lamb) && (grokfast_lamb >= 0 || grokfast_lamb == -1)))
     return bad("--grokfast-lamb must be a finite number >= 0 (or -1: 2 for ema, 5 for ma), got " + std::to_string(grokfast_lamb));
   if (grokfast_window < 1 || grokfast_window > 1000000)
     return bad("--grokfast-window must be an integer from 1 to 1000000, got " + std::to_string(grokfast_window));
-  if (grokfast != "none") {
+  if (grokfast != GrokfastKind::kNone) {
     const uint64_t n_params = make_parameter_layout(model_spec()).total;
     const uint64_t bytes = grokfast_state_bytes(grokfast_settings(), n_params);
     if (bytes > kGrokfastMaxStateBytes)
-      return bad("--grokfast " + grokfast + " would keep " + std::to_string(bytes >> 20) + " MiB of filter state (" +
-                 (grokfast == "ma" ? std::to_string(grokfast_window) + " gradients of " : std::string("")) +
+      return bad("--grokfast " + grokfast_kind_name(grokfast) + " would keep " + std::to_string(bytes >> 20) +
+                 " MiB of filter state (" + (grokfast == GrokfastKind::kMa ? std::to_string(grokfast_window) + " gradients of " : std::string("")) +
                  std::to_string(n_params) + " parameters), over the limit of " +
                  std::to_string(kGrokfastMaxStateBytes >> 20) + " MiB: lower --grokfast-window or use --grokfast ema");
   }
-  if (!parse_loss_kind(loss)) return bad("--loss '" + loss + "' is not known: use cross_entropy, stablemax or mse");
-  if (loss_precision != "float32" && loss_precision != "float64")
-    return bad("--loss-precision '" + loss_precision + "' is not known: use float32 or float64");
   if (checkpoint_dir.empty()) return bad("--checkpoint-dir must not be empty");
   if (project.empty() || project.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
     return bad("--project '" + project + "' may hold only letters, digits, '_' and '-'");
@@ -204,7 +250,7 @@ Status RunConfig::validate() const {
 
 nlohmann::json to_json(const RunConfig& c) {
   nlohmann::json j;
-#define BILMOD_WRITE(field) j[#field] = c.field;
+#define BILMOD_WRITE(field) j[#field] = json_value(c.field);
   BILMOD_CONFIG_FIELDS(BILMOD_WRITE)
 #undef BILMOD_WRITE
   return j;
@@ -213,15 +259,14 @@ nlohmann::json to_json(const RunConfig& c) {
 Status config_from_json(const nlohmann::json& j, RunConfig* c) {
   if (!j.is_object()) return Status::runtime("config is not a JSON object");
   RunConfig out;
+  std::map<std::string, std::string> names;
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool known = false;
     try {
-#define BILMOD_READ(field)                                \
-  if (it.key() == #field) {                               \
-    if (!json_holds<decltype(out.field)>(it.value()))     \
-      throw std::invalid_argument(#field);                \
-    it.value().get_to(out.field);                         \
-    known = true;                                         \
+#define BILMOD_READ(field)                                  \
+  if (it.key() == #field) {                                 \
+    read_json_value(it.value(), #field, &out.field, &names); \
+    known = true;                                           \
   }
       BILMOD_CONFIG_FIELDS(BILMOD_READ)
 #undef BILMOD_READ
@@ -232,6 +277,8 @@ Status config_from_json(const nlohmann::json& j, RunConfig* c) {
     }
     if (!known) return Status::runtime("config has an unknown setting '" + it.key() + "' (--" + flag_name(it.key()) + ")");
   }
+  for (const std::string& key : named_settings())
+    if (const auto name = names.find(key); name != names.end()) BILMOD_TRY(parse_named_setting(key, name->second, &out));
   *c = std::move(out);
   return Status::ok();
 }
@@ -260,22 +307,22 @@ Status apply_preset(const std::string& name, const std::vector<std::string>& giv
     // Nanda et al. 2023 (progress-measures-paper): P 113, 30 % train, full batch, AdamW lr 1e-3, wd 1,
     // betas (0.9, 0.98), LambdaLR(lambda step: min(step / 10, 1)) stepped after each step; 25 000 epochs as
     // TransformerLens's grokking demo.
-    preset.model = "transformer";
+    preset.model = ModelKind::kTransformer;
     preset.mod_basis = 113;
     preset.train_frac = 0.3;
     preset.full_batch = true;
-    preset.optimizer = "adamw";
+    preset.optimizer = OptimizerKind::kAdamW;
     preset.learning_rate = 1e-3;
     preset.weight_decay = 1.0;
     preset.beta1 = 0.9;
     preset.beta2 = 0.98;
     preset.warmup_steps = 10;
-    preset.warmup_convention = "lambdalr";
+    preset.warmup_convention = WarmupConvention::kLambdaLr;
     preset.epochs = 25000;
     preset.d_model = 128;
     preset.num_heads = 4;
     preset.d_mlp = 512;
-    preset.mlp = "relu";
+    preset.mlp = TransformerMlp::kRelu;
     preset.checkpoint_every = 1000;  // 25 checkpoints of 2.7 MB rather than 250
   } else if (name != "seed") {
     return Status::usage("--preset '" + name + "' is not known: use seed or nanda2023");

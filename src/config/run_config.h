@@ -1,5 +1,7 @@
 // Every setting of a training run: the seed's flags with its defaults, and bilmod's own.
 // Saved whole in every checkpoint (metadata "config") and in the tracking store's config row.
+// A setting that names one of a few choices (--model, --operation, ...) holds its enum: the name is parsed once, where
+// it enters (the command line: parse_named_setting; a saved config: config_from_json), and saved as the same name.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -33,40 +35,40 @@ struct RunConfig {
   uint64_t seed = 0;
   std::string log_level = "INFO";
   // bilmod's.
-  std::string model = "bilinear";
-  std::string activation = "relu";
+  ModelKind model = ModelKind::kBilinear;
+  Activation activation = Activation::kRelu;
   bool bias = true;                   // bilinear: bilinear.bias and output.bias (the upstream's have neither)
   bool use_output_projection = true;  // bilinear: false maps the bilinear layer straight to the P logits
   // --model transformer (Nanda et al. 2023): d_mlp 0 means 4 * d_model.
   int64_t d_model = 128;
   int64_t num_heads = 4;
   int64_t d_mlp = 0;
-  std::string mlp = "relu";
+  TransformerMlp mlp = TransformerMlp::kRelu;
   std::string preset;  // the --preset the run started from (its values are the fields themselves)
-  std::string operation = "add";
+  Operation operation = Operation::kAdd;
   double train_frac = 0.8;
   int64_t data_seed = -1;  // -1: the value of seed
-  std::string split = "bilmod";  // bilmod's counter-based shuffle, or "torch": the upstream's torch.randperm split
+  SplitKind split = SplitKind::kBilmod;  // bilmod's counter-based shuffle, or torch: the upstream's torch.randperm split
   bool full_batch = false;
-  std::string optimizer = "adamw";
+  OptimizerKind optimizer = OptimizerKind::kAdamW;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double momentum = 0.0;
   int64_t warmup_steps = 0;
-  std::string lr_schedule = "constant";
-  std::string warmup_convention = "bilmod";  // bilmod | lambdalr (optim/lr_schedule.h)
+  LrSchedule lr_schedule = LrSchedule::kConstant;
+  WarmupConvention warmup_convention = WarmupConvention::kBilmod;  // bilmod | lambdalr (optim/lr_schedule.h)
   int64_t eval_every = 1;
   std::string init_from;
   int64_t threads = 0;  // 0: every core
   std::string log_file;
   bool no_progress = false;
   // Interventions from the grokking literature (docs/MODELS.md "Interventions and measures").
-  std::string grokfast = "none";  // none, ema or ma
+  GrokfastKind grokfast = GrokfastKind::kNone;
   double grokfast_alpha = 0.98;
   double grokfast_lamb = -1;      // -1: the filter's own default (ema 2, ma 5)
   int64_t grokfast_window = 100;
   bool orthograd = false;
-  std::string loss = "cross_entropy";  // cross_entropy, stablemax or mse
-  std::string loss_precision = "float32";
+  LossKind loss = LossKind::kCrossEntropy;
+  LossPrecision loss_precision = LossPrecision::kFloat32;
   // Experiment tracking (trackio's store).
   std::string project = "bilinear-modular-arithmetic";
   std::string run_name;  // empty: trackio-style adjective-noun-N
@@ -75,14 +77,11 @@ struct RunConfig {
   bool no_track = false;
 
   uint64_t effective_data_seed() const { return data_seed < 0 ? seed : static_cast<uint64_t>(data_seed); }
-  ModelSpec model_spec() const;        // valid only after validate()
-  Operation parsed_operation() const;  // valid only after validate()
+  ModelSpec model_spec() const;
   OptimizerSettings optimizer_settings() const;
-  Dataset make_data() const;           // the table and its split, by `split`; valid only after validate()
-  LrSchedule parsed_lr_schedule() const;
-  WarmupConvention parsed_warmup_convention() const;
-  GrokfastSettings grokfast_settings() const;  // valid only after validate()
-  LossSettings loss_settings() const;          // valid only after validate()
+  Dataset make_data() const;  // the table and its split, by `split`; after validate() (it builds the P^2 table)
+  GrokfastSettings grokfast_settings() const;
+  LossSettings loss_settings() const;
   // Steps per epoch and in the whole run, for this split size.
   int64_t steps_per_epoch(int64_t n_train) const;
 
@@ -94,8 +93,17 @@ struct RunConfig {
 // "seed": the seed's defaults; "nanda2023": Nanda et al.'s transformer recipe. A usage Status for an unknown name.
 Status apply_preset(const std::string& name, const std::vector<std::string>& given, RunConfig* config);
 
+// The settings that hold a name (--model bilinear), in the order they are checked, and their names in a config.
+const std::vector<std::string>& named_settings();
+// The setting `key` (one of named_settings()) set from its name: a name it does not know is a usage Status,
+// "--model 'foo' is not known: use bilinear, factored, mlp or transformer", and leaves the config as it was.
+Status parse_named_setting(const std::string& key, const std::string& name, RunConfig* config);
+
+// The names of the named settings, the other settings as they are.
 nlohmann::json to_json(const RunConfig& config);
-// Reads a config saved by to_json; keys it does not know are an error, missing keys keep their defaults.
+// Reads a config saved by to_json; missing keys keep their defaults. A key it does not know, or a value of the wrong
+// JSON type, is a runtime Status; a name a named setting does not know is parse_named_setting's usage Status (an
+// invalid value, as validate() reports the others), the first in named_settings() order, after every type is checked.
 Status config_from_json(const nlohmann::json& json, RunConfig* config);
 
 // A setting's flag and back: flag_name("mod_basis") is "mod-basis"; setting_name("--mod-basis") and

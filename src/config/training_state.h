@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -15,10 +16,18 @@
 namespace bilmod {
 
 struct TrainingState {
-  RunConfig config;
-  ModelSpec spec;
-  ParameterLayout layout;
-  std::vector<float> params;  // (layout.total,) in bilmod's stored order (model/model_spec.h)
+  // The run's settings. The model's spec and its parameter layout follow from them: set_config sets all three, so
+  // they cannot disagree (a default state is the default config's).
+  const RunConfig& config() const { return config_; }
+  const ModelSpec& spec() const { return spec_; }
+  const ParameterLayout& layout() const { return layout_; }
+  void set_config(RunConfig config) {
+    config_ = std::move(config);
+    spec_ = config_.model_spec();
+    layout_ = make_parameter_layout(spec_);
+  }
+
+  std::vector<float> params;  // (layout().total,) in bilmod's stored order (model/model_spec.h)
   OptimizerState optimizer;
   GrokfastState grokfast;     // the gradient filter's state (--grokfast); empty without one
   Dataset data;
@@ -29,6 +38,11 @@ struct TrainingState {
   std::string run_id;         // 32 lowercase hex chars, kept across resumes
   std::string run_name;
   nlohmann::json metrics = nlohmann::json::object();  // the last evaluation
+
+ private:
+  RunConfig config_;
+  ModelSpec spec_ = config_.model_spec();
+  ParameterLayout layout_ = make_parameter_layout(spec_);
 };
 
 }  // namespace bilmod

@@ -10,6 +10,14 @@
 
 namespace bilmod {
 
+std::optional<SplitKind> parse_split_kind(const std::string& name) {
+  if (name == "bilmod") return SplitKind::kBilmod;
+  if (name == "torch") return SplitKind::kTorch;
+  return std::nullopt;
+}
+
+std::string split_kind_name(SplitKind kind) { return kind == SplitKind::kBilmod ? "bilmod" : "torch"; }
+
 std::vector<int64_t> defined_pairs(int64_t p, Operation op) {
   std::vector<int64_t> pairs;
   pairs.reserve(static_cast<size_t>(p * p));

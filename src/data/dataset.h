@@ -2,6 +2,8 @@
 // Inputs are pair indices a*P + b, never one-hot vectors.
 #pragma once
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "data/operation.h"
@@ -19,6 +21,11 @@ struct Dataset {
   int64_t pair_a(int64_t pair) const { return pair / mod_basis; }
   int64_t pair_b(int64_t pair) const { return pair % mod_basis; }
 };
+
+// --split: bilmod's counter-based shuffle (make_dataset), or the upstream's torch.randperm (make_torch_split_dataset).
+enum class SplitKind { kBilmod, kTorch };
+std::optional<SplitKind> parse_split_kind(const std::string& name);
+std::string split_kind_name(SplitKind kind);
 
 // Every defined pair in a-major order (index a*P + b), labelled.
 std::vector<int64_t> defined_pairs(int64_t mod_basis, Operation op);

@@ -14,6 +14,25 @@ std::optional<LossKind> parse_loss_kind(const std::string& name) {
   return std::nullopt;
 }
 
+std::string loss_kind_name(LossKind kind) {
+  switch (kind) {
+    case LossKind::kCrossEntropy: return "cross_entropy";
+    case LossKind::kStableMax: return "stablemax";
+    case LossKind::kMse: return "mse";
+  }
+  return "";
+}
+
+std::optional<LossPrecision> parse_loss_precision(const std::string& name) {
+  if (name == "float32") return LossPrecision::kFloat32;
+  if (name == "float64") return LossPrecision::kFloat64;
+  return std::nullopt;
+}
+
+std::string loss_precision_name(LossPrecision precision) {
+  return precision == LossPrecision::kFloat32 ? "float32" : "float64";
+}
+
 namespace {
 
 // argmax with ties to the lowest index, as cross_entropy's sequential scan.

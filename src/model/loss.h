@@ -10,6 +10,12 @@ namespace bilmod {
 
 enum class LossKind { kCrossEntropy, kStableMax, kMse };
 std::optional<LossKind> parse_loss_kind(const std::string& name);
+std::string loss_kind_name(LossKind kind);
+
+// --loss-precision: cross_entropy and mse from the float32 logits, or from the logits cast to double.
+enum class LossPrecision { kFloat32, kFloat64 };
+std::optional<LossPrecision> parse_loss_precision(const std::string& name);
+std::string loss_precision_name(LossPrecision precision);
 
 struct LossSettings {
   LossKind kind = LossKind::kCrossEntropy;

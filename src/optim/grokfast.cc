@@ -15,6 +15,15 @@ std::optional<GrokfastKind> parse_grokfast_kind(const std::string& name) {
   return std::nullopt;
 }
 
+std::string grokfast_kind_name(GrokfastKind kind) {
+  switch (kind) {
+    case GrokfastKind::kNone: return "none";
+    case GrokfastKind::kEma: return "ema";
+    case GrokfastKind::kMa: return "ma";
+  }
+  return "";
+}
+
 uint64_t grokfast_state_bytes(const GrokfastSettings& settings, uint64_t n_params) {
   switch (settings.kind) {
     case GrokfastKind::kEma: return n_params * sizeof(float);

@@ -11,6 +11,7 @@ namespace bilmod {
 
 enum class GrokfastKind { kNone, kEma, kMa };
 std::optional<GrokfastKind> parse_grokfast_kind(const std::string& name);
+std::string grokfast_kind_name(GrokfastKind kind);
 
 struct GrokfastSettings {
   GrokfastKind kind = GrokfastKind::kNone;

@@ -20,6 +20,10 @@ std::optional<WarmupConvention> parse_warmup_convention(const std::string& name)
   return std::nullopt;
 }
 
+std::string warmup_convention_name(WarmupConvention convention) {
+  return convention == WarmupConvention::kBilmod ? "bilmod" : "lambdalr";
+}
+
 double learning_rate_at(LrSchedule schedule, double base_lr, int64_t warmup_steps, int64_t total_steps, int64_t t,
                         WarmupConvention convention) {
   if (convention == WarmupConvention::kLambdaLr) t -= 1;

@@ -17,6 +17,7 @@ std::string lr_schedule_name(LrSchedule schedule);
 //              first gradient and the weights decay by lr x wd = 0).
 enum class WarmupConvention { kBilmod, kLambdaLr };
 std::optional<WarmupConvention> parse_warmup_convention(const std::string& name);
+std::string warmup_convention_name(WarmupConvention convention);
 
 // The rate of step t (counting from 1) of a run of total_steps steps, at position s (t, or t - 1 under kLambdaLr):
 // lr * min(s / warmup, 1), and for cosine, after warmup, lr * (1 + cos(pi * (s - warmup) / (total - warmup))) / 2.

@@ -49,7 +49,8 @@ Status run_spec_from_json(const json& j, RunSpec* spec) {
     out.index = j.at("index").get<int64_t>();
     out.key = j.at("key").get<std::string>();
     out.settings = j.at("settings");
-    BILMOD_TRY(config_from_json(j.at("config"), &out.config));
+    // A name no setting knows is a usage Status; in a file it is a run-time failure, as any other bad content.
+    if (Status s = config_from_json(j.at("config"), &out.config); !s) return Status::runtime(s.message());
     out.stop_at_val_acc = j.at("stop_at_val_acc").get<double>();
     out.patience = j.at("patience").get<int64_t>();
     out.tracking_inbox = j.value("tracking", "store") == "inbox";

@@ -58,7 +58,7 @@ Status write_run_result(const PreparedRun& run, const TrainingState& state, cons
   r.key = run.spec.key;
   r.settings = run.spec.settings;
   r.status = outcome ? RunStatus::kFinished : RunStatus::kFailed;
-  r.stopped_early = outcome && state.epoch < state.config.epochs;
+  r.stopped_early = outcome && state.epoch < state.config().epochs;
   r.epochs = state.epoch;
   r.steps = state.step;
   r.metrics = state.metrics;

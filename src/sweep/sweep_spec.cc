@@ -287,7 +287,9 @@ Status expand_sweep(const SweepSpec& spec, const std::string& output_dir, std::v
     settings["checkpoint_dir"] = (dir / "checkpoints").string();
     settings["log_file"] = (dir / "log.jsonl").string();
     settings["run_name"] = spec.name + "." + run.key;
-    BILMOD_TRY(config_from_json(settings, &run.config));
+    // A name no setting knows is config_from_json's usage Status: named after the run, as validate()'s.
+    if (Status read = config_from_json(settings, &run.config); !read)
+      return read.code() == ExitCode::kUsage ? Status::usage("run " + run.key + ": " + read.message()) : read;
     if (Status valid = run.config.validate(); !valid)
       return Status::usage("run " + run.key + ": " + valid.message());
     runs->push_back(std::move(run));

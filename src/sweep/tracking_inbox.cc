@@ -93,7 +93,7 @@ InboxTrackingObserver::InboxTrackingObserver() = default;
 InboxTrackingObserver::~InboxTrackingObserver() = default;
 
 Status InboxTrackingObserver::open(const TrainingState& state) {
-  const RunConfig& config = state.config;
+  const RunConfig& config = state.config();
   const std::string tracking_dir = resolve_tracking_dir(config.tracking_dir);
   // One writer per attempt of a run: a resumed run's new rows never land in the interrupted attempt's files.
   const std::string writer = "bilmod-" + state.run_id.substr(0, 12) + "-" + random_hex(8);

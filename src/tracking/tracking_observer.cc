@@ -34,7 +34,7 @@ const std::string& TrackingObserver::store_path() const {
 }
 
 Status TrackingObserver::open(TrainingState* state) {
-  const RunConfig& config = state->config;
+  const RunConfig& config = state->config();
   const std::string dir = resolve_tracking_dir(config.tracking_dir);
   BILMOD_TRY(TrackioStore::open_for_writing(dir, config.project, &store_));
   RunStart start;

@@ -65,15 +65,13 @@ bool peek_checkpoint(const std::string& path, CheckpointPeek* peek) {
   RunConfig c;
   int64_t largest = 0;
   try {
-    c.model = config.value("model", c.model);
+    for (const char* key : {"model", "activation", "operation", "mlp"})
+      if (config.contains(key) && !parse_named_setting(key, config[key].get<std::string>(), &c)) return false;
     c.mod_basis = config.value("mod_basis", c.mod_basis);
     c.hidden_dim = config.value("hidden_dim", c.hidden_dim);
-    c.activation = config.value("activation", c.activation);
-    c.operation = config.value("operation", c.operation);
     c.d_model = config.value("d_model", c.d_model);
     c.num_heads = config.value("num_heads", c.num_heads);
     c.d_mlp = config.value("d_mlp", c.d_mlp);
-    c.mlp = config.value("mlp", c.mlp);
     for (const auto& [name, entry] : json.items()) {
       if (name == "__metadata__" || !entry.is_object() || !entry.contains("data_offsets")) continue;
       const auto& offsets = entry["data_offsets"];

@@ -31,7 +31,7 @@ std::string setting_text(const std::string& key, const nlohmann::json& value) {
 // optimiser's state must agree, and the epochs already trained may not exceed the run's.
 Status resume_config(const StartRequest& request, const TrainingState& checkpoint, const std::string& path,
                      RunConfig* merged) {
-  nlohmann::json saved = to_json(checkpoint.config);
+  nlohmann::json saved = to_json(checkpoint.config());
   const nlohmann::json wanted = to_json(request.config);
   auto refuse = [&](const std::string& message) {
     return request.conflict_is_usage ? Status::usage(message) : Status::runtime(message);
@@ -52,10 +52,12 @@ Status resume_config(const StartRequest& request, const TrainingState& checkpoin
     return refuse("--epochs " + std::to_string(merged->epochs) + " is less than the " + std::to_string(checkpoint.epoch) +
                   " epochs " + path + " already holds");
   // The gradient filter's state is saved with the checkpoint: only the same filter can continue it.
-  const RunConfig& was = checkpoint.config;
-  if (merged->grokfast != was.grokfast || (merged->grokfast == "ma" && merged->grokfast_window != was.grokfast_window)) {
+  const RunConfig& was = checkpoint.config();
+  if (merged->grokfast != was.grokfast ||
+      (merged->grokfast == GrokfastKind::kMa && merged->grokfast_window != was.grokfast_window)) {
     auto filter = [](const RunConfig& c) {
-      return "--grokfast " + c.grokfast + (c.grokfast == "ma" ? " --grokfast-window " + std::to_string(c.grokfast_window) : "");
+      return "--grokfast " + grokfast_kind_name(c.grokfast) +
+             (c.grokfast == GrokfastKind::kMa ? " --grokfast-window " + std::to_string(c.grokfast_window) : "");
     };
     return refuse(filter(*merged) + " cannot resume the filter state saved in " + path + " (" + filter(was) +
                   "): resume with the checkpoint's filter, or start a new run");
@@ -77,7 +79,7 @@ Status load_pytorch_run(const std::string& path, TrainingState* out, std::string
   s.epoch_loss_sum = 0;
   s.run_id = new_run_id();
   *note = "continuing the PyTorch run " + path + ": its parameters, AdamW state (step " + std::to_string(s.optimizer.step) +
-          "), " + std::to_string(s.epoch) + " epochs done and its split (" + s.config.split +
+          "), " + std::to_string(s.epoch) + " epochs done and its split (" + split_kind_name(s.config().split) +
           "); the batch order from here on is bilmod's, not the PyTorch code's";
   *out = std::move(s);
   return Status::ok();
@@ -106,7 +108,7 @@ Status load_state(const StartRequest& request, StartedRun* run) {
   const bool rename = std::find(request.overrides.begin(), request.overrides.end(), "run_name") != request.overrides.end() &&
                       !config.run_name.empty();
   run->state = std::move(checkpoint);
-  run->state.config = std::move(merged);
+  run->state.set_config(std::move(merged));  // its model-defining settings are the checkpoint's (resume_config)
   if (rename) run->state.run_name = config.run_name;
   run->resumed_from = path;
   return Status::ok();
@@ -127,7 +129,7 @@ Status start_run(const StartRequest& request, StartedRun* run) {
   install_stop_signals();
   // Everything that can fail on its inputs alone (--init-from included) comes before anything is created on disk.
   BILMOD_TRY(load_state(request, run));
-  const RunConfig& config = run->state.config;
+  const RunConfig& config = run->state.config();
   BILMOD_TRY(log::configure(config.log_level, config.log_file));
   if (!run->pytorch_note.empty()) log::warning(run->pytorch_note);
   std::error_code ec;

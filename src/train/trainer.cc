@@ -43,24 +43,24 @@ Status load_initial_parameters(const std::string& path, const TrainingState& sta
     // A torch.save file (the paper's transformer, TransformerLens's state dict, the seed's): its model must be this one.
     TorchCheckpoint torch;
     BILMOD_TRY(load_torch_checkpoint(path, &torch));
-    bool same = torch.state.layout.parameters.size() == state.layout.parameters.size();
-    for (size_t i = 0; same && i < state.layout.parameters.size(); ++i)
-      same = torch.state.layout.parameters[i].name == state.layout.parameters[i].name &&
-             torch.state.layout.parameters[i].torch_shape == state.layout.parameters[i].torch_shape;
+    bool same = torch.state.layout().parameters.size() == state.layout().parameters.size();
+    for (size_t i = 0; same && i < state.layout().parameters.size(); ++i)
+      same = torch.state.layout().parameters[i].name == state.layout().parameters[i].name &&
+             torch.state.layout().parameters[i].torch_shape == state.layout().parameters[i].torch_shape;
     if (!same)
-      return Status::runtime("--init-from " + path + ": holds a " + describe_model(torch.state.spec) + ", not this run's " +
-                             describe_model(state.spec) + " (check --mod-basis and the model's sizes)");
+      return Status::runtime("--init-from " + path + ": holds a " + describe_model(torch.state.spec()) + ", not this run's " +
+                             describe_model(state.spec()) + " (check --mod-basis and the model's sizes)");
     *params = torch.state.params;
     return Status::ok();
   }
   SafetensorsFile file;
   BILMOD_TRY(read_safetensors(path, &file));
   std::vector<float> torch_order;
-  for (const ParameterInfo& info : state.layout.parameters) {
+  for (const ParameterInfo& info : state.layout().parameters) {
     if (Status got = file.get_f32(info.name, info.torch_shape, &torch_order); !got)
-      return Status::runtime("--init-from " + path + ": " + got.message() + " (a " + state.config.model +
-                             " model with P = " + std::to_string(state.config.mod_basis) + ", H = " +
-                             std::to_string(state.config.hidden_dim) + " needs it)");
+      return Status::runtime("--init-from " + path + ": " + got.message() + " (a " + model_kind_name(state.config().model) +
+                             " model with P = " + std::to_string(state.config().mod_basis) + ", H = " +
+                             std::to_string(state.config().hidden_dim) + " needs it)");
     for (float x : torch_order)
       if (!std::isfinite(x)) return Status::runtime("--init-from " + path + ": tensor '" + info.name + "' holds a non-finite value");
     from_torch_order(info, torch_order.data(), params->data() + info.offset);
@@ -73,17 +73,15 @@ Status load_initial_parameters(const std::string& path, const TrainingState& sta
 Status create_training_state(const RunConfig& config, TrainingState* out) {
   BILMOD_TRY(config.validate());
   TrainingState s;
-  s.config = config;
-  s.spec = config.model_spec();
-  s.layout = make_parameter_layout(s.spec);
+  s.set_config(config);
   s.data = config.make_data();
-  s.params.assign(s.layout.total, 0.0f);
+  s.params.assign(s.layout().total, 0.0f);
   if (config.init_from.empty())
-    init_parameters(s.spec, s.layout, config.seed, s.params.data());
+    init_parameters(s.spec(), s.layout(), config.seed, s.params.data());
   else
     BILMOD_TRY(load_initial_parameters(config.init_from, s, &s.params));
-  s.optimizer.reset(config.optimizer_settings(), s.layout.total);
-  s.grokfast.reset(config.grokfast_settings(), s.layout.total);
+  s.optimizer.reset(config.optimizer_settings(), s.layout().total);
+  s.grokfast.reset(config.grokfast_settings(), s.layout().total);
   s.run_id = new_run_id();
   s.run_name = config.run_name;
   *out = std::move(s);
@@ -102,7 +100,7 @@ struct StepBuffers {
 };
 
 Status save(TrainingState* state, const std::vector<TrainingObserver*>& observers) {
-  const std::string path = checkpoint_path(state->config.checkpoint_dir, state->epoch);
+  const std::string path = checkpoint_path(state->config().checkpoint_dir, state->epoch);
   // A checkpoint never holds a diverged state: the last good one stays the latest on disk.
   for (const std::vector<float>* buffer : {&state->params, &state->optimizer.exp_avg, &state->optimizer.exp_avg_sq,
                                            &state->optimizer.momentum_buffer})
@@ -122,17 +120,17 @@ Status save(TrainingState* state, const std::vector<TrainingObserver*>& observer
 std::string stop_message(int signal, const TrainingState& state) {
   return stop_signal_name(signal) + ": stopped after step " + std::to_string(state.step) +
          " (epoch " + std::to_string(state.epoch) + " + " + std::to_string(state.epoch_step) +
-         " steps); resume with --resume-from " + checkpoint_path(state.config.checkpoint_dir, state.epoch);
+         " steps); resume with --resume-from " + checkpoint_path(state.config().checkpoint_dir, state.epoch);
 }
 
 nlohmann::json evaluation_metrics(TrainingState* state, EvaluationWorkspace* ws, double epoch_loss, double lr,
                                   double grad_norm) {
   const std::vector<const Measure*> measures =
-      applicable_measures(state->spec, state->layout, Measure::When::kEveryEvaluation);
+      applicable_measures(state->spec(), state->layout(), Measure::When::kEveryEvaluation);
   EvaluationOptions base;
-  base.loss = state->config.loss_settings();
+  base.loss = state->config().loss_settings();
   const EvaluationOptions options = measure_evaluation_options(measures, base);
-  const SplitMetrics m = evaluate_splits(state->spec, state->layout, state->params.data(), state->data, ws, options);
+  const SplitMetrics m = evaluate_splits(state->spec(), state->layout(), state->params.data(), state->data, ws, options);
   nlohmann::json j = {{"epoch", state->epoch},
                       {"train/loss", m.train_loss},
                       {"train/accuracy", m.train_accuracy},
@@ -143,17 +141,17 @@ nlohmann::json evaluation_metrics(TrainingState* state, EvaluationWorkspace* ws,
   if (!std::isnan(epoch_loss)) j["train/epoch_loss"] = epoch_loss;
   if (!std::isnan(grad_norm)) j["grad_norm"] = grad_norm;
   // The measures of docs/MODELS.md "Interventions and measures" (train/measure.h).
-  log_measures(measures, {state->spec, state->layout, state->params.data(), m}, &j);
+  log_measures(measures, {state->spec(), state->layout(), state->params.data(), m}, &j);
   return j;
 }
 
 }  // namespace
 
 Status train(TrainingState* state, const std::vector<TrainingObserver*>& observers) {
-  const RunConfig& config = state->config;
-  const ModelSpec& spec = state->spec;
+  const RunConfig& config = state->config();
+  const ModelSpec& spec = state->spec();
   const OptimizerSettings optimizer = config.optimizer_settings();
-  const LrSchedule schedule = config.parsed_lr_schedule();
+  const LrSchedule schedule = config.lr_schedule;
   const int64_t n_train = static_cast<int64_t>(state->data.train_indices.size());
   const int64_t micro = config.full_batch ? n_train : std::min<int64_t>(config.batch_size, n_train);
   const int64_t accum = config.grad_accum_steps;
@@ -165,21 +163,21 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
 
   for (auto* o : observers) BILMOD_TRY(o->on_start(*state));
   if (grokfast.kind != GrokfastKind::kNone)
-    log::info("grokfast " + config.grokfast + ": filter state of " +
-                  std::to_string(grokfast_state_bytes(grokfast, state->layout.total) >> 10) + " KiB",
-              {{"grokfast_state_bytes", grokfast_state_bytes(grokfast, state->layout.total)},
+    log::info("grokfast " + grokfast_kind_name(config.grokfast) + ": filter state of " +
+                  std::to_string(grokfast_state_bytes(grokfast, state->layout().total) >> 10) + " KiB",
+              {{"grokfast_state_bytes", grokfast_state_bytes(grokfast, state->layout().total)},
                {"limit_bytes", kGrokfastMaxStateBytes}});
   StepBuffers buf;
-  buf.grads.assign(state->layout.total, 0.0f);
+  buf.grads.assign(state->layout().total, 0.0f);
   // A model may have a parameter whose rows a batch's pairs alone select (the seed model's bilinear.weight, one row
   // of H per pair): the optimiser may update such rows when next read (optim/lazy_rows.h). A gradient transform
   // (grokfast, OrthoGrad) gives every row a non-zero gradient, so those runs declare no sparse rows.
   const bool transforms_gradient = grokfast.kind != GrokfastKind::kNone || config.orthograd;
-  const Model::SparseRows model_rows = model_of(spec).sparse_rows(spec, state->layout);
+  const Model::SparseRows model_rows = model_of(spec).sparse_rows(spec, state->layout());
   const ParameterInfo* row_block = transforms_gradient ? nullptr : model_rows.parameter;
   const SparseRows sparse_rows =
       row_block ? SparseRows{row_block->offset, model_rows.rows, model_rows.row_length} : SparseRows{};
-  Optimizer opt(optimizer, state->params.data(), &state->optimizer, state->layout.total,
+  Optimizer opt(optimizer, state->params.data(), &state->optimizer, state->layout().total,
                 row_block ? &sparse_rows : nullptr);
   // Whatever the outcome, the parameters and moments are up to date when train returns.
   auto finish = [&](Status outcome) {
@@ -196,7 +194,7 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
   // change, shared by an evaluation and the next step's forward, dropped by every step and sync.
   std::shared_ptr<const PreparedParameters> prepared;
   auto prepared_now = [&] {
-    if (!prepared) prepared = network_prepare(spec, state->layout, state->params.data());
+    if (!prepared) prepared = network_prepare(spec, state->layout(), state->params.data());
     return prepared;
   };
 
@@ -205,7 +203,7 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
     eval_ws.prepared = prepared_now();
     state->metrics = evaluation_metrics(state, &eval_ws, NAN, learning_rate_at(schedule, config.learning_rate,
                                                                                config.warmup_steps, total_steps, 1,
-                                                                               config.parsed_warmup_convention()), NAN);
+                                                                               config.warmup_convention), NAN);
     for (auto* o : observers) o->on_evaluation(*state, state->metrics);
     if (Status saved = save(state, observers); !saved) return finish(saved);
   }
@@ -220,10 +218,10 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
   // Forward, loss and backward of the batch in the buffers, its gradient scaled by grad_scale and added into
   // buf.grads; returns its mean loss.
   auto forward_backward = [&](int64_t count, float grad_scale) {
-    network_forward(spec, state->layout, state->params.data(), buf.pairs.data(), count, &buf.act, prepared_now());
+    network_forward(spec, state->layout(), state->params.data(), buf.pairs.data(), count, &buf.act, prepared_now());
     compute_loss(loss_settings, buf.act.logits.data(), buf.labels.data(), count, spec.num_logits(), grad_scale,
                  buf.act.logits.data(), buf.loss.data(), nullptr);
-    network_backward(spec, state->layout, state->params.data(), buf.pairs.data(), count, &buf.act, buf.grads.data());
+    network_backward(spec, state->layout(), state->params.data(), buf.pairs.data(), count, &buf.act, buf.grads.data());
     double sum = 0;
     for (int64_t i = 0; i < count; ++i) sum += buf.loss[i];
     return sum / static_cast<double>(count);
@@ -265,14 +263,14 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
                                       "; lower --learning-rate or raise --eps. The checkpoints already written are intact"));
       }
       lr = learning_rate_at(schedule, config.learning_rate, config.warmup_steps, total_steps, state->step + 1,
-                            config.parsed_warmup_convention());
+                            config.warmup_convention);
       if (evaluate_now && s + 1 == steps_per_epoch) grad_norm = l2_norm(buf.grads.data(), buf.grads.size());
       // Between backward and the step, in the order a PyTorch loop applies them: the gradient filter after
       // backward, OrthoGrad inside the optimiser's step, before the base optimiser.
       if (grokfast.kind != GrokfastKind::kNone)
         grokfast_apply(grokfast, &state->grokfast, buf.grads.data(), buf.grads.size());
       if (config.orthograd)
-        for (const ParameterInfo& info : state->layout.parameters)
+        for (const ParameterInfo& info : state->layout().parameters)
           orthograd_tensor(state->params.data() + info.offset, buf.grads.data() + info.offset, info.size);
       opt.step(lr, buf.grads.data());
       prepared.reset();

@@ -29,15 +29,15 @@ const std::vector<double> kAmplitudes = {1.0, 0.6};
 
 TrainingState wave_model() {
   TrainingState s;
-  s.config.model = "factored";
-  s.config.mod_basis = kP;
-  s.config.hidden_dim = 4 * static_cast<int64_t>(kKeyFrequencies.size());
-  s.config.train_frac = 0.3;
-  EXPECT_TRUE(s.config.validate().is_ok());
-  s.spec = s.config.model_spec();
-  s.layout = make_parameter_layout(s.spec);
-  s.params.assign(s.layout.total, 0.0f);
-  const int64_t P = kP, H = s.spec.hidden_dim;
+  RunConfig config;
+  config.model = ModelKind::kFactored;
+  config.mod_basis = kP;
+  config.hidden_dim = 4 * static_cast<int64_t>(kKeyFrequencies.size());
+  config.train_frac = 0.3;
+  EXPECT_TRUE(config.validate().is_ok());
+  s.set_config(config);
+  s.params.assign(s.layout().total, 0.0f);
+  const int64_t P = kP, H = s.spec().hidden_dim;
   std::vector<float> left(H * 2 * P, 0.0f), right(H * 2 * P, 0.0f), output(P * H, 0.0f);  // PyTorch order
   for (size_t f = 0; f < kKeyFrequencies.size(); ++f) {
     const double w = 2 * std::numbers::pi * static_cast<double>(kKeyFrequencies[f]) / static_cast<double>(P);
@@ -58,9 +58,9 @@ TrainingState wave_model() {
       output[c * H + u + 2] = sc, output[c * H + u + 3] = sc;
     }
   }
-  from_torch_order(*s.layout.find("left.weight"), left.data(), s.params.data() + s.layout.find("left.weight")->offset);
-  from_torch_order(*s.layout.find("right.weight"), right.data(), s.params.data() + s.layout.find("right.weight")->offset);
-  from_torch_order(*s.layout.find("output.weight"), output.data(), s.params.data() + s.layout.find("output.weight")->offset);
+  from_torch_order(*s.layout().find("left.weight"), left.data(), s.params.data() + s.layout().find("left.weight")->offset);
+  from_torch_order(*s.layout().find("right.weight"), right.data(), s.params.data() + s.layout().find("right.weight")->offset);
+  from_torch_order(*s.layout().find("output.weight"), output.data(), s.params.data() + s.layout().find("output.weight")->offset);
   s.data = make_dataset(P, Operation::kAdd, 0.3, 1);
   return s;
 }
@@ -84,7 +84,7 @@ TEST(WaveModel, FindsExactlyTheKeyFrequencies) {
 
 TEST(WaveModel, EigenvectorsSitAtTheKeyFrequencies) {
   const TrainingState s = wave_model();
-  const ModelWeights w = model_weights(s.spec, s.layout, s.params);
+  const ModelWeights w = model_weights(s.spec(), s.layout(), s.params);
   const FourierBasis basis(kP);
   for (int64_t c : {int64_t{0}, int64_t{5}, kP - 1}) {
     const SymmetricSpectrum spectrum = symmetric_spectrum(class_interaction_matrix(w, c));
@@ -98,7 +98,7 @@ TEST(WaveModel, EigenvectorsSitAtTheKeyFrequencies) {
     EXPECT_NEAR(spectrum.eigenvalues[0], -spectrum.eigenvalues[1], 1e-6 * std::abs(spectrum.eigenvalues[0]));
     EXPECT_LT(std::abs(spectrum.eigenvalues[8]), 1e-9 * std::abs(spectrum.eigenvalues[0]));
   }
-  for (int64_t k = 0; k < s.spec.hidden_dim; ++k) {
+  for (int64_t k = 0; k < s.spec().hidden_dim; ++k) {
     const SymmetricSpectrum closed = unit_spectrum(w, k);  // the factored form's closed form
     const SymmetricSpectrum dense = symmetric_spectrum(unit_interaction_matrix(w, k));
     for (int i = 0; i < 2; ++i) {

@@ -35,8 +35,8 @@ std::string real_checkpoint(const std::string& model, const std::string& optimiz
   config.hidden_dim = 4;
   config.batch_size = 8;
   config.epochs = 2;
-  config.model = model;
-  config.optimizer = optimizer;
+  EXPECT_TRUE(parse_named_setting("model", model, &config).is_ok());
+  EXPECT_TRUE(parse_named_setting("optimizer", optimizer, &config).is_ok());
   config.momentum = optimizer == "sgd" ? 0.9 : 0.0;
   config.checkpoint_dir = dir.string();
   config.no_track = true;
@@ -186,6 +186,30 @@ TEST(CheckpointCorruption, DeeplyNestedConfigIsAnErrorNotACrash) {
     const std::string crafted = serialize_safetensors(file);
     const std::string error = load_error(crafted, "nesting depth " + std::to_string(depth));
     EXPECT_NE(error, "") << "a config nested " << depth << " deep loaded";
+  }
+}
+
+// A config naming a model, loss or split bilmod does not have (checksums made consistent, as a crafted file would):
+// refused where the config is read, with the message validate() gives for any invalid value.
+TEST(CheckpointCorruption, AConfigWithAnUnknownNameIsInvalid) {
+  const std::string bytes = real_checkpoint("bilinear", "adamw");
+  SafetensorsFile file;
+  ASSERT_TRUE(parse_safetensors(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "x", &file).is_ok());
+  const std::pair<const char*, const char*> cases[] = {
+      {"\"model\":\"bilinear\"",
+       "ckpt.safetensors: its config is invalid: --model 'foo' is not known: use bilinear, factored, mlp or transformer"},
+      {"\"loss_precision\":\"float32\"",
+       "ckpt.safetensors: its config is invalid: --loss-precision 'foo' is not known: use float32 or float64"}};
+  for (const auto& [setting, message] : cases) {
+    std::string config = file.metadata["config"];
+    const size_t at = config.find(setting);
+    ASSERT_NE(at, std::string::npos) << config;
+    const std::string key = std::string(setting).substr(0, std::string(setting).find(':'));
+    config.replace(at, std::strlen(setting), key + ":\"foo\"");
+    SafetensorsFile crafted = file;
+    crafted.metadata["config"] = config;
+    crafted.metadata["header_checksum"] = header_checksum(crafted);
+    EXPECT_EQ(load_error(serialize_safetensors(crafted), key + " foo"), message);
   }
 }
 

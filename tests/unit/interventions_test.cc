@@ -59,8 +59,8 @@ TEST(Grokfast, MaWaitsForAFullWindowThenAddsItsMean) {
 
 TEST(Grokfast, MaStateOverTheLimitIsRefused) {
   RunConfig c;
-  c.model = "bilinear";  // 1.29 M parameters: a window of 1000 is 5.2 GB
-  c.grokfast = "ma";
+  c.model = ModelKind::kBilinear;  // 1.29 M parameters: a window of 1000 is 5.2 GB
+  c.grokfast = GrokfastKind::kMa;
   c.grokfast_window = 1000;
   const Status s = c.validate();
   EXPECT_EQ(s.code(), ExitCode::kUsage);
@@ -68,7 +68,7 @@ TEST(Grokfast, MaStateOverTheLimitIsRefused) {
   c.grokfast_window = 100;
   EXPECT_TRUE(c.validate()) << c.validate().message();
   EXPECT_EQ(c.grokfast_settings().lamb, 5.0);  // grokfast.py's default for MA
-  c.grokfast = "ema";
+  c.grokfast = GrokfastKind::kEma;
   EXPECT_EQ(c.grokfast_settings().lamb, 2.0);
 }
 

@@ -21,8 +21,8 @@ struct QuadModel {
 
 QuadModel quad_model(int64_t P, int64_t H, uint64_t seed) {
   RunConfig config;
-  config.model = "mlp";
-  config.activation = "quad";
+  config.model = ModelKind::kMlp;
+  config.activation = Activation::kQuad;
   config.mod_basis = P;
   config.hidden_dim = H;
   EXPECT_TRUE(config.validate().is_ok());

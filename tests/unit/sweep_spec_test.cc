@@ -74,7 +74,7 @@ TEST(SweepSpec, ExpansionIsRowMajorWithTheLastAxisFastest) {
   EXPECT_EQ(runs[3].config.seed, 1u);
   // Fixed settings reach every run; the sweep's own settings are per run.
   for (const SweepRun& r : runs) {
-    EXPECT_EQ(r.config.model, "factored");
+    EXPECT_EQ(r.config.model, ModelKind::kFactored);
     EXPECT_EQ(r.config.mod_basis, 11);
     EXPECT_EQ(r.config.threads, 1);
     EXPECT_EQ(r.config.group, "demo");

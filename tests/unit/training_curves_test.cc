@@ -45,11 +45,13 @@ TEST(TrainingCurves, ReadFromTheFolderTrainingWroteTo) {
     set_env("XDG_CACHE_HOME", c.xdg_cache_home);
     // What training does: the store in the resolved folder, one epoch row.
     TrainingState state;
-    state.config.project = "curves";
+    RunConfig config;
+    config.project = "curves";
+    state.set_config(config);
     state.run_id = std::string(32, 'c');
-    const std::string dir = resolve_tracking_dir(state.config.tracking_dir);
+    const std::string dir = resolve_tracking_dir(state.config().tracking_dir);
     std::unique_ptr<TrackioStore> store;
-    ASSERT_TRUE(TrackioStore::open_for_writing(dir, state.config.project, &store));
+    ASSERT_TRUE(TrackioStore::open_for_writing(dir, state.config().project, &store));
     RunStart start;
     start.run_id = state.run_id;
     start.config = {{"model", "factored"}};

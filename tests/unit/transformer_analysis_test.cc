@@ -127,7 +127,7 @@ TEST(Preset, Nanda2023ResolvesThePapersRecipeAndExplicitFlagsWin) {
   c.epochs = 7;      // not given: the preset's value replaces it
   ASSERT_TRUE(apply_preset("nanda2023", {"mod_basis"}, &c).is_ok());
   EXPECT_EQ(c.preset, "nanda2023");
-  EXPECT_EQ(c.model, "transformer");
+  EXPECT_EQ(c.model, ModelKind::kTransformer);
   EXPECT_EQ(c.mod_basis, 59);
   EXPECT_EQ(c.epochs, 25000);
   EXPECT_DOUBLE_EQ(c.train_frac, 0.3);
@@ -145,7 +145,7 @@ TEST(Preset, Nanda2023ResolvesThePapersRecipeAndExplicitFlagsWin) {
 
 TEST(Preset, SeedIsTheDefaultsAndAnUnknownOneIsAUsageError) {
   RunConfig c;
-  c.model = "factored";  // not given: the seed preset puts the default back
+  c.model = ModelKind::kFactored;  // not given: the seed preset puts the default back
   ASSERT_TRUE(apply_preset("seed", {}, &c).is_ok());
   RunConfig defaults;
   defaults.preset = "seed";
