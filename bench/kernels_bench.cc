@@ -221,7 +221,7 @@ void BM_Measures(benchmark::State& state) {
   EvaluationOptions collapse;
   collapse.softmax_collapse = true;
   const SplitMetrics metrics;
-  const MeasureInput input{spec, layout, params.data(), metrics};
+  const MeasureInput input{spec, layout, params.data(), metrics, ws};
   for (auto _ : state) {
     if (state.range(1) == 0) benchmark::DoNotOptimize(mean_input_fourier_ipr(spec, layout, params.data()));
     if (state.range(1) == 1) benchmark::DoNotOptimize(evaluate_splits(spec, layout, params.data(), data, &ws, collapse));

@@ -35,13 +35,19 @@ def read(p):
 a,b,name=sys.argv[1:]
 fa=sorted(f for f in os.listdir(a) if f.endswith('.safetensors')); fb=sorted(f for f in os.listdir(b) if f.endswith('.safetensors'))
 bad=[]
+added=set()
 if fa!=fb: bad.append(f'files differ {fa} {fb}')
 for f in fa:
     if f not in fb: continue
     x,mx=read(os.path.join(a,f)); y,my=read(os.path.join(b,f))
     if x!=y: bad.append(f'{f}: tensors differ ' + str([k for k in set(x)|set(y) if x.get(k)!=y.get(k)]))
-    for k in ('metrics','step','epoch'):
+    for k in ('step','epoch'):
         if mx.get(k)!=my.get(k): bad.append(f'{f}: {k} differs')
-print(name, len(fa), 'checkpoints', 'IDENTICAL' if not bad else 'DIFFER: '+'; '.join(bad[:5]))
+    # Metrics both builds log must agree; a measure only the new one logs is listed, not a difference.
+    ma=json.loads(mx.get('metrics','{}')); mb=json.loads(my.get('metrics','{}'))
+    if any(ma[k]!=mb[k] for k in ma if k in mb) or set(ma)-set(mb): bad.append(f'{f}: metrics differ')
+    added.update(set(mb)-set(ma))
+print(name, len(fa), 'checkpoints', 'IDENTICAL' if not bad else 'DIFFER: '+'; '.join(bad[:5]),
+      ('(new metrics: ' + ', '.join(sorted(added)) + ')') if added else '')
 PY
 done

@@ -111,24 +111,24 @@ struct FigureOutput {
 
 // Each builder names what it reads as the one function this was (the same names as checkpoint_figures' own).
 #define BILMOD_FIGURE_CONTEXT                                                              \
-  [[maybe_unused]] const AnalysisInput& input = c.input;                                   \
-  [[maybe_unused]] const CheckpointFigureOptions& options = c.options;                     \
+  [[maybe_unused]] const AnalysisInput& input = ctx.input;                                   \
+  [[maybe_unused]] const CheckpointFigureOptions& options = ctx.options;                     \
   [[maybe_unused]] const TrainingState& state = input.state;                               \
   [[maybe_unused]] const ModelSpec& spec = state.spec();                                     \
   [[maybe_unused]] const int64_t P = spec.mod_basis, H = spec.hidden_dim;                  \
-  [[maybe_unused]] const ModelWeights& w = c.w;                                            \
-  [[maybe_unused]] const FourierBasis& basis = c.basis;                                    \
+  [[maybe_unused]] const ModelWeights& w = ctx.w;                                            \
+  [[maybe_unused]] const FourierBasis& basis = ctx.basis;                                    \
   [[maybe_unused]] const InteractionForm* form = w.form;                                   \
   [[maybe_unused]] const bool blocks = form && form->over_blocks();                        \
-  [[maybe_unused]] const std::string& where = c.where;                                     \
-  [[maybe_unused]] const std::vector<int64_t>& classes = c.classes;                        \
+  [[maybe_unused]] const std::string& where = ctx.where;                                     \
+  [[maybe_unused]] const std::vector<int64_t>& classes = ctx.classes;                        \
   [[maybe_unused]] std::vector<Figure>& figures = *out.figures;                            \
   [[maybe_unused]] std::vector<std::string>* notes = out.notes;                            \
   [[maybe_unused]] std::vector<std::string>* summary = out.summary;
 
 // 1-4. The seed's figures of the interaction matrices (grid, spectra, eigenvectors, per class), where the model
 // has them.
-void interaction_figures(const FigureContext& c, FigureOutput out) {
+void interaction_figures(const FigureContext& ctx, FigureOutput out) {
   BILMOD_FIGURE_CONTEXT
   if (form) {
     const std::string unit_symbol = blocks ? "Q" : "W";
@@ -259,7 +259,7 @@ void interaction_figures(const FigureContext& c, FigureOutput out) {
 }
 
 // 5. The logits' Fourier spectrum.
-void logit_fourier_figure(const FigureContext& c, FigureOutput out) {
+void logit_fourier_figure(const FigureContext& ctx, FigureOutput out) {
   BILMOD_FIGURE_CONTEXT
   const Operation op = state.data.operation;
   if (fourier_measures_apply(op)) {
@@ -325,7 +325,7 @@ void logit_fourier_figure(const FigureContext& c, FigureOutput out) {
 }
 
 // 6. The input weights' Fourier spectrum.
-void input_weight_figure(const FigureContext& c, FigureOutput out) {
+void input_weight_figure(const FigureContext& ctx, FigureOutput out) {
   BILMOD_FIGURE_CONTEXT
   {
     const std::vector<double> norms = input_frequency_norms(w);
@@ -358,7 +358,7 @@ void input_weight_figure(const FigureContext& c, FigureOutput out) {
 }
 
 // 7. Training curves from the tracking store.
-void training_curve_figure(const FigureContext& c, FigureOutput out) {
+void training_curve_figure(const FigureContext& ctx, FigureOutput out) {
   BILMOD_FIGURE_CONTEXT
   TrainingCurves curves;
   if (input.format != "safetensors") {

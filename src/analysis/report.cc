@@ -76,7 +76,7 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
   for (const Measure* m : applicable_measures(spec, state.layout(), Measure::When::kOnDemand)) measures.push_back(m);
   r.metrics = evaluate_splits(spec, state.layout(), state.params.data(), state.data, &ws,
                               measure_evaluation_options(measures, EvaluationOptions{}));
-  log_measures(measures, {spec, state.layout(), state.params.data(), r.metrics}, &r.measures);
+  log_measures(measures, {spec, state.layout(), state.params.data(), r.metrics, ws}, &r.measures);
 
   if (model.has_attention()) {
     r.is_transformer = true;

@@ -79,6 +79,9 @@ class Model {
   // The input weights whose columns are the one-hot embeddings of a and b (mean Fourier IPR of the inputs); none for
   // a model without such a matrix.
   virtual std::vector<const ParameterInfo*> input_embeddings(const ParameterLayout&) const { return {}; }
+  // The token embedding W_E, (d_model, vocabulary) in PyTorch's order, whose columns the first P of which embed the
+  // numbers (circularity, the token PCA); none for a model without tokens.
+  virtual const ParameterInfo* token_embedding(const ParameterLayout&) const { return nullptr; }
   // The module's constant buffers, which its state dict (and so a checkpoint) holds beside the parameters.
   virtual std::vector<ModelBuffer> buffers(const ModelSpec&) const { return {}; }
   // Memory per example of a batch's activations and logits, in bytes (train/memory_estimate.h).

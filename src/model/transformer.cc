@@ -632,6 +632,7 @@ class Transformer final : public Model {
   }
 
   bool has_attention() const override { return true; }
+  const ParameterInfo* token_embedding(const ParameterLayout& layout) const override { return layout.find("embed.W_E"); }
   std::string input_weights(const ModelSpec&) const override { return "W_E's token columns, over every residual direction"; }
   std::string analysis_note(const ModelSpec&) const override {
     return "transformer: input weights are W_E's token columns; no interaction matrices over (a, b) (the attention and "

@@ -38,6 +38,10 @@ SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layou
     ws->correct.resize(static_cast<size_t>(n));
     ws->collapsed.resize(static_cast<size_t>(n));
   }
+  if (options.label_logits) {
+    ws->correct_logit.resize(static_cast<size_t>(n));
+    ws->incorrect_logit.resize(static_cast<size_t>(n));
+  }
   // Threads take whole chunks, each with its own activations, in one parallel region (the kernels inside run on
   // their thread alone: OpenMP does not nest); every pair's numbers are the same whichever thread computes them.
   // e.g. the transformer's tables, once, for every thread
@@ -64,6 +68,16 @@ SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layou
     if (options.softmax_collapse)
       for (int64_t i = 0; i < count && begin + i < n_train; ++i)
         ws->collapsed[begin + i] = softmax_collapsed(act.logits.data() + i * V, V);
+    if (options.label_logits)
+      for (int64_t i = 0; i < count; ++i) {
+        const float* row = act.logits.data() + i * V;
+        const int32_t label = ws->labels[begin + i];
+        float other = -INFINITY;
+        for (int64_t c = 0; c < V; ++c)
+          if (c != label && row[c] > other) other = row[c];
+        ws->correct_logit[begin + i] = row[label];
+        ws->incorrect_logit[begin + i] = other;
+      }
   }
   SplitMetrics m;
   double loss = 0;

@@ -20,6 +20,7 @@ struct SplitMetrics {
 struct EvaluationOptions {
   LossSettings loss;              // the loss reported (the run's training loss)
   bool softmax_collapse = false;  // also measure SplitMetrics::softmax_collapse
+  bool label_logits = false;      // also keep each pair's correct and highest incorrect logit (the workspace's)
 };
 
 // Reusable buffers for evaluation, so an evaluation allocates nothing after the first.
@@ -30,6 +31,8 @@ struct EvaluationWorkspace {
   std::vector<double> loss;     // (n,) per-pair loss
   std::vector<uint8_t> correct; // (n,)
   std::vector<uint8_t> collapsed; // (n,) softmax collapse, when measured
+  std::vector<float> correct_logit;    // (n,) the label's logit, when asked (EvaluationOptions::label_logits)
+  std::vector<float> incorrect_logit;  // (n,) the highest logit of any other output, when asked
   // The model's prepare() of the parameters about to be evaluated, set by a caller that holds it (the trainer, which
   // reuses it for the next step's forward); null: the evaluation prepares its own.
   std::shared_ptr<const PreparedParameters> prepared;

@@ -19,6 +19,7 @@ struct MeasureInput {
   const ParameterLayout& layout;
   const float* params;
   const SplitMetrics& metrics;
+  const EvaluationWorkspace& evaluation;  // its pairs (train then validation), labels and what was asked per pair
 };
 
 class Measure {

@@ -141,7 +141,7 @@ nlohmann::json evaluation_metrics(TrainingState* state, EvaluationWorkspace* ws,
   if (!std::isnan(epoch_loss)) j["train/epoch_loss"] = epoch_loss;
   if (!std::isnan(grad_norm)) j["grad_norm"] = grad_norm;
   // The measures of docs/MODELS.md "Interventions and measures" (train/measure.h).
-  log_measures(measures, {state->spec(), state->layout(), state->params.data(), m}, &j);
+  log_measures(measures, {state->spec(), state->layout(), state->params.data(), m, *ws}, &j);
   return j;
 }
 

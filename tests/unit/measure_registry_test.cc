@@ -30,7 +30,8 @@ ModelSpec small_spec(ModelKind kind) {
 TEST(MeasureRegistry, NamesAreUnique) {
   std::set<std::string> names;
   for (const Measure* m : registered_measures()) EXPECT_TRUE(names.insert(m->name()).second) << m->name();
-  EXPECT_EQ(names, (std::set<std::string>{"softmax_collapse", "weight_norm/", "fourier_ipr"}));
+  EXPECT_EQ(names, (std::set<std::string>{"softmax_collapse", "weight_norm/", "fourier_ipr", "distance_irrelevance",
+                                          "circularity"}));
 }
 
 TEST(MeasureRegistry, EachModelLogsTheMeasuresThatApplyToIt) {
@@ -46,9 +47,9 @@ TEST(MeasureRegistry, EachModelLogsTheMeasuresThatApplyToIt) {
     EvaluationWorkspace ws;
     const SplitMetrics metrics = evaluate_splits(spec, layout, params.data(), data, &ws, options);
     nlohmann::json row = nlohmann::json::object();
-    log_measures(measures, {spec, layout, params.data(), metrics}, &row);
+    log_measures(measures, {spec, layout, params.data(), metrics, ws}, &row);
 
-    std::set<std::string> want = {"softmax_collapse"};
+    std::set<std::string> want = {"softmax_collapse", "distance_irrelevance", "distance_irrelevance_incorrect"};
     for (const ParameterInfo& info : layout.parameters) want.insert("weight_norm/" + info.name);
     const bool embeddings = !model->input_embeddings(layout).empty();  // factored and mlp
     if (embeddings) want.insert("fourier_ipr");
@@ -67,6 +68,41 @@ TEST(MeasureRegistry, EachModelLogsTheMeasuresThatApplyToIt) {
       EXPECT_EQ(row["fourier_ipr"].get<double>(), mean_input_fourier_ipr(spec, layout, params.data())) << model->name();
     }
   }
+}
+
+// Distance irrelevance on tables whose answer is known: a correct logit that depends on a + b alone varies along
+// every column as much as overall (DI = 1, a clock's); one that depends on a - b alone is constant down each column
+// (DI = 0, a pizza's).
+TEST(MeasureRegistry, DistanceIrrelevanceOfHandMadeLogits) {
+  const int64_t P = 11;
+  ModelSpec spec = small_spec(ModelKind::kFactored);
+  spec.mod_basis = P;
+  const ParameterLayout layout = make_parameter_layout(spec);
+  const Measure* di = nullptr;
+  for (const Measure* m : registered_measures())
+    if (std::string(m->name()) == "distance_irrelevance") di = m;
+  ASSERT_NE(di, nullptr);
+  for (const bool by_sum : {true, false}) {
+    EvaluationWorkspace ws;
+    for (int64_t i = P * P - 1; i >= 0; --i) ws.pairs.push_back(i);  // any order: cells are found by pair index
+    for (const int64_t pair : ws.pairs) {
+      const int64_t a = pair / P, b = pair % P, s = (a + b) % P, d = ((a - b) % P + P) % P;
+      ws.correct_logit.push_back(static_cast<float>(by_sum ? std::cos(2 * M_PI * 3 * s / P) : std::abs(std::cos(M_PI * 2 * d / P))));
+      ws.incorrect_logit.push_back(static_cast<float>(by_sum ? d : s));  // the other way round
+    }
+    const SplitMetrics metrics;
+    nlohmann::json row = nlohmann::json::object();
+    di->log({spec, layout, nullptr, metrics, ws}, &row);
+    EXPECT_NEAR(row["distance_irrelevance"].get<double>(), by_sum ? 1.0 : 0.0, 1e-7) << by_sum;
+    EXPECT_NEAR(row["distance_irrelevance_incorrect"].get<double>(), by_sum ? 0.0 : 1.0, 1e-7) << by_sum;
+  }
+  // Fewer than P^2 pairs (division's): nothing is logged.
+  EvaluationWorkspace partial;
+  partial.pairs = {0, 1, 2};
+  partial.correct_logit = partial.incorrect_logit = {1, 2, 3};
+  nlohmann::json row = nlohmann::json::object();
+  di->log({spec, layout, nullptr, SplitMetrics{}, partial}, &row);
+  EXPECT_TRUE(row.empty());
 }
 
 }  // namespace
