@@ -56,8 +56,9 @@ void output_backward_into_hidden(const ModelSpec& spec, const ParameterViews& w,
   const int64_t H = spec.hidden_dim;
   if (w.output_weight) {
     if (relu) find_idle_units(act->pre_a.data(), n, H, act->idle.data());
+    if (!act->faded_units) act->faded_units = make_faded_units_watch();
     output_backward(act->dhidden.data(), g.output_weight, g.output_bias, act->logits.data(), act->hidden.data(),
-                    w.output_weight, n, H, spec.mod_basis, relu ? act->idle.data() : nullptr);
+                    w.output_weight, n, H, spec.mod_basis, relu ? act->idle.data() : nullptr, act->faded_units.get());
   } else {  // no output layer: dL/dh is dL/dlogits
     std::copy(act->logits.begin(), act->logits.begin() + n * H, act->dhidden.begin());
   }

@@ -12,6 +12,7 @@
 namespace bilmod {
 
 struct PreparedParameters;  // model/model.h
+class SubnormalWatch;       // util/subnormal_watch.h
 
 // Activations of one batch, allocated once for the largest batch and reused every step.
 struct BatchActivations {
@@ -24,6 +25,8 @@ struct BatchActivations {
   std::vector<uint8_t> idle;   // (H,) ReLU models: 1 where the unit fired for no example of the batch (z <= 0)
   std::shared_ptr<struct TransformerActivations> transformer;  // --model transformer's own (model/transformer.h)
   std::shared_ptr<const PreparedParameters> prepared;   // the forward's parameter state (model/model.h prepare)
+  std::shared_ptr<SubnormalWatch> faded_units;         // the backward's subnormal switch, this workspace's own
+                                                       // (model/output_layer.h make_faded_units_watch)
   void reserve(const ModelSpec& spec, int64_t n);
 };
 

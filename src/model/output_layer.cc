@@ -296,18 +296,26 @@ double time_faded_dhidden(bool detour) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Whether the backward forms the dL/dh of faded units on the integer grid (subnormal_grid.h; util/subnormal_watch.h):
-// where it pays on this processor (measured), watching costs a scan of the weights per call.
-SubnormalWatch grid_watch(kMxcsrDenormalOperand, time_faded_dhidden);
 }  // namespace
 #endif
 
+// Whether the backward forms the dL/dh of faded units on the integer grid (subnormal_grid.h; util/subnormal_watch.h):
+// where it pays on this processor (measured), watching costs a scan of the weights per call.
+std::shared_ptr<SubnormalWatch> make_faded_units_watch() {
+#if defined(__AVX512F__)
+  return std::make_shared<SubnormalWatch>(kMxcsrDenormalOperand, time_faded_dhidden);
+#else
+  return nullptr;
+#endif
+}
+
 void output_backward(float* dhidden, float* dweight_t, float* dbias, const float* dlogits, const float* hidden,
-                     const float* weight_t, int64_t n, int64_t hidden_dim, int64_t mod_basis, const uint8_t* unread) {
+                     const float* weight_t, int64_t n, int64_t hidden_dim, int64_t mod_basis, const uint8_t* unread,
+                     SubnormalWatch* grid_watch) {
   const int64_t H = hidden_dim, P = mod_basis;
   const bool parallel = n * H * P > kParallelWorkThreshold;
 #if defined(__AVX512F__)
-  const bool watch = grid_watch.watching();
+  const bool watch = grid_watch != nullptr && grid_watch->watching();
 #endif
   bool met = false;  // watching: some example was formed on the grid; not watching: the core met a subnormal operand
 #pragma omp parallel if (parallel) reduction(|| : met)
@@ -351,7 +359,7 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
       split_faded_units(weight_by_class.data(), P, H, &faded);
       met = !faded.units.empty();
     } else {
-      grid_watch.clear_flags();
+      if (grid_watch) grid_watch->clear_flags();
     }
 #pragma omp for schedule(static) nowait
     for (int64_t blk = 0; blk < example_blocks; ++blk) {
@@ -359,7 +367,7 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
       forward_block(rows, dhidden, dlogits, weight_by_class.data(), nullptr, P, H, e0);
       if (watch && !faded.units.empty()) faded_units_dhidden(rows, dhidden, dlogits, faded, P, H, e0);
     }
-    if (!watch) met = grid_watch.flags_raised();
+    if (!watch && grid_watch) met = grid_watch->flags_raised();
 #else
     // dweight_t row k accumulates over examples in order e = 0..n-1; rows are split across threads.
 #pragma omp for schedule(static) nowait
@@ -380,7 +388,7 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
       for (int64_t e = 0; e < n; ++e) add_into(dbias, dlogits + e * P, P);
   }
 #if defined(__AVX512F__)
-  grid_watch.update(watch, met);
+  if (grid_watch) grid_watch->update(watch, met);
 #else
   (void)met;
 #endif

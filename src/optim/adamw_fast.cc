@@ -207,26 +207,33 @@ double time_subnormal_adamw(bool detour) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Whether the dense step watches for vectors with subnormal state (adamw_update16's kWatch; util/subnormal_watch.h).
-// Late in a run the m and v of parameters that no longer matter are subnormal; where the double step pays on this
-// processor (measured), watching costs a few instructions per vector.
-SubnormalWatch adamw_watch(kMxcsrDenormalOperand | kMxcsrUnderflow, time_subnormal_adamw);
 #endif
 
 }  // namespace
 
+// Whether the dense step watches for vectors with subnormal state (adamw_update16's kWatch; util/subnormal_watch.h).
+// Late in a run the m and v of parameters that no longer matter are subnormal; where the double step pays on this
+// processor (measured), watching costs a few instructions per vector.
+std::shared_ptr<SubnormalWatch> make_adamw_watch() {
+#if defined(BILMOD_ADAMW_LANES)
+  return std::make_shared<SubnormalWatch>(kMxcsrDenormalOperand | kMxcsrUnderflow, time_subnormal_adamw);
+#else
+  return nullptr;
+#endif
+}
+
 // The dense step over [0, count): chunks of 4096 elements (16 KiB per array), split across threads; each element's
 // arithmetic is adamw_row's whatever the thread count.
 void adamw_fast_range(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
-                      float* __restrict m, float* __restrict v, int64_t count) {
+                      float* __restrict m, float* __restrict v, int64_t count, SubnormalWatch* adamw_watch) {
   constexpr int64_t kChunk = 4096;
   const int64_t chunks = (count + kChunk - 1) / kChunk;
 #if defined(BILMOD_ADAMW_LANES)
-  const bool watch = adamw_watch.watching();
+  const bool watch = adamw_watch != nullptr && adamw_watch->watching();
   bool met = false;  // watching: some vector took the step in double; not watching: the core saw a subnormal
 #pragma omp parallel if (count > kElementwiseParallelThreshold) reduction(|| : met)
   {
-    if (!watch) adamw_watch.clear_flags();
+    if (!watch && adamw_watch) adamw_watch->clear_flags();
 #pragma omp for schedule(static) nowait
     for (int64_t i = 0; i < chunks; ++i) {
       const int64_t at = i * kChunk, width = std::min(kChunk, count - at);
@@ -235,9 +242,9 @@ void adamw_fast_range(const AdamWConstants& c, const AdamWStepScalars& s, float*
       else
         adamw_row<false>(c, s, p + at, g + at, m + at, v + at, width);
     }
-    if (!watch) met = adamw_watch.flags_raised();
+    if (!watch && adamw_watch) met = adamw_watch->flags_raised();
   }
-  adamw_watch.update(watch, met);
+  if (adamw_watch) adamw_watch->update(watch, met);
 #else
 #pragma omp parallel for schedule(static) if (count > kElementwiseParallelThreshold)
   for (int64_t i = 0; i < chunks; ++i) {

@@ -76,15 +76,15 @@ void lazy_prepare_rows(const AdamWConstants& c, float* params, float* m, float* 
 }
 
 void lazy_step(const AdamWConstants& c, const AdamWStepScalars& s, int64_t t, float* params, const float* grads,
-               float* m, float* v, size_t n, LazyRows* lazy) {
+               float* m, float* v, size_t n, LazyRows* lazy, SubnormalWatch* watch) {
   if (lazy->scalars.size() >= kMaxPendingSteps) lazy_sync(c, params, m, v, t - 1, lazy);
   lazy->scalars.push_back(s);
   const SparseRows& b = lazy->block;
   // Dense parameters: everything before and after the block.
   const size_t block_end = b.offset + static_cast<size_t>(b.rows * b.width);
-  adamw_fast_range(c, s, params, grads, m, v, static_cast<int64_t>(b.offset));
+  adamw_fast_range(c, s, params, grads, m, v, static_cast<int64_t>(b.offset), watch);
   adamw_fast_range(c, s, params + block_end, grads + block_end, m + block_end, v + block_end,
-                   static_cast<int64_t>(n - block_end));
+                   static_cast<int64_t>(n - block_end), watch);
   // Touched rows, each once: catch up on any steps missed, then this step with its gradient.
   std::vector<int64_t>& rows = lazy->written;
   std::vector<int64_t>& from_step = lazy->scratch;

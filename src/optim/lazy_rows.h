@@ -11,6 +11,10 @@
 #include "optim/adamw_scalars.h"
 
 namespace bilmod {
+class SubnormalWatch;  // util/subnormal_watch.h
+}  // namespace bilmod
+
+namespace bilmod {
 
 struct LazyRows {
   SparseRows block;
@@ -30,7 +34,7 @@ void lazy_prepare_rows(const AdamWConstants& c, float* params, float* m, float* 
                        const int64_t* rows, int64_t count);
 // Step t: the dense step outside the block, the touched rows (caught up first) with their gradients.
 void lazy_step(const AdamWConstants& c, const AdamWStepScalars& s, int64_t t, float* params, const float* grads,
-               float* m, float* v, size_t n, LazyRows* lazy);
+               float* m, float* v, size_t n, LazyRows* lazy, SubnormalWatch* watch = nullptr);
 // Brings every row up to `step`.
 void lazy_sync(const AdamWConstants& c, float* params, float* m, float* v, int64_t step, LazyRows* lazy);
 

@@ -39,7 +39,7 @@ void set_default_optimizer_path(OptimizerPath path) {
 
 Optimizer::Optimizer(const OptimizerSettings& settings, float* params, OptimizerState* state, size_t n,
                      const SparseRows* sparse, OptimizerPath path)
-    : settings_(settings), params_(params), state_(state), n_(n), path_(path) {
+    : settings_(settings), params_(params), state_(state), n_(n), path_(path), watch_(make_adamw_watch()) {
   // Only AdamW's fast path has lazy rows: SGD's step is one pass, and the reference updates every row every step.
   if (sparse && sparse->rows > 0 && sparse->width > 0 && settings.kind == OptimizerKind::kAdamW &&
       path == OptimizerPath::kFast)
@@ -75,10 +75,11 @@ void Optimizer::step(double lr, const float* grads) {
   if (path_ == OptimizerPath::kReference)
     adamw_torch_step(settings_, lr, t, params_, grads, m, v, n_);
   else if (lazy_)
-    lazy_step(adamw_constants(settings_), adamw_scalars(settings_, lr, t), t, params_, grads, m, v, n_, lazy_.get());
+    lazy_step(adamw_constants(settings_), adamw_scalars(settings_, lr, t), t, params_, grads, m, v, n_, lazy_.get(),
+              watch_.get());
   else
     adamw_fast_range(adamw_constants(settings_), adamw_scalars(settings_, lr, t), params_, grads, m, v,
-                     static_cast<int64_t>(n_));
+                     static_cast<int64_t>(n_), watch_.get());
 }
 
 void Optimizer::sync() {

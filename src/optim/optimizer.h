@@ -48,6 +48,7 @@ struct SparseRows {
 };
 
 struct LazyRows;
+class SubnormalWatch;
 
 class Optimizer {
  public:
@@ -79,6 +80,8 @@ class Optimizer {
   size_t n_;
   OptimizerPath path_;
   std::unique_ptr<LazyRows> lazy_;  // null unless lazy()
+  // The dense step's subnormal switch (optim/adamw_fast.h): this optimiser's, so this run's, measured at its first step.
+  std::shared_ptr<SubnormalWatch> watch_;
 };
 
 }  // namespace bilmod

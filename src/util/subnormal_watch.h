@@ -7,8 +7,10 @@
 //
 // Watching: calls that do not watch ask the core afterwards whether they met a subnormal (MXCSR's sticky flags); the
 // next call watches if so, and a watching call that finds nothing to detour stops. Both paths give the same bits, so
-// the switch (one per use, shared by the process, relaxed) decides speed only. Used by AdamW's dense step
-// (adamw_fast.cc) and the backward's faded units (output_layer.cc).
+// the switch (relaxed) decides speed only. Each switch belongs to its user's state and is passed down to the kernel:
+// AdamW's dense step has its Optimizer's (optim/adamw_fast.h make_adamw_watch: one per run), the backward's faded
+// units the activations' of the batch (model/output_layer.h make_faded_units_watch); a kernel given none takes the
+// plain path.
 #pragma once
 #include <atomic>
 #include <mutex>

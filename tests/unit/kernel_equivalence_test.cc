@@ -234,6 +234,8 @@ TEST_P(FadedUnits, OutputBackwardMatchesPlainLoops) {
     for (int64_t c = 0; c < P; ++c) w[k * P + c] *= k % 2 ? 2e-33f : 3e-38f;
   for (int64_t e = 0; e < n; e += 2)  // confident examples: small gradients, whose sums stay on the grid
     for (int64_t c = 0; c < P; ++c) dlogits[e * P + c] *= e % 4 ? 1e-7f : 1e-12f;
+  // The switch a run's activations hold (model/output_layer.h): its calls watch, or not, as the policy says.
+  const std::shared_ptr<SubnormalWatch> watch = make_faded_units_watch();
   for (int threads : {1, 2, 3}) {
     set_threads(threads);
     for (int call = 0; call < 3; ++call) {
@@ -241,7 +243,8 @@ TEST_P(FadedUnits, OutputBackwardMatchesPlainLoops) {
       std::vector<float> db_want(P, 0.0f), db_got(P, 0.0f);
       plain_output_backward(dh_want.data(), dw_want.data(), db_want.data(), dlogits.data(), hidden.data(), w.data(), n,
                             H, P);
-      output_backward(dh_got.data(), dw_got.data(), db_got.data(), dlogits.data(), hidden.data(), w.data(), n, H, P);
+      output_backward(dh_got.data(), dw_got.data(), db_got.data(), dlogits.data(), hidden.data(), w.data(), n, H, P,
+                      nullptr, watch.get());
       expect_bitwise(dh_want, dh_got, "dhidden");
       expect_bitwise(dw_want, dw_got, "dweight");
       expect_bitwise(db_want, db_got, "dbias");
