@@ -422,6 +422,12 @@ Status read_adamw_state(const PickleValue& root, const std::vector<std::string>&
   return Status::ok();
 }
 
+// The epoch the file records, when it is a non-negative integer (the state's is kept otherwise).
+void read_epoch(const PickleValue& root, TrainingState* state) {
+  if (const PickleValue* epoch = root.get("epoch"); epoch && epoch->kind == PickleValue::Kind::kInt && epoch->integer >= 0)
+    state->epoch = epoch->integer;
+}
+
 const PickleValue* find_split_tensor(const PickleValue* root, const char* name) {
   if (const PickleValue* v = root->get(name); v && v->kind == PickleValue::Kind::kTensor) return v;
   if (const PickleValue* data = root->get("data"))
@@ -549,8 +555,7 @@ Status read_transformer(const std::string& path, const PickleValue* root,
       dst[i] = static_cast<float>(x);
     }
   }
-  if (const PickleValue* epoch = root->get("epoch"); epoch && epoch->kind == PickleValue::Kind::kInt && epoch->integer >= 0)
-    state.epoch = epoch->integer;
+  read_epoch(*root, &state);
   // The paper's init.pth: train_data and test_data, lists of (a, b, P).
   const PickleValue* train = root->get("train_data");
   const PickleValue* test = root->get("test_data");
@@ -585,17 +590,20 @@ Status read_transformer(const std::string& path, const PickleValue* root,
   return Status::ok();
 }
 
-}  // namespace
+// ---- the stages of load_torch_checkpoint, in the order it calls them ------------------------------------------------
 
-bool is_zip_file(const std::string& path) {
-  char magic[4] = {0, 0, 0, 0};
-  std::ifstream in(path, std::ios::binary);
-  return in.read(magic, 4) && std::memcmp(magic, "PK\x03\x04", 4) == 0;
-}
-
-Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool with_optimizer) {
-  int error_code = 0;
+// The zip torch.save wrote: its entries' common {name}/ prefix and the bytes of its pickle.
+struct OpenedArchive {
   ZipArchive archive;
+  std::string prefix;
+  std::vector<uint8_t> pickle;
+};
+
+// Opens the file as a zip, finds its one {name}/data.pkl and reads it (at most kMaxPickleBytes). A file that says it
+// was written big-endian is refused here: every storage is read as little-endian bytes.
+Status open_archive(const std::string& path, OpenedArchive* opened) {
+  ZipArchive& archive = opened->archive;
+  int error_code = 0;
   archive.zip = zip_open(path.c_str(), ZIP_RDONLY, &error_code);
   if (!archive.zip) {
     zip_error_t error;
@@ -605,7 +613,7 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
     return Status::runtime(path + ": not a readable torch.save zip archive (" + why + ")");
   }
   // torch.save names every entry {archive_name}/...; the pickle is {archive_name}/data.pkl.
-  std::string prefix;
+  std::string& prefix = opened->prefix;
   int found = 0;
   const zip_int64_t entries = zip_get_num_entries(archive.zip, 0);
   for (zip_int64_t i = 0; i < entries; ++i) {
@@ -618,17 +626,23 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
   if (found != 1)
     return Status::runtime(path + ": " + (found ? "holds several data.pkl entries" : "holds no {name}/data.pkl entry") +
                            " (not a file torch.save wrote)");
-  std::vector<uint8_t> pickle_bytes;
-  BILMOD_TRY(read_entry(archive.zip, prefix + "data.pkl", path, &pickle_bytes, kMaxPickleBytes));
+  BILMOD_TRY(read_entry(archive.zip, prefix + "data.pkl", path, &opened->pickle, kMaxPickleBytes));
   {
     std::vector<uint8_t> order;
     if (read_entry(archive.zip, prefix + "byteorder", path, &order, 64).is_ok() &&
         std::string(order.begin(), order.end()) != "little")
       return Status::runtime(path + ": was written on a big-endian machine, which bilmod does not read");
   }
-  PickleDocument doc;
-  BILMOD_TRY(parse_pickle(pickle_bytes.data(), pickle_bytes.size(), path, &doc));
-  const PickleValue* root = doc.root;
+  return Status::ok();
+}
+
+// Parses the pickle with the restricted unpickler (nothing in it runs) into `doc`, and finds the state dict its root
+// dict holds: under 'model_state_dict', 'state_dict' or 'model' (the paper's transformer), or the root itself when
+// it maps names to tensors. Anything else is no checkpoint, and the message lists the keys it has instead.
+Status find_state_dict(const std::string& path, const std::vector<uint8_t>& pickle_bytes, PickleDocument* doc,
+                       const PickleValue** found) {
+  BILMOD_TRY(parse_pickle(pickle_bytes.data(), pickle_bytes.size(), path, doc));
+  const PickleValue* root = doc->root;
   if (root->kind != PickleValue::Kind::kDict)
     return Status::runtime(path + ": its pickle holds a " + root->kind_name() + ", not a checkpoint dict");
   const PickleValue* state_dict = root->get("model_state_dict");
@@ -641,29 +655,47 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
                            "}, which is no checkpoint: bilmod reads a dict with 'model_state_dict' (or 'state_dict', or "
                            "'model'), or a state dict itself (parameter names to tensors, also under '_orig_mod.' or "
                            "'module.')");
+  *found = state_dict;
+  return Status::ok();
+}
 
+// A state dict's tensors under the names the model gives them.
+struct StateDictTensors {
   std::map<std::string, const TorchTensorRef*> tensors;
   std::vector<std::string> parameter_order;  // the state dict's order: model.parameters()' for these models
-  for (const auto& [key, value] : state_dict->entries) {
+  std::vector<std::string> notes;            // the wrapper prefixes that were stripped
+};
+
+// Every entry must map a string to a tensor (a state dict holds nothing else). The prefixes torch.compile and
+// DataParallel put before every name are stripped, from the map and from the order alike, so both name the
+// parameters as the model does.
+Status collect_tensors(const std::string& path, const PickleValue& state_dict, StateDictTensors* out) {
+  for (const auto& [key, value] : state_dict.entries) {
     if (key->kind != PickleValue::Kind::kString || value->kind != PickleValue::Kind::kTensor)
       return Status::runtime(path + ": model_state_dict holds a " + value->kind_name() + " under a " + key->kind_name() +
                              " key (a state dict maps names to tensors)");
-    tensors[key->text] = &value->tensor;
-    parameter_order.push_back(key->text);
+    out->tensors[key->text] = &value->tensor;
+    out->parameter_order.push_back(key->text);
   }
-  std::vector<std::string> prefix_notes;
-  const size_t prefix_length = strip_wrapper_prefixes(&tensors, &prefix_notes);
+  const size_t prefix_length = strip_wrapper_prefixes(&out->tensors, &out->notes);
+  for (std::string& name : out->parameter_order) name = name.substr(prefix_length);
+  return Status::ok();
+}
+
+// One of bilmod's models, and its sizes as the state dict's shapes give them.
+struct IdentifiedModel {
+  const ModelKeys* keys = nullptr;
+  int64_t P = 0, H = 0;
+};
+
+// The names must be exactly one model's (model_keys()); its output.weight (P, H), or the direct model's
+// bilinear.weight (P, P, P), gives P and H. The shapes are the file's claim: here each must be at least 1;
+// reconcile_config's validate() bounds them, and read_parameters' reserve_for_model refuses a model beyond the
+// memory available before anything is allocated from them.
+Status identify_model(const std::string& path, const std::map<std::string, const TorchTensorRef*>& tensors,
+                      IdentifiedModel* out) {
   std::set<std::string> names;
   for (const auto& t : tensors) names.insert(t.first);
-  TorchArchive storages(archive.zip, prefix, path);
-  if (names.count("embed.W_E")) {
-    if (with_optimizer)
-      return Status::runtime(path + ": continuing a transformer run begun in PyTorch is not supported (its optimiser "
-                             "state is not read): start a run from its parameters with --init-from instead");
-    BILMOD_TRY(read_transformer(path, root, tensors, &storages, out));
-    out->notes.insert(out->notes.begin(), prefix_notes.begin(), prefix_notes.end());
-    return Status::ok();
-  }
   const ModelKeys* model = nullptr;
   for (const ModelKeys& m : model_keys())
     if (m.keys == names) model = &m;
@@ -680,17 +712,25 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
     return Status::runtime(path + ": " + (model->output_projection ? "output.weight is not a matrix"
                                                                    : "bilinear.weight is not a (P, P, P) tensor"));
   const int64_t P = shape[0], H = model->output_projection ? shape[1] : P;
+  *out = {model, P, H};
+  return Status::ok();
+}
 
-  TorchCheckpoint result;
-  result.notes = prefix_notes;
+// The file's config where it agrees with the shapes: its mod_basis, hidden_dim and use_output_projection must be the
+// shapes' (a disagreement is an error, not a choice), keys bilmod does not know are ignored and named in `notes`, an
+// activation the config does not name is the seed's (ReLU) or the upstream's (none) as the state dict tells them
+// apart, and the whole must validate as a RunConfig: its bounds on P and H hold before reading allocates from them.
+Status reconcile_config(const std::string& path, const PickleValue* config_dict, const IdentifiedModel& identified,
+                        RunConfig* out, std::vector<std::string>* notes) {
+  const ModelKeys* model = identified.keys;
+  const int64_t P = identified.P, H = identified.H;
   std::vector<std::string> ignored;
-  const PickleValue* config_dict = root->get("config");
   nlohmann::json config_json = known_config(config_dict, &ignored);
-  if (!config_dict) result.notes.push_back("the file holds no 'config': operation add and seed 0 assumed");
+  if (!config_dict) notes->push_back("the file holds no 'config': operation add and seed 0 assumed");
   if (!ignored.empty()) {
     std::string list;
     for (const auto& n : ignored) list += (list.empty() ? "" : ", ") + n;
-    result.notes.push_back("config keys bilmod does not use were ignored: " + list);
+    notes->push_back("config keys bilmod does not use were ignored: " + list);
   }
   if (config_json.contains("mod_basis") && config_json["mod_basis"].get<int64_t>() != P)
     return Status::runtime(path + ": config says mod_basis = " + config_json["mod_basis"].dump() + " but " +
@@ -709,8 +749,8 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
     const bool upstream = !model->output_projection || config_json.contains("use_output_projection") || !model->bias;
     config_json["activation"] = upstream ? "none" : "relu";
     if (model->output_projection)
-      result.notes.push_back(upstream ? "no activation between the layers, as the upstream's model (the config names none)"
-                                      : "ReLU between the layers, as the seed's model (the config names no activation)");
+      notes->push_back(upstream ? "no activation between the layers, as the upstream's model (the config names none)"
+                                : "ReLU between the layers, as the seed's model (the config names no activation)");
   }
   config_json["model"] = kind;
   config_json["mod_basis"] = P;
@@ -723,14 +763,23 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
     return Status::runtime(path + (s.code() == ExitCode::kUsage ? ": its config is invalid: " : ": its config: ") + s.message());
   if (Status s = config.validate(); !s) return Status::runtime(path + ": its config is invalid: " + s.message());
   if (kind == "mlp" && !config_json.contains("activation"))
-    result.notes.push_back("the config names no activation: relu assumed");
+    notes->push_back("the config names no activation: relu assumed");
+  *out = std::move(config);
+  return Status::ok();
+}
 
-  TrainingState& state = result.state;
-  state.set_config(config);
-  BILMOD_TRY(reserve_for_model(path, state.spec(), state.layout().total, &storages));
-  state.params.assign(state.layout().total, 0.0f);
-  std::vector<double> values;
-  for (const ParameterInfo& info : state.layout().parameters) {
+// The model's parameters into `state`, in bilmod's storage order. First the memory the model's size needs is
+// reserved (reserve_for_model: the storages may then take no more than their share); then every tensor must have
+// the shape the model gives its parameter, and its view and values pass TorchArchive::values and store_tensor.
+Status read_parameters(const std::string& path, const std::map<std::string, const TorchTensorRef*>& tensors,
+                       const IdentifiedModel& identified, const RunConfig& config, TorchArchive* storages,
+                       TrainingState* state) {
+  const std::string kind = identified.keys->model;
+  const int64_t P = identified.P, H = identified.H;
+  state->set_config(config);
+  BILMOD_TRY(reserve_for_model(path, state->spec(), state->layout().total, storages));
+  state->params.assign(state->layout().total, 0.0f);
+  for (const ParameterInfo& info : state->layout().parameters) {
     const TorchTensorRef& t = *tensors.at(info.name);
     if (t.shape != info.torch_shape) {
       std::string dims;
@@ -738,23 +787,25 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
       return Status::runtime(path + ": tensor '" + info.name + "' has shape (" + dims + ") where a " + kind +
                              " model with P = " + std::to_string(P) + ", H = " + std::to_string(H) + " has another");
     }
-    BILMOD_TRY(store_tensor(&storages, info.name, t, info, path, "tensor '" + info.name + "'",
-                            state.params.data() + info.offset));
+    BILMOD_TRY(store_tensor(storages, info.name, t, info, path, "tensor '" + info.name + "'",
+                            state->params.data() + info.offset));
   }
-  if (with_optimizer) {
-    for (std::string& name : parameter_order) name = name.substr(prefix_length);
-    BILMOD_TRY(read_adamw_state(*root, parameter_order, path, &storages, &state));
-  }
-  if (const PickleValue* epoch = root->get("epoch"); epoch && epoch->kind == PickleValue::Kind::kInt && epoch->integer >= 0)
-    state.epoch = epoch->integer;
+  return Status::ok();
+}
 
-  const Operation op = config.operation;
+// The train/validation split, from the first of: the saved train_indices and val_indices (at the root or under
+// 'data'), every value a pair index below P^2; the seed's code's torch.randperm, drawn again from the config's seed
+// (that code saves no split); or none, every defined pair then evaluated as one set.
+Status recover_split(const std::string& path, const PickleValue* root, const PickleValue* config_dict, int64_t P,
+                     Operation op, TorchArchive* storages, TorchCheckpoint* result) {
+  TrainingState& state = result->state;
+  std::vector<double> values;
   const PickleValue* train = find_split_tensor(root, "train_indices");
   const PickleValue* val = find_split_tensor(root, "val_indices");
   if (train && val) {
     std::vector<int64_t> train_idx, val_idx;
     for (auto [ref, dst] : {std::pair{train, &train_idx}, std::pair{val, &val_idx}}) {
-      BILMOD_TRY(storages.values("split", ref->tensor, P * P, &values));
+      BILMOD_TRY(storages->values("split", ref->tensor, P * P, &values));
       for (double x : values) {
         // A pair index is an integer in [0, P^2); anything else (NaN, 1e300, 2.5) is refused before the cast.
         if (!(x >= 0 && x < static_cast<double>(P * P) && x == std::floor(x)))
@@ -764,7 +815,7 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
       }
     }
     BILMOD_TRY(dataset_from_split(P, op, std::move(train_idx), std::move(val_idx), &state.data));
-    result.split_known = true;
+    result->split_known = true;
   } else if (const PickleValue* seed = config_dict ? config_dict->get("seed") : nullptr;
              seed && seed->kind == PickleValue::Kind::kInt && seed->integer >= 0) {
     // The seed's code and its upstream save no split: they draw it again from the config's seed.
@@ -772,17 +823,66 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
     drawn.split = SplitKind::kTorch;
     state.set_config(std::move(drawn));
     state.data = state.config().make_data();
-    result.split_known = true;
-    result.notes.push_back("the split is the seed's code's, drawn again: torch.randperm(" +
-                           std::to_string(state.data.train_indices.size() + state.data.val_indices.size()) +
-                           ") under manual_seed(" + std::to_string(state.config().effective_data_seed()) + "), the first " +
-                           std::to_string(state.data.train_indices.size()) + " train");
+    result->split_known = true;
+    result->notes.push_back("the split is the seed's code's, drawn again: torch.randperm(" +
+                            std::to_string(state.data.train_indices.size() + state.data.val_indices.size()) +
+                            ") under manual_seed(" + std::to_string(state.config().effective_data_seed()) + "), the first " +
+                            std::to_string(state.data.train_indices.size()) + " train");
   } else {
     // Without the split, every defined pair is evaluated as one set.
     BILMOD_TRY(dataset_from_split(P, op, defined_pairs(P, op), {}, &state.data));
-    result.split_known = false;
-    result.notes.push_back("the file holds no train/validation split: accuracy and losses are over every pair");
+    result->split_known = false;
+    result->notes.push_back("the file holds no train/validation split: accuracy and losses are over every pair");
   }
+  return Status::ok();
+}
+
+}  // namespace
+
+bool is_zip_file(const std::string& path) {
+  char magic[4] = {0, 0, 0, 0};
+  std::ifstream in(path, std::ios::binary);
+  return in.read(magic, 4) && std::memcmp(magic, "PK\x03\x04", 4) == 0;
+}
+
+Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool with_optimizer) {
+  // A zip torch.save wrote: one {name}/data.pkl of bounded size, little-endian storages.
+  OpenedArchive opened;
+  BILMOD_TRY(open_archive(path, &opened));
+  // A pickle the restricted unpickler reads, whose root dict holds a state dict or is one.
+  PickleDocument doc;
+  const PickleValue* state_dict = nullptr;
+  BILMOD_TRY(find_state_dict(path, opened.pickle, &doc, &state_dict));
+  const PickleValue* root = doc.root;
+  // Names mapped to tensors and nothing else, without the wrappers' prefixes.
+  StateDictTensors found;
+  BILMOD_TRY(collect_tensors(path, *state_dict, &found));
+  TorchArchive storages(opened.archive.zip, opened.prefix, path);
+  // The transformer's names go to its own reader; its runs' optimiser state is not read.
+  if (found.tensors.count("embed.W_E")) {
+    if (with_optimizer)
+      return Status::runtime(path + ": continuing a transformer run begun in PyTorch is not supported (its optimiser "
+                             "state is not read): start a run from its parameters with --init-from instead");
+    BILMOD_TRY(read_transformer(path, root, found.tensors, &storages, out));
+    out->notes.insert(out->notes.begin(), found.notes.begin(), found.notes.end());
+    return Status::ok();
+  }
+  // Exactly one model's names, and shapes that give P and H.
+  IdentifiedModel model;
+  BILMOD_TRY(identify_model(path, found.tensors, &model));
+  // A config that agrees with the shapes and validates; what it leaves out is assumed and noted.
+  TorchCheckpoint result;
+  result.notes = found.notes;
+  const PickleValue* config_dict = root->get("config");
+  RunConfig config;
+  BILMOD_TRY(reconcile_config(path, config_dict, model, &config, &result.notes));
+  // Every parameter of its model's shape, within the memory the model's size justifies, finite.
+  BILMOD_TRY(read_parameters(path, found.tensors, model, config, &storages, &result.state));
+  // --resume-from: AdamW's settings, both moments and one step count over every parameter.
+  if (with_optimizer) BILMOD_TRY(read_adamw_state(*root, found.parameter_order, path, &storages, &result.state));
+  read_epoch(*root, &result.state);
+  // Saved pair indices each below P^2, else the seed's split drawn again, else none.
+  BILMOD_TRY(recover_split(path, root, config_dict, model.P, config.operation, &storages, &result));
   *out = std::move(result);
   return Status::ok();
 }
