@@ -60,7 +60,8 @@ double round_trip_ns() {
   std::thread other([&] {
     pin_to(1);
     for (int i = 0; i < kTrips; ++i) {
-      while (flag.load(std::memory_order_acquire) != 2 * i + 1) {}
+      while (flag.load(std::memory_order_acquire) != 2 * i + 1) {
+      }
       flag.store(2 * i + 2, std::memory_order_release);
     }
   });
@@ -68,7 +69,8 @@ double round_trip_ns() {
   const auto start = Clock::now();
   for (int i = 0; i < kTrips; ++i) {
     flag.store(2 * i + 1, std::memory_order_release);
-    while (flag.load(std::memory_order_acquire) != 2 * i + 2) {}
+    while (flag.load(std::memory_order_acquire) != 2 * i + 2) {
+    }
   }
   const double seconds = seconds_since(start);
   other.join();
@@ -83,7 +85,8 @@ double read_others_writes_us() {
   std::thread reader([&] {
     pin_to(1);
     for (int i = 0; i < kRounds; ++i) {
-      while (turn.load(std::memory_order_acquire) != 2 * i + 1) {}
+      while (turn.load(std::memory_order_acquire) != 2 * i + 1) {
+      }
       const auto start = Clock::now();
       float sum = 0;
       for (const float w : weights) sum += w;
@@ -96,7 +99,8 @@ double read_others_writes_us() {
   for (int i = 0; i < kRounds; ++i) {
     for (float& w : weights) w += 1.0f;
     turn.store(2 * i + 1, std::memory_order_release);
-    while (turn.load(std::memory_order_acquire) != 2 * i + 2) {}
+    while (turn.load(std::memory_order_acquire) != 2 * i + 2) {
+    }
   }
   reader.join();
   return reading / kRounds * 1e6;

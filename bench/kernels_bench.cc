@@ -68,7 +68,8 @@ void BM_ForwardBackward(benchmark::State& state) {
   // Output layer: forward, dweight and dhidden, each n*H*P multiply-adds.
   state.counters["GFLOP/s"] = benchmark::Counter(3.0 * 2 * static_cast<double>(n) * kH * kP * 1e-9,
                                                  benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["examples/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["examples/s"] =
+      benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_ForwardBackward)->ArgsProduct({{0, 1, 2}, {kBatch, kFullBatch}});
 
@@ -93,7 +94,8 @@ void BM_OutputForward(benchmark::State& state) {
     output_forward(logits.data(), hidden.data(), weight.data(), bias.data(), n, kH, kP);
     benchmark::DoNotOptimize(logits.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * kH * kP * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * n * kH * kP * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_OutputForward)->ArgsProduct({{kBatch, 1024, kFullBatch}, {0, 1}});
 
@@ -109,11 +111,12 @@ void BM_OutputBackward(benchmark::State& state) {
   state.SetLabel(state.range(1) ? "late run: half the units idle, output weights 1e-36" : "");
   std::vector<float> dhidden(n * kH), dweight(kH * kP, 0.0f), dbias(kP, 0.0f);
   for (auto _ : state) {
-    output_backward(dhidden.data(), dweight.data(), dbias.data(), dlogits.data(), hidden.data(), weight.data(), n,
-                    kH, kP, idle.data());
+    output_backward(dhidden.data(), dweight.data(), dbias.data(), dlogits.data(), hidden.data(), weight.data(), n, kH,
+                    kP, idle.data());
     benchmark::DoNotOptimize(dhidden.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 2 * n * kH * kP * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * 2 * n * kH * kP * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_OutputBackward)->ArgsProduct({{kBatch, 1024, kFullBatch}, {0, 1}});
 
@@ -127,11 +130,12 @@ void BM_CrossEntropy(benchmark::State& state) {
   std::vector<double> loss(n);
   std::vector<uint8_t> correct(n);
   for (auto _ : state) {
-    cross_entropy(logits.data(), labels.data(), n, kP, 1.0f / static_cast<float>(n), with_grad ? dlogits.data() : nullptr,
-                  loss.data(), correct.data());
+    cross_entropy(logits.data(), labels.data(), n, kP, 1.0f / static_cast<float>(n),
+                  with_grad ? dlogits.data() : nullptr, loss.data(), correct.data());
     benchmark::DoNotOptimize(loss.data());
   }
-  state.counters["logits/s"] = benchmark::Counter(static_cast<double>(n * kP), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["logits/s"] =
+      benchmark::Counter(static_cast<double>(n * kP), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_CrossEntropy)->Args({kBatch, 1})->Args({1024, 0})->Args({kFullBatch, 1});
 
@@ -150,8 +154,10 @@ void BM_AdamWDense(benchmark::State& state) {
     optimizer.step(3e-3, grads.data());
     benchmark::DoNotOptimize(params.data());
   }
-  state.counters["GB/s"] = benchmark::Counter(28.0 * static_cast<double>(n) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["params/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(28.0 * static_cast<double>(n) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["params/s"] =
+      benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_AdamWDense)->Unit(benchmark::kMillisecond);
 
@@ -188,7 +194,8 @@ void BM_AdamWLazyEpoch(benchmark::State& state) {
     optimizer.sync();
     benchmark::DoNotOptimize(params.data());
   }
-  state.counters["params/s"] = benchmark::Counter(static_cast<double>(n) * steps, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["params/s"] =
+      benchmark::Counter(static_cast<double>(n) * steps, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_AdamWLazyEpoch)->Unit(benchmark::kMillisecond);
 
@@ -202,7 +209,8 @@ void BM_Evaluate(benchmark::State& state) {
   const Dataset data = make_dataset(kP, Operation::kAdd, 0.8, 0);
   EvaluationWorkspace ws;
   for (auto _ : state) benchmark::DoNotOptimize(evaluate_splits(spec, layout, params.data(), data, &ws));
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kP * kP * kH * kP * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * kP * kP * kH * kP * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_Evaluate)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
 
@@ -211,8 +219,10 @@ BENCHMARK(BM_Evaluate)->DenseRange(0, 2)->Unit(benchmark::kMillisecond);
 // (compare with BM_Evaluate at the same train fraction, 0.3), 2 the per-tensor weight norms.
 void BM_Measures(benchmark::State& state) {
   const ModelSpec spec = spec_of(static_cast<int>(state.range(0)));
-  state.SetLabel(std::string(model_name(static_cast<int>(state.range(0)))) +
-                 (state.range(1) == 0 ? " fourier_ipr" : state.range(1) == 1 ? " evaluate+collapse" : " weight_norms"));
+  state.SetLabel(std::string(model_name(static_cast<int>(state.range(0)))) + (state.range(1) == 0 ? " fourier_ipr"
+                                                                              : state.range(1) == 1
+                                                                                  ? " evaluate+collapse"
+                                                                                  : " weight_norms"));
   const ParameterLayout layout = make_parameter_layout(spec);
   std::vector<float> params(layout.total);
   init_parameters(spec, layout, 1, params.data());
@@ -224,7 +234,8 @@ void BM_Measures(benchmark::State& state) {
   const MeasureInput input{spec, layout, params.data(), metrics, ws};
   for (auto _ : state) {
     if (state.range(1) == 0) benchmark::DoNotOptimize(mean_input_fourier_ipr(spec, layout, params.data()));
-    if (state.range(1) == 1) benchmark::DoNotOptimize(evaluate_splits(spec, layout, params.data(), data, &ws, collapse));
+    if (state.range(1) == 1)
+      benchmark::DoNotOptimize(evaluate_splits(spec, layout, params.data(), data, &ws, collapse));
     if (state.range(1) == 2) {
       nlohmann::json row;
       for (const Measure* m : registered_measures())

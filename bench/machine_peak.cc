@@ -32,7 +32,8 @@ void BM_Peak(benchmark::State& state) {
     }
   }
   for (int i = 0; i < kAccumulators; ++i) benchmark::DoNotOptimize(acc[i]);
-  state.counters["GFLOP/s"] = benchmark::Counter(64.0 * kAccumulators * 32 * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(64.0 * kAccumulators * 32 * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK_TEMPLATE(BM_Peak, false)->Name("BM_PeakMulAdd");
 BENCHMARK_TEMPLATE(BM_Peak, true)->Name("BM_PeakFma");
@@ -50,14 +51,19 @@ void BM_Divider(benchmark::State& state) {
   for (auto _ : state) {
     for (int r = 0; r < 16; ++r)
       for (int i = 0; i < 8; ++i) {
-        if (kind == 0 || (kind == 2 && i % 2 == 0)) x[i] = L::sqrt(x[i]);
-        else x[i] = L::div(c, x[i]);  // c / (c / x) = x: stays put
+        if (kind == 0 || (kind == 2 && i % 2 == 0))
+          x[i] = L::sqrt(x[i]);
+        else
+          x[i] = L::div(c, x[i]);  // c / (c / x) = x: stays put
       }
   }
   for (int i = 0; i < 8; ++i) benchmark::DoNotOptimize(x[i]);
-  state.SetLabel(std::string(kind == 0 ? "sqrt" : kind == 1 ? "div" : "sqrt+div") + ", " + std::to_string(N) + " lanes");
-  state.counters["ns/op"] = benchmark::Counter(16.0 * 8, benchmark::Counter::kIsIterationInvariantRate |
-                                                             benchmark::Counter::kInvert);
+  state.SetLabel(std::string(kind == 0   ? "sqrt"
+                             : kind == 1 ? "div"
+                                         : "sqrt+div") +
+                 ", " + std::to_string(N) + " lanes");
+  state.counters["ns/op"] =
+      benchmark::Counter(16.0 * 8, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 BENCHMARK_TEMPLATE(BM_Divider, 16)->DenseRange(0, 2);
 BENCHMARK_TEMPLATE(BM_Divider, 8)->DenseRange(0, 2);

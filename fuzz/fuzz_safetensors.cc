@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!bilmod::parse_safetensors(data, size, "fuzz", &file)) return 0;
   const std::string once = bilmod::serialize_safetensors(file);
   bilmod::SafetensorsFile again;
-  const bilmod::Status s = bilmod::parse_safetensors(reinterpret_cast<const uint8_t*>(once.data()), once.size(), "again", &again);
+  const bilmod::Status s =
+      bilmod::parse_safetensors(reinterpret_cast<const uint8_t*>(once.data()), once.size(), "again", &again);
   if (!s) {
     std::fprintf(stderr, "a parsed file does not parse after serialising: %s\n", s.message().c_str());
     std::abort();

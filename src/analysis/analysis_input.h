@@ -11,10 +11,10 @@ namespace bilmod {
 
 struct AnalysisInput {
   TrainingState state;
-  std::string path;                 // the file read (a folder resolves to its latest checkpoint)
-  std::string format;               // "safetensors" or "torch.save"
-  bool split_known = true;          // false when a torch.save file holds no split: every pair is then "train"
-  std::vector<std::string> notes;   // what the reader had to assume
+  std::string path;                // the file read (a folder resolves to its latest checkpoint)
+  std::string format;              // "safetensors" or "torch.save"
+  bool split_known = true;         // false when a torch.save file holds no split: every pair is then "train"
+  std::vector<std::string> notes;  // what the reader had to assume
 };
 
 // A file, or a folder (its checkpoint with the highest epoch). Runtime Status naming the file on any failure.

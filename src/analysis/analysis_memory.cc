@@ -34,8 +34,9 @@ MemoryEstimate analysis_memory(const AnalysisShape& a, const std::string& comman
     MemoryEstimate e;
     e.bytes = kProcessBaseBytes + a.state_bytes + n * 8 + largest_parameter * (4 + 8 + 8) +
               flattened_svd_bytes(spec, a.hosvd_top_k) + (kHosvdComponentPanels + 1) * drawn * drawn * (8 + 24);
-    e.what = command + " --hosvd: " + model_kind_name(spec.kind) + ", P = " + std::to_string(P) + ", H = " +
-             std::to_string(H) + ", top " + std::to_string(a.hosvd_top_k) + " rows of Vh of " + std::to_string(side * side);
+    e.what = command + " --hosvd: " + model_kind_name(spec.kind) + ", P = " + std::to_string(P) +
+             ", H = " + std::to_string(H) + ", top " + std::to_string(a.hosvd_top_k) + " rows of Vh of " +
+             std::to_string(side * side);
     e.remedy = "a smaller --top-k; the checkpoint's P and H set the rest";
     return e;
   }
@@ -97,8 +98,8 @@ MemoryEstimate analysis_memory(const AnalysisShape& a, const std::string& comman
            (transformer ? ", d_model = " + std::to_string(spec.d_model) + ", d_mlp = " + std::to_string(spec.d_mlp)
                         : ", H = " + std::to_string(H)) +
            (form ? ", " + std::to_string(side) + " x " + std::to_string(side) + " interaction matrices on " +
-                           std::to_string(a.threads) + " threads"
-                     : std::string());
+                       std::to_string(a.threads) + " threads"
+                 : std::string());
   e.remedy = std::string(a.heatmaps > 0 ? "fewer --output-classes or --num-matrices; " : "") +
              "the checkpoint's P and H set the rest (train a smaller --hidden-dim); OMP_NUM_THREADS=1 solves one "
              "matrix at a time";

@@ -13,13 +13,14 @@ namespace bilmod {
 
 struct AnalysisShape {
   ModelSpec spec;
-  int64_t state_bytes = 0;   // the loaded checkpoint (parameters, optimiser state, split): about its file's size
-  int64_t classes = 0;       // per-class interaction matrices to solve
-  int64_t heatmaps = 0;      // heatmap panels to draw (visualize-checkpoint), 0 for analyze
+  int64_t state_bytes = 0;  // the loaded checkpoint (parameters, optimiser state, split): about its file's size
+  int64_t classes = 0;      // per-class interaction matrices to solve
+  int64_t heatmaps = 0;     // heatmap panels to draw (visualize-checkpoint), 0 for analyze
   bool reads_while_holding = false;  // --over-training: the last checkpoint stays loaded while each one is read
-  int64_t largest_tensor_bytes = -1; // the checkpoint's largest tensor (its header), -1 unknown (checkpoint_load_bytes)
+  int64_t largest_tensor_bytes =
+      -1;  // the checkpoint's largest tensor (its header), -1 unknown (checkpoint_load_bytes)
   int64_t threads = 1;
-  int64_t hosvd_top_k = 0;   // analyze --hosvd: the flattened SVD alone (analysis/hosvd.h), its figure and file
+  int64_t hosvd_top_k = 0;  // analyze --hosvd: the flattened SVD alone (analysis/hosvd.h), its figure and file
 };
 
 MemoryEstimate analysis_memory(const AnalysisShape& shape, const std::string& command);

@@ -22,7 +22,8 @@ class BilinearForm final : public InteractionForm {
     const int64_t P = w->mod_basis(), H = w->hidden_dim();
     const std::vector<double> weight = torch_order_values(layout, params, "bilinear.weight");  // (H, P, P)
     w->unit_weight.reserve(static_cast<size_t>(H));
-    for (int64_t k = 0; k < H; ++k) w->unit_weight.push_back(Eigen::Map<const RowMatrix>(weight.data() + k * P * P, P, P));
+    for (int64_t k = 0; k < H; ++k)
+      w->unit_weight.push_back(Eigen::Map<const RowMatrix>(weight.data() + k * P * P, P, P));
     w->input_bias = layout.find("bilinear.bias") ? as_vector(torch_order_values(layout, params, "bilinear.bias"))
                                                  : Eigen::VectorXd(Eigen::VectorXd::Zero(H));
     w->output_bias = layout.find("output.bias") ? as_vector(torch_order_values(layout, params, "output.bias"))
@@ -50,7 +51,8 @@ class BilinearForm final : public InteractionForm {
     for (int64_t c0 = 0; c0 < n2; c0 += kGramBlock) {
       const int64_t width = std::min(kGramBlock, n2 - c0);
       for (int64_t k = 0; k < H; ++k)  // W_k is row-major, so its flat index a*P + b is numpy's reshape
-        block.row(k).head(width) = Eigen::Map<const Eigen::RowVectorXd>(w.unit_weight[static_cast<size_t>(k)].data() + c0, width);
+        block.row(k).head(width) =
+            Eigen::Map<const Eigen::RowVectorXd>(w.unit_weight[static_cast<size_t>(k)].data() + c0, width);
       g.selfadjointView<Eigen::Lower>().rankUpdate(block.leftCols(width));
     }
     return g.selfadjointView<Eigen::Lower>();
@@ -63,11 +65,13 @@ class BilinearForm final : public InteractionForm {
   std::string x_axis() const override { return "input b"; }
   std::string y_axis() const override { return "input a"; }
   std::string unit_grid_caption() const override {
-    return "W_k = bilinear.weight[k] (rows a, columns b): unit k's pre-activation is W_k[a, b] + bias_k. Diverging colour "
+    return "W_k = bilinear.weight[k] (rows a, columns b): unit k's pre-activation is W_k[a, b] + bias_k. Diverging "
+           "colour "
            "map centred at 0. On this model every (a, b) owns its own entry, so an unseen pair's entry only decays.";
   }
   std::string unit_spectrum_caption() const override {
-    return "Eigenvalues of each unit's symmetric part (W_k + W_k^T)/2 (numpy's eigvalsh would read only one triangle of W_k). "
+    return "Eigenvalues of each unit's symmetric part (W_k + W_k^T)/2 (numpy's eigvalsh would read only one triangle "
+           "of W_k). "
            "Left: all P per unit; right: all units' eigenvalues pooled and sorted by magnitude, each sign separately.";
   }
   std::string unit_rank_note() const override { return ""; }

@@ -28,7 +28,8 @@ int grid_columns(size_t n) { return std::max(1, static_cast<int>(std::ceil(std::
 
 std::string describe_frequency(const DominantFrequency& d, bool blocks) {
   std::string s = "k = " + str(d.frequency) + " (" + format_number("%.0f", 100 * d.share) + " %";
-  if (blocks) s += "; a " + format_number("%.0f", 100 * d.share_a) + " %, b " + format_number("%.0f", 100 * d.share_b) + " %";
+  if (blocks)
+    s += "; a " + format_number("%.0f", 100 * d.share_a) + " %, b " + format_number("%.0f", 100 * d.share_b) + " %";
   return s + ")";
 }
 
@@ -45,8 +46,8 @@ Figure eigenvector_figure(const std::string& name, const std::string& title, con
   f.height = 320 * rows + 70;
   for (int64_t i = 0; i < n; ++i) {
     const DominantFrequency d = dominant_frequency(basis, s.eigenvectors.col(i));
-    f.panels.push_back(vector_panel("{/Symbol l}_" + str(i + 1) + " = " + format_number("%.4g", s.eigenvalues[i]) + ",  " +
-                                        describe_frequency(d, blocks),
+    f.panels.push_back(vector_panel("{/Symbol l}_" + str(i + 1) + " = " + format_number("%.4g", s.eigenvalues[i]) +
+                                        ",  " + describe_frequency(d, blocks),
                                     s.eigenvectors.col(i), basis, blocks));
   }
   return f;
@@ -55,10 +56,11 @@ Figure eigenvector_figure(const std::string& name, const std::string& title, con
 // The upstream's singular_vectors_output_{c}: the top singular vectors of class c's matrix, left ones above, right
 // ones below. Bilinear's M_c is not symmetric (BDCSVD); factored's and mlp quad's Q(c) are, so they follow from
 // its spectrum (the left vector is the eigenvector, the right one carries the eigenvalue's sign).
-Figure singular_vector_figure(const ModelWeights& w, int64_t c, const SymmetricSpectrum& spectrum, const FourierBasis& basis,
-                              int64_t count, const std::string& where) {
+Figure singular_vector_figure(const ModelWeights& w, int64_t c, const SymmetricSpectrum& spectrum,
+                              const FourierBasis& basis, int64_t count, const std::string& where) {
   const bool symmetric = w.form->over_blocks();
-  const SingularTriplets t = symmetric ? singular_triplets(spectrum) : singular_triplets(class_interaction_matrix(w, c));
+  const SingularTriplets t =
+      symmetric ? singular_triplets(spectrum) : singular_triplets(class_interaction_matrix(w, c));
   const int64_t n = std::min<int64_t>(count, t.values.size());
   Figure f;
   f.name = "singular_vectors_output_" + str(c);
@@ -70,26 +72,33 @@ Figure singular_vector_figure(const ModelWeights& w, int64_t c, const SymmetricS
   f.font_size = 10;
   std::vector<Panel> right;
   for (int64_t i = 0; i < n; ++i) {
-    const DominantFrequency dl = dominant_frequency(basis, t.left.col(i)), dr = dominant_frequency(basis, t.right.col(i));
-    Panel u = vector_panel("U[:, " + str(i) + "]  ({/Symbol s} = " + format_number("%.4g", t.values[i]) + "), k = " +
-                               str(dl.frequency) + " (" + format_number("%.0f", 100 * dl.share) + " %)",
+    const DominantFrequency dl = dominant_frequency(basis, t.left.col(i)),
+                            dr = dominant_frequency(basis, t.right.col(i));
+    Panel u = vector_panel("U[:, " + str(i) + "]  ({/Symbol s} = " + format_number("%.4g", t.values[i]) +
+                               "), k = " + str(dl.frequency) + " (" + format_number("%.0f", 100 * dl.share) + " %)",
                            t.left.col(i), basis, symmetric);
-    Panel v = vector_panel("V[:, " + str(i) + "], k = " + str(dr.frequency) + " (" + format_number("%.0f", 100 * dr.share) + " %)",
-                           t.right.col(i), basis, symmetric);
-    if (!symmetric && t.left.rows() <= kMaxEigenvectorPoints) u.x.label = "input a", v.x.label = "input b";  // M_c's rows, columns
+    Panel v = vector_panel(
+        "V[:, " + str(i) + "], k = " + str(dr.frequency) + " (" + format_number("%.0f", 100 * dr.share) + " %)",
+        t.right.col(i), basis, symmetric);
+    if (!symmetric && t.left.rows() <= kMaxEigenvectorPoints)
+      u.x.label = "input a", v.x.label = "input b";  // M_c's rows, columns
     f.panels.push_back(u);
     right.push_back(v);
   }
   f.panels.insert(f.panels.end(), right.begin(), right.end());
-  f.caption = "The upstream's singular-vector figure for output " + str(c) + ": " + symbol + " = sum_i (U^T e_c)_i W_i = " +
-              "sum_i sigma_i u_i v_i^T, its top " + str(n) + " left singular vectors u_i (top row" +
-              (symmetric ? "" : ", over input a") + ") and right ones v_i (bottom row" + (symmetric ? "" : ", over input b") +
-              "), each titled with its dominant frequency. " +
-              (symmetric ? symbol + " is symmetric: its singular values are |lambda| and u_i = +-v_i (v_i carries the "
-                                    "eigenvalue's sign), the eigenvectors drawn in class_eigenvectors_" + str(c) + "."
-                         : std::string("M_c is not symmetric, so its singular vectors differ from the eigenvectors of its "
-                                       "symmetric part in class_eigenvectors_") + str(c) + ".") +
-              long_eigenvector_note(t.left.rows(), symmetric);
+  f.caption =
+      "The upstream's singular-vector figure for output " + str(c) + ": " + symbol +
+      " = sum_i (U^T e_c)_i W_i = " + "sum_i sigma_i u_i v_i^T, its top " + str(n) +
+      " left singular vectors u_i (top row" + (symmetric ? "" : ", over input a") + ") and right ones v_i (bottom row" +
+      (symmetric ? "" : ", over input b") + "), each titled with its dominant frequency. " +
+      (symmetric ? symbol +
+                       " is symmetric: its singular values are |lambda| and u_i = +-v_i (v_i carries the "
+                       "eigenvalue's sign), the eigenvectors drawn in class_eigenvectors_" +
+                       str(c) + "."
+                 : std::string("M_c is not symmetric, so its singular vectors differ from the eigenvectors of its "
+                               "symmetric part in class_eigenvectors_") +
+                       str(c) + ".") +
+      long_eigenvector_note(t.left.rows(), symmetric);
   return f;
 }
 
@@ -110,20 +119,20 @@ struct FigureOutput {
 };
 
 // Each builder names what it reads as the one function this was (the same names as checkpoint_figures' own).
-#define BILMOD_FIGURE_CONTEXT                                                              \
-  [[maybe_unused]] const AnalysisInput& input = ctx.input;                                   \
-  [[maybe_unused]] const CheckpointFigureOptions& options = ctx.options;                     \
-  [[maybe_unused]] const TrainingState& state = input.state;                               \
-  [[maybe_unused]] const ModelSpec& spec = state.spec();                                     \
-  [[maybe_unused]] const int64_t P = spec.mod_basis, H = spec.hidden_dim;                  \
-  [[maybe_unused]] const ModelWeights& w = ctx.w;                                            \
-  [[maybe_unused]] const FourierBasis& basis = ctx.basis;                                    \
-  [[maybe_unused]] const InteractionForm* form = w.form;                                   \
-  [[maybe_unused]] const bool blocks = form && form->over_blocks();                        \
-  [[maybe_unused]] const std::string& where = ctx.where;                                     \
-  [[maybe_unused]] const std::vector<int64_t>& classes = ctx.classes;                        \
-  [[maybe_unused]] std::vector<Figure>& figures = *out.figures;                            \
-  [[maybe_unused]] std::vector<std::string>* notes = out.notes;                            \
+#define BILMOD_FIGURE_CONTEXT                                             \
+  [[maybe_unused]] const AnalysisInput& input = ctx.input;                \
+  [[maybe_unused]] const CheckpointFigureOptions& options = ctx.options;  \
+  [[maybe_unused]] const TrainingState& state = input.state;              \
+  [[maybe_unused]] const ModelSpec& spec = state.spec();                  \
+  [[maybe_unused]] const int64_t P = spec.mod_basis, H = spec.hidden_dim; \
+  [[maybe_unused]] const ModelWeights& w = ctx.w;                         \
+  [[maybe_unused]] const FourierBasis& basis = ctx.basis;                 \
+  [[maybe_unused]] const InteractionForm* form = w.form;                  \
+  [[maybe_unused]] const bool blocks = form && form->over_blocks();       \
+  [[maybe_unused]] const std::string& where = ctx.where;                  \
+  [[maybe_unused]] const std::vector<int64_t>& classes = ctx.classes;     \
+  [[maybe_unused]] std::vector<Figure>& figures = *out.figures;           \
+  [[maybe_unused]] std::vector<std::string>* notes = out.notes;           \
   [[maybe_unused]] std::vector<std::string>* summary = out.summary;
 
 // 1-4. The seed's figures of the interaction matrices (grid, spectra, eigenvectors, per class), where the model
@@ -208,14 +217,14 @@ void interaction_figures(const FigureContext& ctx, FigureOutput out) {
     // 3. The seed's eigenvectors_unit_{k} for the first three units.
     for (int64_t k = 0; k < std::min<int64_t>(3, H); ++k) {
       Figure f = eigenvector_figure("eigenvectors_unit_" + str(k),
-                                    "Top eigenvectors of " + unit_symbol + "_{" + str(k) + "} (" + where + ")", unit_spectra[k],
-                                    basis, options.num_eigenvectors, blocks);
-      f.caption = "The top " + str(static_cast<int64_t>(f.panels.size())) + " eigenvectors of unit " + str(k) +
-                  "'s interaction matrix by |eigenvalue|, each titled with its eigenvalue and dominant frequency k (the share "
-                  "of the vector's mean-removed energy at cos/sin(2 pi k x / P)" +
-                  (blocks ? std::string("; a and b: the share within each block)") : std::string(")")) + "." +
-                  form->unit_rank_note() +
-                  long_eigenvector_note(unit_spectra[k].eigenvectors.rows(), blocks);
+                                    "Top eigenvectors of " + unit_symbol + "_{" + str(k) + "} (" + where + ")",
+                                    unit_spectra[k], basis, options.num_eigenvectors, blocks);
+      f.caption =
+          "The top " + str(static_cast<int64_t>(f.panels.size())) + " eigenvectors of unit " + str(k) +
+          "'s interaction matrix by |eigenvalue|, each titled with its eigenvalue and dominant frequency k (the share "
+          "of the vector's mean-removed energy at cos/sin(2 pi k x / P)" +
+          (blocks ? std::string("; a and b: the share within each block)") : std::string(")")) + "." +
+          form->unit_rank_note() + long_eigenvector_note(unit_spectra[k].eigenvectors.rows(), blocks);
       figures.push_back(f);
     }
 
@@ -238,10 +247,12 @@ void interaction_figures(const FigureContext& ctx, FigureOutput out) {
       label_matrix_axes(&p, w);
       class_grid.panels.push_back(p);
       const SymmetricSpectrum s = class_spectrum(c);
-      Figure f = eigenvector_figure("class_eigenvectors_" + str(c),
-                                    "Top eigenvectors of " + (blocks ? "Q(" + str(c) + ")" : "M_{" + str(c) + "}") + " (" + where + ")",
-                                    s, basis, options.num_eigenvectors, blocks);
-      f.caption = "Top eigenvectors of class " + str(c) + "'s interaction matrix by |eigenvalue|. On a model that has grokked " +
+      Figure f = eigenvector_figure(
+          "class_eigenvectors_" + str(c),
+          "Top eigenvectors of " + (blocks ? "Q(" + str(c) + ")" : "M_{" + str(c) + "}") + " (" + where + ")", s, basis,
+          options.num_eigenvectors, blocks);
+      f.caption = "Top eigenvectors of class " + str(c) +
+                  "'s interaction matrix by |eigenvalue|. On a model that has grokked " +
                   "addition they are cos/sin waves at a few key frequencies, in +-lambda pairs sharing a frequency." +
                   long_eigenvector_note(s.eigenvectors.rows(), blocks);
       figures.push_back(f);
@@ -251,11 +262,12 @@ void interaction_figures(const FigureContext& ctx, FigureOutput out) {
     class_grid.caption += downsampling_note(interaction_matrix_size(w));
     figures.insert(figures.begin() + static_cast<std::ptrdiff_t>(class_grid_at), class_grid);
   } else {
-    notes->push_back("The " + model_of(spec).describe(spec) + " has no interaction matrices, so the interaction-matrix grid, "
-                     "eigenvalue spectrum and eigenvector figures do not exist for it; its input weights' and logits' Fourier "
-                     "spectra are drawn instead.");
+    notes->push_back(
+        "The " + model_of(spec).describe(spec) +
+        " has no interaction matrices, so the interaction-matrix grid, "
+        "eigenvalue spectrum and eigenvector figures do not exist for it; its input weights' and logits' Fourier "
+        "spectra are drawn instead.");
   }
-
 }
 
 // 5. The logits' Fourier spectrum.
@@ -282,13 +294,14 @@ void logit_fourier_figure(const FigureContext& ctx, FigureOutput out) {
     if (lf.key_frequencies.size() > 8) {  // a long list would run off the panel: name the strongest
       named_keys.clear();
       for (size_t i = 0; i < 6; ++i) named_keys += (i ? ", " : "") + str(lf.key_frequencies[i]);
-      named_keys = str(static_cast<int64_t>(lf.key_frequencies.size())) + " key frequencies, strongest " + named_keys + ", ...";
+      named_keys =
+          str(static_cast<int64_t>(lf.key_frequencies.size())) + " key frequencies, strongest " + named_keys + ", ...";
     } else if (!keys.empty()) {
       named_keys = "key frequencies " + keys;
     }
     p.title = keys.empty() ? "no key frequencies: the logits do not vary with " + s_name
-                           : named_keys + ": " + format_number("%.1f", 100 * lf.key_share) + " % of the variance (all k: " +
-                                 format_number("%.1f", 100 * lf.all_share) + " %)";
+                           : named_keys + ": " + format_number("%.1f", 100 * lf.key_share) +
+                                 " % of the variance (all k: " + format_number("%.1f", 100 * lf.all_share) + " %)";
     p.legend = true;
     Series key_bars, other_bars;
     key_bars.style = other_bars.style = SeriesStyle::kBars;
@@ -297,7 +310,8 @@ void logit_fourier_figure(const FigureContext& ctx, FigureOutput out) {
     key_bars.label = "key frequency";
     other_bars.label = "other";
     for (size_t k = 1; k <= lf.share.size(); ++k) {
-      const bool key = std::find(lf.key_frequencies.begin(), lf.key_frequencies.end(), static_cast<int64_t>(k)) != lf.key_frequencies.end();
+      const bool key = std::find(lf.key_frequencies.begin(), lf.key_frequencies.end(), static_cast<int64_t>(k)) !=
+                       lf.key_frequencies.end();
       Series& bars = key ? key_bars : other_bars;
       bars.x.push_back(static_cast<double>(k));
       bars.y.push_back(lf.share[k - 1]);
@@ -306,28 +320,34 @@ void logit_fourier_figure(const FigureContext& ctx, FigureOutput out) {
     if (lf.key_frequencies.size() <= 8)
       for (int64_t k : lf.key_frequencies) p.markers.push_back({static_cast<double>(k), "k=" + str(k)});
     f.panels.push_back(p);
-    f.caption = "Each class's logits over all P^2 pairs, centred, projected on cos(w_k s) and sin(w_k s), s = " + s_name +
-                ", w_k = 2 pi k / P; bars: frequency k's share of the total variance. Red bars: the key frequencies, the "
-                "fewest whose shares reach 90 % of what all frequencies explain together (the rest of the variance, terms in a "
-                "alone, b alone or a-b, is no function of " + s_name + ")" + (keys.empty() ? " (none here)." : ".");
-    if (lf.key_frequencies.empty()) summary->push_back("Key frequencies: none (the logits do not vary with " + s_name + ").");
+    f.caption =
+        "Each class's logits over all P^2 pairs, centred, projected on cos(w_k s) and sin(w_k s), s = " + s_name +
+        ", w_k = 2 pi k / P; bars: frequency k's share of the total variance. Red bars: the key frequencies, the "
+        "fewest whose shares reach 90 % of what all frequencies explain together (the rest of the variance, terms in a "
+        "alone, b alone or a-b, is no function of " +
+        s_name + ")" + (keys.empty() ? " (none here)." : ".");
+    if (lf.key_frequencies.empty())
+      summary->push_back("Key frequencies: none (the logits do not vary with " + s_name + ").");
     else {
-      const ProgressLosses losses = progress_losses(spec, state.layout(), state.params, sums, state.data, lf.key_frequencies);
-      summary->push_back("Key frequencies " + keys + " (" + format_number("%.1f", 100 * lf.key_share) + " % of the logits' variance); restricted loss " +
-                         format_number("%.4g", losses.restricted_loss) + ", excluded loss " + format_number("%.4g", losses.excluded_loss) + ".");
+      const ProgressLosses losses =
+          progress_losses(spec, state.layout(), state.params, sums, state.data, lf.key_frequencies);
+      summary->push_back("Key frequencies " + keys + " (" + format_number("%.1f", 100 * lf.key_share) +
+                         " % of the logits' variance); restricted loss " +
+                         format_number("%.4g", losses.restricted_loss) + ", excluded loss " +
+                         format_number("%.4g", losses.excluded_loss) + ".");
     }
     figures.push_back(f);
   } else {
-    notes->push_back("Operation " + operation_name(op) + ": the logits' Fourier spectrum over Z_P is not drawn (the Fourier "
-                     "measures describe add and sub; for mul and div the structure lives on the multiplicative group).");
+    notes->push_back(
+        "Operation " + operation_name(op) +
+        ": the logits' Fourier spectrum over Z_P is not drawn (the Fourier "
+        "measures describe add and sub; for mul and div the structure lives on the multiplicative group).");
   }
-
 }
 
 // 6. The input weights' Fourier spectrum.
 void input_weight_figure(const FigureContext& ctx, FigureOutput out) {
-  BILMOD_FIGURE_CONTEXT
-  {
+  BILMOD_FIGURE_CONTEXT {
     const std::vector<double> norms = input_frequency_norms(w);
     Figure f;
     f.name = "input_weight_fourier";
@@ -335,7 +355,8 @@ void input_weight_figure(const FigureContext& ctx, FigureOutput out) {
     f.width = 1100;
     f.height = 520;
     Panel p;
-    p.title = "Gini coefficient of the per-frequency norms: " + format_number("%.3f", gini_coefficient(norms)) + " (near 1 = few frequencies)";
+    p.title = "Gini coefficient of the per-frequency norms: " + format_number("%.3f", gini_coefficient(norms)) +
+              " (near 1 = few frequencies)";
     p.x.label = "frequency k";
     p.y.label = "norm of the weights at k";
     p.x.min = 0, p.x.max = static_cast<double>(frequency_count(P)) + 1;
@@ -354,7 +375,6 @@ void input_weight_figure(const FigureContext& ctx, FigureOutput out) {
                 "). A model that has learnt the Fourier algorithm concentrates them on its key frequencies.";
     figures.push_back(f);
   }
-
 }
 
 // 7. Training curves from the tracking store.
@@ -399,8 +419,9 @@ void training_curve_figure(const FigureContext& ctx, FigureOutput out) {
     add(&acc, "train/accuracy", "train", "#1f77b4");
     add(&acc, "val/accuracy", "validation", "#d62728");
     f.panels = {loss, acc};
-    f.caption = "Loss and accuracy on the train and validation pairs at every evaluation, read from the tracking store " +
-                curves.database + " (run " + state.run_id + ").";
+    f.caption =
+        "Loss and accuracy on the train and validation pairs at every evaluation, read from the tracking store " +
+        curves.database + " (run " + state.run_id + ").";
     figures.push_back(f);
   }
 }
@@ -427,14 +448,17 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
 
   EvaluationWorkspace ws;
   const SplitMetrics metrics = evaluate_splits(spec, state.layout(), state.params.data(), state.data, &ws);
-  summary->push_back("Checkpoint " + input.path + " (" + input.format + "): " + model + " model, P = " + str(P) + ", H = " +
-                     str(H) + ", operation " + operation_name(state.data.operation) + ", epoch " + str(state.epoch) + ".");
+  summary->push_back("Checkpoint " + input.path + " (" + input.format + "): " + model + " model, P = " + str(P) +
+                     ", H = " + str(H) + ", operation " + operation_name(state.data.operation) + ", epoch " +
+                     str(state.epoch) + ".");
   if (input.split_known)
-    summary->push_back("Recomputed from the parameters: train accuracy " + format_number("%.4f", metrics.train_accuracy) +
-                       ", validation accuracy " + format_number("%.4f", metrics.val_accuracy) + " (loss " + format_number("%.4g", metrics.train_loss) +
-                       " / " + format_number("%.4g", metrics.val_loss) + ").");
+    summary->push_back(
+        "Recomputed from the parameters: train accuracy " + format_number("%.4f", metrics.train_accuracy) +
+        ", validation accuracy " + format_number("%.4f", metrics.val_accuracy) + " (loss " +
+        format_number("%.4g", metrics.train_loss) + " / " + format_number("%.4g", metrics.val_loss) + ").");
   else
-    summary->push_back("Accuracy over every pair " + format_number("%.4f", metrics.train_accuracy) + " (the file holds no split).");
+    summary->push_back("Accuracy over every pair " + format_number("%.4f", metrics.train_accuracy) +
+                       " (the file holds no split).");
   for (const auto& n : input.notes) notes->push_back(n);
 
   std::vector<int64_t> classes = options.output_classes.empty() ? default_output_classes(P) : options.output_classes;
@@ -449,13 +473,14 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
   return figures;
 }
 
-Status draw_checkpoint_figures(const AnalysisInput& input, const CheckpointFigureOptions& options, const std::string& dir,
-                               std::vector<RenderedFigure>* figures, std::string* index_path) {
+Status draw_checkpoint_figures(const AnalysisInput& input, const CheckpointFigureOptions& options,
+                               const std::string& dir, std::vector<RenderedFigure>* figures, std::string* index_path) {
   FigureIndex index;
   const std::vector<Figure> all = checkpoint_figures(input, options, &index.notes, &index.summary);
   BILMOD_TRY(render_figures(all, dir, &index.figures));
-  index.title = "bilmod: " + std::string(model_of(input.state.spec()).name()) + " model, P = " + std::to_string(input.state.spec().mod_basis) +
-                ", epoch " + std::to_string(input.state.epoch);
+  index.title = "bilmod: " + std::string(model_of(input.state.spec()).name()) +
+                " model, P = " + std::to_string(input.state.spec().mod_basis) + ", epoch " +
+                std::to_string(input.state.epoch);
   BILMOD_TRY(write_figure_index(index, dir, index_path));
   *figures = index.figures;
   return Status::ok();

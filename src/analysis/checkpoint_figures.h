@@ -31,7 +31,7 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
                                        std::vector<std::string>* notes, std::vector<std::string>* summary);
 
 // Draws every figure into dir and writes dir/index.html.
-Status draw_checkpoint_figures(const AnalysisInput& input, const CheckpointFigureOptions& options, const std::string& dir,
-                               std::vector<RenderedFigure>* figures, std::string* index_path);
+Status draw_checkpoint_figures(const AnalysisInput& input, const CheckpointFigureOptions& options,
+                               const std::string& dir, std::vector<RenderedFigure>* figures, std::string* index_path);
 
 }  // namespace bilmod

@@ -71,11 +71,13 @@ class FactoredForm final : public InteractionForm {
   std::string x_axis() const override { return "x = [e_a; e_b]: a 0..P-1 | b P..2P-1"; }
   std::string y_axis() const override { return "x = [e_a; e_b]"; }
   std::string unit_grid_caption() const override {
-    return "Q_k = (l_k r_k^T + r_k l_k^T)/2 over x = [e_a; e_b] (2P x 2P, the lines split the a and b blocks): hidden unit k "
+    return "Q_k = (l_k r_k^T + r_k l_k^T)/2 over x = [e_a; e_b] (2P x 2P, the lines split the a and b blocks): hidden "
+           "unit k "
            "computes h_k = x^T Q_k x exactly. Diverging colour map centred at 0.";
   }
   std::string unit_spectrum_caption() const override {
-    return "Each Q_k has rank 2: eigenvalues (l_k.r_k +- |l_k||r_k|)/2 along l_k/|l_k| +- r_k/|r_k|, the other 2P-2 are 0. "
+    return "Each Q_k has rank 2: eigenvalues (l_k.r_k +- |l_k||r_k|)/2 along l_k/|l_k| +- r_k/|r_k|, the other 2P-2 "
+           "are 0. "
            "Left: both per unit; right: all units' eigenvalues pooled and sorted by magnitude, each sign separately.";
   }
   std::string unit_rank_note() const override { return " A factored unit has rank 2, so only two eigenvectors exist."; }

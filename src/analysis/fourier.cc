@@ -71,7 +71,8 @@ double gini_coefficient(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   // G = sum_i (2i - n - 1) x_(i) / (n sum x), i = 1..n over the sorted values.
   double weighted = 0;
-  for (size_t i = 0; i < n; ++i) weighted += (2.0 * static_cast<double>(i + 1) - static_cast<double>(n) - 1.0) * values[i];
+  for (size_t i = 0; i < n; ++i)
+    weighted += (2.0 * static_cast<double>(i + 1) - static_cast<double>(n) - 1.0) * values[i];
   return weighted / (static_cast<double>(n) * total);
 }
 

@@ -18,13 +18,13 @@
 namespace bilmod {
 
 struct FlattenedSvd {
-  int64_t d_out = 0;  // hidden units H (the bilinear layer's outputs)
-  int64_t side = 0;   // n: P, 2P or 2P+1
-  std::string method;          // "gram" or "bdcsvd"
-  Eigen::MatrixXd u;           // (d_out, k) left singular vectors, columns
-  Eigen::VectorXd s;           // (k,) largest first
-  RowMatrix vh;                // (k, n*n) right singular vectors, rows; row i reshaped (n, n) row-major
-  double frobenius_sq = 0;     // ||T||_F^2 = the sum of all singular values squared
+  int64_t d_out = 0;        // hidden units H (the bilinear layer's outputs)
+  int64_t side = 0;         // n: P, 2P or 2P+1
+  std::string method;       // "gram" or "bdcsvd"
+  Eigen::MatrixXd u;        // (d_out, k) left singular vectors, columns
+  Eigen::VectorXd s;        // (k,) largest first
+  RowMatrix vh;             // (k, n*n) right singular vectors, rows; row i reshaped (n, n) row-major
+  double frobenius_sq = 0;  // ||T||_F^2 = the sum of all singular values squared
 };
 
 // The top min(top_k, d_out, n^2) triplets. Signs: each U column's entry of largest magnitude is positive (numpy's are

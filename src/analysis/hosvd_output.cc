@@ -34,18 +34,12 @@ SafetensorsFile hosvd_tensors(const HosvdReport& r) {
   file.put_f32("U", {svd.d_out, k}, u.data());
   file.put_f32("S", {k}, s.data());
   file.put_f32("Vh", {k, n2}, vh.data());
-  file.metadata = {{"format", "bilmod-hosvd"},
-                   {"version", "1"},
-                   {"checkpoint", r.checkpoint},
-                   {"model", r.model},
-                   {"mod_basis", str(r.mod_basis)},
-                   {"tensor", r.tensor},
-                   {"d_out", str(svd.d_out)},
-                   {"d_in_0", str(svd.side)},
-                   {"d_in_1", str(svd.side)},
-                   {"top_k", str(k)},
-                   {"method", svd.method},
-                   {"frobenius_sq", format_number("%.17g", svd.frobenius_sq)}};
+  file.metadata = {{"format", "bilmod-hosvd"},      {"version", "1"},
+                   {"checkpoint", r.checkpoint},    {"model", r.model},
+                   {"mod_basis", str(r.mod_basis)}, {"tensor", r.tensor},
+                   {"d_out", str(svd.d_out)},       {"d_in_0", str(svd.side)},
+                   {"d_in_1", str(svd.side)},       {"top_k", str(k)},
+                   {"method", svd.method},          {"frobenius_sq", format_number("%.17g", svd.frobenius_sq)}};
   return file;
 }
 
@@ -77,9 +71,11 @@ std::string format_hosvd(const HosvdReport& r) {
   out += "model        " + r.model + ", P = " + str(r.mod_basis) + "\n";
   out += "tensor       " + r.tensor + " = (" + str(svd.d_out) + ", " + str(svd.side) + ", " + str(svd.side) +
          "), flattened to (" + str(svd.d_out) + ", " + str(svd.side * svd.side) + ")\n";
-  out += "method       " + std::string(svd.method == "gram" ? "eigendecomposition of the " + str(svd.d_out) + " x " +
-                                                                 str(svd.d_out) + " Gram matrix T T^T"
-                                                           : "BDCSVD of the flattened matrix") + "\n";
+  out += "method       " +
+         std::string(svd.method == "gram"
+                         ? "eigendecomposition of the " + str(svd.d_out) + " x " + str(svd.d_out) + " Gram matrix T T^T"
+                         : "BDCSVD of the flattened matrix") +
+         "\n";
   out += "top " + str(svd.s.size()) + " singular values (share of ||T||_F^2, cumulative):\n";
   double cumulative = 0;
   for (Eigen::Index i = 0; i < svd.s.size(); ++i) {
@@ -116,19 +112,21 @@ Figure hosvd_figure(const HosvdReport& r, const ModelWeights& w) {
   f.panels.push_back(values);
   for (int64_t i = 0; i < shown; ++i) {
     Panel p;
-    p.title = "Vh[" + str(i) + "]: {/Symbol s} = " + format_number("%.4g", svd.s[i]) + " (" + format_number("%.1f", 100 * share(svd, i)) + " %)";
+    p.title = "Vh[" + str(i) + "]: {/Symbol s} = " + format_number("%.4g", svd.s[i]) + " (" +
+              format_number("%.1f", 100 * share(svd, i)) + " %)";
     const RowMatrix m = Eigen::Map<const RowMatrix>(svd.vh.row(i).data(), svd.side, svd.side);
     p.heatmap = heatmap_of(m, r.mod_basis);
     label_matrix_axes(&p, w);
     f.panels.push_back(p);
   }
-  f.caption = "The flattened SVD of T = " + r.tensor + " reshaped to (d_out, n^2) = (" + str(svd.d_out) + ", " +
-              str(svd.side * svd.side) + "), as the upstream's eigendecompose computes it: T = U S Vh. First panel: the top " +
-              str(k) + " singular values; then the top " + str(shown) + " right singular vectors Vh[i] reshaped " +
-              str(svd.side) + " x " + str(svd.side) +
-              " (unit norm), each the input interaction matrix that output direction U[:, i] reads, titled with its share of "
-              "||T||_F^2. Signs are fixed so that U[:, i]'s largest entry is positive. U, S and Vh are in " + r.output + "." +
-              downsampling_note(svd.side);
+  f.caption =
+      "The flattened SVD of T = " + r.tensor + " reshaped to (d_out, n^2) = (" + str(svd.d_out) + ", " +
+      str(svd.side * svd.side) + "), as the upstream's eigendecompose computes it: T = U S Vh. First panel: the top " +
+      str(k) + " singular values; then the top " + str(shown) + " right singular vectors Vh[i] reshaped " +
+      str(svd.side) + " x " + str(svd.side) +
+      " (unit norm), each the input interaction matrix that output direction U[:, i] reads, titled with its share of "
+      "||T||_F^2. Signs are fixed so that U[:, i]'s largest entry is positive. U, S and Vh are in " +
+      r.output + "." + downsampling_note(svd.side);
   return f;
 }
 

@@ -20,10 +20,10 @@ struct HosvdReport {
   std::string checkpoint, source_format;  // as analyze reads them
   std::string model;                      // bilinear | factored | mlp
   int64_t mod_basis = 0;
-  std::string tensor;                     // which tensor T is, in docs/MODELS.md's notation
+  std::string tensor;  // which tensor T is, in docs/MODELS.md's notation
   FlattenedSvd svd;
-  std::string output;                     // the safetensors file written
-  std::vector<std::string> figures;       // the files of the figure written
+  std::string output;                // the safetensors file written
+  std::vector<std::string> figures;  // the files of the figure written
 };
 
 // The tensor T's name for this model, e.g. "bilinear.weight (H, P, P)".

@@ -19,7 +19,7 @@ std::vector<double> input_frequency_norms(const ModelWeights& w) {
     }
   } else {
     for (const RowMatrix* m : {&w.left, &w.right}) {
-      if (m->size() == 0) continue;                        // mlp has no right matrix
+      if (m->size() == 0) continue;                                  // mlp has no right matrix
       energy += basis.column_energies(m->leftCols(P).transpose());   // (P, H): the a block, one column per unit
       energy += basis.column_energies(m->rightCols(P).transpose());  // the b block
     }

@@ -10,10 +10,14 @@ namespace bilmod {
 
 const InteractionForm* interaction_form(const ModelSpec& spec) {
   switch (model_of(spec).quadratic_form(spec)) {
-    case QuadraticForm::kUnitMatrices: return &bilinear_form();
-    case QuadraticForm::kSymmetricProducts: return &factored_form();
-    case QuadraticForm::kSquares: return &quadratic_mlp_form();
-    case QuadraticForm::kNone: break;
+    case QuadraticForm::kUnitMatrices:
+      return &bilinear_form();
+    case QuadraticForm::kSymmetricProducts:
+      return &factored_form();
+    case QuadraticForm::kSquares:
+      return &quadratic_mlp_form();
+    case QuadraticForm::kNone:
+      break;
   }
   return nullptr;
 }

@@ -31,7 +31,8 @@ double row_cross_entropy(const Eigen::Ref<const Eigen::RowVectorXd>& row, int64_
 }
 }  // namespace
 
-LogitSums logit_sums(const ModelSpec& spec, const ParameterLayout& layout, const std::vector<float>& params, Operation op) {
+LogitSums logit_sums(const ModelSpec& spec, const ParameterLayout& layout, const std::vector<float>& params,
+                     Operation op) {
   const int64_t P = spec.mod_basis, n = P * P;
   LogitSums sums;
   sums.mod_basis = P;
@@ -133,7 +134,8 @@ RowMatrix frequency_components(const LogitSums& sums, const std::vector<int64_t>
 }
 
 ProgressLosses progress_losses(const ModelSpec& spec, const ParameterLayout& layout, const std::vector<float>& params,
-                               const LogitSums& sums, const Dataset& data, const std::vector<int64_t>& key_frequencies) {
+                               const LogitSums& sums, const Dataset& data,
+                               const std::vector<int64_t>& key_frequencies) {
   const int64_t P = data.mod_basis;
   const Operation op = data.operation;
   const RowMatrix key = frequency_components(sums, key_frequencies);  // (P, P) rows s
@@ -147,7 +149,8 @@ ProgressLosses progress_losses(const ModelSpec& spec, const ParameterLayout& lay
   // Excluded logits (logits - key components) on the train pairs, a block at a time, summed in split order.
   total = 0;
   Eigen::RowVectorXd row(P);
-  for_each_logit_block(spec, layout, params, data.train_indices, [&](int64_t first, int64_t count, const float* logits) {
+  for_each_logit_block(spec, layout, params, data.train_indices,
+                       [&](int64_t first, int64_t count, const float* logits) {
     for (int64_t i = 0; i < count; ++i) {
       const int64_t pair = data.train_indices[static_cast<size_t>(first + i)];
       const auto key_row = key.row(wave_argument(pair, P, op));

@@ -31,7 +31,8 @@ struct LogitSums {
   Eigen::RowVectorXd mean;  // (P,) every class's mean over the P*P pairs
   double variance = 0;      // sum over classes and pairs of (logit - class mean)^2
 };
-LogitSums logit_sums(const ModelSpec& spec, const ParameterLayout& layout, const std::vector<float>& params, Operation op);
+LogitSums logit_sums(const ModelSpec& spec, const ParameterLayout& layout, const std::vector<float>& params,
+                     Operation op);
 
 struct LogitFourier {
   std::vector<double> share;             // (K,) entry k-1: frequency k's share of the logits' variance

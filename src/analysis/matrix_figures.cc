@@ -23,12 +23,14 @@ std::string downsampling_note(int64_t side) {
   if (block == 1) return "";
   return " Drawn downsampled: each pixel of the " + std::to_string(side) + " x " + std::to_string(side) +
          " matrix is the mean of a " + std::to_string(block) + " x " + std::to_string(block) +
-         " block (the .dat file holds exactly these block means; the full matrices follow from the checkpoint's weights).";
+         " block (the .dat file holds exactly these block means; the full matrices follow from the checkpoint's "
+         "weights).";
 }
 
 std::string long_eigenvector_note(int64_t length, bool blocks) {
   if (length <= kMaxEigenvectorPoints) return "";
-  return " With " + std::to_string(length) + " components a vector drawn point by point is unreadable, so each panel shows "
+  return " With " + std::to_string(length) +
+         " components a vector drawn point by point is unreadable, so each panel shows "
          "its energy at every frequency k (the squared projection on cos/sin(2 pi k x / P)" +
          std::string(blocks ? ", for the a and b blocks separately" : "") +
          "): a wave is a spike at its frequency. The .dat file holds these energies exactly.";

@@ -20,9 +20,9 @@ struct ModelWeights {
   const InteractionForm* form = nullptr;  // its hidden units' quadratic forms (analysis/interaction_form.h), or none
   // The input embeddings (model/model.h input_embeddings), in torch order: factored L = left.weight, R = right.weight;
   // mlp L = hidden.weight, R empty. Columns 0..P-1 see a, P..2P-1 see b.
-  RowMatrix left;                      // (H, 2P)
-  RowMatrix right;                     // (H, 2P)
-  RowMatrix output;                    // U = output.weight (P, H); the identity without an output layer
+  RowMatrix left;    // (H, 2P)
+  RowMatrix right;   // (H, 2P)
+  RowMatrix output;  // U = output.weight (P, H); the identity without an output layer
   // An attention model's token embeddings: W_E's columns of the P number tokens (d_model, P).
   RowMatrix token_embedding;
   // What a form reads beyond those (analysis/<form>_form.cc): bilinear's W[k] (P x P, rows a, columns b) for every
@@ -39,7 +39,8 @@ struct ModelWeights {
 ModelWeights model_weights(const ModelSpec& spec, const ParameterLayout& layout, const std::vector<float>& params);
 
 // One parameter in PyTorch's row-major order, widened to double; and views of such values.
-std::vector<double> torch_order_values(const ParameterLayout& layout, const std::vector<float>& params, const std::string& name);
+std::vector<double> torch_order_values(const ParameterLayout& layout, const std::vector<float>& params,
+                                       const std::string& name);
 RowMatrix as_matrix(const std::vector<double>& v, int64_t rows, int64_t cols);
 Eigen::VectorXd as_vector(const std::vector<double>& v);
 

@@ -63,14 +63,16 @@ Status compute_progress_measures(const std::string& run_dir, const MemoryBudget&
   m.mod_basis = last.spec().mod_basis;
   m.fourier_applies = fourier_measures_apply(last.data.operation);
   if (m.fourier_applies)
-    m.key_frequencies = logit_fourier(logit_sums(last.spec(), last.layout(), last.params, last.data.operation)).key_frequencies;
+    m.key_frequencies =
+        logit_fourier(logit_sums(last.spec(), last.layout(), last.params, last.data.operation)).key_frequencies;
   const FourierBasis basis(m.mod_basis);
   for (const auto& [epoch, path] : files) {
     AnalysisInput input;
     BILMOD_TRY(load_analysis_input(path, &input));
     const TrainingState& s = input.state;
     if (describe_model(s.spec()) != describe_model(last.spec()))
-      return Status::runtime(path + ": is not the same model as " + files.back().second + " (one run's folder holds one model)");
+      return Status::runtime(path + ": is not the same model as " + files.back().second +
+                             " (one run's folder holds one model)");
     ProgressPoint p;
     p.epoch = s.epoch;
     EvaluationWorkspace ws;
@@ -120,7 +122,8 @@ Series series_of(const ProgressMeasures& m, const std::string& label, double Pro
 Status write_progress_figures(const ProgressMeasures& m, const std::string& dir, std::vector<std::string>* written) {
   Figure f;
   f.name = "progress_measures";
-  f.title = "Progress measures over training: " + m.model + ", P = " + std::to_string(m.mod_basis) + ", " + plain_text(m.operation);
+  f.title = "Progress measures over training: " + m.model + ", P = " + std::to_string(m.mod_basis) + ", " +
+            plain_text(m.operation);
   f.columns = 2;
   f.width = 1300;
   f.height = 900;
@@ -139,8 +142,10 @@ Status write_progress_figures(const ProgressMeasures& m, const std::string& dir,
   loss.series = {series_of(m, "train", &ProgressPoint::train_loss, "#1f77b4"),
                  series_of(m, "validation", &ProgressPoint::val_loss, "#d62728")};
   if (m.fourier_applies && !m.key_frequencies.empty()) {
-    loss.series.push_back(series_of(m, "restricted (key frequencies only)", &ProgressPoint::restricted_loss, "#2ca02c", true));
-    loss.series.push_back(series_of(m, "excluded (key frequencies removed)", &ProgressPoint::excluded_loss, "#ff7f0e", true));
+    loss.series.push_back(
+        series_of(m, "restricted (key frequencies only)", &ProgressPoint::restricted_loss, "#2ca02c", true));
+    loss.series.push_back(
+        series_of(m, "excluded (key frequencies removed)", &ProgressPoint::excluded_loss, "#ff7f0e", true));
   }
   Panel accuracy;
   accuracy.title = "Accuracy";
@@ -160,10 +165,13 @@ Status write_progress_figures(const ProgressMeasures& m, const std::string& dir,
   fourier.legend_position = "top left Left reverse";
   fourier.series = {series_of(m, "Gini of input-weight frequency norms", &ProgressPoint::input_gini, "#9467bd")};
   if (m.fourier_applies && !m.key_frequencies.empty())
-    fourier.series.push_back(series_of(m, "key frequencies' share of logit variance", &ProgressPoint::key_share, "#2ca02c"));
+    fourier.series.push_back(
+        series_of(m, "key frequencies' share of logit variance", &ProgressPoint::key_share, "#2ca02c"));
   // Models with interaction matrices have it (the others' points hold NaN).
-  if (std::any_of(m.points.begin(), m.points.end(), [](const ProgressPoint& p) { return std::isfinite(p.top_eigenvector_share); }))
-    fourier.series.push_back(series_of(m, "class 0 top eigenvector: dominant-frequency share", &ProgressPoint::top_eigenvector_share, "#ff7f0e"));
+  if (std::any_of(m.points.begin(), m.points.end(),
+                  [](const ProgressPoint& p) { return std::isfinite(p.top_eigenvector_share); }))
+    fourier.series.push_back(series_of(m, "class 0 top eigenvector: dominant-frequency share",
+                                       &ProgressPoint::top_eigenvector_share, "#ff7f0e"));
   Panel norm;
   norm.title = "Weight norm";
   norm.x.label = "epoch";
@@ -199,12 +207,18 @@ nlohmann::json to_json(const ProgressMeasures& m) {
                       {"input_gini", num(p.input_gini)},
                       {"weight_norm", num(p.weight_norm)},
                       {"top_eigenvector_share", num(p.top_eigenvector_share)}});
-  return {{"run_dir", m.run_dir},     {"model", m.model},       {"operation", m.operation}, {"mod_basis", m.mod_basis},
-          {"fourier_applies", m.fourier_applies}, {"key_frequencies", m.key_frequencies}, {"checkpoints", points}};
+  return {{"run_dir", m.run_dir},
+          {"model", m.model},
+          {"operation", m.operation},
+          {"mod_basis", m.mod_basis},
+          {"fourier_applies", m.fourier_applies},
+          {"key_frequencies", m.key_frequencies},
+          {"checkpoints", points}};
 }
 
 std::string format_progress_measures(const ProgressMeasures& m) {
-  std::string out = "run " + m.run_dir + ": " + m.model + ", P = " + std::to_string(m.mod_basis) + ", " + m.operation + "\n";
+  std::string out =
+      "run " + m.run_dir + ": " + m.model + ", P = " + std::to_string(m.mod_basis) + ", " + m.operation + "\n";
   std::string keys;
   for (int64_t k : m.key_frequencies) keys += " " + std::to_string(k);
   out += "key frequencies (last checkpoint):" + (keys.empty() ? std::string(" none") : keys) + "\n";

@@ -18,9 +18,9 @@ struct ProgressPoint {
   int64_t epoch = 0;
   double train_loss = 0, train_accuracy = 0, val_loss = 0, val_accuracy = 0;
   double restricted_loss = 0, excluded_loss = 0;  // NaN when the Fourier measures do not apply
-  double key_share = 0;        // the final key frequencies' share of this model's logit variance
-  double input_gini = 0;       // Gini of the input weights' per-frequency norms
-  double weight_norm = 0;      // L2 over all parameters
+  double key_share = 0;                           // the final key frequencies' share of this model's logit variance
+  double input_gini = 0;                          // Gini of the input weights' per-frequency norms
+  double weight_norm = 0;                         // L2 over all parameters
   double top_eigenvector_share = 0;  // class 0's top eigenvector: its dominant frequency's energy share (NaN for mlp)
 };
 
@@ -37,7 +37,8 @@ struct ProgressMeasures {
 Status compute_progress_measures(const std::string& run_dir, const MemoryBudget& budget,
                                  const std::function<Status()>& before_work, ProgressMeasures* out);
 // progress_measures.{png,svg,dat,gp} in dir; returns the PNG and SVG paths.
-Status write_progress_figures(const ProgressMeasures& measures, const std::string& dir, std::vector<std::string>* written);
+Status write_progress_figures(const ProgressMeasures& measures, const std::string& dir,
+                              std::vector<std::string>* written);
 nlohmann::json to_json(const ProgressMeasures& measures);
 std::string format_progress_measures(const ProgressMeasures& measures);
 

@@ -42,8 +42,10 @@ class QuadraticMlpForm final : public InteractionForm {
     SymmetricSpectrum s;
     s.eigenvalues = Eigen::VectorXd::Constant(1, v.squaredNorm());
     s.eigenvectors = Eigen::MatrixXd::Zero(v.size(), 1);
-    if (v.norm() > 0) s.eigenvectors.col(0) = v.normalized();
-    else s.eigenvectors(0, 0) = 1;
+    if (v.norm() > 0)
+      s.eigenvectors.col(0) = v.normalized();
+    else
+      s.eigenvectors(0, 0) = 1;
     return s;
   }
 
@@ -67,20 +69,24 @@ class QuadraticMlpForm final : public InteractionForm {
   std::string x_axis() const override { return "[x; 1]: a 0..P-1 | b P..2P-1 | bias 2P"; }
   std::string y_axis() const override { return "[x; 1] = [e_a; e_b; 1]"; }
   std::string unit_grid_caption() const override {
-    return "Q_k = v_k v_k^T over [x; 1] = [e_a; e_b; 1], v_k = [hidden.weight[k]; hidden.bias[k]] (2P+1 square; the lines "
+    return "Q_k = v_k v_k^T over [x; 1] = [e_a; e_b; 1], v_k = [hidden.weight[k]; hidden.bias[k]] (2P+1 square; the "
+           "lines "
            "split the a block, the b block and the bias's last row and column): unit k computes (w_k.x + b_k)^2 = "
            "[x;1]^T Q_k [x;1] exactly. Diverging colour map centred at 0.";
   }
   std::string unit_spectrum_caption() const override {
-    return "Each Q_k = v_k v_k^T has rank 1: one eigenvalue |v_k|^2 along v_k/|v_k|, the other 2P are 0. Left: per unit; "
+    return "Each Q_k = v_k v_k^T has rank 1: one eigenvalue |v_k|^2 along v_k/|v_k|, the other 2P are 0. Left: per "
+           "unit; "
            "right: all units' eigenvalues sorted by magnitude.";
   }
   std::string unit_rank_note() const override {
     return " An mlp quad unit has rank 1: its one eigenvector is v_k/|v_k|, the last entry the bias's.";
   }
   std::string class_grid_caption() const override {
-    return "Q(c) = sum_k U[c,k] Q_k over [x; 1]: logit_c = [x;1]^T Q(c) [x;1] + output.bias[c] exactly. The last row and "
-           "column (after the second line) hold the hidden biases' terms: sum_k U[c,k] b_k w_k in each (so the form counts it "
+    return "Q(c) = sum_k U[c,k] Q_k over [x; 1]: logit_c = [x;1]^T Q(c) [x;1] + output.bias[c] exactly. The last row "
+           "and "
+           "column (after the second line) hold the hidden biases' terms: sum_k U[c,k] b_k w_k in each (so the form "
+           "counts it "
            "twice) and sum_k U[c,k] b_k^2 in the corner.";
   }
 };

@@ -32,11 +32,11 @@ Status parse_output_classes(const std::vector<std::string>& values, int64_t mod_
     errno = 0;
     const long long c = std::strtoll(value.c_str(), &end, 10);
     if (value.empty() || *end != 0 || errno != 0)
-      return Status::usage("--output-classes: '" + value + "' is not a class number (0.." + std::to_string(mod_basis - 1) +
-                           ") or 'all'");
+      return Status::usage("--output-classes: '" + value + "' is not a class number (0.." +
+                           std::to_string(mod_basis - 1) + ") or 'all'");
     if (c < 0 || c >= mod_basis)
-      return Status::usage("--output-classes: class " + value + " is out of range for P = " + std::to_string(mod_basis) +
-                           " (0.." + std::to_string(mod_basis - 1) + ")");
+      return Status::usage("--output-classes: class " + value + " is out of range for P = " +
+                           std::to_string(mod_basis) + " (0.." + std::to_string(mod_basis - 1) + ")");
     classes->push_back(c);
   }
   if (classes->empty()) *classes = default_output_classes(mod_basis);
@@ -88,7 +88,8 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
   }
   const ModelWeights w = r.is_transformer ? ModelWeights{} : model_weights(spec, state.layout(), state.params);
   const FourierBasis basis(P);
-  const std::vector<int64_t> classes = options.output_classes.empty() ? default_output_classes(P) : options.output_classes;
+  const std::vector<int64_t> classes =
+      options.output_classes.empty() ? default_output_classes(P) : options.output_classes;
   r.has_interaction_matrices = w.form != nullptr;
   if (w.form) {
     r.matrices_over_blocks = w.form->over_blocks();
@@ -134,9 +135,11 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
     if (!r.logit.key_frequencies.empty())
       r.losses = progress_losses(spec, state.layout(), state.params, sums, state.data, r.logit.key_frequencies);
     else
-      r.notes.push_back("no key frequencies: the logits do not vary with a+b, so restricted and excluded loss are not defined");
+      r.notes.push_back(
+          "no key frequencies: the logits do not vary with a+b, so restricted and excluded loss are not defined");
   } else {
-    r.notes.push_back("operation " + r.operation + ": the Fourier measures of Z_P (key frequencies, restricted and "
+    r.notes.push_back("operation " + r.operation +
+                      ": the Fourier measures of Z_P (key frequencies, restricted and "
                       "excluded loss) do not apply (for mul/div the structure lives on the multiplicative group); "
                       "eigenvector frequencies and the input-weight Gini coefficient are shown for reference only");
   }
@@ -189,7 +192,8 @@ nlohmann::json to_json(const AnalysisReport& r) {
   j["classes"] = classes;
   j["fourier_applies"] = r.fourier_applies;
   nlohmann::json shares = nlohmann::json::array();
-  for (size_t k = 0; k < r.logit.share.size(); ++k) shares.push_back({{"frequency", k + 1}, {"share", r.logit.share[k]}});
+  for (size_t k = 0; k < r.logit.share.size(); ++k)
+    shares.push_back({{"frequency", k + 1}, {"share", r.logit.share[k]}});
   const bool keyed = r.fourier_applies && !r.logit.key_frequencies.empty();
   j["logit_frequency_shares"] = r.fourier_applies ? shares : nlohmann::json(nullptr);
   nlohmann::json key = nlohmann::json::array();
@@ -210,7 +214,8 @@ namespace {
 
 std::string describe(const DominantFrequency& d, bool blocks) {
   std::string s = "k=" + std::to_string(d.frequency) + " (" + format_number("%.0f", 100 * d.share) + " %";
-  if (blocks) s += ", a " + format_number("%.0f", 100 * d.share_a) + " % / b " + format_number("%.0f", 100 * d.share_b) + " %";
+  if (blocks)
+    s += ", a " + format_number("%.0f", 100 * d.share_a) + " % / b " + format_number("%.0f", 100 * d.share_b) + " %";
   return s + ")";
 }
 }  // namespace
@@ -222,24 +227,28 @@ std::string format_report(const AnalysisReport& r) {
   out += "model        " + r.model + ", P = " + std::to_string(r.mod_basis) + ", H = " + std::to_string(r.hidden_dim) +
          ", operation " + r.operation + ", epoch " + std::to_string(r.epoch) + "\n";
   if (r.split_known)
-    out += "accuracy     train " + format_number("%.4f", r.metrics.train_accuracy) + " (loss " + format_number("%.4g", r.metrics.train_loss) +
-           "), val " + format_number("%.4f", r.metrics.val_accuracy) + " (loss " + format_number("%.4g", r.metrics.val_loss) + ")\n";
+    out += "accuracy     train " + format_number("%.4f", r.metrics.train_accuracy) + " (loss " +
+           format_number("%.4g", r.metrics.train_loss) + "), val " + format_number("%.4f", r.metrics.val_accuracy) +
+           " (loss " + format_number("%.4g", r.metrics.val_loss) + ")\n";
   else
-    out += "accuracy     every pair " + format_number("%.4f", r.metrics.train_accuracy) + " (loss " + format_number("%.4g", r.metrics.train_loss) +
-           "; the checkpoint holds no train/validation split)\n";
+    out += "accuracy     every pair " + format_number("%.4f", r.metrics.train_accuracy) + " (loss " +
+           format_number("%.4g", r.metrics.train_loss) + "; the checkpoint holds no train/validation split)\n";
   if (r.fourier_applies) {
     if (!r.logit.key_frequencies.empty()) {
-      out += "key frequencies (" + format_number("%.1f", 100 * r.logit.key_share) + " % of logit variance; all frequencies " +
-             format_number("%.1f", 100 * r.logit.all_share) + " %):";
-      for (int64_t k : r.logit.key_frequencies) out += " " + std::to_string(k) + " (" + format_number("%.1f", 100 * r.logit.share[k - 1]) + " %)";
+      out += "key frequencies (" + format_number("%.1f", 100 * r.logit.key_share) +
+             " % of logit variance; all frequencies " + format_number("%.1f", 100 * r.logit.all_share) + " %):";
+      for (int64_t k : r.logit.key_frequencies)
+        out += " " + std::to_string(k) + " (" + format_number("%.1f", 100 * r.logit.share[k - 1]) + " %)";
       out += "\n";
       out += "restricted loss " + format_number("%.4g", r.losses.restricted_loss) + ", excluded loss " +
              format_number("%.4g", r.losses.excluded_loss) + "\n";
     } else {
-      out += "key frequencies none (all frequencies explain " + format_number("%.1f", 100 * r.logit.all_share) + " % of logit variance)\n";
+      out += "key frequencies none (all frequencies explain " + format_number("%.1f", 100 * r.logit.all_share) +
+             " % of logit variance)\n";
     }
   }
-  out += "input weights Gini of per-frequency norms " + format_number("%.3f", r.input_gini) + " (near 1 = few frequencies)\n";
+  out += "input weights Gini of per-frequency norms " + format_number("%.3f", r.input_gini) +
+         " (near 1 = few frequencies)\n";
   out += "measures    ";
   for (auto it = r.measures.begin(); it != r.measures.end(); ++it)
     if (it.value().is_number()) out += " " + it.key() + " " + format_number("%.4g", it.value().get<double>());
@@ -263,7 +272,8 @@ std::string format_report(const AnalysisReport& r) {
       if (!u.frequencies.empty()) ++count[u.frequencies[0].frequency];
     std::vector<std::pair<int, int64_t>> ranked;
     for (auto [k, n] : count) ranked.push_back({n, k});
-    std::sort(ranked.begin(), ranked.end(), [](auto x, auto y) { return x.first != y.first ? x.first > y.first : x.second < y.second; });
+    std::sort(ranked.begin(), ranked.end(),
+              [](auto x, auto y) { return x.first != y.first ? x.first > y.first : x.second < y.second; });
     out += "\nhidden units' top eigenvector frequency (frequency: units):";
     for (size_t i = 0; i < std::min<size_t>(ranked.size(), 10); ++i)
       out += " " + std::to_string(ranked[i].second) + ": " + std::to_string(ranked[i].first);

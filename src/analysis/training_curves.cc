@@ -22,7 +22,8 @@ Status read_training_curves(const TrainingState& state, TrainingCurves* out) {
   if (state.run_id.empty()) return Status::runtime("the checkpoint names no run");
   // The folder train wrote to: the same resolver, the same environment.
   std::unique_ptr<TrackioStore> store;
-  BILMOD_TRY(TrackioStore::open_for_reading(resolve_tracking_dir(state.config().tracking_dir), state.config().project, &store));
+  BILMOD_TRY(TrackioStore::open_for_reading(resolve_tracking_dir(state.config().tracking_dir), state.config().project,
+                                            &store));
   std::vector<StoredRow> rows;
   BILMOD_TRY(store->read_epoch_rows(state.run_id, &rows));
   TrainingCurves curves;

@@ -102,7 +102,8 @@ TransformerAnalysis analyze_transformer(const ModelSpec& spec, const ParameterLa
     for (double& x : row) x /= static_cast<double>(P * P);
 
   if (spec.mlp == TransformerMlp::kBilinear) {
-    const float *W_in = param(layout, params, "blocks.0.mlp.W_in"), *W_in2 = param(layout, params, "blocks.0.mlp.W_in2");
+    const float *W_in = param(layout, params, "blocks.0.mlp.W_in"),
+                *W_in2 = param(layout, params, "blocks.0.mlp.W_in2");
     for (int64_t j = 0; j < M; ++j) {
       Eigen::VectorXd u(d), v(d);
       for (int64_t k = 0; k < d; ++k) u[k] = W_in[j * d + k], v[k] = W_in2[j * d + k];
@@ -157,19 +158,21 @@ std::string format_transformer_analysis(const TransformerAnalysis& t) {
   int clustered = 0;
   for (size_t i = 0; i < t.neuron_frequency.size(); ++i)
     if (t.neuron_share[i] >= 0.5) ++clusters[t.neuron_frequency[i]], ++clustered;
-  out += "\nMLP neurons whose best frequency explains >= 50 % of their variance: " + std::to_string(clustered) + " of " +
-         std::to_string(t.neuron_frequency.size()) + " (frequency: neurons)";
+  out += "\nMLP neurons whose best frequency explains >= 50 % of their variance: " + std::to_string(clustered) +
+         " of " + std::to_string(t.neuron_frequency.size()) + " (frequency: neurons)";
   for (auto [k, n] : clusters) out += " " + std::to_string(k) + ": " + std::to_string(n);
   out += "\nattention of '=' (mean over every pair), per head: ";
   for (size_t h = 0; h < t.attention.size(); ++h)
-    out += (h ? "; " : "") + std::string("head ") + std::to_string(h) + " a " + format_number("%.2f", t.attention[h][0]) + " b " +
-           format_number("%.2f", t.attention[h][1]) + " '=' " + format_number("%.2f", t.attention[h][2]);
+    out += (h ? "; " : "") + std::string("head ") + std::to_string(h) + " a " +
+           format_number("%.2f", t.attention[h][0]) + " b " + format_number("%.2f", t.attention[h][1]) + " '=' " +
+           format_number("%.2f", t.attention[h][2]);
   out += "\n";
   if (!t.bilinear.empty()) {
     std::map<int64_t, int> freq;
     for (const auto& n : t.bilinear) ++freq[n.frequency_plus];
-    out += "bilinear MLP: each neuron's interaction matrix over the residual stream, (W_in[j] W_in2[j]^T + "
-           "transpose) / 2, has rank 2; its + eigenvector read on the tokens, by frequency (frequency: neurons):";
+    out +=
+        "bilinear MLP: each neuron's interaction matrix over the residual stream, (W_in[j] W_in2[j]^T + "
+        "transpose) / 2, has rank 2; its + eigenvector read on the tokens, by frequency (frequency: neurons):";
     for (auto [k, n] : freq) out += " " + std::to_string(k) + ": " + std::to_string(n);
     out += "\n  (every neuron's eigenvalues and frequencies are in --json)\n";
   }

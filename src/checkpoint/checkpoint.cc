@@ -91,7 +91,8 @@ SafetensorsFile to_safetensors(const TrainingState& s) {
     if (!s.optimizer.momentum_buffer.empty())
       put(optimizer_key(info.name, "momentum_buffer"), info, s.optimizer.momentum_buffer);
   }
-  for (const ModelBuffer& buffer : model_buffers(s.spec())) file.put_f32(buffer.name, buffer.shape, buffer.values.data());
+  for (const ModelBuffer& buffer : model_buffers(s.spec()))
+    file.put_f32(buffer.name, buffer.shape, buffer.values.data());
   // The gradient filter's state (--grokfast): EMA one tensor per parameter, MA its ring of `window` raw gradients
   // (slot t % window holds step t's), each in PyTorch's order; metadata grokfast_steps counts the steps filtered.
   const GrokfastSettings grokfast = s.config().grokfast_settings();
@@ -149,16 +150,19 @@ Status from_safetensors(const SafetensorsFile& file, TrainingState* out) {
     return it == meta.end() ? nullptr : &it->second;
   };
   if (!get("format") || *get("format") != kCheckpointFormat)
-    return Status::runtime("it is not a bilmod checkpoint (metadata 'format' is not '" + std::string(kCheckpointFormat) +
+    return Status::runtime("it is not a bilmod checkpoint (metadata 'format' is not '" +
+                           std::string(kCheckpointFormat) +
                            "'); for initial parameters from another tool use --init-from");
   if (!get("format_version") || *get("format_version") != std::to_string(kCheckpointFormatVersion))
-    return Status::runtime("checkpoint format_version " + (get("format_version") ? *get("format_version") : "(missing)") +
-                           " is not supported by this bilmod (reads version " + std::to_string(kCheckpointFormatVersion) + ")");
+    return Status::runtime(
+        "checkpoint format_version " + (get("format_version") ? *get("format_version") : "(missing)") +
+        " is not supported by this bilmod (reads version " + std::to_string(kCheckpointFormatVersion) + ")");
   if (!get("data_checksum") || *get("data_checksum") != data_checksum(file))
     return Status::runtime("tensor data does not match its checksum (the file is corrupt)");
   if (!get("header_checksum"))
-    return Status::runtime("metadata 'header_checksum' is missing (the file is corrupt, or was written by a bilmod "
-                           "from before checkpoints carried it)");
+    return Status::runtime(
+        "metadata 'header_checksum' is missing (the file is corrupt, or was written by a bilmod "
+        "from before checkpoints carried it)");
   if (*get("header_checksum") != header_checksum(file))
     return Status::runtime("metadata, tensor names or shapes do not match their checksum (the file is corrupt)");
   TrainingState s;
@@ -183,20 +187,27 @@ Status from_safetensors(const SafetensorsFile& file, TrainingState* out) {
     return Status::runtime("metadata 'run_id' is not 32 lowercase hex characters");
   s.run_name = get("run_name") ? *get("run_name") : "";
   s.metrics = parse_metadata_json(get("metrics") ? *get("metrics") : "");
-  if (s.metrics.is_discarded() || !s.metrics.is_object()) return Status::runtime("metadata 'metrics' is not a JSON object");
+  if (s.metrics.is_discarded() || !s.metrics.is_object())
+    return Status::runtime("metadata 'metrics' is not a JSON object");
 
   const OptimizerSettings opt = s.config().optimizer_settings();
   // The config is the file's claim: the parameters, moments and filter state it describes must be there as tensors
   // before they are allocated (a few bytes of header could otherwise ask for the 4 TiB the config allows).
   {
     const GrokfastSettings g = s.config().grokfast_settings();
-    const int64_t copies = 1 + (opt.kind == OptimizerKind::kAdamW ? 2 : s.config().momentum != 0.0 ? 1 : 0) +
-                           (g.kind == GrokfastKind::kEma ? 1 : g.kind == GrokfastKind::kNone ? 0 : g.window);
+    const int64_t copies = 1 +
+                           (opt.kind == OptimizerKind::kAdamW ? 2
+                            : s.config().momentum != 0.0      ? 1
+                                                              : 0) +
+                           (g.kind == GrokfastKind::kEma    ? 1
+                            : g.kind == GrokfastKind::kNone ? 0
+                                                            : g.window);
     uint64_t held = 0;
     for (const auto& [name, t] : file.tensors) held += t.bytes.size();
     if (static_cast<uint64_t>(s.layout().total) > held / 4 / static_cast<uint64_t>(copies))
-      return Status::runtime("its config describes a " + describe_model(s.spec()) + " (" + std::to_string(s.layout().total) +
-                             " parameters), but the file holds " + std::to_string(held) + " bytes of tensors");
+      return Status::runtime("its config describes a " + describe_model(s.spec()) + " (" +
+                             std::to_string(s.layout().total) + " parameters), but the file holds " +
+                             std::to_string(held) + " bytes of tensors");
   }
   s.params.assign(s.layout().total, 0.0f);
   s.optimizer.reset(opt, s.layout().total);
@@ -251,12 +262,13 @@ Status from_safetensors(const SafetensorsFile& file, TrainingState* out) {
   for (const ModelBuffer& buffer : model_buffers(s.spec())) {  // the module's constant buffers: present and unchanged
     std::vector<float> values;
     if (Status got = file.get_f32(buffer.name, buffer.shape, &values); !got) return Status::runtime(got.message());
-    if (values != buffer.values) return Status::runtime("tensor '" + buffer.name + "' is not the model's constant buffer");
+    if (values != buffer.values)
+      return Status::runtime("tensor '" + buffer.name + "' is not the model's constant buffer");
     ++expected_tensors;
   }
   if (file.tensors.size() != expected_tensors)
-    return Status::runtime("it holds " + std::to_string(file.tensors.size()) + " tensors where a " + model_kind_name(s.config().model) +
-                           " checkpoint holds " + std::to_string(expected_tensors));
+    return Status::runtime("it holds " + std::to_string(file.tensors.size()) + " tensors where a " +
+                           model_kind_name(s.config().model) + " checkpoint holds " + std::to_string(expected_tensors));
   std::vector<int64_t> train, val;
   BILMOD_TRY(file.get_i64("data.train_indices", &train));
   BILMOD_TRY(file.get_i64("data.val_indices", &val));

@@ -21,12 +21,12 @@ using PickleRef = PickleValue*;
 
 // A tensor as torch._utils._rebuild_tensor_v2 would rebuild it: a strided view of a storage in the archive.
 struct TorchTensorRef {
-  std::string storage_key;       // the zip entry {archive}/data/{storage_key}
-  std::string storage_type;      // "FloatStorage", "LongStorage", ...
-  int64_t storage_numel = 0;     // elements in the storage
-  int64_t storage_offset = 0;    // first element of the view
+  std::string storage_key;     // the zip entry {archive}/data/{storage_key}
+  std::string storage_type;    // "FloatStorage", "LongStorage", ...
+  int64_t storage_numel = 0;   // elements in the storage
+  int64_t storage_offset = 0;  // first element of the view
   std::vector<int64_t> shape;
-  std::vector<int64_t> stride;   // in elements
+  std::vector<int64_t> stride;  // in elements
 };
 
 struct PickleValue {
@@ -35,10 +35,10 @@ struct PickleValue {
   bool boolean = false;
   int64_t integer = 0;
   double real = 0;
-  std::string text;                                    // string, bytes, or a global's "module.name"
-  std::vector<PickleRef> items;                        // list, tuple
-  std::vector<std::pair<PickleRef, PickleRef>> entries; // dict, in insertion order
-  TorchTensorRef tensor;                               // storage (storage fields only) and tensor
+  std::string text;                                      // string, bytes, or a global's "module.name"
+  std::vector<PickleRef> items;                          // list, tuple
+  std::vector<std::pair<PickleRef, PickleRef>> entries;  // dict, in insertion order
+  TorchTensorRef tensor;                                 // storage (storage fields only) and tensor
 
   // A dict's value under a string key, or null.
   const PickleValue* get(const std::string& key) const;

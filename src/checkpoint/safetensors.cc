@@ -18,9 +18,9 @@ struct DTypeName {
   const char* name;
   size_t size;
 };
-constexpr DTypeName kDTypes[] = {{DType::kF32, "F32", 4}, {DType::kF64, "F64", 8}, {DType::kF16, "F16", 2},
+constexpr DTypeName kDTypes[] = {{DType::kF32, "F32", 4},   {DType::kF64, "F64", 8}, {DType::kF16, "F16", 2},
                                  {DType::kBF16, "BF16", 2}, {DType::kI64, "I64", 8}, {DType::kI32, "I32", 4},
-                                 {DType::kI16, "I16", 2}, {DType::kI8, "I8", 1},   {DType::kU8, "U8", 1},
+                                 {DType::kI16, "I16", 2},   {DType::kI8, "I8", 1},   {DType::kU8, "U8", 1},
                                  {DType::kBool, "BOOL", 1}};
 // The reference implementation refuses headers above 100 MB.
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
@@ -121,7 +121,9 @@ std::string serialize_safetensors(const SafetensorsFile& file) {
 }
 
 Status parse_safetensors(const uint8_t* data, size_t size, const std::string& origin, SafetensorsFile* out) {
-  auto bad = [&origin](const std::string& what) { return Status::runtime(origin + ": not a valid safetensors file: " + what); };
+  auto bad = [&origin](const std::string& what) {
+    return Status::runtime(origin + ": not a valid safetensors file: " + what);
+  };
   if (size < 8) return bad("it is " + std::to_string(size) + " bytes long, shorter than the 8-byte header length");
   uint64_t header_len = 0;
   for (int i = 0; i < 8; ++i) header_len |= static_cast<uint64_t>(data[i]) << (8 * i);
@@ -164,7 +166,8 @@ Status parse_safetensors(const uint8_t* data, size_t size, const std::string& or
     if (!v["shape"].is_array()) return bad("tensor '" + name + "' has a shape that is not a list");
     uint64_t numel = 1;
     for (const auto& d : v["shape"]) {
-      if (!d.is_number_unsigned()) return bad("tensor '" + name + "' has a shape entry that is not a non-negative integer");
+      if (!d.is_number_unsigned())
+        return bad("tensor '" + name + "' has a shape entry that is not a non-negative integer");
       const uint64_t dim = d.get<uint64_t>();
       if (dim != 0 && numel > std::numeric_limits<uint64_t>::max() / 16 / dim)
         return bad("tensor '" + name + "' has a shape too large to address");
@@ -172,7 +175,8 @@ Status parse_safetensors(const uint8_t* data, size_t size, const std::string& or
       t.shape.push_back(static_cast<int64_t>(dim));
     }
     const auto& offsets = v["data_offsets"];
-    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
+    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+        !offsets[1].is_number_unsigned())
       return bad("tensor '" + name + "' must have data_offsets [begin, end] of non-negative integers");
     const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
     if (begin > end || end > buffer_size)
@@ -185,7 +189,8 @@ Status parse_safetensors(const uint8_t* data, size_t size, const std::string& or
     t.bytes.assign(buffer + begin, buffer + end);
     file.tensors[name] = std::move(t);
   }
-  std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) { return x.begin < y.begin || (x.begin == y.begin && x.end < y.end); });
+  std::sort(spans.begin(), spans.end(),
+            [](const Span& x, const Span& y) { return x.begin < y.begin || (x.begin == y.begin && x.end < y.end); });
   uint64_t expected = 0;
   for (const Span& s : spans) {
     if (s.begin != expected)

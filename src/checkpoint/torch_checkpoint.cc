@@ -36,7 +36,8 @@ Status read_entry(zip_t* zip, const std::string& name, const std::string& origin
                   zip_uint64_t max_bytes = kMaxEntryBytes) {
   zip_stat_t st;
   zip_stat_init(&st);
-  if (zip_stat(zip, name.c_str(), 0, &st) != 0) return Status::runtime(origin + ": the archive has no entry '" + name + "'");
+  if (zip_stat(zip, name.c_str(), 0, &st) != 0)
+    return Status::runtime(origin + ": the archive has no entry '" + name + "'");
   if (!(st.valid & ZIP_STAT_SIZE) || st.size > max_bytes)
     return Status::runtime(origin + ": entry '" + name + "' is too large for a checkpoint");
   zip_file_t* file = zip_fopen(zip, name.c_str(), 0);
@@ -112,7 +113,8 @@ constexpr size_t kMaxRank = 8;
 
 class TorchArchive {
  public:
-  TorchArchive(zip_t* zip, std::string prefix, std::string origin) : zip_(zip), prefix_(std::move(prefix)), origin_(std::move(origin)) {}
+  TorchArchive(zip_t* zip, std::string prefix, std::string origin)
+      : zip_(zip), prefix_(std::move(prefix)), origin_(std::move(origin)) {}
 
   // What the archive's storages may take in memory, all of them together: set once the model the file describes is
   // known, from that model's size. Until then no storage is read.
@@ -133,9 +135,11 @@ class TorchArchive {
     int64_t numel = 1;
     for (size_t d = 0; d < t.shape.size(); ++d) {
       if (t.shape[d] < 0 || t.stride[d] < 0)
-        return fail(name, "has a negative size or stride (" + std::to_string(t.shape[d]) + ", " + std::to_string(t.stride[d]) + ")");
+        return fail(name, "has a negative size or stride (" + std::to_string(t.shape[d]) + ", " +
+                              std::to_string(t.stride[d]) + ")");
       if (!mul_ok(numel, t.shape[d], &numel) || numel > max_numel)
-        return fail(name, "has more elements than the model's tensor holds (at most " + std::to_string(max_numel) + ")");
+        return fail(name,
+                    "has more elements than the model's tensor holds (at most " + std::to_string(max_numel) + ")");
     }
     if (t.storage_offset < 0 || t.storage_offset > t.storage_numel)
       return fail(name, "starts at element " + std::to_string(t.storage_offset) + " of a storage of " +
@@ -148,8 +152,8 @@ class TorchArchive {
           return fail(name, "has strides that reach beyond any storage (stride " + std::to_string(t.stride[d]) + ")");
       }
       if (last >= t.storage_numel)
-        return fail(name, "reaches element " + std::to_string(last) + " of a storage of " + std::to_string(t.storage_numel) +
-                              " elements");
+        return fail(name, "reaches element " + std::to_string(last) + " of a storage of " +
+                              std::to_string(t.storage_numel) + " elements");
     }
     std::vector<uint8_t>* bytes = nullptr;
     BILMOD_TRY(storage(name, t.storage_key, storage_bytes, &bytes));
@@ -197,8 +201,8 @@ class TorchArchive {
       storage_bytes_ += expected_bytes;
       it = storages_.emplace(key, std::move(bytes)).first;
     } else if (it->second.size() != static_cast<size_t>(expected_bytes)) {
-      return fail(name, "gives storage '" + key + "' " + std::to_string(expected_bytes) + " bytes where another tensor gave it " +
-                            std::to_string(it->second.size()));
+      return fail(name, "gives storage '" + key + "' " + std::to_string(expected_bytes) +
+                            " bytes where another tensor gave it " + std::to_string(it->second.size()));
     }
     *out = &it->second;
     return Status::ok();
@@ -246,7 +250,8 @@ const std::vector<ModelKeys>& model_keys() {
 }
 constexpr const char* kAcceptedModels =
     "bilmod reads the seed's bilinear (bilinear.weight, bilinear.bias, output.weight, output.bias), the upstream's "
-    "(bilinear.weight with output.weight, or bilinear.weight alone), factored (left.weight, right.weight, output.weight) "
+    "(bilinear.weight with output.weight, or bilinear.weight alone), factored (left.weight, right.weight, "
+    "output.weight) "
     "mlp (hidden.weight, hidden.bias, output.weight, output.bias) and the transformer (embed.W_E, ..., the paper's "
     "names or TransformerLens's), also under '_orig_mod.' or 'module.'";
 
@@ -264,13 +269,18 @@ nlohmann::json known_config(const PickleValue* config, std::vector<std::string>*
       continue;
     }
     using K = PickleValue::Kind;
-    if (it->is_number_unsigned() && value->kind == K::kInt && value->integer >= 0) j[name] = static_cast<uint64_t>(value->integer);
-    else if (it->is_number_integer() && !it->is_number_unsigned() && value->kind == K::kInt) j[name] = value->integer;
+    if (it->is_number_unsigned() && value->kind == K::kInt && value->integer >= 0)
+      j[name] = static_cast<uint64_t>(value->integer);
+    else if (it->is_number_integer() && !it->is_number_unsigned() && value->kind == K::kInt)
+      j[name] = value->integer;
     else if (it->is_number_float() && (value->kind == K::kFloat || value->kind == K::kInt))
       j[name] = value->kind == K::kFloat ? value->real : static_cast<double>(value->integer);
-    else if (it->is_string() && value->kind == K::kString) j[name] = value->text;
-    else if (it->is_boolean() && value->kind == K::kBool) j[name] = value->boolean;
-    else ignored->push_back(name);
+    else if (it->is_string() && value->kind == K::kString)
+      j[name] = value->text;
+    else if (it->is_boolean() && value->kind == K::kBool)
+      j[name] = value->boolean;
+    else
+      ignored->push_back(name);
   }
   return j;
 }
@@ -295,7 +305,8 @@ std::string key_list(const PickleValue& dict) {
       list += ", ... (" + std::to_string(dict.entries.size()) + " keys)";
       break;
     }
-    list += (list.empty() ? "" : ", ") + (key->kind == PickleValue::Kind::kString ? key->text : "a " + key->kind_name());
+    list +=
+        (list.empty() ? "" : ", ") + (key->kind == PickleValue::Kind::kString ? key->text : "a " + key->kind_name());
     ++shown;
   }
   return list;
@@ -326,16 +337,19 @@ size_t strip_wrapper_prefixes(std::map<std::string, const TorchTensorRef*>* tens
 
 bool as_number(const PickleValue* v, double* out) {
   if (!v) return false;
-  if (v->kind == PickleValue::Kind::kFloat) *out = v->real;
-  else if (v->kind == PickleValue::Kind::kInt) *out = static_cast<double>(v->integer);
-  else return false;
+  if (v->kind == PickleValue::Kind::kFloat)
+    *out = v->real;
+  else if (v->kind == PickleValue::Kind::kInt)
+    *out = static_cast<double>(v->integer);
+  else
+    return false;
   return true;
 }
 
 // A tensor of the file into bilmod's storage order at `dst` (info's layout); `what` names it in the error a
 // non-finite value gets ("tensor 'output.weight'").
-Status store_tensor(TorchArchive* storages, const std::string& label, const TorchTensorRef& t, const ParameterInfo& info,
-                    const std::string& path, const std::string& what, float* dst) {
+Status store_tensor(TorchArchive* storages, const std::string& label, const TorchTensorRef& t,
+                    const ParameterInfo& info, const std::string& path, const std::string& what, float* dst) {
   std::vector<double> values;
   BILMOD_TRY(storages->values(label, t, static_cast<int64_t>(info.size), &values));
   std::vector<float> torch_order(values.size());
@@ -349,12 +363,13 @@ Status store_tensor(TorchArchive* storages, const std::string& label, const Torc
 
 // optimizer_state_dict of torch.optim.AdamW over the model's parameters, in order: its hyperparameters into the
 // config, exp_avg and exp_avg_sq into the state in bilmod's storage order, the step (a tensor since torch 1.12).
-Status read_adamw_state(const PickleValue& root, const std::vector<std::string>& parameter_order, const std::string& path,
-                        TorchArchive* storages, TrainingState* state) {
+Status read_adamw_state(const PickleValue& root, const std::vector<std::string>& parameter_order,
+                        const std::string& path, TorchArchive* storages, TrainingState* state) {
   using K = PickleValue::Kind;
   const PickleValue* opt = root.get("optimizer_state_dict");
   if (!opt || opt->kind != K::kDict)
-    return Status::runtime(path + ": holds no 'optimizer_state_dict', so its run cannot be continued (a run goes on "
+    return Status::runtime(path +
+                           ": holds no 'optimizer_state_dict', so its run cannot be continued (a run goes on "
                            "from its parameters and AdamW's state; --init-from takes the parameters alone)");
   const PickleValue* groups = opt->get("param_groups");
   const PickleValue* per_param = opt->get("state");
@@ -367,7 +382,8 @@ Status read_adamw_state(const PickleValue& root, const std::vector<std::string>&
   if (!betas || (betas->kind != K::kTuple && betas->kind != K::kList) || betas->items.size() != 2 ||
       !as_number(betas->items[0], &beta1) || !as_number(betas->items[1], &beta2) || !as_number(group.get("lr"), &lr) ||
       !as_number(group.get("eps"), &eps) || !as_number(group.get("weight_decay"), &weight_decay))
-    return Status::runtime(path + ": its optimizer state is not AdamW's (its group has no lr, betas, eps and weight_decay)");
+    return Status::runtime(path +
+                           ": its optimizer state is not AdamW's (its group has no lr, betas, eps and weight_decay)");
   for (const char* flag : {"amsgrad", "maximize"})
     if (const PickleValue* v = group.get(flag); v && v->kind == K::kBool && v->boolean)
       return Status::runtime(path + ": its AdamW runs with " + flag + "=True, which bilmod's AdamW does not do");
@@ -377,7 +393,8 @@ Status read_adamw_state(const PickleValue& root, const std::vector<std::string>&
                            std::to_string(parameter_order.size()) + " parameters");
   RunConfig config = state->config();
   config.optimizer = OptimizerKind::kAdamW;
-  config.learning_rate = lr, config.beta1 = beta1, config.beta2 = beta2, config.eps = eps, config.weight_decay = weight_decay;
+  config.learning_rate = lr, config.beta1 = beta1, config.beta2 = beta2, config.eps = eps,
+  config.weight_decay = weight_decay;
   if (Status s = config.validate(); !s) return Status::runtime(path + ": its AdamW settings: " + s.message());
   state->set_config(config);  // the model's settings are unchanged: spec and layout stay as they were
   state->optimizer.reset(config.optimizer_settings(), state->layout().total);
@@ -386,13 +403,15 @@ Status read_adamw_state(const PickleValue& root, const std::vector<std::string>&
   for (size_t j = 0; j < parameter_order.size(); ++j) {
     const std::string& name = parameter_order[j];
     const ParameterInfo* info = state->layout().find(name);
-    if (!info || ids->items[j]->kind != K::kInt) return Status::runtime(path + ": its optimizer state does not match '" + name + "'");
+    if (!info || ids->items[j]->kind != K::kInt)
+      return Status::runtime(path + ": its optimizer state does not match '" + name + "'");
     const PickleValue* slots = nullptr;
     for (const auto& [key, value] : per_param->entries)
       if (key->kind == K::kInt && key->integer == ids->items[j]->integer) slots = value;
     int64_t this_step = 0;  // a parameter with no state yet has taken no step
     if (slots) {
-      if (slots->kind != K::kDict) return Status::runtime(path + ": the optimizer state of '" + name + "' is not a dict");
+      if (slots->kind != K::kDict)
+        return Status::runtime(path + ": the optimizer state of '" + name + "' is not a dict");
       const PickleValue* s = slots->get("step");
       double x = 0;
       if (s && s->kind == K::kTensor) {
@@ -402,9 +421,11 @@ Status read_adamw_state(const PickleValue& root, const std::vector<std::string>&
       } else if (!as_number(s, &x)) {
         return Status::runtime(path + ": the optimizer state of '" + name + "' has no step (not AdamW's)");
       }
-      if (!(x >= 0 && x < 9e15 && x == std::floor(x))) return Status::runtime(path + ": the AdamW step of '" + name + "' is not a count");
+      if (!(x >= 0 && x < 9e15 && x == std::floor(x)))
+        return Status::runtime(path + ": the AdamW step of '" + name + "' is not a count");
       this_step = static_cast<int64_t>(x);
-      for (auto [slot, buffer] : {std::pair{"exp_avg", &state->optimizer.exp_avg}, std::pair{"exp_avg_sq", &state->optimizer.exp_avg_sq}}) {
+      for (auto [slot, buffer] :
+           {std::pair{"exp_avg", &state->optimizer.exp_avg}, std::pair{"exp_avg_sq", &state->optimizer.exp_avg_sq}}) {
         const PickleValue* t = slots->get(slot);
         if (!t || t->kind != K::kTensor || t->tensor.shape != info->torch_shape)
           return Status::runtime(path + ": the AdamW state of '" + name + "' has no " + slot + " of its shape");
@@ -413,8 +434,9 @@ Status read_adamw_state(const PickleValue& root, const std::vector<std::string>&
       }
     }
     if (step >= 0 && this_step != step)
-      return Status::runtime(path + ": its parameters have taken different numbers of AdamW steps (" + std::to_string(step) +
-                             " and " + std::to_string(this_step) + "), which one step count cannot continue");
+      return Status::runtime(path + ": its parameters have taken different numbers of AdamW steps (" +
+                             std::to_string(step) + " and " + std::to_string(this_step) +
+                             "), which one step count cannot continue");
     step = this_step;
   }
   state->optimizer.step = step < 0 ? 0 : step;
@@ -424,7 +446,8 @@ Status read_adamw_state(const PickleValue& root, const std::vector<std::string>&
 
 // The epoch the file records, when it is a non-negative integer (the state's is kept otherwise).
 void read_epoch(const PickleValue& root, TrainingState* state) {
-  if (const PickleValue* epoch = root.get("epoch"); epoch && epoch->kind == PickleValue::Kind::kInt && epoch->integer >= 0)
+  if (const PickleValue* epoch = root.get("epoch");
+      epoch && epoch->kind == PickleValue::Kind::kInt && epoch->integer >= 0)
     state->epoch = epoch->integer;
 }
 
@@ -444,10 +467,10 @@ Status read_transformer(const std::string& path, const PickleValue* root,
                         TorchCheckpoint* out) {
   const bool lens = tensors.count("blocks.0.attn.b_Q") > 0 || tensors.count("unembed.b_U") > 0;
   const char* what = lens ? "a TransformerLens HookedTransformer" : "the paper's Transformer";
-  static const std::set<std::string> kRequired = {
-      "embed.W_E",         "pos_embed.W_pos",  "blocks.0.attn.W_Q", "blocks.0.attn.W_K",  "blocks.0.attn.W_V",
-      "blocks.0.attn.W_O", "blocks.0.mlp.W_in", "blocks.0.mlp.b_in", "blocks.0.mlp.W_out", "blocks.0.mlp.b_out",
-      "unembed.W_U"};
+  static const std::set<std::string> kRequired = {"embed.W_E",          "pos_embed.W_pos",   "blocks.0.attn.W_Q",
+                                                  "blocks.0.attn.W_K",  "blocks.0.attn.W_V", "blocks.0.attn.W_O",
+                                                  "blocks.0.mlp.W_in",  "blocks.0.mlp.b_in", "blocks.0.mlp.W_out",
+                                                  "blocks.0.mlp.b_out", "unembed.W_U"};
   static const std::set<std::string> kZeroBiases = {"blocks.0.attn.b_Q", "blocks.0.attn.b_K", "blocks.0.attn.b_V",
                                                     "blocks.0.attn.b_O", "unembed.b_U"};
   static const std::set<std::string> kBuffers = {"blocks.0.attn.mask", "blocks.0.attn.IGNORE"};
@@ -467,12 +490,14 @@ Status read_transformer(const std::string& path, const PickleValue* root,
   const auto we = shape("embed.W_E"), wq = shape("blocks.0.attn.W_Q"), win = shape("blocks.0.mlp.W_in"),
              wu = shape("unembed.W_U");
   if (we.size() != 2 || wq.size() != 3 || win.size() != 2 || wu.size() != 2)
-    return Status::runtime(path + ": embed.W_E, blocks.0.attn.W_Q, blocks.0.mlp.W_in or unembed.W_U has the wrong rank");
+    return Status::runtime(path +
+                           ": embed.W_E, blocks.0.attn.W_Q, blocks.0.mlp.W_in or unembed.W_U has the wrong rank");
   // The sizes are the file's claim: each is bounded before any is multiplied (config.validate() bounds them again).
   for (const auto* dims : {&we, &wq, &win, &wu})
     for (int64_t x : *dims)
       if (x < 1 || x > (int64_t{1} << 24))
-        return Status::runtime(path + ": embed.W_E, blocks.0.attn.W_Q, blocks.0.mlp.W_in or unembed.W_U has a size of " +
+        return Status::runtime(path +
+                               ": embed.W_E, blocks.0.attn.W_Q, blocks.0.mlp.W_in or unembed.W_U has a size of " +
                                std::to_string(x) + ", which no transformer bilmod reads has");
   const int64_t d = lens ? we[1] : we[0], V = lens ? we[0] : we[1], heads = wq[0], dh = lens ? wq[2] : wq[1],
                 M = lens ? win[1] : win[0], P = V - 1, v_out = wu[1];
@@ -482,18 +507,20 @@ Status read_transformer(const std::string& path, const PickleValue* root,
   if (v_out != V && !(lens && v_out == P))
     return Status::runtime(path + ": unembed.W_U has " + std::to_string(v_out) + " outputs for a vocabulary of " +
                            std::to_string(V));
-  nlohmann::json config_json = {{"model", "transformer"}, {"mod_basis", P}, {"d_model", d}, {"num_heads", heads},
-                                {"d_mlp", M}, {"mlp", bilinear ? "bilinear" : "relu"}};
+  nlohmann::json config_json = {{"model", "transformer"}, {"mod_basis", P}, {"d_model", d},
+                                {"num_heads", heads},     {"d_mlp", M},     {"mlp", bilinear ? "bilinear" : "relu"}};
   RunConfig config;
   if (Status s = config_from_json(config_json, &config); !s) return Status::runtime(path + ": " + s.message());
-  if (Status s = config.validate(); !s) return Status::runtime(path + ": its shapes give an invalid model: " + s.message());
+  if (Status s = config.validate(); !s)
+    return Status::runtime(path + ": its shapes give an invalid model: " + s.message());
   TorchCheckpoint result;
   result.notes.push_back(std::string(what) + ": operation add, " + (bilinear ? "bilinear MLP" : "ReLU") +
                          " and seed 0 assumed (the file does not record them)");
   if (lens && v_out == P)
-    result.notes.push_back("its unembedding has P outputs (d_vocab_out = P); bilmod's has P + 1: the '=' column is set "
-                           "to zero, which adds a logit 0 to every softmax (losses differ from TransformerLens's; "
-                           "accuracy and the logit measures over the P classes do not)");
+    result.notes.push_back(
+        "its unembedding has P outputs (d_vocab_out = P); bilmod's has P + 1: the '=' column is set "
+        "to zero, which adds a logit 0 to every softmax (losses differ from TransformerLens's; "
+        "accuracy and the logit measures over the P classes do not)");
   TrainingState& state = result.state;
   state.set_config(config);
   BILMOD_TRY(reserve_for_model(path, state.spec(), state.layout().total, storages));
@@ -535,14 +562,16 @@ Status read_transformer(const std::string& path, const PickleValue* root,
       from = [=](size_t i) { return static_cast<size_t>((i % M) * d + i / M); };
     } else if (n == "unembed.W_U") {
       want = {d, v_out};
-      from = [=](size_t i) { return static_cast<size_t>(static_cast<int64_t>(i % V) < v_out ? (i / V) * v_out + i % V : SIZE_MAX); };
+      from = [=](size_t i) {
+        return static_cast<size_t>(static_cast<int64_t>(i % V) < v_out ? (i / V) * v_out + i % V : SIZE_MAX);
+      };
     }
     if (t.shape != want) {
       std::string got, expected;
       for (int64_t x : t.shape) got += (got.empty() ? "" : ", ") + std::to_string(x);
       for (int64_t x : want) expected += (expected.empty() ? "" : ", ") + std::to_string(x);
-      return Status::runtime(path + ": tensor '" + n + "' has shape (" + got + ") where " + what + " with these sizes has (" +
-                             expected + ")");
+      return Status::runtime(path + ": tensor '" + n + "' has shape (" + got + ") where " + what +
+                             " with these sizes has (" + expected + ")");
     }
     int64_t want_numel = 1;
     for (int64_t x : want) want_numel *= x;  // the model's own sizes, validated
@@ -573,8 +602,8 @@ Status read_transformer(const std::string& path, const PickleValue* root,
                         item->items[1]->kind == PickleValue::Kind::kInt && item->items[0]->integer >= 0 &&
                         item->items[0]->integer < P && item->items[1]->integer >= 0 && item->items[1]->integer < P;
       if (!pair)
-        return Status::runtime(path + ": its " + name + "[" + std::to_string(i) + "] is not (a, b, P) with 0 <= a, b < P = " +
-                               std::to_string(P));
+        return Status::runtime(path + ": its " + name + "[" + std::to_string(i) +
+                               "] is not (a, b, P) with 0 <= a, b < P = " + std::to_string(P));
       split[s].push_back(item->items[0]->integer * P + item->items[1]->integer);
     }
   }
@@ -583,8 +612,9 @@ Status read_transformer(const std::string& path, const PickleValue* root,
     result.split_known = true;
   } else {
     BILMOD_TRY(dataset_from_split(P, Operation::kAdd, defined_pairs(P, Operation::kAdd), {}, &state.data));
-    result.notes.push_back("the file holds no train/validation split (the paper's init.pth has one): accuracy and "
-                           "losses are over every pair");
+    result.notes.push_back(
+        "the file holds no train/validation split (the paper's init.pth has one): accuracy and "
+        "losses are over every pair");
   }
   *out = std::move(result);
   return Status::ok();
@@ -651,10 +681,11 @@ Status find_state_dict(const std::string& path, const std::vector<uint8_t>& pick
     if (const PickleValue* m = root->get("model"); m && m->kind == PickleValue::Kind::kDict) state_dict = m;
   if (!state_dict && is_bare_state_dict(*root)) state_dict = root;  // torch.save(model.state_dict(), path)
   if (!state_dict || state_dict->kind != PickleValue::Kind::kDict)
-    return Status::runtime(path + ": holds a dict of {" + key_list(*root) +
-                           "}, which is no checkpoint: bilmod reads a dict with 'model_state_dict' (or 'state_dict', or "
-                           "'model'), or a state dict itself (parameter names to tensors, also under '_orig_mod.' or "
-                           "'module.')");
+    return Status::runtime(
+        path + ": holds a dict of {" + key_list(*root) +
+        "}, which is no checkpoint: bilmod reads a dict with 'model_state_dict' (or 'state_dict', or "
+        "'model'), or a state dict itself (parameter names to tensors, also under '_orig_mod.' or "
+        "'module.')");
   *found = state_dict;
   return Status::ok();
 }
@@ -672,8 +703,8 @@ struct StateDictTensors {
 Status collect_tensors(const std::string& path, const PickleValue& state_dict, StateDictTensors* out) {
   for (const auto& [key, value] : state_dict.entries) {
     if (key->kind != PickleValue::Kind::kString || value->kind != PickleValue::Kind::kTensor)
-      return Status::runtime(path + ": model_state_dict holds a " + value->kind_name() + " under a " + key->kind_name() +
-                             " key (a state dict maps names to tensors)");
+      return Status::runtime(path + ": model_state_dict holds a " + value->kind_name() + " under a " +
+                             key->kind_name() + " key (a state dict maps names to tensors)");
     out->tensors[key->text] = &value->tensor;
     out->parameter_order.push_back(key->text);
   }
@@ -702,15 +733,15 @@ Status identify_model(const std::string& path, const std::map<std::string, const
   if (!model) {
     std::string list;
     for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-    return Status::runtime(path + ": model_state_dict holds {" + list + "}, which is none of bilmod's models: " +
-                           kAcceptedModels);
+    return Status::runtime(path + ": model_state_dict holds {" + list +
+                           "}, which is none of bilmod's models: " + kAcceptedModels);
   }
   // P and H from the shapes: output.weight is (P, H); the direct model's bilinear.weight (P, P, P).
-  const std::vector<int64_t>& shape =
-      tensors.at(model->output_projection ? "output.weight" : "bilinear.weight")->shape;
+  const std::vector<int64_t>& shape = tensors.at(model->output_projection ? "output.weight" : "bilinear.weight")->shape;
   if (shape.size() != (model->output_projection ? 2u : 3u) || shape[0] < 1 || (shape.size() == 2 && shape[1] < 1))
-    return Status::runtime(path + ": " + (model->output_projection ? "output.weight is not a matrix"
-                                                                   : "bilinear.weight is not a (P, P, P) tensor"));
+    return Status::runtime(
+        path + ": " +
+        (model->output_projection ? "output.weight is not a matrix" : "bilinear.weight is not a (P, P, P) tensor"));
   const int64_t P = shape[0], H = model->output_projection ? shape[1] : P;
   *out = {model, P, H};
   return Status::ok();
@@ -734,14 +765,16 @@ Status reconcile_config(const std::string& path, const PickleValue* config_dict,
   }
   if (config_json.contains("mod_basis") && config_json["mod_basis"].get<int64_t>() != P)
     return Status::runtime(path + ": config says mod_basis = " + config_json["mod_basis"].dump() + " but " +
-                           (model->output_projection ? "output.weight has " : "bilinear.weight has ") + std::to_string(P) +
-                           " classes");
+                           (model->output_projection ? "output.weight has " : "bilinear.weight has ") +
+                           std::to_string(P) + " classes");
   // The direct model's width is P whatever the config's hidden_dim (the upstream saves its unused default).
   if (model->output_projection && config_json.contains("hidden_dim") && config_json["hidden_dim"].get<int64_t>() != H)
     return Status::runtime(path + ": config says hidden_dim = " + config_json["hidden_dim"].dump() +
                            " but output.weight has shape (" + std::to_string(P) + ", " + std::to_string(H) + ")");
-  if (config_json.contains("use_output_projection") && config_json["use_output_projection"].get<bool>() != model->output_projection)
-    return Status::runtime(path + ": config says use_output_projection = " + config_json["use_output_projection"].dump() +
+  if (config_json.contains("use_output_projection") &&
+      config_json["use_output_projection"].get<bool>() != model->output_projection)
+    return Status::runtime(path +
+                           ": config says use_output_projection = " + config_json["use_output_projection"].dump() +
                            " but the state dict " + (model->output_projection ? "has" : "has no") + " output layer");
   const std::string kind = model->model;
   if (kind == "bilinear" && !config_json.contains("activation")) {
@@ -760,7 +793,8 @@ Status reconcile_config(const std::string& path, const PickleValue* config_dict,
   RunConfig config;
   // A name that no setting knows (a usage Status) is an invalid value, as validate() reports the others.
   if (Status s = config_from_json(config_json, &config); !s)
-    return Status::runtime(path + (s.code() == ExitCode::kUsage ? ": its config is invalid: " : ": its config: ") + s.message());
+    return Status::runtime(path + (s.code() == ExitCode::kUsage ? ": its config is invalid: " : ": its config: ") +
+                           s.message());
   if (Status s = config.validate(); !s) return Status::runtime(path + ": its config is invalid: " + s.message());
   if (kind == "mlp" && !config_json.contains("activation"))
     notes->push_back("the config names no activation: relu assumed");
@@ -809,8 +843,8 @@ Status recover_split(const std::string& path, const PickleValue* root, const Pic
       for (double x : values) {
         // A pair index is an integer in [0, P^2); anything else (NaN, 1e300, 2.5) is refused before the cast.
         if (!(x >= 0 && x < static_cast<double>(P * P) && x == std::floor(x)))
-          return Status::runtime(path + ": tensor 'split' holds " + std::to_string(x) + ", which is not a pair index for P = " +
-                                 std::to_string(P));
+          return Status::runtime(path + ": tensor 'split' holds " + std::to_string(x) +
+                                 ", which is not a pair index for P = " + std::to_string(P));
         dst->push_back(static_cast<int64_t>(x));
       }
     }
@@ -826,8 +860,8 @@ Status recover_split(const std::string& path, const PickleValue* root, const Pic
     result->split_known = true;
     result->notes.push_back("the split is the seed's code's, drawn again: torch.randperm(" +
                             std::to_string(state.data.train_indices.size() + state.data.val_indices.size()) +
-                            ") under manual_seed(" + std::to_string(state.config().effective_data_seed()) + "), the first " +
-                            std::to_string(state.data.train_indices.size()) + " train");
+                            ") under manual_seed(" + std::to_string(state.config().effective_data_seed()) +
+                            "), the first " + std::to_string(state.data.train_indices.size()) + " train");
   } else {
     // Without the split, every defined pair is evaluated as one set.
     BILMOD_TRY(dataset_from_split(P, op, defined_pairs(P, op), {}, &state.data));
@@ -861,7 +895,8 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
   // The transformer's names go to its own reader; its runs' optimiser state is not read.
   if (found.tensors.count("embed.W_E")) {
     if (with_optimizer)
-      return Status::runtime(path + ": continuing a transformer run begun in PyTorch is not supported (its optimiser "
+      return Status::runtime(path +
+                             ": continuing a transformer run begun in PyTorch is not supported (its optimiser "
                              "state is not read): start a run from its parameters with --init-from instead");
     BILMOD_TRY(read_transformer(path, root, found.tensors, &storages, out));
     out->notes.insert(out->notes.begin(), found.notes.begin(), found.notes.end());

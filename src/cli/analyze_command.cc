@@ -43,7 +43,8 @@ int run_single(const AnalyzeOptions& o) {
     AnalysisShape shape;
     shape.spec = spec;
     std::vector<int64_t> classes;
-    shape.classes = parse_output_classes(o.output_classes, spec.mod_basis, &classes) ? static_cast<int64_t>(classes.size()) : 3;
+    shape.classes =
+        parse_output_classes(o.output_classes, spec.mod_basis, &classes) ? static_cast<int64_t>(classes.size()) : 3;
     shape.threads = worker_threads();
     return shape;
   };
@@ -58,14 +59,18 @@ int run_single(const AnalyzeOptions& o) {
   report.source_format = input.format;
   report.split_known = input.split_known;
   report.notes.insert(report.notes.begin(), input.notes.begin(), input.notes.end());
-  if (o.json) std::printf("%s\n", to_json(report).dump(2).c_str());
-  else std::printf("%s", format_report(report).c_str());
+  if (o.json)
+    std::printf("%s\n", to_json(report).dump(2).c_str());
+  else
+    std::printf("%s", format_report(report).c_str());
   return 0;
 }
 
 int run_hosvd(const AnalyzeOptions& o) {
-  if (o.top_k < 1) return report_failure("analyze", Status::usage("--top-k must be at least 1, got " + std::to_string(o.top_k)));
-  const std::string output = o.output.empty() ? (std::filesystem::path(o.output_dir) / "hosvd.safetensors").string() : o.output;
+  if (o.top_k < 1)
+    return report_failure("analyze", Status::usage("--top-k must be at least 1, got " + std::to_string(o.top_k)));
+  const std::string output =
+      o.output.empty() ? (std::filesystem::path(o.output_dir) / "hosvd.safetensors").string() : o.output;
   if (Status s = check_writable_dir(o.output_dir, "--output-dir"); !s) return report_failure("analyze", s);
   const std::string output_parent = std::filesystem::path(output).parent_path().string();
   if (Status s = check_writable_dir(output_parent.empty() ? "." : output_parent, "--output"); !s)
@@ -81,9 +86,10 @@ int run_hosvd(const AnalyzeOptions& o) {
     return report_failure("analyze", s);
   const ModelSpec& spec = input.state.spec();
   if (!has_interaction_matrices(spec))
-    return report_failure("analyze", Status::usage(
-        "--hosvd: " + input.path + " holds a " + model_of(spec).describe(spec) +
-        ", which has no bilinear tensor; --hosvd reads bilinear, factored and mlp --activation quad"));
+    return report_failure(
+        "analyze",
+        Status::usage("--hosvd: " + input.path + " holds a " + model_of(spec).describe(spec) +
+                      ", which has no bilinear tensor; --hosvd reads bilinear, factored and mlp --activation quad"));
   const ModelWeights w = model_weights(spec, input.state.layout(), input.state.params);
   HosvdReport report;
   report.checkpoint = input.path;
@@ -96,7 +102,8 @@ int run_hosvd(const AnalyzeOptions& o) {
   if (Status s = write_file_atomically(output, serialize_safetensors(hosvd_tensors(report))); !s)
     return report_failure("analyze", s);
   std::vector<RenderedFigure> rendered;
-  if (Status s = render_figures({hosvd_figure(report, w)}, o.output_dir, &rendered); !s) return report_failure("analyze", s);
+  if (Status s = render_figures({hosvd_figure(report, w)}, o.output_dir, &rendered); !s)
+    return report_failure("analyze", s);
   for (const auto& f : rendered) report.figures.push_back(f.png);
   if (o.json) {
     std::printf("%s\n", to_json(report).dump(2).c_str());
@@ -113,7 +120,8 @@ int run_over_training(const AnalyzeOptions& o) {
   MemoryBudget budget;
   if (Status s = memory_budget(o.max_memory, &budget); !s) return report_failure("analyze", s);
   auto writable = [&o] { return check_writable_dir(o.output_dir, "--output-dir"); };
-  if (Status s = compute_progress_measures(o.checkpoint, budget, writable, &measures); !s) return report_failure("analyze", s);
+  if (Status s = compute_progress_measures(o.checkpoint, budget, writable, &measures); !s)
+    return report_failure("analyze", s);
   std::vector<std::string> written;
   if (Status s = write_progress_figures(measures, o.output_dir, &written); !s) return report_failure("analyze", s);
   if (o.json) {
@@ -133,15 +141,20 @@ CommandRunner setup_analyze_command(CLI::App* cmd) {
                   "checkpoint; with --over-training, all of them)")
       ->required();
   cmd->add_flag("--json", o->json, "Print the report as JSON");
-  cmd->add_option("--output-classes", o->output_classes, "Output classes whose interaction matrix to decompose, or 'all' (default: 0 1 P-1)");
-  cmd->add_flag("--over-training", o->over_training,
-                "CHECKPOINT is a run's folder: compute the progress measures at every checkpoint and draw them against epoch");
+  cmd->add_option("--output-classes", o->output_classes,
+                  "Output classes whose interaction matrix to decompose, or 'all' (default: 0 1 P-1)");
+  cmd->add_flag(
+      "--over-training", o->over_training,
+      "CHECKPOINT is a run's folder: compute the progress measures at every checkpoint and draw them against epoch");
   cmd->add_option("--output-dir", o->output_dir, "Where --over-training and --hosvd write their figures");
-  cmd->add_flag("--hosvd", o->hosvd,
-                "Instead of the report: the flattened SVD of the bilinear tensor, (H, n, n) reshaped to (H, n^2), as the "
-                "upstream's eigendecompose (bilinear, factored, mlp --activation quad); writes U, S, Vh and a figure");
-  CLI::Option* cmd_top_k = cmd->add_option("--top-k", o->top_k, "--hosvd: how many singular triplets to keep (default 10)");
-  CLI::Option* cmd_output = cmd->add_option("--output", o->output, "--hosvd: the safetensors file of U, S and Vh (default OUTPUT_DIR/hosvd.safetensors)");
+  cmd->add_flag(
+      "--hosvd", o->hosvd,
+      "Instead of the report: the flattened SVD of the bilinear tensor, (H, n, n) reshaped to (H, n^2), as the "
+      "upstream's eigendecompose (bilinear, factored, mlp --activation quad); writes U, S, Vh and a figure");
+  CLI::Option* cmd_top_k =
+      cmd->add_option("--top-k", o->top_k, "--hosvd: how many singular triplets to keep (default 10)");
+  CLI::Option* cmd_output = cmd->add_option(
+      "--output", o->output, "--hosvd: the safetensors file of U, S and Vh (default OUTPUT_DIR/hosvd.safetensors)");
   add_max_memory_option(cmd, &o->max_memory);
   return [o, cmd_top_k, cmd_output]() {
     if (o->over_training && !o->output_classes.empty())
@@ -149,7 +162,8 @@ CommandRunner setup_analyze_command(CLI::App* cmd) {
     if (o->hosvd && o->over_training)
       return report_failure("analyze", Status::usage("--hosvd and --over-training are different reports: give one"));
     if (o->hosvd && !o->output_classes.empty())
-      return report_failure("analyze", Status::usage("--output-classes does not apply with --hosvd (it decomposes every output)"));
+      return report_failure("analyze",
+                            Status::usage("--output-classes does not apply with --hosvd (it decomposes every output)"));
     if (!o->hosvd && (cmd_top_k->count() > 0 || cmd_output->count() > 0))
       return report_failure("analyze", Status::usage("--top-k and --output apply only with --hosvd"));
     if (o->hosvd) return run_hosvd(*o);

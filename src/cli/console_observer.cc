@@ -35,7 +35,8 @@ Status ConsoleObserver::on_start(const TrainingState& state) {
   const RunConfig& c = state.config();
   log::info(configuration_table(c));
   log::info("model " + model_kind_name(c.model) + ": " + std::to_string(state.layout().total) + " parameters",
-            {{"parameters", state.layout().total}, {"train_pairs", state.data.train_indices.size()},
+            {{"parameters", state.layout().total},
+             {"train_pairs", state.data.train_indices.size()},
              {"val_pairs", state.data.val_indices.size()}});
   if (const std::string notice = model_of(state.spec()).notice(); !notice.empty()) log::warning(notice);
   if (state.step > 0)
@@ -50,17 +51,20 @@ Status ConsoleObserver::on_start(const TrainingState& state) {
 
 void ConsoleObserver::on_step(const StepReport& step) {
   if (log::enabled(log::Level::kDebug))
-    log::write(log::Level::kDebug, "step", {{"step", step.step}, {"train/batch_loss", step.batch_loss}, {"lr", step.lr}});
+    log::write(log::Level::kDebug, "step",
+               {{"step", step.step}, {"train/batch_loss", step.batch_loss}, {"lr", step.lr}});
 }
 
 void ConsoleObserver::on_evaluation(const TrainingState& state, const nlohmann::json& metrics) {
   const int64_t epoch = state.epoch;
   if (bar_) bar_->update(epoch, metrics_postfix(metrics));
-  const bool periodic = last_logged_epoch_ < 0 || epoch - last_logged_epoch_ >= log_interval_ || epoch == state.config().epochs;
+  const bool periodic =
+      last_logged_epoch_ < 0 || epoch - last_logged_epoch_ >= log_interval_ || epoch == state.config().epochs;
   if (!bar_ && periodic) {
-    log::write(log::Level::kInfo,
-               "epoch " + std::to_string(epoch) + "/" + std::to_string(state.config().epochs) + " " + metrics_postfix(metrics),
-               metrics, false);
+    log::write(
+        log::Level::kInfo,
+        "epoch " + std::to_string(epoch) + "/" + std::to_string(state.config().epochs) + " " + metrics_postfix(metrics),
+        metrics, false);
     last_logged_epoch_ = epoch;
   } else {
     log::debug("evaluation", metrics);

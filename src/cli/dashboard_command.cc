@@ -27,8 +27,8 @@ void handle_dashboard_stop(int signal) { g_dashboard_stop.store(signal); }
 
 int run_dashboard(const DashboardOptions& o) {
   if (o.port < 0 || o.port > 65535)
-    return report_failure("dashboard", Status::usage("--port must lie in 0..65535 (0: any free port), got " +
-                                                     std::to_string(o.port)));
+    return report_failure(
+        "dashboard", Status::usage("--port must lie in 0..65535 (0: any free port), got " + std::to_string(o.port)));
   DashboardSettings settings;
   settings.tracking_dir = resolve_tracking_dir(o.tracking_dir);
   settings.host = o.host;
@@ -38,7 +38,8 @@ int run_dashboard(const DashboardOptions& o) {
   std::signal(SIGTERM, handle_dashboard_stop);
   if (Status s = server.start(settings); !s) return report_failure("dashboard", s);
   // On stdout, one line, so a script (or a test) started with --port 0 can read where to connect.
-  std::printf("bilmod dashboard: serving %s on %s (Ctrl-C stops)\n", settings.tracking_dir.c_str(), server.url().c_str());
+  std::printf("bilmod dashboard: serving %s on %s (Ctrl-C stops)\n", settings.tracking_dir.c_str(),
+              server.url().c_str());
   std::fflush(stdout);
   while (g_dashboard_stop.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   server.stop();
@@ -49,8 +50,7 @@ int run_dashboard(const DashboardOptions& o) {
 
 CommandRunner setup_dashboard_command(CLI::App* cmd) {
   auto o = std::make_shared<DashboardOptions>();
-  cmd->add_option("--tracking-dir", o->tracking_dir,
-                  kTrackingDirHelp);
+  cmd->add_option("--tracking-dir", o->tracking_dir, kTrackingDirHelp);
   cmd->add_option("--host", o->host, "Address to listen on (127.0.0.1: this machine only)");
   cmd->add_option("--port", o->port, "Port (0: any free port)");
   return [o]() { return run_dashboard(*o); };

@@ -72,11 +72,13 @@ int run_dataset(const DatasetOptions& options) {
 CommandRunner setup_dataset_command(CLI::App* cmd) {
   auto o = std::make_shared<DatasetOptions>();
   cmd->add_option("--mod-basis", o->config.mod_basis, "Modulus P");
-  add_named_setting_option(cmd, "operation", &o->config, "add, sub, mul, div, x2+y2, x2+xy+y2, x2+xy+y2+x, x3+xy or x3+xy2+y");
+  add_named_setting_option(cmd, "operation", &o->config,
+                           "add, sub, mul, div, x2+y2, x2+xy+y2, x2+xy+y2+x, x3+xy or x3+xy2+y");
   cmd->add_option("--train-frac", o->config.train_frac, "Fraction of the pairs in the train split (floor)");
   cmd->add_option("--seed", o->config.seed, "Seed of the split (training's --data-seed, which defaults to --seed)")
       ->check(CLI::NonNegativeNumber);  // CLI11 would wrap -1 to 2^64 - 1
-  add_named_setting_option(cmd, "split", &o->config, "bilmod (its own shuffle) or torch (the upstream's: torch.randperm(N) under "
+  add_named_setting_option(cmd, "split", &o->config,
+                           "bilmod (its own shuffle) or torch (the upstream's: torch.randperm(N) under "
                            "manual_seed(seed), the first int(N * train_frac) train)");
   cmd->add_option("--output", o->output, "Output file (.safetensors)")->required();
   add_max_memory_option(cmd, &o->max_memory);

@@ -50,15 +50,19 @@ int run_evaluate(const EvaluateOptions& o) {
   const std::string& path = input.path;
   TrainingState& state = input.state;
   if (!evaluation_checked)
-    if (Status s = check_memory(evaluation_memory(state.spec(), loaded_state_bytes(path), worker_threads()), budget); !s)
+    if (Status s = check_memory(evaluation_memory(state.spec(), loaded_state_bytes(path), worker_threads()), budget);
+        !s)
       return report_failure("evaluate", s);
   EvaluationWorkspace ws;
   EvaluationOptions options;
   options.loss = state.config().loss_settings();  // the run's own loss, as its checkpoints' metrics report it
   const SplitMetrics m = evaluate_splits(state.spec(), state.layout(), state.params.data(), state.data, &ws, options);
-  nlohmann::json report = {{"checkpoint", path},          {"epoch", state.epoch},
-                           {"step", state.step},          {"train/loss", m.train_loss},
-                           {"train/accuracy", m.train_accuracy}, {"val/loss", m.val_loss},
+  nlohmann::json report = {{"checkpoint", path},
+                           {"epoch", state.epoch},
+                           {"step", state.step},
+                           {"train/loss", m.train_loss},
+                           {"train/accuracy", m.train_accuracy},
+                           {"val/loss", m.val_loss},
                            {"val/accuracy", m.val_accuracy}};
   if (!input.split_known) report["val/loss"] = report["val/accuracy"] = nullptr;
   if (input.format != "safetensors") {
@@ -77,13 +81,14 @@ int run_evaluate(const EvaluateOptions& o) {
     file.metadata = {{"format", "bilmod-logits"}, {"checkpoint", path}};
     AtomicFileWriter writer(o.output);
     Status written = writer.open();
-    const std::string header = safetensors_header(file, {{"logits", static_cast<uint64_t>(n * columns) * sizeof(float)}});
+    const std::string header =
+        safetensors_header(file, {{"logits", static_cast<uint64_t>(n * columns) * sizeof(float)}});
     if (written) written = writer.write(header.data(), header.size());
     if (written)
       for_each_logit_block(
           state.spec(), state.layout(), state.params, pairs,
           [&](int64_t, int64_t count, const float* logits) {
-            if (written) written = writer.write(logits, static_cast<size_t>(count * columns) * sizeof(float));
+        if (written) written = writer.write(logits, static_cast<size_t>(count * columns) * sizeof(float));
           },
           LogitColumns::kAll);
     // Tensors follow in name order: logits, then pair_index.
@@ -99,7 +104,9 @@ int run_evaluate(const EvaluateOptions& o) {
 
 CommandRunner setup_evaluate_command(CLI::App* cmd) {
   auto o = std::make_shared<EvaluateOptions>();
-  cmd->add_option("checkpoint", o->checkpoint, "Checkpoint file (bilmod's .safetensors or a torch.save .pt), or a folder (its latest checkpoint)")->required();
+  cmd->add_option("checkpoint", o->checkpoint,
+                  "Checkpoint file (bilmod's .safetensors or a torch.save .pt), or a folder (its latest checkpoint)")
+      ->required();
   cmd->add_option("--output", o->output, "Also write the logits of every pair to this .safetensors file");
   add_max_memory_option(cmd, &o->max_memory);
   return [o]() { return run_evaluate(*o); };

@@ -21,13 +21,19 @@ namespace {
 const CommandEntry kCommands[] = {
     {"train", "Train a model on (a op b) mod P and write checkpoints", setup_train_command},
     {"dataset", "Write the table (a, b, c) and its train/validation split as safetensors", setup_dataset_command},
-    {"sweep", "Run a grid of training runs (--jobs at a time, or over MPI ranks), with a summary and phase diagram", setup_sweep_command},
-    {"runs", "List tracked projects and runs (trackio's store); `runs export` writes one run's metrics", setup_runs_command},
+    {"sweep", "Run a grid of training runs (--jobs at a time, or over MPI ranks), with a summary and phase diagram",
+     setup_sweep_command},
+    {"runs", "List tracked projects and runs (trackio's store); `runs export` writes one run's metrics",
+     setup_runs_command},
     {"plot-run", "Draw runs' accuracy and loss against epoch (the grokking picture)", setup_plot_run_command},
     {"dashboard", "Serve a live web dashboard of the tracked runs on 127.0.0.1", setup_dashboard_command},
     {"evaluate", "Loss and accuracy of a checkpoint, and optionally its logits on every pair", setup_evaluate_command},
-    {"visualize-checkpoint", "Draw a checkpoint's interaction matrices, spectra and Fourier structure (PNG + SVG + index.html)", setup_visualize_command},
-    {"analyze", "Report a checkpoint's spectra, key frequencies, restricted/excluded loss (or, --over-training, a run's)", setup_analyze_command},
+    {"visualize-checkpoint",
+     "Draw a checkpoint's interaction matrices, spectra and Fourier structure (PNG + SVG + index.html)",
+     setup_visualize_command},
+    {"analyze",
+     "Report a checkpoint's spectra, key frequencies, restricted/excluded loss (or, --over-training, a run's)",
+     setup_analyze_command},
 };
 
 // A named setting's unknown name, thrown from its option's callback while CLI11 reads the command line; main reports
@@ -51,7 +57,7 @@ CLI::Option* add_named_setting_option(CLI::App* command, const std::string& key,
   CLI::Option* option = command->add_option_function<std::string>(
       "--" + flag_name(key),
       [name, key, config](const std::string& value) {
-        if (Status s = parse_named_setting(key, value, config); !s) throw NamedSettingError(name, s);
+    if (Status s = parse_named_setting(key, value, config); !s) throw NamedSettingError(name, s);
       },
       help);
   option->default_str(to_json(*config).at(key).get<std::string>());  // the help's default, as for the other options

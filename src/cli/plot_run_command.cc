@@ -50,14 +50,16 @@ int run_plot_run(const PlotRunOptions& o) {
     return report_failure(name, Status::usage("--output " + o.output + " must end in .png or .svg (both are written)"));
   const std::string stem = output.stem().string();
   if (!is_valid_project_name(stem))  // the same rule as figure names: [A-Za-z0-9_-]
-    return report_failure(name, Status::usage("--output " + o.output + ": the file name may hold only letters, digits, "
+    return report_failure(name, Status::usage("--output " + o.output +
+                                              ": the file name may hold only letters, digits, "
                                               "'_' and '-' before its extension"));
   if (Status s = check_project_name(o.project, "--project"); !s) return report_failure(name, s);
   std::unique_ptr<TrackioStore> store;
   const std::string dir = resolve_tracking_dir(o.tracking_dir);
   if (Status s = TrackioStore::open_for_reading(dir, o.project, &store); !s) return report_failure(name, s);
 
-  static const char* kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+  static const char* kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                   "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
   Figure figure;
   figure.name = stem;
   figure.title = plain_text(o.runs.size() == 1 ? "run " + o.runs.front() : std::to_string(o.runs.size()) + " runs");
@@ -87,7 +89,8 @@ int run_plot_run(const PlotRunOptions& o) {
     std::vector<StoredRow> rows;
     if (Status s = store->read_epoch_rows(run.run_id, &rows); !s) return report_failure(name, s);
     if (rows.empty())
-      return report_failure(name, Status::runtime("run " + run.run_name + " has no evaluation rows yet: nothing to plot"));
+      return report_failure(name,
+                            Status::runtime("run " + run.run_name + " has no evaluation rows yet: nothing to plot"));
     const std::string color = kPalette[i % std::size(kPalette)];
     const RunSummary summary = summarise_run(run, rows);
     accuracy.series.push_back(metric_series(rows, "train/accuracy", run.run_name + " train", color, false));
@@ -95,9 +98,9 @@ int run_plot_run(const PlotRunOptions& o) {
     loss.series.push_back(metric_series(rows, "train/loss", run.run_name + " train", color, false));
     loss.series.push_back(metric_series(rows, "val/loss", run.run_name + " val", color, true));
     caption += "; " + run.run_name + (summary.model.empty() ? "" : " (" + summary.model + ")") +
-               (summary.generalised_epoch < 0 ? ": validation accuracy never reached 99 %"
-                                              : ": validation accuracy >= 99 % from epoch " +
-                                                    std::to_string(summary.generalised_epoch));
+               (summary.generalised_epoch < 0
+                    ? ": validation accuracy never reached 99 %"
+                    : ": validation accuracy >= 99 % from epoch " + std::to_string(summary.generalised_epoch));
   }
   figure.caption = caption + ". Epoch 0 has no place on the log axis.";
   figure.panels = {accuracy, loss};
@@ -128,8 +131,7 @@ CommandRunner setup_plot_run_command(CLI::App* cmd) {
   cmd->add_option("--output", o->output, "FILE.png or FILE.svg: both are written, with FILE.dat, FILE.gp, index.html")
       ->required();
   cmd->add_option("--project", o->project, "Tracking project");
-  cmd->add_option("--tracking-dir", o->tracking_dir,
-                  kTrackingDirHelp);
+  cmd->add_option("--tracking-dir", o->tracking_dir, kTrackingDirHelp);
   return [o]() { return run_plot_run(*o); };
 }
 

@@ -100,8 +100,9 @@ int list_runs_table(const std::string& dir, const std::string& project) {
   for (const RunSummary& s : summaries) {
     std::string epochs = s.epochs_done < 0 ? "-" : std::to_string(s.epochs_done);
     if (s.epochs_planned >= 0 && s.epochs_done < s.epochs_planned) epochs += "/" + std::to_string(s.epochs_planned);
-    table.push_back({s.run.run_name, s.model.empty() ? "-" : s.model, s.mod_basis < 0 ? "-" : std::to_string(s.mod_basis),
-                     epochs, accuracy_cell(s.final_train_accuracy), accuracy_cell(s.final_val_accuracy),
+    table.push_back({s.run.run_name, s.model.empty() ? "-" : s.model,
+                     s.mod_basis < 0 ? "-" : std::to_string(s.mod_basis), epochs, accuracy_cell(s.final_train_accuracy),
+                     accuracy_cell(s.final_val_accuracy),
                      s.generalised_epoch < 0 ? "never" : std::to_string(s.generalised_epoch),
                      duration_cell(s.wall_seconds), s.group.empty() ? "-" : s.group, s.run.run_id});
   }
@@ -137,8 +138,7 @@ CommandRunner setup_runs_command(CLI::App* cmd) {
   auto o = std::make_shared<RunsOptions>();
   auto e = std::make_shared<ExportOptions>();
   cmd->add_option("--project", o->project, "List this project's runs (default: list the projects)");
-  cmd->add_option("--tracking-dir", o->tracking_dir,
-                  kTrackingDirHelp);
+  cmd->add_option("--tracking-dir", o->tracking_dir, kTrackingDirHelp);
   CLI::App* ex = cmd->add_subcommand("export", "One run's metrics, one row per step, as CSV or JSON lines");
   ex->add_option("run", e->run, "Run name or run id")->required();
   ex->add_option("--format", e->format, "csv or jsonl")->required();

@@ -76,7 +76,8 @@ int run_worker(const SweepFlags& flags) {
   RunResult result;
   if (run.already_stopped) {
     // Stopped early before, killed before its result was written: nothing to train.
-    if (Status s = write_run_result(run, run.state, run.progress, Status::ok(), &result); !s) return report_failure(name, s);
+    if (Status s = write_run_result(run, run.state, run.progress, Status::ok(), &result); !s)
+      return report_failure(name, s);
     return 0;
   }
   ConsoleObserver console(false);
@@ -98,7 +99,8 @@ int run_worker(const SweepFlags& flags) {
   if (outcome.code() == ExitCode::kInterrupted || outcome.code() == ExitCode::kTerminated)
     return report_failure(name, outcome);  // no result: the next run of the sweep resumes from the checkpoint
   if (!milestones.save_error().is_ok()) log::warning("progress not saved: " + milestones.save_error().message());
-  if (Status s = write_run_result(run, run.state, milestones.progress(), outcome, &result); !s) return report_failure(name, s);
+  if (Status s = write_run_result(run, run.state, milestones.progress(), outcome, &result); !s)
+    return report_failure(name, s);
   if (!outcome) return report_failure(name, outcome);
   return 0;
 }
@@ -162,7 +164,8 @@ Status build_spec(const CLI::App& cmd, const SweepFlags& flags, SweepSpec* spec)
 // Rank 0, before any run: the folder must hold this sweep or nothing. A run folder whose run.json asks for other
 // settings is refused (re-running with changed settings would mix two experiments); runs with a finished result
 // are kept and skipped.
-Status check_output_dir(const std::string& output_dir, const std::vector<RunSpec>& runs, std::map<int64_t, RunResult>* done) {
+Status check_output_dir(const std::string& output_dir, const std::vector<RunSpec>& runs,
+                        std::map<int64_t, RunResult>* done) {
   BILMOD_TRY(check_writable_dir(output_dir, "--output-dir"));
   for (const RunSpec& run : runs) {
     const std::string dir = run_folder(output_dir, run.key);
@@ -181,12 +184,13 @@ Status check_output_dir(const std::string& output_dir, const std::vector<RunSpec
                              flag_name(it.key()) + " " + was.value(it.key(), json()).dump() + ", this sweep asks for " +
                              it.value().dump() + ": use another --output-dir, or the same settings to resume it");
     if (previous.stop_at_val_acc != run.stop_at_val_acc || previous.patience != run.patience)
-      return Status::usage("--output-dir " + output_dir + " already holds run " + run.key +
-                           " with other early-stop settings: use another --output-dir, or the same settings to resume it");
+      return Status::usage(
+          "--output-dir " + output_dir + " already holds run " + run.key +
+          " with other early-stop settings: use another --output-dir, or the same settings to resume it");
     json result_json;
     RunResult result;
-    if (read_json_file((fs::path(dir) / kResultFile).string(), &result_json) && run_result_from_json(result_json, &result) &&
-        result.status == RunStatus::kFinished)
+    if (read_json_file((fs::path(dir) / kResultFile).string(), &result_json) &&
+        run_result_from_json(result_json, &result) && result.status == RunStatus::kFinished)
       (*done)[run.index] = result;
   }
   return Status::ok();
@@ -195,8 +199,9 @@ Status check_output_dir(const std::string& output_dir, const std::vector<RunSpec
 int run_sweep(const CLI::App& cmd, const SweepFlags& flags) {
   const std::string name = "sweep";
   if (mpi::launched_by_mpi() && !mpi::compiled_in())
-    return report_failure(name, Status::usage("launched by mpirun/srun, but this bilmod was built without MPI: install "
-                                              "libopenmpi-dev and rebuild (CMake option BILMOD_MPI), or run without mpirun"));
+    return report_failure(name,
+                          Status::usage("launched by mpirun/srun, but this bilmod was built without MPI: install "
+                                        "libopenmpi-dev and rebuild (CMake option BILMOD_MPI), or run without mpirun"));
   SweepSpec spec;
   if (Status s = build_spec(cmd, flags, &spec); !s) return report_failure(name, s);
   std::vector<SweepRun> expanded;
@@ -218,7 +223,8 @@ int run_sweep(const CLI::App& cmd, const SweepFlags& flags) {
   std::vector<std::string> axis_keys;
   for (const GridAxis& axis : spec.axes) axis_keys.push_back(axis.key);
   PhaseDiagramRequest phase;
-  if (Status s = choose_phase_axes(flags.phase_axes, flags.phase_metric, spec, &phase); !s) return report_failure(name, s);
+  if (Status s = choose_phase_axes(flags.phase_axes, flags.phase_metric, spec, &phase); !s)
+    return report_failure(name, s);
 
   // Rank 0 checks the folder and decides what is left; every rank learns the outcome (an error stops them all).
   std::map<int64_t, RunResult> results;
@@ -227,8 +233,9 @@ int run_sweep(const CLI::App& cmd, const SweepFlags& flags) {
   if (world.rank == 0) {
     Status checked = check_output_dir(flags.output_dir, runs, &results);
     if (checked) {
-      const json manifest = {{"format", "bilmod-sweep"}, {"format_version", 1}, {"name", spec.name},
-                             {"axes", axis_keys},         {"runs", expanded.size()}, {"stop_at_val_acc", spec.stop_at_val_acc},
+      const json manifest = {{"format", "bilmod-sweep"},  {"format_version", 1},
+                             {"name", spec.name},         {"axes", axis_keys},
+                             {"runs", expanded.size()},   {"stop_at_val_acc", spec.stop_at_val_acc},
                              {"patience", spec.patience}, {"ranks", world.size}};
       checked = write_file_atomically((fs::path(flags.output_dir) / "sweep.json").string(), manifest.dump(2) + "\n");
     }
@@ -279,11 +286,13 @@ int run_sweep(const CLI::App& cmd, const SweepFlags& flags) {
       log::info("tracking: " + std::to_string(rows) + " rows of " + std::to_string(run_ids.size()) +
                 " runs imported from the inbox into " + project_db_path(tracking_dir, first.project));
     } else {
-      log::warning("tracking inbox not imported (" + s.message() + "); its files are kept in " + tracking_dir + "/inbox");
+      log::warning("tracking inbox not imported (" + s.message() + "); its files are kept in " + tracking_dir +
+                   "/inbox");
     }
   }
 
-  if (Status s = write_summary(flags.output_dir, spec.name, axis_keys, runs, results); !s) return report_failure(name, s);
+  if (Status s = write_summary(flags.output_dir, spec.name, axis_keys, runs, results); !s)
+    return report_failure(name, s);
   std::string figure_note;
   if (phase.enabled) {
     if (Status s = draw_phase_diagram(flags.output_dir, phase, runs, results, &figure_note); !s)
@@ -297,16 +306,18 @@ int run_sweep(const CLI::App& cmd, const SweepFlags& flags) {
   const int64_t missing = static_cast<int64_t>(runs.size()) - finished - failed;
   const std::string where = fs::path(flags.output_dir).string();
   if (g_stop_signal.load() != 0)
-    return report_failure(name, Status::interrupted(g_stop_signal.load() == SIGTERM,
-                                                    "stopped with " + std::to_string(finished) + "/" + std::to_string(runs.size()) +
-                                                        " runs finished; run the same command again to resume the other " +
-                                                        std::to_string(missing)));
+    return report_failure(
+        name, Status::interrupted(g_stop_signal.load() == SIGTERM,
+                                  "stopped with " + std::to_string(finished) + "/" + std::to_string(runs.size()) +
+                                      " runs finished; run the same command again to resume the other " +
+                                      std::to_string(missing)));
   if (failed > 0)
-    return report_failure(name, Status::runtime(std::to_string(failed) + " of " + std::to_string(runs.size()) +
-                                                " runs failed (see " + where + "/summary.csv and each RUN/output.log); the " +
-                                                std::to_string(finished) + " others finished. Run the same command to retry them"));
-  log::success("sweep " + spec.name + ": " + std::to_string(finished) + " runs finished; " + where + "/summary.csv, " + where +
-               "/summary.json" + (figure_note.empty() ? std::string() : ", " + figure_note));
+    return report_failure(
+        name, Status::runtime(std::to_string(failed) + " of " + std::to_string(runs.size()) + " runs failed (see " +
+                              where + "/summary.csv and each RUN/output.log); the " + std::to_string(finished) +
+                              " others finished. Run the same command to retry them"));
+  log::success("sweep " + spec.name + ": " + std::to_string(finished) + " runs finished; " + where + "/summary.csv, " +
+               where + "/summary.json" + (figure_note.empty() ? std::string() : ", " + figure_note));
   return 0;
 }
 
@@ -352,18 +363,21 @@ CommandRunner setup_sweep_command(CLI::App* cmd) {
     if (it.key() == "checkpoint_dir" || it.key() == "resume_from" || it.key() == "run_name" || it.key() == "log_file")
       continue;  // set per run by the sweep
     if (it.value().is_boolean()) {
-      cmd->add_flag(flag, flags->fixed_flags[it.key()], "As in bilmod train, for every run")->group("Fixed settings (as bilmod train)");
+      cmd->add_flag(flag, flags->fixed_flags[it.key()], "As in bilmod train, for every run")
+          ->group("Fixed settings (as bilmod train)");
     } else {
-      cmd->add_option(flag, flags->fixed_text[it.key()], "As in bilmod train, for every run (default " +
-                                                              (it.value().is_string() ? it.value().get<std::string>() : it.value().dump()) +
-                                                              (it.key() == "threads" ? "; a sweep runs each run on 1" : "") + ")")
+      cmd->add_option(flag, flags->fixed_text[it.key()],
+                      "As in bilmod train, for every run (default " +
+                          (it.value().is_string() ? it.value().get<std::string>() : it.value().dump()) +
+                          (it.key() == "threads" ? "; a sweep runs each run on 1" : "") + ")")
           ->default_str("")
           ->group("Fixed settings (as bilmod train)");
     }
   }
-  cmd->footer("\nEvery run is an ordinary bilmod run in DIR/RUN (checkpoints, log, config), tracked in --project with "
-              "--group = the sweep's name. Re-running the same command skips finished runs and resumes interrupted "
-              "ones. Under `mpirun -np K bilmod sweep ...` the runs are handed out to the K ranks as they free up.");
+  cmd->footer(
+      "\nEvery run is an ordinary bilmod run in DIR/RUN (checkpoints, log, config), tracked in --project with "
+      "--group = the sweep's name. Re-running the same command skips finished runs and resumes interrupted "
+      "ones. Under `mpirun -np K bilmod sweep ...` the runs are handed out to the K ranks as they free up.");
   return [cmd, flags]() { return flags->run_dir.empty() ? run_sweep(*cmd, *flags) : run_worker(*flags); };
 }
 

@@ -31,7 +31,8 @@ struct VisualizeOptions {
 };
 
 int run_visualize(const VisualizeOptions& o) {
-  if (o.num_matrices < 1) return report_failure("visualize-checkpoint", Status::usage("--num-matrices must be at least 1"));
+  if (o.num_matrices < 1)
+    return report_failure("visualize-checkpoint", Status::usage("--num-matrices must be at least 1"));
   if (o.num_eigenvectors < 1)
     return report_failure("visualize-checkpoint", Status::usage("--num-eigenvectors must be at least 1"));
   std::string gnuplot;
@@ -40,7 +41,8 @@ int run_visualize(const VisualizeOptions& o) {
     AnalysisShape shape;
     shape.spec = spec;
     std::vector<int64_t> classes;
-    shape.classes = parse_output_classes(o.output_classes, spec.mod_basis, &classes) ? static_cast<int64_t>(classes.size()) : 3;
+    shape.classes =
+        parse_output_classes(o.output_classes, spec.mod_basis, &classes) ? static_cast<int64_t>(classes.size()) : 3;
     shape.classes = std::min<int64_t>(shape.classes, kMaxClassPanels);
     shape.heatmaps = std::min(o.num_matrices, spec.hidden_dim) + shape.classes;
     shape.threads = worker_threads();
@@ -67,13 +69,15 @@ int run_visualize(const VisualizeOptions& o) {
 
 CommandRunner setup_visualize_command(CLI::App* cmd) {
   auto o = std::make_shared<VisualizeOptions>();
-  cmd->add_option("checkpoint", o->checkpoint,
-                  "Checkpoint (.safetensors, or a torch.save .pt of the PyTorch original), or a folder (its latest checkpoint)")
+  cmd->add_option(
+         "checkpoint", o->checkpoint,
+         "Checkpoint (.safetensors, or a torch.save .pt of the PyTorch original), or a folder (its latest checkpoint)")
       ->required();
   cmd->add_option("--output-dir", o->output_dir, "Folder for the figures and index.html");
   cmd->add_option("--num-matrices", o->num_matrices, "Hidden units whose interaction matrix to draw in the grid");
   cmd->add_option("--num-eigenvectors", o->num_eigenvectors, "Eigenvectors to draw per unit and per class");
-  cmd->add_option("--output-classes", o->output_classes, "Output classes whose interaction matrix to draw, or 'all' (default: 0 1 P-1)");
+  cmd->add_option("--output-classes", o->output_classes,
+                  "Output classes whose interaction matrix to draw, or 'all' (default: 0 1 P-1)");
   add_max_memory_option(cmd, &o->max_memory);
   return [o]() { return run_visualize(*o); };
 }

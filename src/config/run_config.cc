@@ -15,11 +15,16 @@ namespace {
 // (and 1e300 to an integer is undefined behaviour).
 template <typename T>
 bool json_holds(const nlohmann::json& v) {
-  if constexpr (std::is_same_v<T, bool>) return v.is_boolean();
-  else if constexpr (std::is_unsigned_v<T>) return v.is_number_unsigned();
-  else if constexpr (std::is_integral_v<T>) return v.is_number_integer();
-  else if constexpr (std::is_floating_point_v<T>) return v.is_number();
-  else return v.is_string();
+  if constexpr (std::is_same_v<T, bool>)
+    return v.is_boolean();
+  else if constexpr (std::is_unsigned_v<T>)
+    return v.is_number_unsigned();
+  else if constexpr (std::is_integral_v<T>)
+    return v.is_number_integer();
+  else if constexpr (std::is_floating_point_v<T>)
+    return v.is_number();
+  else
+    return v.is_string();
 }
 
 // A named setting's name, for to_json; the other settings are their own JSON value.
@@ -37,8 +42,10 @@ std::string name_of(LossPrecision v) { return loss_precision_name(v); }
 
 template <typename T>
 nlohmann::json json_value(const T& v) {
-  if constexpr (std::is_enum_v<T>) return name_of(v);
-  else return v;
+  if constexpr (std::is_enum_v<T>)
+    return name_of(v);
+  else
+    return v;
 }
 
 // One value of a saved config: a named setting's name is kept in `names`, to be parsed once every type is checked.
@@ -63,9 +70,9 @@ Status set_named(std::optional<E> parsed, E* field, const std::string& key, cons
 }  // namespace
 
 const std::vector<std::string>& named_settings() {
-  static const std::vector<std::string> keys = {"operation",   "model",      "mlp",      "activation",
-                                                "split",       "optimizer",  "lr_schedule", "warmup_convention",
-                                                "grokfast",    "loss",       "loss_precision"};
+  static const std::vector<std::string> keys = {"operation", "model",     "mlp",           "activation",
+                                                "split",     "optimizer", "lr_schedule",   "warmup_convention",
+                                                "grokfast",  "loss",      "loss_precision"};
   return keys;
 }
 
@@ -75,7 +82,8 @@ Status parse_named_setting(const std::string& key, const std::string& name, RunC
     for (const auto& n : operation_names()) names += (names.empty() ? "" : ", ") + n;
     return set_named(parse_operation(name), &c->operation, key, name, "one of " + names);
   }
-  if (key == "model") return set_named(parse_model_kind(name), &c->model, key, name, "bilinear, factored, mlp or transformer");
+  if (key == "model")
+    return set_named(parse_model_kind(name), &c->model, key, name, "bilinear, factored, mlp or transformer");
   if (key == "mlp") return set_named(parse_transformer_mlp(name), &c->mlp, key, name, "relu, gelu or bilinear");
   if (key == "activation") return set_named(parse_activation(name), &c->activation, key, name, "relu, quad or none");
   if (key == "split")
@@ -153,7 +161,8 @@ Status RunConfig::validate() const {
     return bad("--operation div needs a prime --mod-basis (b must have an inverse mod P), but " +
                std::to_string(mod_basis) + " is not prime");
   if (mlp != TransformerMlp::kRelu && model != ModelKind::kTransformer)
-    return bad("--mlp " + transformer_mlp_name(mlp) + " applies to --model transformer only (the others take --activation)");
+    return bad("--mlp " + transformer_mlp_name(mlp) +
+               " applies to --model transformer only (the others take --activation)");
   if (d_model < 1 || d_model > 65536) return bad("--d-model must be from 1 to 65536, got " + std::to_string(d_model));
   if (num_heads < 1 || d_model % num_heads != 0)
     return bad("--num-heads " + std::to_string(num_heads) + " must be at least 1 and divide --d-model " +
@@ -161,18 +170,22 @@ Status RunConfig::validate() const {
   if (d_mlp < 0 || d_mlp > 1 << 20)
     return bad("--d-mlp must be from 1 to 1048576 (0: 4 x --d-model), got " + std::to_string(d_mlp));
   if (model == ModelKind::kTransformer && mod_basis > 4096)
-    return bad("--model transformer takes --mod-basis up to 4096 (its tables grow with P), got " + std::to_string(mod_basis));
-  if (activation == Activation::kQuad && model != ModelKind::kMlp) return bad("--activation quad applies to --model mlp only");
+    return bad("--model transformer takes --mod-basis up to 4096 (its tables grow with P), got " +
+               std::to_string(mod_basis));
+  if (activation == Activation::kQuad && model != ModelKind::kMlp)
+    return bad("--activation quad applies to --model mlp only");
   if (activation == Activation::kNone && model != ModelKind::kBilinear)
     return bad("--activation none applies to --model bilinear only (mlp takes relu or quad, factored has none)");
   if (activation != Activation::kRelu && (model == ModelKind::kFactored || model == ModelKind::kTransformer))
-    return bad("--activation " + activation_name(activation) + " does not apply to --model " + model_kind_name(model) +
-               (model == ModelKind::kFactored ? " (its hidden layer is l * r)" : " (it takes --mlp relu|gelu|bilinear)"));
+    return bad(
+        "--activation " + activation_name(activation) + " does not apply to --model " + model_kind_name(model) +
+        (model == ModelKind::kFactored ? " (its hidden layer is l * r)" : " (it takes --mlp relu|gelu|bilinear)"));
   if ((!bias || !use_output_projection) && model != ModelKind::kBilinear)
     return bad(std::string(!bias ? "--no-bias" : "--no-output-projection") + " applies to --model bilinear only");
   if (!use_output_projection && activation != Activation::kNone)
-    return bad("--no-output-projection maps the bilinear layer straight to the logits, with no activation: --activation " +
-               activation_name(activation) + " contradicts it (leave it out, or use --activation none)");
+    return bad(
+        "--no-output-projection maps the bilinear layer straight to the logits, with no activation: --activation " +
+        activation_name(activation) + " contradicts it (leave it out, or use --activation none)");
   if (!use_output_projection && hidden_dim != mod_basis)
     return bad("--hidden-dim does not apply with --no-output-projection: the bilinear layer's width is P = " +
                std::to_string(mod_basis));
@@ -188,12 +201,13 @@ Status RunConfig::validate() const {
   if (!std::isfinite(weight_decay) || weight_decay < 0)
     return bad("--weight-decay must be a finite number >= 0, got " + std::to_string(weight_decay));
   if (batch_size < 1) return bad("--batch-size must be at least 1, got " + std::to_string(batch_size));
-  if (grad_accum_steps < 1) return bad("--grad-accum-steps must be at least 1, got " + std::to_string(grad_accum_steps));
+  if (grad_accum_steps < 1)
+    return bad("--grad-accum-steps must be at least 1, got " + std::to_string(grad_accum_steps));
   if (full_batch && grad_accum_steps != 1)
     return bad("--full-batch makes one step over all train pairs; it cannot be combined with --grad-accum-steps");
   if (epochs < 0) return bad("--epochs must be >= 0, got " + std::to_string(epochs));
-  if (checkpoint_every < 0) return bad("--checkpoint-every must be >= 0 (0: only the first and last), got " +
-                                       std::to_string(checkpoint_every));
+  if (checkpoint_every < 0)
+    return bad("--checkpoint-every must be >= 0 (0: only the first and last), got " + std::to_string(checkpoint_every));
   if (eval_every < 1) return bad("--eval-every must be at least 1, got " + std::to_string(eval_every));
   if (!(std::isfinite(train_frac) && train_frac > 0 && train_frac < 1))
     return bad("--train-frac must lie strictly between 0 and 1, got " + std::to_string(train_frac));
@@ -207,7 +221,8 @@ Status RunConfig::validate() const {
                std::to_string(n_pairs) + " pairs); choose a fraction that keeps both non-empty");
   if (!(beta1 >= 0 && beta1 < 1)) return bad("--beta1 must lie in [0, 1), got " + std::to_string(beta1));
   if (!(beta2 >= 0 && beta2 < 1)) return bad("--beta2 must lie in [0, 1), got " + std::to_string(beta2));
-  if (!(std::isfinite(eps) && eps > 0)) return bad("--eps must be a positive finite number, got " + std::to_string(eps));
+  if (!(std::isfinite(eps) && eps > 0))
+    return bad("--eps must be a positive finite number, got " + std::to_string(eps));
   if (!(std::isfinite(momentum) && momentum >= 0))
     return bad("--momentum must be a finite number >= 0, got " + std::to_string(momentum));
   if (warmup_steps < 0) return bad("--warmup-steps must be >= 0, got " + std::to_string(warmup_steps));
@@ -215,38 +230,44 @@ Status RunConfig::validate() const {
   static const char* kLevels[] = {"TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"};
   bool level_ok = false;
   for (const char* l : kLevels) level_ok = level_ok || log_level == l;
-  if (!level_ok) return bad("--log-level '" + log_level + "' is not known: use TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR or CRITICAL");
+  if (!level_ok)
+    return bad("--log-level '" + log_level +
+               "' is not known: use TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR or CRITICAL");
   if (!(grokfast_alpha >= 0 && grokfast_alpha < 1))
     return bad("--grokfast-alpha must lie in [0, 1), got " + std::to_string(grokfast_alpha));
   if (!(std::isfinite(grokfast_lamb) && (grokfast_lamb >= 0 || grokfast_lamb == -1)))
-    return bad("--grokfast-lamb must be a finite number >= 0 (or -1: 2 for ema, 5 for ma), got " + std::to_string(grokfast_lamb));
+    return bad("--grokfast-lamb must be a finite number >= 0 (or -1: 2 for ema, 5 for ma), got " +
+               std::to_string(grokfast_lamb));
   if (grokfast_window < 1 || grokfast_window > 1000000)
     return bad("--grokfast-window must be an integer from 1 to 1000000, got " + std::to_string(grokfast_window));
   if (grokfast != GrokfastKind::kNone) {
     const uint64_t n_params = make_parameter_layout(model_spec()).total;
     const uint64_t bytes = grokfast_state_bytes(grokfast_settings(), n_params);
     if (bytes > kGrokfastMaxStateBytes)
-      return bad("--grokfast " + grokfast_kind_name(grokfast) + " would keep " + std::to_string(bytes >> 20) +
-                 " MiB of filter state (" + (grokfast == GrokfastKind::kMa ? std::to_string(grokfast_window) + " gradients of " : std::string("")) +
-                 std::to_string(n_params) + " parameters), over the limit of " +
-                 std::to_string(kGrokfastMaxStateBytes >> 20) + " MiB: lower --grokfast-window or use --grokfast ema");
+      return bad(
+          "--grokfast " + grokfast_kind_name(grokfast) + " would keep " + std::to_string(bytes >> 20) +
+          " MiB of filter state (" +
+          (grokfast == GrokfastKind::kMa ? std::to_string(grokfast_window) + " gradients of " : std::string("")) +
+          std::to_string(n_params) + " parameters), over the limit of " + std::to_string(kGrokfastMaxStateBytes >> 20) +
+          " MiB: lower --grokfast-window or use --grokfast ema");
   }
   if (checkpoint_dir.empty()) return bad("--checkpoint-dir must not be empty");
-  if (project.empty() || project.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
+  if (project.empty() || project.find_first_not_of(
+                             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
     return bad("--project '" + project + "' may hold only letters, digits, '_' and '-'");
   return Status::ok();
 }
 
 // One table drives both directions of the JSON conversion, so a new setting cannot be saved but not loaded.
-#define BILMOD_CONFIG_FIELDS(X)                                                                                    \
-  X(mod_basis) X(hidden_dim) X(batch_size) X(learning_rate) X(weight_decay) X(epochs) X(grad_accum_steps)          \
-  X(checkpoint_dir) X(checkpoint_every) X(resume_from) X(seed) X(log_level) X(model) X(activation) X(bias)         \
-  X(use_output_projection) X(operation)                                                                           \
-  X(train_frac) X(data_seed) X(split) X(full_batch) X(optimizer) X(beta1) X(beta2) X(eps) X(momentum) X(warmup_steps)       \
-  X(warmup_convention)                                                                                            \
-  X(lr_schedule) X(eval_every) X(init_from) X(threads) X(log_file) X(no_progress) X(project) X(run_name) X(group) \
-  X(tracking_dir) X(no_track) X(grokfast) X(grokfast_alpha) X(grokfast_lamb) X(grokfast_window) X(orthograd) X(loss)  \
-  X(loss_precision) X(d_model) X(num_heads) X(d_mlp) X(mlp) X(preset)
+#define BILMOD_CONFIG_FIELDS(X)                                                                                       \
+  X(mod_basis)                                                                                                        \
+  X(hidden_dim) X(batch_size) X(learning_rate) X(weight_decay) X(epochs) X(grad_accum_steps) X(checkpoint_dir)        \
+      X(checkpoint_every) X(resume_from) X(seed) X(log_level) X(model) X(activation) X(bias) X(use_output_projection) \
+          X(operation) X(train_frac) X(data_seed) X(split) X(full_batch) X(optimizer) X(beta1) X(beta2) X(eps)        \
+              X(momentum) X(warmup_steps) X(warmup_convention) X(lr_schedule) X(eval_every) X(init_from) X(threads)   \
+                  X(log_file) X(no_progress) X(project) X(run_name) X(group) X(tracking_dir) X(no_track) X(grokfast)  \
+                      X(grokfast_alpha) X(grokfast_lamb) X(grokfast_window) X(orthograd) X(loss) X(loss_precision)    \
+                          X(d_model) X(num_heads) X(d_mlp) X(mlp) X(preset)
 
 nlohmann::json to_json(const RunConfig& c) {
   nlohmann::json j;
@@ -263,22 +284,25 @@ Status config_from_json(const nlohmann::json& j, RunConfig* c) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool known = false;
     try {
-#define BILMOD_READ(field)                                  \
-  if (it.key() == #field) {                                 \
+#define BILMOD_READ(field)                                   \
+  if (it.key() == #field) {                                  \
     read_json_value(it.value(), #field, &out.field, &names); \
-    known = true;                                           \
+    known = true;                                            \
   }
       BILMOD_CONFIG_FIELDS(BILMOD_READ)
 #undef BILMOD_READ
     } catch (const std::exception&) {
       // An array or object is named, not printed: printing recurses once per level of nesting.
-      return Status::runtime("config value of '" + it.key() + "' has the wrong type: " +
-                             (it.value().is_structured() ? std::string("an ") + it.value().type_name() : it.value().dump()));
+      return Status::runtime(
+          "config value of '" + it.key() + "' has the wrong type: " +
+          (it.value().is_structured() ? std::string("an ") + it.value().type_name() : it.value().dump()));
     }
-    if (!known) return Status::runtime("config has an unknown setting '" + it.key() + "' (--" + flag_name(it.key()) + ")");
+    if (!known)
+      return Status::runtime("config has an unknown setting '" + it.key() + "' (--" + flag_name(it.key()) + ")");
   }
   for (const std::string& key : named_settings())
-    if (const auto name = names.find(key); name != names.end()) BILMOD_TRY(parse_named_setting(key, name->second, &out));
+    if (const auto name = names.find(key); name != names.end())
+      BILMOD_TRY(parse_named_setting(key, name->second, &out));
   *c = std::move(out);
   return Status::ok();
 }
@@ -333,17 +357,17 @@ Status apply_preset(const std::string& name, const std::vector<std::string>& giv
     if (std::find(given.begin(), given.end(), it.key()) == given.end()) resolved[it.key()] = it.value();
   resolved["preset"] = name;
   // Settings that are not the run's own (where it writes, how it logs) stay as given or defaulted.
-  for (const char* key : {"checkpoint_dir", "resume_from", "log_level", "init_from", "threads", "log_file", "no_progress",
-                          "project", "run_name", "group", "tracking_dir", "no_track"})
+  for (const char* key : {"checkpoint_dir", "resume_from", "log_level", "init_from", "threads", "log_file",
+                          "no_progress", "project", "run_name", "group", "tracking_dir", "no_track"})
     resolved[key] = to_json(*c)[key];
   return config_from_json(resolved, c);
 }
 
 const std::vector<std::string>& model_defining_settings() {
-  static const std::vector<std::string> keys = {"model",      "mod_basis", "hidden_dim", "activation", "bias",
-                                                "use_output_projection",  "operation",  "train_frac", "data_seed",
-                                                "split",      "seed",      "d_model",    "num_heads",  "d_mlp",
-                                                "mlp"};
+  static const std::vector<std::string> keys = {
+      "model",     "mod_basis",  "hidden_dim", "activation", "bias", "use_output_projection",
+      "operation", "train_frac", "data_seed",  "split",      "seed", "d_model",
+      "num_heads", "d_mlp",      "mlp"};
   return keys;
 }
 

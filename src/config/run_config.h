@@ -48,7 +48,8 @@ struct RunConfig {
   Operation operation = Operation::kAdd;
   double train_frac = 0.8;
   int64_t data_seed = -1;  // -1: the value of seed
-  SplitKind split = SplitKind::kBilmod;  // bilmod's counter-based shuffle, or torch: the upstream's torch.randperm split
+  SplitKind split =
+      SplitKind::kBilmod;  // bilmod's counter-based shuffle, or torch: the upstream's torch.randperm split
   bool full_batch = false;
   OptimizerKind optimizer = OptimizerKind::kAdamW;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
@@ -64,7 +65,7 @@ struct RunConfig {
   // Interventions from the grokking literature (docs/MODELS.md "Interventions and measures").
   GrokfastKind grokfast = GrokfastKind::kNone;
   double grokfast_alpha = 0.98;
-  double grokfast_lamb = -1;      // -1: the filter's own default (ema 2, ma 5)
+  double grokfast_lamb = -1;  // -1: the filter's own default (ema 2, ma 5)
   int64_t grokfast_window = 100;
   bool orthograd = false;
   LossKind loss = LossKind::kCrossEntropy;

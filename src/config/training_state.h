@@ -29,7 +29,7 @@ struct TrainingState {
 
   std::vector<float> params;  // (layout().total,) in bilmod's stored order (model/model_spec.h)
   OptimizerState optimizer;
-  GrokfastState grokfast;     // the gradient filter's state (--grokfast); empty without one
+  GrokfastState grokfast;  // the gradient filter's state (--grokfast); empty without one
   Dataset data;
   int64_t epoch = 0;          // epochs completed
   int64_t step = 0;           // optimiser steps completed

@@ -66,7 +66,8 @@ Dataset make_torch_split_dataset(int64_t p, Operation op, double train_frac, uin
   const std::vector<int64_t> order = torch_randperm(static_cast<int64_t>(pairs.size()), seed);
   const int64_t n_train = torch_split_train_count(static_cast<int64_t>(pairs.size()), train_frac);
   for (int64_t i = 0; i < static_cast<int64_t>(order.size()); ++i)
-    (i < n_train ? data.train_indices : data.val_indices).push_back(pairs[static_cast<size_t>(order[static_cast<size_t>(i)])]);
+    (i < n_train ? data.train_indices : data.val_indices)
+        .push_back(pairs[static_cast<size_t>(order[static_cast<size_t>(i)])]);
   return data;
 }
 

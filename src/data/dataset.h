@@ -12,11 +12,11 @@
 namespace bilmod {
 
 struct Dataset {
-  int64_t mod_basis = 0;                // P
+  int64_t mod_basis = 0;  // P
   Operation operation = Operation::kAdd;
-  std::vector<int32_t> label;           // (P*P,) c = op(a, b) for pair index a*P + b; -1 where op is undefined
-  std::vector<int64_t> train_indices;   // (N_train,) pair indices, in split order
-  std::vector<int64_t> val_indices;     // (N_val,) pair indices, in split order
+  std::vector<int32_t> label;          // (P*P,) c = op(a, b) for pair index a*P + b; -1 where op is undefined
+  std::vector<int64_t> train_indices;  // (N_train,) pair indices, in split order
+  std::vector<int64_t> val_indices;    // (N_val,) pair indices, in split order
 
   int64_t pair_a(int64_t pair) const { return pair / mod_basis; }
   int64_t pair_b(int64_t pair) const { return pair % mod_basis; }

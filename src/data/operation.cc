@@ -17,7 +17,8 @@ int64_t power_mod(int64_t base, int64_t exponent, int64_t mod_basis) {
 }  // namespace
 
 const std::vector<std::string>& operation_names() {
-  static const std::vector<std::string> names = {"add", "sub", "mul", "div", "x2+y2", "x2+xy+y2", "x2+xy+y2+x", "x3+xy", "x3+xy2+y"};
+  static const std::vector<std::string> names = {"add",      "sub",        "mul",   "div",     "x2+y2",
+                                                 "x2+xy+y2", "x2+xy+y2+x", "x3+xy", "x3+xy2+y"};
   return names;
 }
 
@@ -35,15 +36,24 @@ bool operation_defined(Operation op, int64_t b) { return op != Operation::kDiv |
 int64_t apply_operation(Operation op, int64_t a, int64_t b, int64_t p) {
   const auto m = [p](int64_t x) { return ((x % p) + p) % p; };
   switch (op) {
-    case Operation::kAdd: return m(a + b);
-    case Operation::kSub: return m(a - b);
-    case Operation::kMul: return m(a * b);
-    case Operation::kDiv: return m(a * power_mod(b, p - 2, p));
-    case Operation::kSquareSum: return m(a * a + b * b);
-    case Operation::kQuadratic: return m(a * a + a * b + b * b);
-    case Operation::kQuadraticPlusX: return m(a * a + a * b + b * b + a);
-    case Operation::kCubicXy: return m(m(a * a) * a + a * b);
-    case Operation::kCubicXy2PlusY: return m(m(a * a) * a + m(a * b) * b + b);
+    case Operation::kAdd:
+      return m(a + b);
+    case Operation::kSub:
+      return m(a - b);
+    case Operation::kMul:
+      return m(a * b);
+    case Operation::kDiv:
+      return m(a * power_mod(b, p - 2, p));
+    case Operation::kSquareSum:
+      return m(a * a + b * b);
+    case Operation::kQuadratic:
+      return m(a * a + a * b + b * b);
+    case Operation::kQuadraticPlusX:
+      return m(a * a + a * b + b * b + a);
+    case Operation::kCubicXy:
+      return m(m(a * a) * a + a * b);
+    case Operation::kCubicXy2PlusY:
+      return m(m(a * a) * a + m(a * b) * b + b);
   }
   return 0;
 }

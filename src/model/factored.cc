@@ -62,7 +62,9 @@ class Factored final : public hidden_layer::Model {
   QuadraticForm quadratic_form(const ModelSpec&) const override { return QuadraticForm::kSymmetricProducts; }
   bool has_activation() const override { return false; }
   bool has_bias(const ModelSpec&) const override { return false; }
-  std::string input_weights(const ModelSpec&) const override { return "L and R, over their a and b blocks and every unit"; }
+  std::string input_weights(const ModelSpec&) const override {
+    return "L and R, over their a and b blocks and every unit";
+  }
   std::string analysis_note(const ModelSpec&) const override { return ""; }
 };
 

@@ -28,8 +28,8 @@ class Model : public bilmod::Model {
   const char* name() const override { return name_; }
   // "factored model with P = 113, H = 100"
   std::string describe(const ModelSpec& spec) const override {
-    return std::string(name_) + " model with P = " + std::to_string(spec.mod_basis) + ", H = " +
-           std::to_string(spec.hidden_dim);
+    return std::string(name_) + " model with P = " + std::to_string(spec.mod_basis) +
+           ", H = " + std::to_string(spec.hidden_dim);
   }
   void reserve(const ModelSpec& spec, int64_t n, BatchActivations* act) const override {
     hidden_layer::reserve(spec, n, two_pre_activations_, act);

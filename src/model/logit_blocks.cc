@@ -38,8 +38,7 @@ void for_each_logit_block(const ModelSpec& spec, const ParameterLayout& layout, 
       const int64_t first = (group + j) * kLogitBlock, count = std::min(kLogitBlock, n - first);
       const float* logits = act[static_cast<size_t>(j)].logits.data();
       if (width != stride) {  // rows of `stride` outputs, of which the consumer wants the first `width`
-        for (int64_t e = 0; e < count; ++e)
-          std::copy_n(logits + e * stride, width, compact.data() + e * width);
+        for (int64_t e = 0; e < count; ++e) std::copy_n(logits + e * stride, width, compact.data() + e * width);
         logits = compact.data();
       }
       consume(first, count, logits);

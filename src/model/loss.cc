@@ -16,9 +16,12 @@ std::optional<LossKind> parse_loss_kind(const std::string& name) {
 
 std::string loss_kind_name(LossKind kind) {
   switch (kind) {
-    case LossKind::kCrossEntropy: return "cross_entropy";
-    case LossKind::kStableMax: return "stablemax";
-    case LossKind::kMse: return "mse";
+    case LossKind::kCrossEntropy:
+      return "cross_entropy";
+    case LossKind::kStableMax:
+      return "stablemax";
+    case LossKind::kMse:
+      return "mse";
   }
   return "";
 }
@@ -108,10 +111,15 @@ void compute_loss(const LossSettings& settings, const float* logits, const int32
     float* out = dlogits ? dlogits + e * P : nullptr;
     double l = 0;
     switch (settings.kind) {
-      case LossKind::kCrossEntropy: l = cross_entropy_f64_row(row, labels[e], P, scale, out); break;
-      case LossKind::kStableMax: l = stablemax_row(row, labels[e], P, scale, out); break;
+      case LossKind::kCrossEntropy:
+        l = cross_entropy_f64_row(row, labels[e], P, scale, out);
+        break;
+      case LossKind::kStableMax:
+        l = stablemax_row(row, labels[e], P, scale, out);
+        break;
       case LossKind::kMse:
-        l = settings.float64 ? mse_row<double>(row, labels[e], P, scale, out) : mse_row<float>(row, labels[e], P, scale, out);
+        l = settings.float64 ? mse_row<double>(row, labels[e], P, scale, out)
+                             : mse_row<float>(row, labels[e], P, scale, out);
         break;
     }
     if (loss) loss[e] = l;
@@ -134,7 +142,7 @@ bool softmax_collapsed(const float* logits, int64_t mod_basis) {
   for (int64_t c = 0; c < P; ++c) {
     if (c == top) continue;
     const float d = logits[c] - max;
-    if (d > -16.0f) return false;            // e_c > 2^-24 (or a tie with the maximum)
+    if (d > -16.0f) return false;                                // e_c > 2^-24 (or a tie with the maximum)
     if (!(d < -17.0f) && !(std::exp(d) <= kTiny)) return false;  // between the bounds, or NaN
     if (c < top && !(d < -30.0f)) sum_before = true;
   }

@@ -61,11 +61,12 @@ class Model {
   virtual void forward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
                        int64_t n, BatchActivations* act) const = 0;
   // Given act->logits holding dL/dlogits, adds dL/dparams into grads.
-  virtual void backward(const ModelSpec& spec, const ParameterLayout& layout, const float* params,
-                        const int64_t* pairs, int64_t n, BatchActivations* act, float* grads) const = 0;
+  virtual void backward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
+                        int64_t n, BatchActivations* act, float* grads) const = 0;
   // What its forward computes once per parameter state rather than per example (the transformer's tables), or null.
   // The caller holds it (model/network.h network_forward) and drops it when the parameters change.
-  virtual std::shared_ptr<const PreparedParameters> prepare(const ModelSpec&, const ParameterLayout&, const float*) const {
+  virtual std::shared_ptr<const PreparedParameters> prepare(const ModelSpec&, const ParameterLayout&,
+                                                            const float*) const {
     return nullptr;
   }
 

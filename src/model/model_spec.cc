@@ -17,9 +17,12 @@ std::optional<Activation> parse_activation(const std::string& name) {
 
 std::string activation_name(Activation act) {
   switch (act) {
-    case Activation::kRelu: return "relu";
-    case Activation::kQuad: return "quad";
-    case Activation::kNone: return "none";
+    case Activation::kRelu:
+      return "relu";
+    case Activation::kQuad:
+      return "quad";
+    case Activation::kNone:
+      return "none";
   }
   return "?";
 }
@@ -37,9 +40,12 @@ std::optional<TransformerMlp> parse_transformer_mlp(const std::string& name) {
 
 std::string transformer_mlp_name(TransformerMlp mlp) {
   switch (mlp) {
-    case TransformerMlp::kRelu: return "relu";
-    case TransformerMlp::kGelu: return "gelu";
-    case TransformerMlp::kBilinear: return "bilinear";
+    case TransformerMlp::kRelu:
+      return "relu";
+    case TransformerMlp::kGelu:
+      return "gelu";
+    case TransformerMlp::kBilinear:
+      return "bilinear";
   }
   return "?";
 }

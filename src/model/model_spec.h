@@ -29,8 +29,8 @@ std::string transformer_mlp_name(TransformerMlp mlp);
 
 struct ModelSpec {
   ModelKind kind = ModelKind::kBilinear;
-  int64_t mod_basis = 113;  // P: input symbols and output classes
-  int64_t hidden_dim = 100; // H (P for bilinear without output projection)
+  int64_t mod_basis = 113;                    // P: input symbols and output classes
+  int64_t hidden_dim = 100;                   // H (P for bilinear without output projection)
   Activation activation = Activation::kRelu;  // mlp: relu | quad; bilinear: relu | none
   // bilinear only. The seed's model has both; its upstream's has neither bias, and by default no output layer:
   // nn.Bilinear(P, P, P, bias=False) straight to the logits.

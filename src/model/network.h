@@ -24,19 +24,19 @@ struct BatchActivations {
   std::vector<float> dhidden;  // (n, H) dL/dh
   std::vector<uint8_t> idle;   // (H,) ReLU models: 1 where the unit fired for no example of the batch (z <= 0)
   std::shared_ptr<struct TransformerActivations> transformer;  // --model transformer's own (model/transformer.h)
-  std::shared_ptr<const PreparedParameters> prepared;   // the forward's parameter state (model/model.h prepare)
-  std::shared_ptr<SubnormalWatch> faded_units;         // the backward's subnormal switch, this workspace's own
-                                                       // (model/output_layer.h make_faded_units_watch)
+  std::shared_ptr<const PreparedParameters> prepared;          // the forward's parameter state (model/model.h prepare)
+  std::shared_ptr<SubnormalWatch> faded_units;                 // the backward's subnormal switch, this workspace's own
+                                                               // (model/output_layer.h make_faded_units_watch)
   void reserve(const ModelSpec& spec, int64_t n);
 };
 
 // Named views of a flat parameter (or gradient, or optimiser-state) buffer; null where a model lacks one.
 struct ParameterViews {
-  float* input_a = nullptr;      // bilinear.weight (P*P, H) | left.weight (2P, H) | hidden.weight (2P, H)
-  float* input_b = nullptr;      // right.weight (2P, H) for factored
-  float* input_bias = nullptr;   // bilinear.bias | hidden.bias (H)
-  float* output_weight = nullptr; // output.weight stored (H, P)
-  float* output_bias = nullptr;  // output.bias (P)
+  float* input_a = nullptr;        // bilinear.weight (P*P, H) | left.weight (2P, H) | hidden.weight (2P, H)
+  float* input_b = nullptr;        // right.weight (2P, H) for factored
+  float* input_bias = nullptr;     // bilinear.bias | hidden.bias (H)
+  float* output_weight = nullptr;  // output.weight stored (H, P)
+  float* output_bias = nullptr;    // output.bias (P)
 };
 ParameterViews parameter_views(const ModelSpec& spec, const ParameterLayout& layout, float* buffer);
 
@@ -48,7 +48,7 @@ void network_forward(const ModelSpec& spec, const ParameterLayout& layout, const
                      const std::shared_ptr<const PreparedParameters>& prepared = nullptr);
 // model_of(spec).prepare(spec, layout, params).
 std::shared_ptr<const PreparedParameters> network_prepare(const ModelSpec& spec, const ParameterLayout& layout,
-                                                                 const float* params);
+                                                          const float* params);
 
 // Given act->logits holding dL/dlogits (and the forward's activations), adds dL/dparams into grads.
 void network_backward(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,

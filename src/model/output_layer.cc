@@ -25,7 +25,6 @@ namespace {
 
 #if defined(__AVX512F__)
 
-
 // logits[e0..e0+E) x columns [c0, c0 + 16*C), the last chunk masked.
 template <int E, int C>
 inline void forward_tile(float* logits, const float* hidden, const float* weight_t, const float* bias, int64_t H,
@@ -61,10 +60,18 @@ inline void forward_rows(float* logits, const float* hidden, const float* weight
                          int64_t P, int64_t e0) {
   for (int64_t c0 = 0; c0 < P; c0 += 64) {
     switch ((std::min<int64_t>(64, P - c0) + 15) / 16) {
-      case 4: forward_tile<E, 4>(logits, hidden, weight_t, bias, H, P, e0, c0); break;
-      case 3: forward_tile<E, 3>(logits, hidden, weight_t, bias, H, P, e0, c0); break;
-      case 2: forward_tile<E, 2>(logits, hidden, weight_t, bias, H, P, e0, c0); break;
-      default: forward_tile<E, 1>(logits, hidden, weight_t, bias, H, P, e0, c0); break;
+      case 4:
+        forward_tile<E, 4>(logits, hidden, weight_t, bias, H, P, e0, c0);
+        break;
+      case 3:
+        forward_tile<E, 3>(logits, hidden, weight_t, bias, H, P, e0, c0);
+        break;
+      case 2:
+        forward_tile<E, 2>(logits, hidden, weight_t, bias, H, P, e0, c0);
+        break;
+      default:
+        forward_tile<E, 1>(logits, hidden, weight_t, bias, H, P, e0, c0);
+        break;
     }
   }
 }
@@ -100,10 +107,18 @@ inline void dweight_rows(float* dweight_t, const float* dlogits, const float* hi
                          int64_t k0) {
   for (int64_t c0 = 0; c0 < P; c0 += 64) {
     switch ((std::min<int64_t>(64, P - c0) + 15) / 16) {
-      case 4: dweight_tile<K, 4>(dweight_t, dlogits, hidden, n, H, P, k0, c0); break;
-      case 3: dweight_tile<K, 3>(dweight_t, dlogits, hidden, n, H, P, k0, c0); break;
-      case 2: dweight_tile<K, 2>(dweight_t, dlogits, hidden, n, H, P, k0, c0); break;
-      default: dweight_tile<K, 1>(dweight_t, dlogits, hidden, n, H, P, k0, c0); break;
+      case 4:
+        dweight_tile<K, 4>(dweight_t, dlogits, hidden, n, H, P, k0, c0);
+        break;
+      case 3:
+        dweight_tile<K, 3>(dweight_t, dlogits, hidden, n, H, P, k0, c0);
+        break;
+      case 2:
+        dweight_tile<K, 2>(dweight_t, dlogits, hidden, n, H, P, k0, c0);
+        break;
+      default:
+        dweight_tile<K, 1>(dweight_t, dlogits, hidden, n, H, P, k0, c0);
+        break;
     }
   }
 }
@@ -118,12 +133,18 @@ template <typename Tile>
 inline void with_rows(int64_t rows, Tile&& tile) {
   static_assert(kTileRows == 6, "one case per row count");
   switch (rows) {
-    case 6: return tile(std::integral_constant<int, 6>{});
-    case 5: return tile(std::integral_constant<int, 5>{});
-    case 4: return tile(std::integral_constant<int, 4>{});
-    case 3: return tile(std::integral_constant<int, 3>{});
-    case 2: return tile(std::integral_constant<int, 2>{});
-    default: return tile(std::integral_constant<int, 1>{});
+    case 6:
+      return tile(std::integral_constant<int, 6>{});
+    case 5:
+      return tile(std::integral_constant<int, 5>{});
+    case 4:
+      return tile(std::integral_constant<int, 4>{});
+    case 3:
+      return tile(std::integral_constant<int, 3>{});
+    case 2:
+      return tile(std::integral_constant<int, 2>{});
+    default:
+      return tile(std::integral_constant<int, 1>{});
   }
 }
 
@@ -225,13 +246,13 @@ void output_forward(float* logits, const float* hidden, const float* weight_t, c
 
 #if defined(__AVX512F__)
 namespace {
-constexpr float kFadedWeight = 0x1p-100f;    // a unit whose output weights are all below this has "faded"
+constexpr float kFadedWeight = 0x1p-100f;  // a unit whose output weights are all below this has "faded"
 
 // The faded units' columns, split off weight_by_class (P, H): their indices and their weights (P, S);
 // weight_by_class's copies become zeros, so the forward kernel computes nothing subnormal there.
 struct FadedUnits {
-  std::vector<int64_t> units;    // (S,)
-  std::vector<float> weights;    // (P, S)
+  std::vector<int64_t> units;             // (S,)
+  std::vector<float> weights;             // (P, S)
   std::vector<double> weights_as_double;  // (P, S)
 };
 void split_faded_units(float* weight_by_class, int64_t P, int64_t H, FadedUnits* faded) {
@@ -331,7 +352,8 @@ void output_backward(float* dhidden, float* dweight_t, float* dbias, const float
     // vector. Its dhidden is never read (docs/NUMERICS.md "Work that is never read").
     for (int64_t k = 0; k < H; ++k) {
       const bool zero = unread != nullptr && unread[k] != 0;
-      for (int64_t c = 0; c < P; ++c) weight_by_class[static_cast<size_t>(c * H + k)] = zero ? 0.0f : weight_t[k * P + c];
+      for (int64_t c = 0; c < P; ++c)
+        weight_by_class[static_cast<size_t>(c * H + k)] = zero ? 0.0f : weight_t[k * P + c];
     }
 #if defined(__AVX512F__)
     // dweight_t: blocks of kTileRows rows x 64 columns, each thread owning a fixed range of row blocks; each element sums

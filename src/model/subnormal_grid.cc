@@ -11,16 +11,16 @@
 namespace bilmod {
 
 namespace {
-constexpr double kUnit = 0x1p-149;       // u: the float grid below 2^-125
-constexpr double kPerUnit = 0x1p149;     // 1 / u
-constexpr double kEdge = 0x1p24 - 2;      // |A| + |y| below this: the exact sum stays below 2^24 u = 2^-125
+constexpr double kUnit = 0x1p-149;    // u: the float grid below 2^-125
+constexpr double kPerUnit = 0x1p149;  // 1 / u
+constexpr double kEdge = 0x1p24 - 2;  // |A| + |y| below this: the exact sum stays below 2^24 u = 2^-125
 }  // namespace
 
 void dhidden_on_grid(const float* dlogits_row, const float* weights, const double* weights_as_double, int64_t P,
                      int64_t S, float* dh) {
-  thread_local std::vector<double> grid;  // (S,) A: the running sums in units of 2^-149, while on the grid
-  thread_local std::vector<float> left;   // (S,) the running sums as floats, once they have left it
-  thread_local std::vector<uint8_t> off;  // (S,) 1 once a sum has left the grid
+  thread_local std::vector<double> grid;     // (S,) A: the running sums in units of 2^-149, while on the grid
+  thread_local std::vector<float> left;      // (S,) the running sums as floats, once they have left it
+  thread_local std::vector<uint8_t> off;     // (S,) 1 once a sum has left the grid
   grid.assign(static_cast<size_t>(S), 0.0);  // the chain starts at +0
   left.assign(static_cast<size_t>(S), 0.0f);
   off.assign(static_cast<size_t>(S), 0);
@@ -75,7 +75,7 @@ void dhidden_on_grid(const float* dlogits_row, const float* weights, const doubl
     // (k == S here: the masked vectors covered every unit.)
 #endif
     for (; k < S; ++k) {
-      const double y = d * w[k];  // exact
+      const double y = d * w[k];                                  // exact
       if (!gone[k] && !(std::abs(a[k]) + std::abs(y) < kEdge)) {  // leaves the grid (or a NaN): float from here on
         gone[k] = 1;
         f32[k] = static_cast<float>(a[k] * kUnit);  // exact
@@ -84,9 +84,9 @@ void dhidden_on_grid(const float* dlogits_row, const float* weights, const doubl
         f32[k] = std::fma(d32, w32[k], f32[k]);
         continue;
       }
-      const double sum = a[k] + y;                     // its sign decides a zero result's sign
-      const double fl = std::floor(y), r = y - fl;     // exact
-      const double base = a[k] + fl;                   // exact integer
+      const double sum = a[k] + y;                  // its sign decides a zero result's sign
+      const double fl = std::floor(y), r = y - fl;  // exact
+      const double base = a[k] + fl;                // exact integer
       const double half = base * 0.5;
       const bool odd = std::floor(half) != half;
       const double rounded = base + ((r > 0.5 || (r == 0.5 && odd)) ? 1.0 : 0.0);

@@ -49,14 +49,20 @@ struct Dims {
   int64_t P, V, d, heads, dh, M, R1, R;  // R1 = 2P + 1 table rows per head: (pos 0, a), (pos 1, b), (pos 2, '=')
   bool bilinear;
   explicit Dims(const ModelSpec& s)
-      : P(s.mod_basis), V(s.mod_basis + 1), d(s.d_model), heads(s.num_heads), dh(s.d_model / s.num_heads),
-        M(s.d_mlp), R1(2 * s.mod_basis + 1), R(s.num_heads * (2 * s.mod_basis + 1)),
+      : P(s.mod_basis),
+        V(s.mod_basis + 1),
+        d(s.d_model),
+        heads(s.num_heads),
+        dh(s.d_model / s.num_heads),
+        M(s.d_mlp),
+        R1(2 * s.mod_basis + 1),
+        R(s.num_heads * (2 * s.mod_basis + 1)),
         bilinear(s.mlp == TransformerMlp::kBilinear) {}
 };
 
 struct Weights {
   const float *W_E, *W_pos, *W_K, *W_Q, *W_V, *W_O, *W_in, *b_in, *W_in2 = nullptr, *b_in2 = nullptr, *W_out, *b_out,
-      *W_U;
+                                                                  *W_U;
 };
 struct Grads {
   float *W_E, *W_pos, *W_K, *W_Q, *W_V, *W_O, *W_in, *b_in, *W_in2 = nullptr, *b_in2 = nullptr, *W_out, *b_out, *W_U;
@@ -97,14 +103,14 @@ void for_blocks(int64_t count, int64_t work, F body) {
 // Everything that depends on one (position, token) or on the parameters alone: built once per parameter state.
 // Row r = h * R1 + i of the per-head tables: i = a (position 0, token a), P + b (position 1, token b), 2P ('=').
 struct Tables final : PreparedParameters {
-  std::vector<float> X;       // (R1, d) x_p(t) = W_E[:, t] + W_pos[p]; row 2P is x_2, the '=' position's residual
-  std::vector<float> K;       // (heads, R1, dh) keys
-  std::vector<float> Vv;      // (heads, R1, dh) values
-  std::vector<float> Q;       // (heads, dh) the query of position 2 (the same for every example)
-  std::vector<float> score;   // (R) k.q / sqrt(d_head)
-  std::vector<float> T;       // (R, d) W_O^(h) v: row r's contribution to the residual per unit of attention
-  std::vector<float> U, U2;   // (R, M) W_in T (and W_in2 T)
-  std::vector<float> zc, zc2; // (M) W_in x_2 + b_in (and W_in2 x_2 + b_in2)
+  std::vector<float> X;        // (R1, d) x_p(t) = W_E[:, t] + W_pos[p]; row 2P is x_2, the '=' position's residual
+  std::vector<float> K;        // (heads, R1, dh) keys
+  std::vector<float> Vv;       // (heads, R1, dh) values
+  std::vector<float> Q;        // (heads, dh) the query of position 2 (the same for every example)
+  std::vector<float> score;    // (R) k.q / sqrt(d_head)
+  std::vector<float> T;        // (R, d) W_O^(h) v: row r's contribution to the residual per unit of attention
+  std::vector<float> U, U2;    // (R, M) W_in T (and W_in2 T)
+  std::vector<float> zc, zc2;  // (M) W_in x_2 + b_in (and W_in2 x_2 + b_in2)
 };
 
 std::shared_ptr<const Tables> build_tables(const ModelSpec& spec, const ParameterLayout& layout, const float* params) {
@@ -178,10 +184,10 @@ inline float gelu_grad(float x) {
 struct TransformerActivations {
   int64_t capacity = 0;
   std::shared_ptr<const Tables> tables;  // those of the forward pass, for its backward
-  std::vector<float> attn;    // (n, heads, 3) attention of position 2 over (a, b, '=')
-  std::vector<float> z, z2;   // (n, M) MLP pre-activations (z2: the bilinear MLP's second)
-  std::vector<float> hid;     // (n, M) MLP hidden values
-  std::vector<float> resid;   // (n, d) residual stream after the MLP (the unembedding's input)
+  std::vector<float> attn;               // (n, heads, 3) attention of position 2 over (a, b, '=')
+  std::vector<float> z, z2;              // (n, M) MLP pre-activations (z2: the bilinear MLP's second)
+  std::vector<float> hid;                // (n, M) MLP hidden values
+  std::vector<float> resid;              // (n, d) residual stream after the MLP (the unembedding's input)
   // Backward scratch.
   std::vector<float> dresid;  // (n, d)
   std::vector<float> dhid;    // (n, M) dL/dhid, then dL/dz in place
@@ -356,7 +362,6 @@ void backward_examples(const Backward& bw) {
       }
     }
   });
-
 }
 
 // 2. The weight gradients that sum over examples (W_U, W_out, the biases), and the sums the '=' row needs.
@@ -469,7 +474,8 @@ std::vector<float> backward_tables(const Backward& bw, const RowSums& row_sums, 
 
 // 5. dL/dx_p(t) through the '=' row's residual and, per head, W_O, the values, the keys and the query; then into W_E
 // and W_pos.
-void backward_embedding(const Backward& bw, const RowSums& row_sums, const ExampleSums& sums, const std::vector<float>& dT) {
+void backward_embedding(const Backward& bw, const RowSums& row_sums, const ExampleSums& sums,
+                        const std::vector<float>& dT) {
   const Dims& D = bw.D;
   const Tables& t = bw.t;
   const Weights& w = bw.w;
@@ -503,11 +509,11 @@ void backward_embedding(const Backward& bw, const RowSums& row_sums, const Examp
     // score[r] = K[r] . q / sqrt(dh); Gp holds dL/d(K[r] . q) summed over examples.
     const ConstVecMap Gh(Gp + h * D.R1, D.R1);
     const ConstVecMap q(t.Q.data() + h * D.dh, D.dh);
-    const Eigen::VectorXf XtG = X.transpose() * Gh;           // (d)
+    const Eigen::VectorXf XtG = X.transpose() * Gh;  // (d)
     MatMap(g.W_K + h * D.dh * D.d, D.dh, D.d).noalias() += q * XtG.transpose();
-    const Eigen::VectorXf WKq = WK.transpose() * q;           // (d)
+    const Eigen::VectorXf WKq = WK.transpose() * q;  // (d)
     dXhm.noalias() += Gh * WKq.transpose();
-    const Eigen::VectorXf dq = K.transpose() * Gh;            // (dh)
+    const Eigen::VectorXf dq = K.transpose() * Gh;  // (dh)
     MatMap(g.W_Q + h * D.dh * D.d, D.dh, D.d).noalias() += dq * X.row(2 * D.P);
     dXhm.row(2 * D.P) += (WQ.transpose() * dq).transpose();
   });
@@ -577,9 +583,9 @@ class Transformer final : public Model {
   const char* name() const override { return "transformer"; }
 
   std::string describe(const ModelSpec& spec) const override {
-    return "transformer model with P = " + std::to_string(spec.mod_basis) + ", d_model = " + std::to_string(spec.d_model) +
-           ", " + std::to_string(spec.num_heads) + " heads, d_mlp = " + std::to_string(spec.d_mlp) + ", " +
-           transformer_mlp_name(spec.mlp) + " MLP";
+    return "transformer model with P = " + std::to_string(spec.mod_basis) +
+           ", d_model = " + std::to_string(spec.d_model) + ", " + std::to_string(spec.num_heads) +
+           " heads, d_mlp = " + std::to_string(spec.d_mlp) + ", " + transformer_mlp_name(spec.mlp) + " MLP";
   }
 
   int64_t num_logits(const ModelSpec& spec) const override { return spec.mod_basis + 1; }  // the vocabulary holds '='
@@ -632,8 +638,12 @@ class Transformer final : public Model {
   }
 
   bool has_attention() const override { return true; }
-  const ParameterInfo* token_embedding(const ParameterLayout& layout) const override { return layout.find("embed.W_E"); }
-  std::string input_weights(const ModelSpec&) const override { return "W_E's token columns, over every residual direction"; }
+  const ParameterInfo* token_embedding(const ParameterLayout& layout) const override {
+    return layout.find("embed.W_E");
+  }
+  std::string input_weights(const ModelSpec&) const override {
+    return "W_E's token columns, over every residual direction";
+  }
   std::string analysis_note(const ModelSpec&) const override {
     return "transformer: input weights are W_E's token columns; no interaction matrices over (a, b) (the attention and "
            "MLP are not one quadratic form); its own measures follow the logit measures";

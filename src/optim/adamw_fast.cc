@@ -29,11 +29,11 @@ inline void adamw_update(float& p, const float g, float& m, float& v, const Adam
   // p.mul_(1 - lr*wd), formed exactly in double and rounded once: the float product's bits, without the microcode
   // assist a subnormal product costs (see times_decay in adamw_lanes.h); here without a branch, so the loop stays a vector loop.
   const float pi = static_cast<float>(static_cast<double>(p) * static_cast<double>(s.decay));
-  const float mi = m * c.beta1 + g * c.one_minus_beta1;            // exp_avg.mul_(b1).add_(g, alpha=1-b1)
-  const float vi = v * c.beta2 + c.one_minus_beta2 * g * g;        // exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2)
+  const float mi = m * c.beta1 + g * c.one_minus_beta1;      // exp_avg.mul_(b1).add_(g, alpha=1-b1)
+  const float vi = v * c.beta2 + c.one_minus_beta2 * g * g;  // exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2)
   const float scaled = static_cast<float>(static_cast<double>(std::sqrt(vi)) * s.inv_bc2_sqrt);  // v.sqrt() / sqrt(bc2)
-  const float denom = scaled + c.eps;                              // .add_(eps)
-  p = pi + s.neg_step_size * (mi / denom);                         // p.addcdiv_(m, denom, value=-lr/bc1)
+  const float denom = scaled + c.eps;                                                            // .add_(eps)
+  p = pi + s.neg_step_size * (mi / denom);  // p.addcdiv_(m, denom, value=-lr/bc1)
   m = mi;
   v = vi;
 }
@@ -119,9 +119,15 @@ inline void replay_in_registers(const AdamWConstants& c, const AdamWStepScalars*
     }
   };
   if (small) {
-    if (zero_state) replay(std::true_type{}, std::true_type{}); else replay(std::true_type{}, std::false_type{});
+    if (zero_state)
+      replay(std::true_type{}, std::true_type{});
+    else
+      replay(std::true_type{}, std::false_type{});
   } else {
-    if (zero_state) replay(std::false_type{}, std::true_type{}); else replay(std::false_type{}, std::false_type{});
+    if (zero_state)
+      replay(std::false_type{}, std::true_type{});
+    else
+      replay(std::false_type{}, std::false_type{});
   }
   // A zero-state vector's m and v after k >= 1 steps: +0 (+-0 * beta + +0).
   for (int j = 0; j < kFull; ++j) {
@@ -142,8 +148,8 @@ inline void replay_in_registers(const AdamWConstants& c, const AdamWStepScalars*
 // One AdamW step on one row of `width` elements (g == nullptr: a zero gradient). kWatch: see adamw_update16; returns
 // whether any vector took the step in double.
 template <bool kWatch = false>
-inline bool adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
-                      float* __restrict m, float* __restrict v, int64_t width) {
+inline bool adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p,
+                      const float* __restrict g, float* __restrict m, float* __restrict v, int64_t width) {
   bool in_double = false;
   for (int64_t i = 0; i < width; i += 16) {
     const int64_t left = width - i;
@@ -169,8 +175,8 @@ inline bool replay_with_tail(const AdamWConstants& c, const AdamWStepScalars* sc
 }
 #else
 template <bool kWatch = false>
-inline bool adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
-                      float* __restrict m, float* __restrict v, int64_t width) {
+inline bool adamw_row(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p,
+                      const float* __restrict g, float* __restrict m, float* __restrict v, int64_t width) {
   if (g) {
 #pragma omp simd
     for (int64_t i = 0; i < width; ++i) adamw_update(p[i], g[i], m[i], v[i], c, s);
@@ -224,8 +230,9 @@ std::shared_ptr<SubnormalWatch> make_adamw_watch() {
 
 // The dense step over [0, count): chunks of 4096 elements (16 KiB per array), split across threads; each element's
 // arithmetic is adamw_row's whatever the thread count.
-void adamw_fast_range(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p, const float* __restrict g,
-                      float* __restrict m, float* __restrict v, int64_t count, SubnormalWatch* adamw_watch) {
+void adamw_fast_range(const AdamWConstants& c, const AdamWStepScalars& s, float* __restrict p,
+                      const float* __restrict g, float* __restrict m, float* __restrict v, int64_t count,
+                      SubnormalWatch* adamw_watch) {
   constexpr int64_t kChunk = 4096;
   const int64_t chunks = (count + kChunk - 1) / kChunk;
 #if defined(BILMOD_ADAMW_LANES)
@@ -263,21 +270,38 @@ void adamw_fast_row(const AdamWConstants& c, const AdamWStepScalars& s, float* p
 // per element and step), as the dense loop is, except where the row's state is zero (adamw_update16): what the lazy
 // path saves is memory traffic, and the arithmetic of rows no gradient has reached.
 void adamw_replay_row(const AdamWConstants& c, const AdamWStepScalars* scalars, int64_t k, float* __restrict p,
-                       float* __restrict m, float* __restrict v, int64_t width) {
+                      float* __restrict m, float* __restrict v, int64_t width) {
 #if defined(BILMOD_ADAMW_LANES)
   // Rows of up to 112 floats (H = 100: six 16-lane vectors and a 4-lane one) stay in registers through all k steps.
   if (k > 1) {
     bool done = false;
     switch (width / 16) {
-      case 0: done = replay_with_tail<0>(c, scalars, k, p, m, v, width); break;
-      case 1: done = replay_with_tail<1>(c, scalars, k, p, m, v, width); break;
-      case 2: done = replay_with_tail<2>(c, scalars, k, p, m, v, width); break;
-      case 3: done = replay_with_tail<3>(c, scalars, k, p, m, v, width); break;
-      case 4: done = replay_with_tail<4>(c, scalars, k, p, m, v, width); break;
-      case 5: done = replay_with_tail<5>(c, scalars, k, p, m, v, width); break;
-      case 6: done = replay_with_tail<6>(c, scalars, k, p, m, v, width); break;
-      case 7: done = replay_with_tail<7>(c, scalars, k, p, m, v, width); break;
-      default: break;
+      case 0:
+        done = replay_with_tail<0>(c, scalars, k, p, m, v, width);
+        break;
+      case 1:
+        done = replay_with_tail<1>(c, scalars, k, p, m, v, width);
+        break;
+      case 2:
+        done = replay_with_tail<2>(c, scalars, k, p, m, v, width);
+        break;
+      case 3:
+        done = replay_with_tail<3>(c, scalars, k, p, m, v, width);
+        break;
+      case 4:
+        done = replay_with_tail<4>(c, scalars, k, p, m, v, width);
+        break;
+      case 5:
+        done = replay_with_tail<5>(c, scalars, k, p, m, v, width);
+        break;
+      case 6:
+        done = replay_with_tail<6>(c, scalars, k, p, m, v, width);
+        break;
+      case 7:
+        done = replay_with_tail<7>(c, scalars, k, p, m, v, width);
+        break;
+      default:
+        break;
     }
     if (done) return;
   }

@@ -46,8 +46,10 @@ struct FloatLanes<16> {
   // float(op(double(a), double(b))) per lane (op on 8 doubles at a time); sqrt likewise.
   template <typename Op>
   static V in_double(V a, V b, Op op) {
-    const __m256 low = _mm512_cvtpd_ps(op(_mm512_cvtps_pd(_mm512_castps512_ps256(a)), _mm512_cvtps_pd(_mm512_castps512_ps256(b))));
-    const __m256 high = _mm512_cvtpd_ps(op(_mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)), _mm512_cvtps_pd(_mm512_extractf32x8_ps(b, 1))));
+    const __m256 low =
+        _mm512_cvtpd_ps(op(_mm512_cvtps_pd(_mm512_castps512_ps256(a)), _mm512_cvtps_pd(_mm512_castps512_ps256(b))));
+    const __m256 high = _mm512_cvtpd_ps(
+        op(_mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)), _mm512_cvtps_pd(_mm512_extractf32x8_ps(b, 1))));
     return _mm512_insertf32x8(_mm512_castps256_ps512(low), high, 1);
   }
   static V sqrt_in_double(V a) {
@@ -74,9 +76,13 @@ struct FloatLanes<8> {
   static Mask below(Mask k, V a, float bound) {
     return _mm256_mask_cmp_ps_mask(k, _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a), _mm256_set1_ps(bound), _CMP_LT_OQ);
   }
-  static V times_in_double(V a, double d) { return _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(a), _mm512_set1_pd(d))); }
+  static V times_in_double(V a, double d) {
+    return _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(a), _mm512_set1_pd(d)));
+  }
   template <typename Op>
-  static V in_double(V a, V b, Op op) { return _mm512_cvtpd_ps(op(_mm512_cvtps_pd(a), _mm512_cvtps_pd(b))); }
+  static V in_double(V a, V b, Op op) {
+    return _mm512_cvtpd_ps(op(_mm512_cvtps_pd(a), _mm512_cvtps_pd(b)));
+  }
   static V sqrt_in_double(V a) { return _mm512_cvtpd_ps(_mm512_sqrt_pd(_mm512_cvtps_pd(a))); }
 };
 
@@ -97,9 +103,13 @@ struct FloatLanes<4> {
   static Mask below(Mask k, V a, float bound) {
     return _mm_mask_cmp_ps_mask(k, _mm_andnot_ps(_mm_set1_ps(-0.0f), a), _mm_set1_ps(bound), _CMP_LT_OQ);
   }
-  static V times_in_double(V a, double d) { return _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(a), _mm256_set1_pd(d))); }
+  static V times_in_double(V a, double d) {
+    return _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(a), _mm256_set1_pd(d)));
+  }
   template <typename Op>
-  static V in_double(V a, V b, Op op) { return _mm256_cvtpd_ps(op(_mm256_cvtps_pd(a), _mm256_cvtps_pd(b))); }
+  static V in_double(V a, V b, Op op) {
+    return _mm256_cvtpd_ps(op(_mm256_cvtps_pd(a), _mm256_cvtps_pd(b)));
+  }
   static V sqrt_in_double(V a) { return _mm256_cvtpd_ps(_mm256_sqrt_pd(_mm256_cvtps_pd(a))); }
 };
 
@@ -121,18 +131,20 @@ inline typename FloatLanes<N>::V times_decay(typename FloatLanes<N>::V p, float 
 // test costs a few instructions per vector: callers that know a vector's state is not zero pass false (the result is
 // the same either way).
 template <int N, bool kMaybeSubnormal = true, bool kZeroShortcut = true>
-inline void adamw_lanes_step(typename FloatLanes<N>::V& p, const typename FloatLanes<N>::V g, typename FloatLanes<N>::V& m,
-                             typename FloatLanes<N>::V& v, typename FloatLanes<N>::Mask lanes, const AdamWConstants& c,
-                             const AdamWStepScalars& s) {
+inline void adamw_lanes_step(typename FloatLanes<N>::V& p, const typename FloatLanes<N>::V g,
+                             typename FloatLanes<N>::V& m, typename FloatLanes<N>::V& v,
+                             typename FloatLanes<N>::Mask lanes, const AdamWConstants& c, const AdamWStepScalars& s) {
   using L = FloatLanes<N>;
-  const auto pi = times_decay<N, kMaybeSubnormal>(p, s.decay);                                         // p.mul_(1 - lr*wd)
-  const auto mi = L::add(L::mul(m, L::set1(c.beta1)), L::mul(g, L::set1(c.one_minus_beta1)));           // m.mul_(b1).add_(g, alpha=1-b1)
-  const auto vi = L::add(L::mul(v, L::set1(c.beta2)), L::mul(L::mul(L::set1(c.one_minus_beta2), g), g));  // v.mul_(b2).addcmul_(g, g, 1-b2)
+  const auto pi = times_decay<N, kMaybeSubnormal>(p, s.decay);  // p.mul_(1 - lr*wd)
+  const auto mi =
+      L::add(L::mul(m, L::set1(c.beta1)), L::mul(g, L::set1(c.one_minus_beta1)));  // m.mul_(b1).add_(g, alpha=1-b1)
+  const auto vi = L::add(L::mul(v, L::set1(c.beta2)),
+                         L::mul(L::mul(L::set1(c.one_minus_beta2), g), g));  // v.mul_(b2).addcmul_(g, g, 1-b2)
   auto quotient = mi;
   if (!kZeroShortcut || ((L::is_zero(mi) & L::is_zero(vi) & lanes) != lanes)) {
     // v.sqrt() / sqrt(bc2) as float(double(sqrt(v)) * (1 / sqrt(bc2))): exact, see adamw_fast.cc adamw_update.
     const auto scaled = L::times_in_double(L::sqrt(vi), s.inv_bc2_sqrt);
-    quotient = L::div(mi, L::add(scaled, L::set1(c.eps)));                                             // m / (... + eps)
+    quotient = L::div(mi, L::add(scaled, L::set1(c.eps)));  // m / (... + eps)
   }
   p = L::add(pi, L::mul(L::set1(s.neg_step_size), quotient));  // p.addcdiv_(m, denom, value=-lr/bc1)
   m = mi;

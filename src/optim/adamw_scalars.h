@@ -13,10 +13,10 @@ struct AdamWConstants {
 };
 
 struct AdamWStepScalars {
-  float decay = 1;            // 1 - lr * wd
-  float neg_step_size = 0;    // -lr / bias_correction1
-  float bc2_sqrt = 1;         // sqrt(bias_correction2), the float torch divides by
-  double inv_bc2_sqrt = 1;    // 1 / bc2_sqrt in double: the fast path's exact multiply (docs/NUMERICS.md)
+  float decay = 1;          // 1 - lr * wd
+  float neg_step_size = 0;  // -lr / bias_correction1
+  float bc2_sqrt = 1;       // sqrt(bias_correction2), the float torch divides by
+  double inv_bc2_sqrt = 1;  // 1 / bc2_sqrt in double: the fast path's exact multiply (docs/NUMERICS.md)
 };
 
 inline AdamWConstants adamw_constants(const OptimizerSettings& s) {

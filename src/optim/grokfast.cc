@@ -17,18 +17,24 @@ std::optional<GrokfastKind> parse_grokfast_kind(const std::string& name) {
 
 std::string grokfast_kind_name(GrokfastKind kind) {
   switch (kind) {
-    case GrokfastKind::kNone: return "none";
-    case GrokfastKind::kEma: return "ema";
-    case GrokfastKind::kMa: return "ma";
+    case GrokfastKind::kNone:
+      return "none";
+    case GrokfastKind::kEma:
+      return "ema";
+    case GrokfastKind::kMa:
+      return "ma";
   }
   return "";
 }
 
 uint64_t grokfast_state_bytes(const GrokfastSettings& settings, uint64_t n_params) {
   switch (settings.kind) {
-    case GrokfastKind::kEma: return n_params * sizeof(float);
-    case GrokfastKind::kMa: return static_cast<uint64_t>(settings.window) * n_params * sizeof(float);
-    default: return 0;
+    case GrokfastKind::kEma:
+      return n_params * sizeof(float);
+    case GrokfastKind::kMa:
+      return static_cast<uint64_t>(settings.window) * n_params * sizeof(float);
+    default:
+      return 0;
   }
 }
 
@@ -49,7 +55,7 @@ void grokfast_apply(const GrokfastSettings& settings, GrokfastState* state, floa
     for (int64_t i = 0; i < count; ++i) {
       const float s = ema[i] * alpha + grads[i] * rest;  // grads[n] * alpha + p.grad * (1 - alpha)
       ema[i] = s;
-      grads[i] = grads[i] + s * lamb;                    // p.grad + grads[n] * lamb
+      grads[i] = grads[i] + s * lamb;  // p.grad + grads[n] * lamb
     }
   } else if (settings.kind == GrokfastKind::kMa) {
     const int64_t w = settings.window;

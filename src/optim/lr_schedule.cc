@@ -30,7 +30,8 @@ double learning_rate_at(LrSchedule schedule, double base_lr, int64_t warmup_step
   if (warmup_steps > 0 && t < warmup_steps) return base_lr * static_cast<double>(t) / static_cast<double>(warmup_steps);
   if (schedule == LrSchedule::kConstant) return base_lr;
   const int64_t decay_steps = std::max<int64_t>(1, total_steps - warmup_steps);
-  const double progress = std::clamp(static_cast<double>(t - warmup_steps) / static_cast<double>(decay_steps), 0.0, 1.0);
+  const double progress =
+      std::clamp(static_cast<double>(t - warmup_steps) / static_cast<double>(decay_steps), 0.0, 1.0);
   return base_lr * 0.5 * (1.0 + std::cos(std::numbers::pi * progress));
 }
 

@@ -32,7 +32,9 @@ namespace {
 std::atomic<int> g_default_path{static_cast<int>(OptimizerPath::kFast)};
 }  // namespace
 
-OptimizerPath default_optimizer_path() { return static_cast<OptimizerPath>(g_default_path.load(std::memory_order_relaxed)); }
+OptimizerPath default_optimizer_path() {
+  return static_cast<OptimizerPath>(g_default_path.load(std::memory_order_relaxed));
+}
 void set_default_optimizer_path(OptimizerPath path) {
   g_default_path.store(static_cast<int>(path), std::memory_order_relaxed);
 }

@@ -23,7 +23,7 @@ struct OptimizerSettings {
   OptimizerKind kind = OptimizerKind::kAdamW;
   double weight_decay = 0.5;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // AdamW
-  double momentum = 0.0;                           // SGD
+  double momentum = 0.0;                          // SGD
 };
 
 struct OptimizerState {

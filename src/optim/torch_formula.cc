@@ -15,11 +15,12 @@ void adamw_torch_step(const OptimizerSettings& settings, double lr, int64_t t, f
   const AdamWStepScalars s = adamw_scalars(settings, lr, t);
   for (size_t i = 0; i < n; ++i) {
     const float gi = g[i];
-    const float pi = p[i] * s.decay;                              // param.mul_(1 - lr * weight_decay)
-    const float mi = m[i] * c.beta1 + gi * c.one_minus_beta1;     // exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
-    const float vi = v[i] * c.beta2 + c.one_minus_beta2 * gi * gi;  // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
-    const float denom = std::sqrt(vi) / s.bc2_sqrt + c.eps;      // (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
-    p[i] = pi + s.neg_step_size * (mi / denom);                   // param.addcdiv_(exp_avg, denom, value=-step_size)
+    const float pi = p[i] * s.decay;                           // param.mul_(1 - lr * weight_decay)
+    const float mi = m[i] * c.beta1 + gi * c.one_minus_beta1;  // exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+    const float vi =
+        v[i] * c.beta2 + c.one_minus_beta2 * gi * gi;        // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
+    const float denom = std::sqrt(vi) / s.bc2_sqrt + c.eps;  // (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+    p[i] = pi + s.neg_step_size * (mi / denom);              // param.addcdiv_(exp_avg, denom, value=-step_size)
     m[i] = mi;
     v[i] = vi;
   }

@@ -92,7 +92,8 @@ struct ScriptWriter {
     for (double v : h.values)
       if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v), magnitude = std::max(magnitude, std::abs(v));
     for (int64_t r = 0; r < h.rows; ++r) {
-      for (int64_t c = 0; c < h.cols; ++c) data << (c ? " " : "") << cell(h.values[static_cast<size_t>(r * h.cols + c)]);
+      for (int64_t c = 0; c < h.cols; ++c)
+        data << (c ? " " : "") << cell(h.values[static_cast<size_t>(r * h.cols + c)]);
       data << "\n";
     }
     if (h.diverging) {
@@ -110,21 +111,24 @@ struct ScriptWriter {
     script << "  set cbtics scale 0.5\n  set format cb '%.2g'\n";
     script << "  set xrange [-0.5:" << number(static_cast<double>(h.cols) - 0.5) << "]\n";
     script << "  set yrange [" << number(static_cast<double>(h.rows) - 0.5) << ":-0.5]\n";
-    script << "  set size ratio " << number(static_cast<double>(h.rows) / static_cast<double>(std::max<int64_t>(h.cols, 1))) << "\n";
+    script << "  set size ratio "
+           << number(static_cast<double>(h.rows) / static_cast<double>(std::max<int64_t>(h.cols, 1))) << "\n";
     script << "  set tics out scale 0.5\n";
     for (double s : h.separators) {
-      script << "  set arrow from " << number(s) << ",-0.5 to " << number(s) << "," << number(static_cast<double>(h.rows) - 0.5)
-             << " nohead front lw 1 lc rgb '#222222'\n";
-      script << "  set arrow from -0.5," << number(s) << " to " << number(static_cast<double>(h.cols) - 0.5) << "," << number(s)
-             << " nohead front lw 1 lc rgb '#222222'\n";
+      script << "  set arrow from " << number(s) << ",-0.5 to " << number(s) << ","
+             << number(static_cast<double>(h.rows) - 0.5) << " nohead front lw 1 lc rgb '#222222'\n";
+      script << "  set arrow from -0.5," << number(s) << " to " << number(static_cast<double>(h.cols) - 0.5) << ","
+             << number(s) << " nohead front lw 1 lc rgb '#222222'\n";
     }
     script << "  plot datafile index " << index << " matrix with image notitle\n";
   }
 
   void series_panel(const Panel& panel, int panel_index) {
     script << "  set grid back lc rgb '#e0e0e0' lw 1\n";
-    if (panel.legend) script << "  set key " << panel.legend_position << " samplen 2 spacing 1.1 opaque\n";
-    else script << "  unset key\n";
+    if (panel.legend)
+      script << "  set key " << panel.legend_position << " samplen 2 spacing 1.1 opaque\n";
+    else
+      script << "  unset key\n";
     for (const Marker& m : panel.markers) {
       script << "  set arrow from " << number(m.x) << ", graph 0 to " << number(m.x)
              << ", graph 1 nohead back dt 2 lw 1 lc rgb '#777777'\n";
@@ -160,8 +164,12 @@ struct ScriptWriter {
       const std::string dash = s.dashed ? " dt 2" : "";
       const std::string source = "datafile index " + std::to_string(index) + " using 1:2";
       switch (s.style) {
-        case SeriesStyle::kLines: plots.push_back(source + " with lines lw " + number(s.line_width) + dash + lc + title); break;
-        case SeriesStyle::kPoints: plots.push_back(source + " with points pt 7 ps 0.6" + lc + title); break;
+        case SeriesStyle::kLines:
+          plots.push_back(source + " with lines lw " + number(s.line_width) + dash + lc + title);
+          break;
+        case SeriesStyle::kPoints:
+          plots.push_back(source + " with points pt 7 ps 0.6" + lc + title);
+          break;
         case SeriesStyle::kLinesPoints:
           plots.push_back(source + " with linespoints lw " + number(s.line_width) + dash + " pt 7 ps 0.5" + lc + title);
           break;
@@ -175,7 +183,8 @@ struct ScriptWriter {
           break;
       }
     }
-    if (has_bars) script << "  set style fill solid 0.85 noborder\n  set boxwidth " << number(panel.bar_width) << " absolute\n";
+    if (has_bars)
+      script << "  set style fill solid 0.85 noborder\n  set boxwidth " << number(panel.bar_width) << " absolute\n";
     if (plots.empty()) {
       // Nothing to draw: an empty frame (with fixed linear ranges on a log axis, whose range gnuplot cannot find
       // from no points), and a note where series were given but none had a value.
@@ -202,8 +211,8 @@ Status write_figure_files(const Figure& f, const std::string& dir, RenderedFigur
   w.data << "# bilmod figure '" << f.name << "': " << f.title << "\n# gnuplot data blocks, read with `index N`\n";
   std::ostringstream& s = w.script;
   s << "# bilmod figure '" << f.name << "': " << f.title << "\n";
-  s << "# Draws " << f.name << ".png and " << f.name << ".svg from " << f.name << ".dat; restyle here and rerun `gnuplot "
-    << f.name << ".gp` in this folder.\n";
+  s << "# Draws " << f.name << ".png and " << f.name << ".svg from " << f.name
+    << ".dat; restyle here and rerun `gnuplot " << f.name << ".gp` in this folder.\n";
   s << "datafile = '" << f.name << ".dat'\n";
   s << "do for [output_format = 1:2] {\n";
   s << "  if (output_format == 1) {\n";
@@ -211,8 +220,8 @@ Status write_figure_files(const Figure& f, const std::string& dir, RenderedFigur
     << "' background rgb 'white'\n";
   s << "    set output '" << f.name << ".png'\n";
   s << "  } else {\n";
-  s << "    set terminal svg size " << f.width << "," << f.height << " dynamic enhanced font 'DejaVu Sans," << f.font_size
-    << "' background rgb 'white'\n";
+  s << "    set terminal svg size " << f.width << "," << f.height << " dynamic enhanced font 'DejaVu Sans,"
+    << f.font_size << "' background rgb 'white'\n";
   s << "    set output '" << f.name << ".svg'\n";
   s << "  }\n";
   s << "  set multiplot layout " << rows << "," << columns;
@@ -225,8 +234,10 @@ Status write_figure_files(const Figure& f, const std::string& dir, RenderedFigur
     w.axis_settings("x", p.x);
     w.axis_settings("y", p.y);
     if (!p.note.empty()) s << "  set label " << quote(p.note) << " at graph 0.5, graph 0.5 center front\n";
-    if (p.heatmap) w.heatmap_panel(p, static_cast<int>(i));
-    else w.series_panel(p, static_cast<int>(i));
+    if (p.heatmap)
+      w.heatmap_panel(p, static_cast<int>(i));
+    else
+      w.series_panel(p, static_cast<int>(i));
   }
   s << "  unset multiplot\n  set output\n}\n";
   const fs::path base = fs::path(dir) / f.name;

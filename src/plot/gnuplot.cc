@@ -57,7 +57,9 @@ std::string first_lines(const std::string& path, int max_lines) {
 Status spawn(const std::string& gnuplot, const GnuplotJob& job, pid_t* pid, std::string* log_path) {
   char log_template[] = "/tmp/bilmod-gnuplot-XXXXXX";
   const int log_fd = ::mkstemp(log_template);
-  if (log_fd < 0) return Status::runtime(std::string("cannot create a temporary file for gnuplot's messages: ") + std::strerror(errno));
+  if (log_fd < 0)
+    return Status::runtime(std::string("cannot create a temporary file for gnuplot's messages: ") +
+                           std::strerror(errno));
   *log_path = log_template;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);

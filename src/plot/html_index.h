@@ -10,10 +10,10 @@
 namespace bilmod {
 
 struct FigureIndex {
-  std::string title;                  // page heading
-  std::vector<std::string> summary;   // lines shown under the heading (plain text)
+  std::string title;                 // page heading
+  std::vector<std::string> summary;  // lines shown under the heading (plain text)
   std::vector<RenderedFigure> figures;
-  std::vector<std::string> notes;     // what does not exist for this model, and why
+  std::vector<std::string> notes;  // what does not exist for this model, and why
 };
 
 // Writes {dir}/index.html (links are relative, so the folder can be moved or served as it is).

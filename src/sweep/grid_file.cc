@@ -37,15 +37,16 @@ Status toml_to_json(const std::string& text, const std::string& origin, json* ou
     return Status::ok();
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    return Status::usage("--grid-file " + origin + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
-                         ": " + std::string(e.description()));
+    return Status::usage("--grid-file " + origin + ":" + std::to_string(where.line) + ":" +
+                         std::to_string(where.column) + ": " + std::string(e.description()));
   } catch (const json::exception& e) {
     return Status::usage("--grid-file " + origin + ": " + e.what());
   }
 #else
   (void)text;
   (void)out;
-  return Status::usage("--grid-file " + origin + ": this bilmod was built without TOML support (install "
+  return Status::usage("--grid-file " + origin +
+                       ": this bilmod was built without TOML support (install "
                        "libtomlplusplus-dev and rebuild), or write the same sweep as JSON");
 #endif
 }
@@ -69,10 +70,12 @@ Status load_grid_file(const std::string& path, SweepSpec* spec) {
       } catch (const json::exception& e) {
         return Status::usage("--grid-file " + path + " is not valid JSON (" + e.what() + "); a .toml name reads TOML");
       }
-      return Status::usage("--grid-file " + path + " nests deeper than " + std::to_string(kTrackingJsonDepth) + " levels");
+      return Status::usage("--grid-file " + path + " nests deeper than " + std::to_string(kTrackingJsonDepth) +
+                           " levels");
     }
   }
-  if (!doc.is_object()) return Status::usage("--grid-file " + path + " must hold an object with 'grid', 'fixed', 'seeds'");
+  if (!doc.is_object())
+    return Status::usage("--grid-file " + path + " must hold an object with 'grid', 'fixed', 'seeds'");
   for (auto it = doc.begin(); it != doc.end(); ++it) {
     const std::string& field = it.key();
     const ordered& value = it.value();
@@ -91,14 +94,16 @@ Status load_grid_file(const std::string& path, SweepSpec* spec) {
         spec->axes.push_back(std::move(parsed));
       }
     } else if (field == "fixed") {
-      if (!value.is_object()) return Status::usage("--grid-file " + path + ": 'fixed' must map setting names to values");
+      if (!value.is_object())
+        return Status::usage("--grid-file " + path + ": 'fixed' must map setting names to values");
       for (auto setting = value.begin(); setting != value.end(); ++setting) {
         std::string key;
         if (Status s = setting_key(setting.key(), &key); !s) return where(s);
         std::vector<json> values;
         if (Status s = parse_axis_values(key, plain(setting.value()), &values); !s) return where(s);
         if (values.size() != 1)
-          return Status::usage("--grid-file " + path + ": fixed setting '" + setting.key() + "' must be one value; put lists under 'grid'");
+          return Status::usage("--grid-file " + path + ": fixed setting '" + setting.key() +
+                               "' must be one value; put lists under 'grid'");
         spec->fixed[key] = values[0];
       }
     } else if (field == "seeds") {

@@ -25,7 +25,8 @@ Status choose_phase_axes(const std::string& axes_flag, const std::string& metric
   if (!axes_flag.empty()) {
     const size_t comma = axes_flag.find(',');
     if (comma == std::string::npos)
-      return Status::usage("--phase-axes '" + axes_flag + "' must be two swept settings X,Y (e.g. train-frac,weight-decay)");
+      return Status::usage("--phase-axes '" + axes_flag +
+                           "' must be two swept settings X,Y (e.g. train-frac,weight-decay)");
     for (const std::string& name : {axes_flag.substr(0, comma), axes_flag.substr(comma + 1)}) {
       std::string key;
       BILMOD_TRY(setting_key(name, &key));
@@ -124,13 +125,18 @@ Status draw_phase_diagram(const std::string& output_dir, const PhaseDiagramReque
     for (size_t x = 0; x < cells[y].size(); ++x) {
       const PhaseCell& c = cells[y][x];
       char value[64];
-      if (std::isnan(c.value)) std::snprintf(value, sizeof value, "NaN");
-      else std::snprintf(value, sizeof value, "%.6g", c.value);
+      if (std::isnan(c.value))
+        std::snprintf(value, sizeof value, "NaN");
+      else
+        std::snprintf(value, sizeof value, "%.6g", c.value);
       // The cell's caption: its value, "never" (runs finished, none grokked) or "-" (no finished run).
       char label[64];
-      if (c.runs == 0) std::snprintf(label, sizeof label, "-");
-      else if (std::isnan(c.value)) std::snprintf(label, sizeof label, "never");
-      else std::snprintf(label, sizeof label, grok ? "%.0f" : "%.3f", c.value);
+      if (c.runs == 0)
+        std::snprintf(label, sizeof label, "-");
+      else if (std::isnan(c.value))
+        std::snprintf(label, sizeof label, "never");
+      else
+        std::snprintf(label, sizeof label, grok ? "%.0f" : "%.3f", c.value);
       dat += std::to_string(x) + " " + std::to_string(y) + " " + format_setting_value(request.x_values[x]) + " " +
              format_setting_value(request.y_values[y]) + " " + value + " " + std::to_string(c.runs) + " " +
              std::to_string(c.with_value) + " " + label + "\n";
@@ -140,8 +146,9 @@ Status draw_phase_diagram(const std::string& output_dir, const PhaseDiagramReque
   const fs::path dir(output_dir);
   BILMOD_TRY(write_file_atomically((dir / "phase_diagram.dat").string(), dat));
 
-  const std::string title = grok ? "epoch validation accuracy first reached 0.99 (mean over seeds; grey: not within the run)"
-                                 : "final validation accuracy (mean over seeds)";
+  const std::string title =
+      grok ? "epoch validation accuracy first reached 0.99 (mean over seeds; grey: not within the run)"
+           : "final validation accuracy (mean over seeds)";
   std::string gp;
   gp += "# Draws phase_diagram.png and .svg from phase_diagram.dat: gnuplot phase_diagram.gp (in this folder)\n";
   gp += "set title " + quoted(title) + " font ',10'\n";
@@ -157,11 +164,14 @@ Status draw_phase_diagram(const std::string& output_dir, const PhaseDiagramReque
   gp += "set object 1 rectangle from graph 0,0 to graph 1,1 behind fillcolor rgb '#dddddd' fillstyle solid noborder\n";
   gp += "set datafile missing 'NaN'\nunset key\n";
   gp += "do for [format in 'pngcairo svg'] {\n";
-  gp += "  if (format eq 'pngcairo') { set terminal pngcairo size 900,640 font 'sans,10'; set output 'phase_diagram.png' } "
-        "else { set terminal svg size 900,640 font 'sans,10'; set output 'phase_diagram.svg' }\n";
+  gp +=
+      "  if (format eq 'pngcairo') { set terminal pngcairo size 900,640 font 'sans,10'; set output 'phase_diagram.png' "
+      "} "
+      "else { set terminal svg size 900,640 font 'sans,10'; set output 'phase_diagram.svg' }\n";
   // Boxes, not `with image`: a cell without a value (NaN, missing) is then simply not drawn, and shows grey.
-  gp += "  plot 'phase_diagram.dat' using 1:2:(0.5):(0.5):5 with boxxyerror fillstyle solid 1.0 noborder lc palette, \\\n"
-        "       '' using 1:2:8 with labels font ',9'\n";
+  gp +=
+      "  plot 'phase_diagram.dat' using 1:2:(0.5):(0.5):5 with boxxyerror fillstyle solid 1.0 noborder lc palette, \\\n"
+      "       '' using 1:2:8 with labels font ',9'\n";
   gp += "}\n";
   BILMOD_TRY(write_file_atomically((dir / "phase_diagram.gp").string(), gp));
   // gnuplot runs in the folder so the script stays relocatable; its chatter goes to a log, not the terminal.

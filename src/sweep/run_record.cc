@@ -34,10 +34,14 @@ Status read_optional_epoch(const json& j, const char* name, std::optional<int64_
 }  // namespace
 
 json to_json(const RunSpec& spec) {
-  return {{"format", "bilmod-sweep-run"},   {"format_version", 1},
-          {"index", spec.index},            {"key", spec.key},
-          {"settings", spec.settings},      {"config", to_json(spec.config)},
-          {"stop_at_val_acc", spec.stop_at_val_acc}, {"patience", spec.patience},
+  return {{"format", "bilmod-sweep-run"},
+          {"format_version", 1},
+          {"index", spec.index},
+          {"key", spec.key},
+          {"settings", spec.settings},
+          {"config", to_json(spec.config)},
+          {"stop_at_val_acc", spec.stop_at_val_acc},
+          {"patience", spec.patience},
           {"tracking", spec.tracking_inbox ? "inbox" : "store"}};
 }
 
@@ -86,9 +90,12 @@ Status run_progress_from_json(const json& j, RunProgress* p) {
 
 const char* run_status_name(RunStatus status) {
   switch (status) {
-    case RunStatus::kFinished: return "finished";
-    case RunStatus::kFailed: return "failed";
-    case RunStatus::kInterrupted: return "interrupted";
+    case RunStatus::kFinished:
+      return "finished";
+    case RunStatus::kFailed:
+      return "failed";
+    case RunStatus::kInterrupted:
+      return "interrupted";
   }
   return "failed";
 }
@@ -116,10 +123,14 @@ Status run_result_from_json(const json& j, RunResult* r) {
     out.key = j.at("key").get<std::string>();
     out.settings = j.at("settings");
     const std::string status = j.at("status").get<std::string>();
-    if (status == "finished") out.status = RunStatus::kFinished;
-    else if (status == "failed") out.status = RunStatus::kFailed;
-    else if (status == "interrupted") out.status = RunStatus::kInterrupted;
-    else return Status::runtime("bad result status '" + status + "'");
+    if (status == "finished")
+      out.status = RunStatus::kFinished;
+    else if (status == "failed")
+      out.status = RunStatus::kFailed;
+    else if (status == "interrupted")
+      out.status = RunStatus::kInterrupted;
+    else
+      return Status::runtime("bad result status '" + status + "'");
     out.stopped_early = j.at("stopped_early").get<bool>();
     out.epochs = j.at("epochs").get<int64_t>();
     out.steps = j.at("steps").get<int64_t>();
@@ -155,7 +166,10 @@ Status read_json_file(const std::string& path, json* out, bool* exists) {
 Status write_json_file(const std::string& path, const json& j) { return write_file_atomically(path, j.dump(2) + "\n"); }
 
 MilestoneObserver::MilestoneObserver(std::string run_dir, double stop_at_val_acc, int64_t patience, RunProgress resumed)
-    : run_dir_(std::move(run_dir)), stop_at_val_acc_(stop_at_val_acc), patience_(patience), progress_(resumed),
+    : run_dir_(std::move(run_dir)),
+      stop_at_val_acc_(stop_at_val_acc),
+      patience_(patience),
+      progress_(resumed),
       wall_before_(resumed.wall_seconds) {}
 
 Status MilestoneObserver::on_start(const TrainingState& state) {

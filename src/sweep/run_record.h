@@ -35,11 +35,11 @@ Status run_spec_from_json(const nlohmann::json& json, RunSpec* spec);
 
 // Milestones: the first epoch each accuracy reached kMilestoneAccuracy, and the early-stop streak.
 struct RunProgress {
-  int64_t epoch = 0;                       // the checkpoint these numbers belong to
+  int64_t epoch = 0;  // the checkpoint these numbers belong to
   std::optional<int64_t> val_milestone_epoch;
   std::optional<int64_t> train_milestone_epoch;
-  int64_t streak = 0;                      // consecutive evaluations with val accuracy >= stop_at_val_acc
-  double wall_seconds = 0;                 // training time of every attempt up to that checkpoint
+  int64_t streak = 0;       // consecutive evaluations with val accuracy >= stop_at_val_acc
+  double wall_seconds = 0;  // training time of every attempt up to that checkpoint
 };
 nlohmann::json to_json(const RunProgress& progress);
 Status run_progress_from_json(const nlohmann::json& json, RunProgress* progress);
@@ -55,14 +55,14 @@ struct RunResult {
   nlohmann::json settings = nlohmann::json::object();
   RunStatus status = RunStatus::kFailed;
   bool stopped_early = false;
-  int64_t epochs = 0;                      // epochs trained
+  int64_t epochs = 0;  // epochs trained
   int64_t steps = 0;
   nlohmann::json metrics = nlohmann::json::object();  // the last evaluation
   std::optional<int64_t> val_milestone_epoch;
   std::optional<int64_t> train_milestone_epoch;
   double wall_seconds = 0;
   std::string run_id;
-  std::string message;                     // why it failed
+  std::string message;  // why it failed
 };
 nlohmann::json to_json(const RunResult& result);
 Status run_result_from_json(const nlohmann::json& json, RunResult* result);

@@ -17,7 +17,9 @@ namespace bilmod {
 
 namespace fs = std::filesystem;
 
-std::string run_folder(const std::string& output_dir, const std::string& key) { return (fs::path(output_dir) / key).string(); }
+std::string run_folder(const std::string& output_dir, const std::string& key) {
+  return (fs::path(output_dir) / key).string();
+}
 
 std::string own_executable() {
   std::error_code ec;

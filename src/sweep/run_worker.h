@@ -13,9 +13,9 @@ namespace bilmod {
 struct PreparedRun {
   std::string run_dir;
   RunSpec spec;
-  TrainingState state;       // fresh, or loaded from the checkpoint progress.json names
-  RunProgress progress;      // the milestones up to state.epoch
-  std::string resumed_from;  // the checkpoint path, empty for a fresh start
+  TrainingState state;           // fresh, or loaded from the checkpoint progress.json names
+  RunProgress progress;          // the milestones up to state.epoch
+  std::string resumed_from;      // the checkpoint path, empty for a fresh start
   bool already_stopped = false;  // the early-stop rule was met before the interruption: nothing left to train
 };
 

@@ -10,8 +10,10 @@ using nlohmann::json;
 
 namespace {
 // The metrics of the last evaluation that the summary carries, under the names docs/MODELS.md gives them.
-const char* const kMetricColumns[][2] = {{"train_loss", "train/loss"},     {"train_accuracy", "train/accuracy"},
-                                         {"val_loss", "val/loss"},         {"val_accuracy", "val/accuracy"},
+const char* const kMetricColumns[][2] = {{"train_loss", "train/loss"},
+                                         {"train_accuracy", "train/accuracy"},
+                                         {"val_loss", "val/loss"},
+                                         {"val_accuracy", "val/accuracy"},
                                          {"weight_norm", "weight_norm"}};
 }  // namespace
 
@@ -71,9 +73,11 @@ Status write_summary(const std::string& output_dir, const std::string& name, con
     csv += "\n";
     rows.push_back(row);
   }
-  const json summary = {{"format", "bilmod-sweep-summary"}, {"format_version", 1}, {"name", name},
-                        {"axes", axis_keys},  {"milestone_accuracy", kMilestoneAccuracy}, {"runs", rows}};
-  BILMOD_TRY(write_file_atomically((std::filesystem::path(output_dir) / "summary.json").string(), summary.dump(2) + "\n"));
+  const json summary = {
+      {"format", "bilmod-sweep-summary"},         {"format_version", 1}, {"name", name}, {"axes", axis_keys},
+      {"milestone_accuracy", kMilestoneAccuracy}, {"runs", rows}};
+  BILMOD_TRY(
+      write_file_atomically((std::filesystem::path(output_dir) / "summary.json").string(), summary.dump(2) + "\n"));
   return write_file_atomically((std::filesystem::path(output_dir) / "summary.csv").string(), csv);
 }
 

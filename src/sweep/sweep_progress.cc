@@ -7,7 +7,10 @@
 namespace bilmod {
 
 SweepProgress::SweepProgress(std::string name, int64_t total, int64_t skipped, bool terminal)
-    : name_(std::move(name)), total_(total), skipped_(skipped), terminal_(terminal),
+    : name_(std::move(name)),
+      total_(total),
+      skipped_(skipped),
+      terminal_(terminal),
       start_(std::chrono::steady_clock::now()) {}
 
 SweepProgress::~SweepProgress() { finish(); }
@@ -17,10 +20,11 @@ std::string SweepProgress::line() const {
   const int64_t ended = done_ + failed_;  // runs this invocation has seen end
   const int64_t left = total_ - skipped_ - ended - interrupted_;
   // Runs end at the rate seen so far (the parallelism is already in that rate).
-  const std::string eta = ended > 0 ? ProgressBar::format_duration(elapsed / static_cast<double>(ended) * static_cast<double>(left)) : "?";
+  const std::string eta =
+      ended > 0 ? ProgressBar::format_duration(elapsed / static_cast<double>(ended) * static_cast<double>(left)) : "?";
   char buf[256];
-  std::snprintf(buf, sizeof buf, "sweep %s: %lld/%lld done%s, %lld running, %lld failed, elapsed %s, ETA %s", name_.c_str(),
-                static_cast<long long>(skipped_ + done_), static_cast<long long>(total_),
+  std::snprintf(buf, sizeof buf, "sweep %s: %lld/%lld done%s, %lld running, %lld failed, elapsed %s, ETA %s",
+                name_.c_str(), static_cast<long long>(skipped_ + done_), static_cast<long long>(total_),
                 skipped_ > 0 ? (" (" + std::to_string(skipped_) + " from before)").c_str() : "",
                 static_cast<long long>(running_), static_cast<long long>(failed_),
                 ProgressBar::format_duration(elapsed).c_str(), eta.c_str());
@@ -42,9 +46,12 @@ void SweepProgress::set_running(int64_t running) {
 
 void SweepProgress::run_finished(const RunResult& r, int64_t running) {
   running_ = running;
-  if (r.status == RunStatus::kFinished) ++done_;
-  else if (r.status == RunStatus::kFailed) ++failed_;
-  else ++interrupted_;
+  if (r.status == RunStatus::kFinished)
+    ++done_;
+  else if (r.status == RunStatus::kFailed)
+    ++failed_;
+  else
+    ++interrupted_;
   std::string what;
   if (r.status == RunStatus::kFinished) {
     char buf[200];

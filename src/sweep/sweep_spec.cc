@@ -17,8 +17,8 @@ using nlohmann::json;
 // The sweep decides these per run (each run's own folder, name and log), so a user may not set them.
 const std::set<std::string> kSetBySweep = {"checkpoint_dir", "resume_from", "run_name", "log_file"};
 // Settings that describe where and how a run reports, not what it computes: one value for the whole sweep.
-const std::set<std::string> kNotSweepable = {"no_progress", "project", "group", "tracking_dir", "no_track", "threads",
-                                             "log_level"};
+const std::set<std::string> kNotSweepable = {"no_progress", "project", "group",    "tracking_dir",
+                                             "no_track",    "threads", "log_level"};
 
 const json& default_settings() {
   static const json defaults = to_json(RunConfig{});
@@ -80,9 +80,12 @@ Status convert_token(const std::string& key, const std::string& raw, json* value
   const std::string text = trim(raw);
   const json& model = default_settings().at(key);
   if (model.is_boolean()) {
-    if (text == "true" || text == "1") *value = true;
-    else if (text == "false" || text == "0") *value = false;
-    else return bad_value(key, text, "true or false");
+    if (text == "true" || text == "1")
+      *value = true;
+    else if (text == "false" || text == "0")
+      *value = false;
+    else
+      return bad_value(key, text, "true or false");
   } else if (model.is_number_unsigned()) {
     int64_t v = 0;
     if (!parse_int64(text, &v) || v < 0) return bad_value(key, text, "a non-negative integer");
@@ -109,8 +112,8 @@ Status expand_range(const std::string& key, const std::string& text, std::vector
   if (parts.size() != 3 || !model.is_number())
     return Status::usage("--grid " + flag_name(key) + "=" + text + ": a range is START:STOP:STEP of a numeric setting");
   double start = 0, stop = 0, step = 0;
-  if (!parse_double(trim(parts[0]), &start) || !parse_double(trim(parts[1]), &stop) || !parse_double(trim(parts[2]), &step) ||
-      !(step > 0) || stop < start)
+  if (!parse_double(trim(parts[0]), &start) || !parse_double(trim(parts[1]), &stop) ||
+      !parse_double(trim(parts[2]), &step) || !(step > 0) || stop < start)
     return Status::usage("--grid " + flag_name(key) + "=" + text +
                          ": a range needs numbers START <= STOP and STEP > 0 (e.g. 0.2:0.8:0.1)");
   // The small slack keeps STOP when (STOP - START) / STEP is an integer up to rounding.
@@ -121,8 +124,9 @@ Status expand_range(const std::string& key, const std::string& text, std::vector
     if (model.is_number_float()) {
       values->push_back(v);
     } else {
-      if (v != std::floor(v)) return Status::usage("--grid " + flag_name(key) + "=" + text + " gives the non-integer " +
-                                                   format_setting_value(v) + " for an integer setting");
+      if (v != std::floor(v))
+        return Status::usage("--grid " + flag_name(key) + "=" + text + " gives the non-integer " +
+                             format_setting_value(v) + " for an integer setting");
       if (model.is_number_unsigned()) {
         if (v < 0) return Status::usage("--grid " + flag_name(key) + "=" + text + " gives a negative value");
         values->push_back(static_cast<uint64_t>(v));
@@ -135,7 +139,8 @@ Status expand_range(const std::string& key, const std::string& text, std::vector
 }
 
 Status values_from_text(const std::string& key, const std::string& text, std::vector<json>* values) {
-  if (text.find(':') != std::string::npos && default_settings().at(key).is_number()) return expand_range(key, text, values);
+  if (text.find(':') != std::string::npos && default_settings().at(key).is_number())
+    return expand_range(key, text, values);
   for (const std::string& token : split(text, ',')) {
     json value;
     BILMOD_TRY(convert_token(key, token, &value));
@@ -186,7 +191,8 @@ Status parse_axis_values(const std::string& key, const json& given, std::vector<
 Status parse_grid_argument(const std::string& argument, GridAxis* axis) {
   const size_t eq = argument.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == argument.size())
-    return Status::usage("--grid '" + argument + "' must be NAME=V1,V2,... or NAME=START:STOP:STEP (e.g. weight-decay=0.1,0.3,1)");
+    return Status::usage("--grid '" + argument +
+                         "' must be NAME=V1,V2,... or NAME=START:STOP:STEP (e.g. weight-decay=0.1,0.3,1)");
   std::string key;
   BILMOD_TRY(setting_key(trim(argument.substr(0, eq)), &key));
   axis->key = key;
@@ -203,7 +209,8 @@ Status parse_seed_list(const std::string& text, std::vector<json>* values) {
                         ? parse_int64(token, &first) && (last = first, true)
                         : parse_int64(token.substr(0, dash), &first) && parse_int64(token.substr(dash + 1), &last);
     if (!ok || first < 0 || last < first || last - first > 100000)
-      return Status::usage("--seeds '" + text + "' must be non-negative integers or inclusive ranges, e.g. 0-4 or 0,3,7");
+      return Status::usage("--seeds '" + text +
+                           "' must be non-negative integers or inclusive ranges, e.g. 0-4 or 0,3,7");
     for (int64_t s = first; s <= last; ++s) values->push_back(static_cast<uint64_t>(s));
   }
   return Status::ok();
@@ -226,15 +233,18 @@ std::string format_setting_value(const json& value) {
 Status expand_sweep(const SweepSpec& spec, const std::string& output_dir, std::vector<SweepRun>* runs) {
   runs->clear();
   if (spec.name.empty() ||
-      spec.name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != std::string::npos)
+      spec.name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") !=
+          std::string::npos)
     return Status::usage("sweep name '" + spec.name + "' may hold only letters, digits, '_', '.' and '-' (set --name)");
   std::set<std::string> seen;
   for (const GridAxis& axis : spec.axes) {
     if (kSetBySweep.count(axis.key) || kNotSweepable.count(axis.key))
-      return Status::usage("--grid " + flag_name(axis.key) + " cannot be swept: it is one value for the whole sweep" +
-                           (kSetBySweep.count(axis.key) ? std::string(" and the sweep sets it per run") : std::string()));
+      return Status::usage(
+          "--grid " + flag_name(axis.key) + " cannot be swept: it is one value for the whole sweep" +
+          (kSetBySweep.count(axis.key) ? std::string(" and the sweep sets it per run") : std::string()));
     if (!seen.insert(axis.key).second)
-      return Status::usage("--" + flag_name(axis.key) + " is swept twice (two --grid axes, or --grid seed and --seeds)");
+      return Status::usage("--" + flag_name(axis.key) +
+                           " is swept twice (two --grid axes, or --grid seed and --seeds)");
     if (spec.fixed.contains(axis.key))
       return Status::usage("--" + flag_name(axis.key) + " is both swept (--grid) and fixed: give it once");
     // A repeated value would make two runs with one folder.
@@ -247,7 +257,8 @@ Status expand_sweep(const SweepSpec& spec, const std::string& output_dir, std::v
     if (kSetBySweep.count(it.key()))
       return Status::usage("--" + flag_name(it.key()) + " is set by the sweep for each run (DIR/RUN/...); drop it");
   if (!(spec.stop_at_val_acc >= 0 && spec.stop_at_val_acc <= 1))
-    return Status::usage("--stop-at-val-acc must lie in [0, 1] (0: off), got " + format_setting_value(spec.stop_at_val_acc));
+    return Status::usage("--stop-at-val-acc must lie in [0, 1] (0: off), got " +
+                         format_setting_value(spec.stop_at_val_acc));
   if (spec.patience < 1) return Status::usage("--patience must be at least 1, got " + std::to_string(spec.patience));
 
   int64_t total = 1;
@@ -290,8 +301,7 @@ Status expand_sweep(const SweepSpec& spec, const std::string& output_dir, std::v
     // A name no setting knows is config_from_json's usage Status: named after the run, as validate()'s.
     if (Status read = config_from_json(settings, &run.config); !read)
       return read.code() == ExitCode::kUsage ? Status::usage("run " + run.key + ": " + read.message()) : read;
-    if (Status valid = run.config.validate(); !valid)
-      return Status::usage("run " + run.key + ": " + valid.message());
+    if (Status valid = run.config.validate(); !valid) return Status::usage("run " + run.key + ": " + valid.message());
     runs->push_back(std::move(run));
   }
   return Status::ok();

@@ -16,23 +16,23 @@ namespace bilmod {
 inline constexpr double kMilestoneAccuracy = 0.99;
 
 struct GridAxis {
-  std::string key;                      // RunConfig JSON key: "weight_decay"
-  std::vector<nlohmann::json> values;   // typed like the setting's default (int, unsigned, float, string, bool)
+  std::string key;                     // RunConfig JSON key: "weight_decay"
+  std::vector<nlohmann::json> values;  // typed like the setting's default (int, unsigned, float, string, bool)
 };
 
 struct SweepSpec {
-  std::string name;                     // the tracking group and the runs' name prefix
-  std::vector<GridAxis> axes;           // outermost first; `seed` (from --seeds) is put last
+  std::string name;                                 // the tracking group and the runs' name prefix
+  std::vector<GridAxis> axes;                       // outermost first; `seed` (from --seeds) is put last
   nlohmann::json fixed = nlohmann::json::object();  // RunConfig key -> value, the same for every run
-  double stop_at_val_acc = 0;           // 0: no early stop
-  int64_t patience = 1;                 // consecutive evaluations at or above stop_at_val_acc before stopping
+  double stop_at_val_acc = 0;                       // 0: no early stop
+  int64_t patience = 1;  // consecutive evaluations at or above stop_at_val_acc before stopping
 };
 
 struct SweepRun {
-  int64_t index = 0;                    // position in the expansion (the summary's order)
-  std::string key;                      // "weight-decay=0.1_train-frac=0.2_seed=0": its folder and name suffix
-  nlohmann::json settings;              // the swept keys' values for this run
-  RunConfig config;                     // complete, validated
+  int64_t index = 0;        // position in the expansion (the summary's order)
+  std::string key;          // "weight-decay=0.1_train-frac=0.2_seed=0": its folder and name suffix
+  nlohmann::json settings;  // the swept keys' values for this run
+  RunConfig config;         // complete, validated
 };
 
 // "weight-decay" or "weight_decay" -> "weight_decay" when it names a RunConfig setting; a usage Status otherwise.

@@ -35,8 +35,9 @@ std::string random_hex(int n) {
 
 bool on_network_filesystem(const std::string& path, std::string* fs_type) {
   // trackio's list, plus the other common cluster file systems.
-  static const std::set<std::string> kNetwork = {"nfs", "nfs4", "lustre", "gpfs", "ceph", "fuse.ceph", "wekafs",
-                                                 "cifs", "smb3", "beegfs", "glusterfs", "fuse.glusterfs", "fuse.sshfs"};
+  static const std::set<std::string> kNetwork = {"nfs",       "nfs4",           "lustre",    "gpfs", "ceph",
+                                                 "fuse.ceph", "wekafs",         "cifs",      "smb3", "beegfs",
+                                                 "glusterfs", "fuse.glusterfs", "fuse.sshfs"};
   std::error_code ec;
   fs::path p = fs::absolute(path, ec);
   while (!p.empty() && !fs::exists(p, ec) && p != p.root_path()) p = p.parent_path();
@@ -48,8 +49,9 @@ bool on_network_filesystem(const std::string& path, std::string* fs_type) {
   while (std::getline(mounts, line)) {
     std::istringstream fields(line);
     if (!(fields >> device >> mount_point >> type)) continue;
-    const bool contains = real == mount_point || mount_point == "/" ||
-                          (real.rfind(mount_point, 0) == 0 && real.size() > mount_point.size() && real[mount_point.size()] == '/');
+    const bool contains =
+        real == mount_point || mount_point == "/" ||
+        (real.rfind(mount_point, 0) == 0 && real.size() > mount_point.size() && real[mount_point.size()] == '/');
     if (contains && mount_point.size() >= best) {
       best = mount_point.size();
       best_type = type;
@@ -103,8 +105,12 @@ Status InboxTrackingObserver::open(const TrainingState& state) {
   if (ec) return Status::runtime("cannot create the tracking inbox " + dir + ": " + ec.message());
   json run_config = to_json(config);
   run_config["_Group"] = config.group.empty() ? json(nullptr) : json(config.group);
-  const json header = {{"v", 1}, {"kind", "metric"}, {"project", config.project}, {"run", state.run_name},
-                       {"run_id", state.run_id}, {"config", run_config}};
+  const json header = {{"v", 1},
+                       {"kind", "metric"},
+                       {"project", config.project},
+                       {"run", state.run_name},
+                       {"run_id", state.run_id},
+                       {"config", run_config}};
   sink_ = std::make_unique<InboxSink>(dir, header);
   writer_ = std::make_unique<BackgroundRowWriter>(sink_.get(), kFlushInterval);
   log::info("tracking run " + state.run_name + " in the inbox " + dir, {{"run_id", state.run_id}});
@@ -165,7 +171,8 @@ Status import_inbox(const std::string& tracking_dir, const std::string& project,
     writers.push_back(std::move(w));
   }
   // Attempts in the order they ran; for each (run, step, metric names) the last attempt's row wins.
-  std::sort(writers.begin(), writers.end(), [](const Writer& a, const Writer& b) { return a.first_timestamp < b.first_timestamp; });
+  std::sort(writers.begin(), writers.end(),
+            [](const Writer& a, const Writer& b) { return a.first_timestamp < b.first_timestamp; });
   struct Run {
     std::string name;
     json config;

@@ -64,8 +64,8 @@ Status DashboardServer::start(const DashboardSettings& settings) {
       if (*end != '\0' || after < 0) return send_error(response, 400, "after must be a row id >= 0");
     }
     nlohmann::json metrics;
-    if (Status s = dashboard_metrics(dir, request.get_param_value("project"), request.get_param_value("run"), after,
-                                     &metrics);
+    if (Status s =
+            dashboard_metrics(dir, request.get_param_value("project"), request.get_param_value("run"), after, &metrics);
         !s)
       return send_error(response, s.code() == ExitCode::kUsage ? 400 : 404, s.message());
     send_json(response, metrics);
@@ -83,8 +83,7 @@ Status DashboardServer::start(const DashboardSettings& settings) {
 
   if (settings.port == 0) {
     impl_->port = server.bind_to_any_port(settings.host.c_str());
-    if (impl_->port <= 0)
-      return Status::runtime("dashboard cannot bind to " + settings.host + " on any port");
+    if (impl_->port <= 0) return Status::runtime("dashboard cannot bind to " + settings.host + " on any port");
   } else {
     if (!server.bind_to_port(settings.host.c_str(), settings.port))
       return Status::runtime("dashboard cannot listen on " + settings.host + ":" + std::to_string(settings.port) +
@@ -118,8 +117,9 @@ struct DashboardServer::Impl {};
 DashboardServer::DashboardServer() : impl_(std::make_unique<Impl>()) {}
 DashboardServer::~DashboardServer() = default;
 Status DashboardServer::start(const DashboardSettings&) {
-  return Status::runtime("this bilmod was built without cpp-httplib, so it has no dashboard: install Debian's "
-                         "libcpp-httplib-dev and rebuild");
+  return Status::runtime(
+      "this bilmod was built without cpp-httplib, so it has no dashboard: install Debian's "
+      "libcpp-httplib-dev and rebuild");
 }
 int DashboardServer::port() const { return 0; }
 std::string DashboardServer::url() const { return ""; }

@@ -10,7 +10,7 @@
 namespace bilmod {
 
 struct DashboardSettings {
-  std::string tracking_dir;  // already resolved
+  std::string tracking_dir;        // already resolved
   std::string host = "127.0.0.1";  // loopback unless asked otherwise: the store is the user's, not the network's
   int port = 7860;                 // trackio's port; 0 picks a free one
 };

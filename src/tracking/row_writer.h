@@ -70,7 +70,7 @@ class BackgroundRowWriter {
 
   mutable std::mutex mutex_;
   std::condition_variable wake_, done_;
-  std::vector<PendingRow> pending_;      // added, not yet taken by the thread
+  std::vector<PendingRow> pending_;         // added, not yet taken by the thread
   uint64_t requested_ = 0, completed_ = 0;  // flush generations
   bool stopping_ = false;
   Status last_status_;

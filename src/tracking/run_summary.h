@@ -14,14 +14,14 @@ inline constexpr double kGeneralisedAccuracy = 0.99;
 
 struct RunSummary {
   StoredRun run;
-  std::string model;          // config "model"; "" when the config does not say (a trackio run of the seed: bilinear)
-  int64_t mod_basis = -1;     // config "mod_basis"; -1 unknown
-  std::string group;          // config "_Group"
-  int64_t epochs_done = -1;   // the last evaluation's epoch; -1 without one
+  std::string model;         // config "model"; "" when the config does not say (a trackio run of the seed: bilinear)
+  int64_t mod_basis = -1;    // config "mod_basis"; -1 unknown
+  std::string group;         // config "_Group"
+  int64_t epochs_done = -1;  // the last evaluation's epoch; -1 without one
   int64_t epochs_planned = -1;
   double final_train_accuracy = -1, final_val_accuracy = -1;  // -1: never evaluated
-  int64_t generalised_epoch = -1;  // the first epoch with val/accuracy >= 0.99; -1 never
-  double wall_seconds = 0;         // first to last row
+  int64_t generalised_epoch = -1;                             // the first epoch with val/accuracy >= 0.99; -1 never
+  double wall_seconds = 0;                                    // first to last row
 };
 
 Status summarise_runs(TrackioStore* store, std::vector<RunSummary>* summaries);

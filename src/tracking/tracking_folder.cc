@@ -20,7 +20,8 @@ std::string resolve_tracking_dir(const std::string& flag_value) {
   if (std::string dir = env("TRACKIO_DIR"); !dir.empty()) return dir;
   if (std::string hf_home = env("HF_HOME"); !hf_home.empty()) return (fs::path(hf_home) / "trackio").string();
   // huggingface_hub's default HF_HOME is $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface.
-  if (std::string xdg = env("XDG_CACHE_HOME"); !xdg.empty()) return (fs::path(xdg) / "huggingface" / "trackio").string();
+  if (std::string xdg = env("XDG_CACHE_HOME"); !xdg.empty())
+    return (fs::path(xdg) / "huggingface" / "trackio").string();
   return (fs::path(env("HOME")) / ".cache" / "huggingface" / "trackio").string();
 }
 

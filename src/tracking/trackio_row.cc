@@ -42,7 +42,8 @@ double parse_trackio_timestamp(const std::string& timestamp) {
   int sign = 0, hours = 0, minutes = 0;
   if (*rest == '+') sign = 1;
   if (*rest == '-') sign = -1;
-  if (sign != 0 && std::sscanf(rest + 1, "%2d:%2d", &hours, &minutes) == 2) seconds -= sign * (hours * 3600.0 + minutes * 60.0);
+  if (sign != 0 && std::sscanf(rest + 1, "%2d:%2d", &hours, &minutes) == 2)
+    seconds -= sign * (hours * 3600.0 + minutes * 60.0);
   return seconds;
 }
 
@@ -74,10 +75,14 @@ bool metric_as_number(const nlohmann::json& value, double* out) {
   }
   if (value.is_string()) {
     const std::string& s = value.get_ref<const std::string&>();
-    if (s == "NaN") *out = std::numeric_limits<double>::quiet_NaN();
-    else if (s == "Infinity") *out = std::numeric_limits<double>::infinity();
-    else if (s == "-Infinity") *out = -std::numeric_limits<double>::infinity();
-    else return false;
+    if (s == "NaN")
+      *out = std::numeric_limits<double>::quiet_NaN();
+    else if (s == "Infinity")
+      *out = std::numeric_limits<double>::infinity();
+    else if (s == "-Infinity")
+      *out = -std::numeric_limits<double>::infinity();
+    else
+      return false;
     return true;
   }
   return false;
@@ -89,8 +94,8 @@ nlohmann::json parse_trackio_metrics(const std::string& text) {
   nlohmann::json parsed = parse_json_bounded(text, kTrackingJsonDepth);
   if (parsed.is_discarded()) {
     std::string patched = text;
-    for (const auto& [bare, quoted] : {std::pair<std::string, std::string>{"-Infinity", "\"-Infinity\""},
-                                       {"NaN", "\"NaN\""}}) {
+    for (const auto& [bare, quoted] :
+         {std::pair<std::string, std::string>{"-Infinity", "\"-Infinity\""}, {"NaN", "\"NaN\""}}) {
       for (size_t at = patched.find(bare); at != std::string::npos; at = patched.find(bare, at + quoted.size())) {
         if (at > 0 && patched[at - 1] == '"') continue;
         patched.replace(at, bare.size(), quoted);

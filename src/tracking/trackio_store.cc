@@ -23,7 +23,8 @@ const std::vector<std::string>& trackio_schema_statements() {
       "NOT NULL, run_name TEXT NOT NULL, step INTEGER NOT NULL, metrics TEXT NOT NULL, log_id TEXT, space_id TEXT)",
       "CREATE TABLE IF NOT EXISTS configs (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, run_name TEXT "
       "NOT NULL, config TEXT NOT NULL, created_at TEXT NOT NULL, UNIQUE(run_id))",
-      "CREATE TABLE IF NOT EXISTS system_metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, timestamp "
+      "CREATE TABLE IF NOT EXISTS system_metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, "
+      "timestamp "
       "TEXT NOT NULL, run_name TEXT NOT NULL, metrics TEXT NOT NULL, log_id TEXT, space_id TEXT)",
       "CREATE UNIQUE INDEX IF NOT EXISTS idx_metrics_log_id ON metrics(log_id) WHERE log_id IS NOT NULL",
       "CREATE INDEX IF NOT EXISTS idx_metrics_pending ON metrics(space_id) WHERE space_id IS NOT NULL",
@@ -51,7 +52,9 @@ class Statement {
   Statement& operator=(const Statement&) = delete;
   bool prepared() const { return rc_ == SQLITE_OK; }
   sqlite3_stmt* get() { return stmt_; }
-  void bind(int index, const std::string& text) { sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT); }
+  void bind(int index, const std::string& text) {
+    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  }
   void bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
   void bind_null(int index) { sqlite3_bind_null(stmt_, index); }
   int step() { return sqlite3_step(stmt_); }
@@ -61,7 +64,8 @@ class Statement {
   }
   std::string text(int column) {
     const unsigned char* t = sqlite3_column_text(stmt_, column);
-    return t ? std::string(reinterpret_cast<const char*>(t), static_cast<size_t>(sqlite3_column_bytes(stmt_, column))) : "";
+    return t ? std::string(reinterpret_cast<const char*>(t), static_cast<size_t>(sqlite3_column_bytes(stmt_, column)))
+             : "";
   }
   int64_t integer(int column) { return sqlite3_column_int64(stmt_, column); }
   bool is_null(int column) { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
@@ -96,8 +100,9 @@ TrackioStore::~TrackioStore() {
 Status TrackioStore::error(const std::string& what) const {
   const int code = db_ ? sqlite3_errcode(db_) : SQLITE_ERROR;
   if (code == SQLITE_NOTADB)
-    return Status::runtime(path_ + " is not a SQLite database, so not a tracking store: move it away, or choose "
-                                   "another --project or --tracking-dir (or --no-track)");
+    return Status::runtime(path_ +
+                           " is not a SQLite database, so not a tracking store: move it away, or choose "
+                           "another --project or --tracking-dir (or --no-track)");
   if (code == SQLITE_FULL) return Status::runtime(what + " in " + path_ + ": the disk is full");
   return Status::runtime(what + " in " + path_ + ": " + (db_ ? sqlite3_errmsg(db_) : "out of memory"));
 }
@@ -111,7 +116,7 @@ Status TrackioStore::check_schema(bool for_writing) {
     while ((rc = info.step()) == SQLITE_ROW) columns.insert(info.text(1));
     if (rc != SQLITE_DONE) return error("cannot read the schema");
     if (columns.empty()) {
-      if (for_writing) continue;  // created below, as trackio would
+      if (for_writing) continue;                           // created below, as trackio would
       if (std::string(table.name) == "configs") continue;  // a store without configs still has runs to list
       return Status::runtime(path_ + " has no '" + table.name + "' table: it is not a trackio store");
     }
@@ -141,8 +146,8 @@ Status TrackioStore::open_for_writing(const std::string& tracking_dir, const std
   store->lock_path_ = project_lock_path(tracking_dir, project);
   ProjectLock lock;
   BILMOD_TRY(lock.acquire(store->lock_path_));
-  if (sqlite3_open_v2(store->path_.c_str(), &store->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK)
+  if (sqlite3_open_v2(store->path_.c_str(), &store->db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK)
     return store->error("cannot open the tracking store");
   sqlite3_busy_timeout(store->db_, kBusyTimeoutMs);
   // The schema is checked before anything is written, so a foreign file is left exactly as it was.
@@ -167,9 +172,10 @@ Status TrackioStore::open_for_reading(const std::string& tracking_dir, const std
   store->path_ = project_db_path(tracking_dir, project);
   std::error_code ec;
   if (!fs::is_regular_file(store->path_, ec))
-    return Status::runtime("no project '" + project + "' in " + tracking_dir + " (no " + store->path_ + "); `bilmod runs" +
-                           " --tracking-dir " + tracking_dir + "` lists the projects there");
-  if (sqlite3_open_v2(store->path_.c_str(), &store->db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK)
+    return Status::runtime("no project '" + project + "' in " + tracking_dir + " (no " + store->path_ +
+                           "); `bilmod runs" + " --tracking-dir " + tracking_dir + "` lists the projects there");
+  if (sqlite3_open_v2(store->path_.c_str(), &store->db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, nullptr) !=
+      SQLITE_OK)
     return store->error("cannot open the tracking store");
   sqlite3_busy_timeout(store->db_, kBusyTimeoutMs);
   BILMOD_TRY(store->check_schema(false));
@@ -180,7 +186,8 @@ Status TrackioStore::open_for_reading(const std::string& tracking_dir, const std
 Status TrackioStore::begin_run(const RunStart& start, std::string* run_name) {
   ProjectLock lock;
   BILMOD_TRY(lock.acquire(lock_path_));
-  if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return error("cannot start a transaction");
+  if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
+    return error("cannot start a transaction");
   auto fail = [&](const std::string& what) {
     Status s = error(what);
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -195,7 +202,8 @@ Status TrackioStore::begin_run(const RunStart& start, std::string* run_name) {
     if (existing.step() == SQLITE_ROW) {
       created_at = existing.text(0);
       nlohmann::json old = parse_json_bounded(existing.text(1), kTrackingJsonDepth);
-      if (old.is_object() && old.contains("_Created") && old["_Created"].is_string()) existing_created_field = old["_Created"];
+      if (old.is_object() && old.contains("_Created") && old["_Created"].is_string())
+        existing_created_field = old["_Created"];
     }
   }
   std::string name = start.run_name;
@@ -241,7 +249,8 @@ Status TrackioStore::append_rows(const std::string& run_id, const std::string& r
   if (rows.empty()) return Status::ok();
   ProjectLock lock;
   BILMOD_TRY(lock.acquire(lock_path_));
-  if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return error("cannot start a transaction");
+  if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
+    return error("cannot start a transaction");
   {
     // INSERT OR IGNORE on the unique log_id: a batch retried after a failed COMMIT that did land is not doubled.
     Statement insert(db_,

@@ -59,7 +59,7 @@ class Circularity final : public Measure {
     const int64_t d = info.torch_shape[0], vocabulary = info.torch_shape[1];
     const Eigen::MatrixXd tokens =
         Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(torch_order.data(), d,
-                                                                                                  vocabulary)
+                                                                                                vocabulary)
             .transpose()
             .cast<double>();
     (*row)["circularity"] = circularity(tokens, in.spec.mod_basis);

@@ -45,7 +45,8 @@ SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layou
   // Threads take whole chunks, each with its own activations, in one parallel region (the kernels inside run on
   // their thread alone: OpenMP does not nest); every pair's numbers are the same whichever thread computes them.
   // e.g. the transformer's tables, once, for every thread
-  const std::shared_ptr<const PreparedParameters> prepared = ws->prepared ? ws->prepared : network_prepare(spec, layout, params);
+  const std::shared_ptr<const PreparedParameters> prepared =
+      ws->prepared ? ws->prepared : network_prepare(spec, layout, params);
   const int64_t chunks = (n + kEvalChunk - 1) / kEvalChunk;
 #ifdef _OPENMP
   const int threads = omp_get_max_threads();
@@ -54,7 +55,8 @@ SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layou
 #endif
   if (static_cast<int>(ws->act.size()) < threads) ws->act.resize(static_cast<size_t>(threads));
   const int64_t V = spec.num_logits();
-#pragma omp parallel for schedule(static) if (chunks > 1 && n * spec.hidden_dim * spec.mod_basis > kParallelWorkThreshold)
+#pragma omp parallel for schedule(static) if (chunks > 1 && \
+                                              n * spec.hidden_dim * spec.mod_basis > kParallelWorkThreshold)
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
 #ifdef _OPENMP
     BatchActivations& act = ws->act[static_cast<size_t>(omp_get_thread_num())];

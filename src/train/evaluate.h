@@ -25,12 +25,12 @@ struct EvaluationOptions {
 
 // Reusable buffers for evaluation, so an evaluation allocates nothing after the first.
 struct EvaluationWorkspace {
-  std::vector<BatchActivations> act;  // one per thread
-  std::vector<int64_t> pairs;   // train pairs then validation pairs
-  std::vector<int32_t> labels;  // their labels
-  std::vector<double> loss;     // (n,) per-pair loss
-  std::vector<uint8_t> correct; // (n,)
-  std::vector<uint8_t> collapsed; // (n,) softmax collapse, when measured
+  std::vector<BatchActivations> act;   // one per thread
+  std::vector<int64_t> pairs;          // train pairs then validation pairs
+  std::vector<int32_t> labels;         // their labels
+  std::vector<double> loss;            // (n,) per-pair loss
+  std::vector<uint8_t> correct;        // (n,)
+  std::vector<uint8_t> collapsed;      // (n,) softmax collapse, when measured
   std::vector<float> correct_logit;    // (n,) the label's logit, when asked (EvaluationOptions::label_logits)
   std::vector<float> incorrect_logit;  // (n,) the highest logit of any other output, when asked
   // The model's prepare() of the parameters about to be evaluated, set by a caller that holds it (the trainer, which

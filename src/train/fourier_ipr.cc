@@ -130,7 +130,8 @@ class FourierIpr final : public Measure {
   }
   void log(const MeasureInput& in, nlohmann::json* row) const override {
     // NaN when every unit's weights are zero: nothing to log.
-    if (const double ipr = mean_input_fourier_ipr(in.spec, in.layout, in.params); !std::isnan(ipr)) (*row)["fourier_ipr"] = ipr;
+    if (const double ipr = mean_input_fourier_ipr(in.spec, in.layout, in.params); !std::isnan(ipr))
+      (*row)["fourier_ipr"] = ipr;
   }
 };
 

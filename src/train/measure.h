@@ -43,7 +43,8 @@ const std::vector<const Measure*>& registered_measures();
 
 // The registered measures that apply to this model and run at `when`, and the evaluation options they need on top
 // of `base`.
-std::vector<const Measure*> applicable_measures(const ModelSpec& spec, const ParameterLayout& layout, Measure::When when);
+std::vector<const Measure*> applicable_measures(const ModelSpec& spec, const ParameterLayout& layout,
+                                                Measure::When when);
 EvaluationOptions measure_evaluation_options(const std::vector<const Measure*>& measures, EvaluationOptions base);
 // Each measure's values for one evaluation.
 void log_measures(const std::vector<const Measure*>& measures, const MeasureInput& in, nlohmann::json* row);

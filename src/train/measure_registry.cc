@@ -3,9 +3,9 @@
 
 namespace bilmod {
 
-const Measure& softmax_collapse_measure();  // train/softmax_collapse.cc
-const Measure& weight_norms_measure();      // train/weight_norms.cc
-const Measure& fourier_ipr_measure();       // train/fourier_ipr.cc
+const Measure& softmax_collapse_measure();      // train/softmax_collapse.cc
+const Measure& weight_norms_measure();          // train/weight_norms.cc
+const Measure& fourier_ipr_measure();           // train/fourier_ipr.cc
 const Measure& distance_irrelevance_measure();  // train/distance_irrelevance.cc
 const Measure& circularity_measure();           // train/circularity.cc
 
@@ -16,7 +16,8 @@ const std::vector<const Measure*>& registered_measures() {
   return measures;
 }
 
-std::vector<const Measure*> applicable_measures(const ModelSpec& spec, const ParameterLayout& layout, Measure::When when) {
+std::vector<const Measure*> applicable_measures(const ModelSpec& spec, const ParameterLayout& layout,
+                                                Measure::When when) {
   std::vector<const Measure*> out;
   for (const Measure* m : registered_measures())
     if (m->when() == when && m->applies(spec, layout)) out.push_back(m);

@@ -89,7 +89,8 @@ bool peek_checkpoint(const std::string& path, CheckpointPeek* peek) {
   return true;
 }
 
-Status check_checkpoint_reading(const std::string& command, const std::string& file_or_dir, const MemoryBudget& budget) {
+Status check_checkpoint_reading(const std::string& command, const std::string& file_or_dir,
+                                const MemoryBudget& budget) {
   std::string path;
   if (!resolve_checkpoint_path(file_or_dir, &path)) return Status::ok();  // the loader reports a bad path itself
   std::error_code ec;
@@ -123,11 +124,13 @@ MemoryEstimate training_memory(const RunConfig& config, int64_t threads) {
   const int64_t micro = config.full_batch ? train_pairs : std::min(config.batch_size, train_pairs);
   MemoryEstimate e;
   e.bytes = kProcessBaseBytes + n * 4 * (2 + moments)  // parameters, gradients, moments
-            + n * 4 * (1 + moments) * 2                   // a checkpoint: tensors in PyTorch order, and the file's bytes
-            + dataset_bytes(P) + P * P * 8                // the split; lazy AdamW's last step of every bilinear row
+            + n * 4 * (1 + moments) * 2                // a checkpoint: tensors in PyTorch order, and the file's bytes
+            + dataset_bytes(P) + P * P * 8             // the split; lazy AdamW's last step of every bilinear row
             + evaluation_buffer_bytes(spec, threads) + micro * activation_bytes_per_pair(spec) + train_pairs * 4;
   e.what = "train: " + shape(spec) + ", " + std::to_string(n) + " parameters with gradients and " +
-           (moments == 2 ? "AdamW's two moments" : moments == 1 ? "SGD's momentum" : "no optimiser state");
+           (moments == 2   ? "AdamW's two moments"
+            : moments == 1 ? "SGD's momentum"
+                           : "no optimiser state");
   e.remedy = "use a smaller --hidden-dim or --mod-basis";
   return e;
 }

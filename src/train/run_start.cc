@@ -41,16 +41,16 @@ Status resume_config(const StartRequest& request, const TrainingState& checkpoin
   for (const std::string& key : request.overrides) {
     if (!wanted.contains(key)) continue;
     if (std::find(fixed.begin(), fixed.end(), key) != fixed.end() && wanted[key] != saved[key])
-      return refuse(path + " is a checkpoint of " + setting_text(key, saved[key]) + "; " + setting_text(key, wanted[key]) +
-                    " contradicts it: " + request.conflict_advice);
+      return refuse(path + " is a checkpoint of " + setting_text(key, saved[key]) + "; " +
+                    setting_text(key, wanted[key]) + " contradicts it: " + request.conflict_advice);
     saved[key] = wanted[key];
   }
   saved["resume_from"] = path;
   BILMOD_TRY(config_from_json(saved, merged));
   BILMOD_TRY(merged->validate());
   if (merged->epochs < checkpoint.epoch)
-    return refuse("--epochs " + std::to_string(merged->epochs) + " is less than the " + std::to_string(checkpoint.epoch) +
-                  " epochs " + path + " already holds");
+    return refuse("--epochs " + std::to_string(merged->epochs) + " is less than the " +
+                  std::to_string(checkpoint.epoch) + " epochs " + path + " already holds");
   // The gradient filter's state is saved with the checkpoint: only the same filter can continue it.
   const RunConfig& was = checkpoint.config();
   if (merged->grokfast != was.grokfast ||
@@ -71,16 +71,17 @@ Status load_pytorch_run(const std::string& path, TrainingState* out, std::string
   TorchCheckpoint torch;
   BILMOD_TRY(load_torch_checkpoint(path, &torch, /*with_optimizer=*/true));
   if (!torch.split_known)
-    return Status::runtime(path + ": holds neither its split nor a config with the seed to draw it from, so its run "
+    return Status::runtime(path +
+                           ": holds neither its split nor a config with the seed to draw it from, so its run "
                            "cannot be continued on the same data");
   TrainingState& s = torch.state;
   s.epoch += 1;  // the PyTorch code saves the index of the epoch it has just finished
   s.epoch_step = 0;
   s.epoch_loss_sum = 0;
   s.run_id = new_run_id();
-  *note = "continuing the PyTorch run " + path + ": its parameters, AdamW state (step " + std::to_string(s.optimizer.step) +
-          "), " + std::to_string(s.epoch) + " epochs done and its split (" + split_kind_name(s.config().split) +
-          "); the batch order from here on is bilmod's, not the PyTorch code's";
+  *note = "continuing the PyTorch run " + path + ": its parameters, AdamW state (step " +
+          std::to_string(s.optimizer.step) + "), " + std::to_string(s.epoch) + " epochs done and its split (" +
+          split_kind_name(s.config().split) + "); the batch order from here on is bilmod's, not the PyTorch code's";
   *out = std::move(s);
   return Status::ok();
 }
@@ -100,13 +101,16 @@ Status load_state(const StartRequest& request, StartedRun* run) {
   BILMOD_TRY(resolve_checkpoint_path(config.resume_from, &path));
   BILMOD_TRY(check_checkpoint_reading("train", path, request.memory));
   TrainingState checkpoint;
-  if (is_zip_file(path)) BILMOD_TRY(load_pytorch_run(path, &checkpoint, &run->pytorch_note));
-  else BILMOD_TRY(load_checkpoint(path, &checkpoint));
+  if (is_zip_file(path))
+    BILMOD_TRY(load_pytorch_run(path, &checkpoint, &run->pytorch_note));
+  else
+    BILMOD_TRY(load_checkpoint(path, &checkpoint));
   RunConfig merged;
   BILMOD_TRY(resume_config(request, checkpoint, path, &merged));
   BILMOD_TRY(check_training(merged));
-  const bool rename = std::find(request.overrides.begin(), request.overrides.end(), "run_name") != request.overrides.end() &&
-                      !config.run_name.empty();
+  const bool rename =
+      std::find(request.overrides.begin(), request.overrides.end(), "run_name") != request.overrides.end() &&
+      !config.run_name.empty();
   run->state = std::move(checkpoint);
   run->state.set_config(std::move(merged));  // its model-defining settings are the checkpoint's (resume_config)
   if (rename) run->state.run_name = config.run_name;

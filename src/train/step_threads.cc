@@ -40,10 +40,13 @@ int choose_step_threads(int all_threads, int64_t examples, const std::function<v
   const int threads = all < one ? all_threads : 1;
   omp_set_num_threads(threads);
   char line[200];
-  std::snprintf(line, sizeof line, "threads: steps on %d of %d (a step of %lld examples took %.0f us on 1 thread, "
-                "%.0f us on %d), evaluation on %d", threads, all_threads, static_cast<long long>(examples), one * 1e6,
-                all * 1e6, all_threads, all_threads);
-  log::info(line, {{"step_threads", threads}, {"threads", all_threads}, {"step_us_1", std::lround(one * 1e6)},
+  std::snprintf(line, sizeof line,
+                "threads: steps on %d of %d (a step of %lld examples took %.0f us on 1 thread, "
+                "%.0f us on %d), evaluation on %d",
+                threads, all_threads, static_cast<long long>(examples), one * 1e6, all * 1e6, all_threads, all_threads);
+  log::info(line, {{"step_threads", threads},
+                   {"threads", all_threads},
+                   {"step_us_1", std::lround(one * 1e6)},
                    {"step_us_all", std::lround(all * 1e6)}});
   return threads;
 }

@@ -48,8 +48,9 @@ Status load_initial_parameters(const std::string& path, const TrainingState& sta
       same = torch.state.layout().parameters[i].name == state.layout().parameters[i].name &&
              torch.state.layout().parameters[i].torch_shape == state.layout().parameters[i].torch_shape;
     if (!same)
-      return Status::runtime("--init-from " + path + ": holds a " + describe_model(torch.state.spec()) + ", not this run's " +
-                             describe_model(state.spec()) + " (check --mod-basis and the model's sizes)");
+      return Status::runtime("--init-from " + path + ": holds a " + describe_model(torch.state.spec()) +
+                             ", not this run's " + describe_model(state.spec()) +
+                             " (check --mod-basis and the model's sizes)");
     *params = torch.state.params;
     return Status::ok();
   }
@@ -58,11 +59,13 @@ Status load_initial_parameters(const std::string& path, const TrainingState& sta
   std::vector<float> torch_order;
   for (const ParameterInfo& info : state.layout().parameters) {
     if (Status got = file.get_f32(info.name, info.torch_shape, &torch_order); !got)
-      return Status::runtime("--init-from " + path + ": " + got.message() + " (a " + model_kind_name(state.config().model) +
-                             " model with P = " + std::to_string(state.config().mod_basis) + ", H = " +
-                             std::to_string(state.config().hidden_dim) + " needs it)");
+      return Status::runtime("--init-from " + path + ": " + got.message() + " (a " +
+                             model_kind_name(state.config().model) +
+                             " model with P = " + std::to_string(state.config().mod_basis) +
+                             ", H = " + std::to_string(state.config().hidden_dim) + " needs it)");
     for (float x : torch_order)
-      if (!std::isfinite(x)) return Status::runtime("--init-from " + path + ": tensor '" + info.name + "' holds a non-finite value");
+      if (!std::isfinite(x))
+        return Status::runtime("--init-from " + path + ": tensor '" + info.name + "' holds a non-finite value");
     from_torch_order(info, torch_order.data(), params->data() + info.offset);
   }
   return Status::ok();
@@ -92,18 +95,18 @@ namespace {
 
 // Everything one step needs, allocated once per run.
 struct StepBuffers {
-  std::vector<float> grads;       // (N,) dL/dparams, zeroed at each optimiser step
+  std::vector<float> grads;  // (N,) dL/dparams, zeroed at each optimiser step
   BatchActivations act;
-  std::vector<int64_t> pairs;     // (micro,) the micro-batch's pair indices
-  std::vector<int32_t> labels;    // (micro,)
-  std::vector<double> loss;       // (micro,) per-example loss
+  std::vector<int64_t> pairs;   // (micro,) the micro-batch's pair indices
+  std::vector<int32_t> labels;  // (micro,)
+  std::vector<double> loss;     // (micro,) per-example loss
 };
 
 Status save(TrainingState* state, const std::vector<TrainingObserver*>& observers) {
   const std::string path = checkpoint_path(state->config().checkpoint_dir, state->epoch);
   // A checkpoint never holds a diverged state: the last good one stays the latest on disk.
-  for (const std::vector<float>* buffer : {&state->params, &state->optimizer.exp_avg, &state->optimizer.exp_avg_sq,
-                                           &state->optimizer.momentum_buffer})
+  for (const std::vector<float>* buffer :
+       {&state->params, &state->optimizer.exp_avg, &state->optimizer.exp_avg_sq, &state->optimizer.momentum_buffer})
     for (float x : *buffer)
       if (!std::isfinite(x))
         return Status::runtime("training diverged by epoch " + std::to_string(state->epoch) + ", step " +
@@ -118,8 +121,8 @@ Status save(TrainingState* state, const std::vector<TrainingObserver*>& observer
 }
 
 std::string stop_message(int signal, const TrainingState& state) {
-  return stop_signal_name(signal) + ": stopped after step " + std::to_string(state.step) +
-         " (epoch " + std::to_string(state.epoch) + " + " + std::to_string(state.epoch_step) +
+  return stop_signal_name(signal) + ": stopped after step " + std::to_string(state.step) + " (epoch " +
+         std::to_string(state.epoch) + " + " + std::to_string(state.epoch_step) +
          " steps); resume with --resume-from " + checkpoint_path(state.config().checkpoint_dir, state.epoch);
 }
 
@@ -130,7 +133,8 @@ nlohmann::json evaluation_metrics(TrainingState* state, EvaluationWorkspace* ws,
   EvaluationOptions base;
   base.loss = state->config().loss_settings();
   const EvaluationOptions options = measure_evaluation_options(measures, base);
-  const SplitMetrics m = evaluate_splits(state->spec(), state->layout(), state->params.data(), state->data, ws, options);
+  const SplitMetrics m =
+      evaluate_splits(state->spec(), state->layout(), state->params.data(), state->data, ws, options);
   nlohmann::json j = {{"epoch", state->epoch},
                       {"train/loss", m.train_loss},
                       {"train/accuracy", m.train_accuracy},
@@ -201,9 +205,10 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
   if (state->step == 0 && state->epoch == 0 && state->epoch_step == 0) {
     // The initial state: metrics of the untrained model, and checkpoint_epoch_0 with the split.
     eval_ws.prepared = prepared_now();
-    state->metrics = evaluation_metrics(state, &eval_ws, NAN, learning_rate_at(schedule, config.learning_rate,
-                                                                               config.warmup_steps, total_steps, 1,
-                                                                               config.warmup_convention), NAN);
+    state->metrics = evaluation_metrics(
+        state, &eval_ws, NAN,
+        learning_rate_at(schedule, config.learning_rate, config.warmup_steps, total_steps, 1, config.warmup_convention),
+        NAN);
     for (auto* o : observers) o->on_evaluation(*state, state->metrics);
     if (Status saved = save(state, observers); !saved) return finish(saved);
   }
@@ -257,10 +262,10 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
       }
       batch_loss /= static_cast<double>(last - first);
       if (!std::isfinite(batch_loss)) {
-        return finish(Status::runtime("training diverged at epoch " + std::to_string(epoch + 1) + ", step " +
-                                      std::to_string(state->step + 1) + ": the batch loss is " +
-                                      (std::isnan(batch_loss) ? "NaN" : "infinite") +
-                                      "; lower --learning-rate or raise --eps. The checkpoints already written are intact"));
+        return finish(Status::runtime(
+            "training diverged at epoch " + std::to_string(epoch + 1) + ", step " + std::to_string(state->step + 1) +
+            ": the batch loss is " + (std::isnan(batch_loss) ? "NaN" : "infinite") +
+            "; lower --learning-rate or raise --eps. The checkpoints already written are intact"));
       }
       lr = learning_rate_at(schedule, config.learning_rate, config.warmup_steps, total_steps, state->step + 1,
                             config.warmup_convention);
@@ -299,7 +304,8 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
       state->metrics = evaluation_metrics(state, &eval_ws, epoch_loss, lr, grad_norm);
       for (auto* o : observers) o->on_evaluation(*state, state->metrics);
     }
-    const bool stop_early = std::any_of(observers.begin(), observers.end(), [](auto* o) { return o->stop_requested(); });
+    const bool stop_early =
+        std::any_of(observers.begin(), observers.end(), [](auto* o) { return o->stop_requested(); });
     // Read once: a signal arriving between the checkpoint decision and the stop would otherwise end the run
     // without the checkpoint its message names (a later signal is seen after the next step).
     const int stop_signal = g_stop_signal.load();
@@ -307,7 +313,8 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
                                 state->epoch == config.epochs || stop_signal != 0 || stop_early;
     if (checkpoint_now)
       if (Status saved = save(state, observers); !saved) return finish(saved);
-    if (stop_early && state->epoch < config.epochs) return finish(Status::ok());  // the run's last checkpoint is this epoch's
+    if (stop_early && state->epoch < config.epochs)
+      return finish(Status::ok());  // the run's last checkpoint is this epoch's
     if (stop_signal != 0 && state->epoch < config.epochs)
       return finish(Status::interrupted(stop_signal == SIGTERM, stop_message(stop_signal, *state)));
   }

@@ -106,7 +106,8 @@ int remove_stale_temporaries(const std::string& dir) {
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     const size_t dot = name.rfind('.');
-    const bool ours = name.rfind(".bilmod-write-probe.", 0) == 0 || (name[0] == '.' && name.find(".tmp.") != std::string::npos);
+    const bool ours =
+        name.rfind(".bilmod-write-probe.", 0) == 0 || (name[0] == '.' && name.find(".tmp.") != std::string::npos);
     if (!ours || dot == std::string::npos || dot + 1 == name.size() ||
         name.find_first_not_of("0123456789", dot + 1) != std::string::npos || !entry.is_regular_file(ec))
       continue;

@@ -19,7 +19,10 @@ Json parse_json_bounded(const std::string& text, int max_depth) {
   bool too_deep = false;
   // The callback sees each value as it opens: returning false past the bound stops the parser from descending.
   auto json = Json::parse(
-      text, [&too_deep, max_depth](int depth, typename Json::parse_event_t, Json&) { return !(too_deep |= depth > max_depth); },
+      text,
+      [&too_deep, max_depth](int depth, typename Json::parse_event_t, Json&) {
+    return !(too_deep |= depth > max_depth);
+      },
       false);
   return too_deep ? Json(Json::value_t::discarded) : json;
 }

@@ -33,13 +33,19 @@ const char* level_name(Level l) {
 
 spdlog::level::level_enum spdlog_level(Level l) {
   switch (l) {
-    case Level::kTrace: return spdlog::level::trace;
-    case Level::kDebug: return spdlog::level::debug;
+    case Level::kTrace:
+      return spdlog::level::trace;
+    case Level::kDebug:
+      return spdlog::level::debug;
     case Level::kInfo:
-    case Level::kSuccess: return spdlog::level::info;
-    case Level::kWarning: return spdlog::level::warn;
-    case Level::kError: return spdlog::level::err;
-    case Level::kCritical: return spdlog::level::critical;
+    case Level::kSuccess:
+      return spdlog::level::info;
+    case Level::kWarning:
+      return spdlog::level::warn;
+    case Level::kError:
+      return spdlog::level::err;
+    case Level::kCritical:
+      return spdlog::level::critical;
   }
   return spdlog::level::info;
 }
@@ -70,12 +76,14 @@ std::string fields_text(const nlohmann::json& fields) {
   std::string text;
   for (auto it = fields.begin(); it != fields.end(); ++it) {
     text += " " + it.key() + "=";
-    if (it.value().is_string()) text += it.value().get<std::string>();
+    if (it.value().is_string())
+      text += it.value().get<std::string>();
     else if (it.value().is_number_float()) {
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.6g", it.value().get<double>());
       text += buf;
-    } else text += it.value().dump();
+    } else
+      text += it.value().dump();
   }
   return text;
 }
@@ -87,10 +95,13 @@ Status configure(const std::string& level, const std::string& json_path) {
   bool found = false;
   for (int l = 0; l <= static_cast<int>(Level::kCritical); ++l)
     if (level == level_name(static_cast<Level>(l))) s.level = static_cast<Level>(l), found = true;
-  if (!found) return Status::usage("--log-level '" + level + "' is not known: use TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR or CRITICAL");
+  if (!found)
+    return Status::usage("--log-level '" + level +
+                         "' is not known: use TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR or CRITICAL");
   if (!json_path.empty()) {
     std::FILE* f = std::fopen(json_path.c_str(), "a");
-    if (!f) return Status::runtime("--log-file " + json_path + " cannot be opened for appending: " + std::strerror(errno));
+    if (!f)
+      return Status::runtime("--log-file " + json_path + " cannot be opened for appending: " + std::strerror(errno));
     if (s.json_file) std::fclose(s.json_file);
     s.json_file = f;
   }
@@ -109,7 +120,9 @@ void write(Level level, const std::string& message, const nlohmann::json& fields
   console()->flush();
   if (s.redraw_status) s.redraw_status();
   if (s.json_file) {
-    nlohmann::json line = {{"time", iso_time_now()}, {"level", level_name(level)}, {"message", message},
+    nlohmann::json line = {{"time", iso_time_now()},
+                           {"level", level_name(level)},
+                           {"message", message},
                            {"fields", fields.is_object() ? fields : nlohmann::json::object()}};
     const std::string out = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     std::fwrite(out.data(), 1, out.size(), s.json_file);

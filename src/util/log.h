@@ -19,11 +19,21 @@ bool enabled(Level level);
 void write(Level level, const std::string& message, const nlohmann::json& fields = nlohmann::json::object(),
            bool fields_on_console = true);
 
-inline void debug(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) { write(Level::kDebug, m, f); }
-inline void info(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) { write(Level::kInfo, m, f); }
-inline void success(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) { write(Level::kSuccess, m, f); }
-inline void warning(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) { write(Level::kWarning, m, f); }
-inline void error(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) { write(Level::kError, m, f); }
+inline void debug(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) {
+  write(Level::kDebug, m, f);
+}
+inline void info(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) {
+  write(Level::kInfo, m, f);
+}
+inline void success(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) {
+  write(Level::kSuccess, m, f);
+}
+inline void warning(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) {
+  write(Level::kWarning, m, f);
+}
+inline void error(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) {
+  write(Level::kError, m, f);
+}
 
 // A status line (the progress bar) that must be cleared before a log line is printed and redrawn after.
 void set_status_line(std::function<void()> clear, std::function<void()> redraw);

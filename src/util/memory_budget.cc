@@ -20,7 +20,8 @@ std::optional<int64_t> available_memory_bytes() {
 
 Status parse_memory_size(const std::string& text, const std::string& flag_name, int64_t* bytes) {
   auto bad = [&] {
-    return Status::usage(flag_name + ": '" + text + "' is not a memory size (a byte count, or a number with K, M, G or T, e.g. 8G)");
+    return Status::usage(flag_name + ": '" + text +
+                         "' is not a memory size (a byte count, or a number with K, M, G or T, e.g. 8G)");
   };
   if (text.empty()) return bad();
   char* end = nullptr;
@@ -29,12 +30,18 @@ Status parse_memory_size(const std::string& text, const std::string& flag_name, 
   std::string suffix(end);
   if (!suffix.empty() && (suffix.back() == 'B' || suffix.back() == 'b')) suffix.pop_back();  // "8GB" reads as "8G"
   double scale = 1;
-  if (suffix.empty()) scale = 1;
-  else if (suffix == "K" || suffix == "k") scale = 1024.0;
-  else if (suffix == "M" || suffix == "m") scale = 1024.0 * 1024;
-  else if (suffix == "G" || suffix == "g") scale = 1024.0 * 1024 * 1024;
-  else if (suffix == "T" || suffix == "t") scale = 1024.0 * 1024 * 1024 * 1024;
-  else return bad();
+  if (suffix.empty())
+    scale = 1;
+  else if (suffix == "K" || suffix == "k")
+    scale = 1024.0;
+  else if (suffix == "M" || suffix == "m")
+    scale = 1024.0 * 1024;
+  else if (suffix == "G" || suffix == "g")
+    scale = 1024.0 * 1024 * 1024;
+  else if (suffix == "T" || suffix == "t")
+    scale = 1024.0 * 1024 * 1024 * 1024;
+  else
+    return bad();
   const double value = number * scale;
   if (value >= 9.0e18) return bad();
   *bytes = static_cast<int64_t>(value);
@@ -44,9 +51,12 @@ Status parse_memory_size(const std::string& text, const std::string& flag_name, 
 std::string format_memory(int64_t bytes) {
   const double b = static_cast<double>(bytes);
   char buf[32];
-  if (b >= 1024.0 * 1024 * 1024) std::snprintf(buf, sizeof buf, "%.1f GB", b / (1024.0 * 1024 * 1024));
-  else if (b >= 1024.0 * 1024) std::snprintf(buf, sizeof buf, "%.0f MB", b / (1024.0 * 1024));
-  else std::snprintf(buf, sizeof buf, "%.0f KB", b / 1024.0);
+  if (b >= 1024.0 * 1024 * 1024)
+    std::snprintf(buf, sizeof buf, "%.1f GB", b / (1024.0 * 1024 * 1024));
+  else if (b >= 1024.0 * 1024)
+    std::snprintf(buf, sizeof buf, "%.0f MB", b / (1024.0 * 1024));
+  else
+    std::snprintf(buf, sizeof buf, "%.0f KB", b / 1024.0);
   return buf;
 }
 

@@ -26,8 +26,8 @@ std::string ProgressBar::format_duration(double seconds) {
   const auto s = static_cast<int64_t>(seconds + 0.5);
   char buf[32];
   if (s >= 3600)
-    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", static_cast<long long>(s / 3600), static_cast<long long>(s / 60 % 60),
-                  static_cast<long long>(s % 60));
+    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
   else
     std::snprintf(buf, sizeof buf, "%02lld:%02lld", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
   return buf;
@@ -51,9 +51,7 @@ void ProgressBar::finish() {
   active_ = false;
 }
 
-void ProgressBar::clear_locked() {
-  std::fputs("\r\033[K", stderr);
-}
+void ProgressBar::clear_locked() { std::fputs("\r\033[K", stderr); }
 
 void ProgressBar::draw_locked() {
   winsize ws{};
@@ -68,7 +66,8 @@ void ProgressBar::draw_locked() {
   std::snprintf(right, sizeof right, "| %lld/%lld [%s<%s, %.2fit/s]", static_cast<long long>(done_),
                 static_cast<long long>(total_), format_duration(elapsed).c_str(), format_duration(eta).c_str(), rate);
   std::string tail = std::string(right) + (postfix_.empty() ? "" : " " + postfix_);
-  const int bar_width = std::max(10, std::min(40, width - static_cast<int>(std::string(left).size() + tail.size()) - 1));
+  const int bar_width =
+      std::max(10, std::min(40, width - static_cast<int>(std::string(left).size() + tail.size()) - 1));
   const int filled = static_cast<int>(fraction * bar_width);
   std::string bar(static_cast<size_t>(filled), '#');
   bar.append(static_cast<size_t>(bar_width - filled), ' ');

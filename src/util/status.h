@@ -34,9 +34,9 @@ class Status {
 };
 
 // Propagate a failed Status to the caller.
-#define BILMOD_TRY(expr)                 \
-  do {                                   \
-    ::bilmod::Status _status = (expr);   \
+#define BILMOD_TRY(expr)                  \
+  do {                                    \
+    ::bilmod::Status _status = (expr);    \
     if (!_status.is_ok()) return _status; \
   } while (0)
 

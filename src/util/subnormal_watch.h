@@ -49,9 +49,12 @@ class SubnormalWatch {
   // Whether the detour may run at all: the policy, or (kMeasure) the measurement, taken at the first call.
   bool detour_pays() {
     switch (detour_policy()) {
-      case DetourPolicy::kAlways: return true;
-      case DetourPolicy::kNever: return false;
-      case DetourPolicy::kMeasure: break;
+      case DetourPolicy::kAlways:
+        return true;
+      case DetourPolicy::kNever:
+        return false;
+      case DetourPolicy::kMeasure:
+        break;
     }
     return timing().detour < timing().plain;
   }

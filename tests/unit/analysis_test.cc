@@ -53,14 +53,18 @@ TrainingState wave_model() {
     // cos(w(a+b-c)) = cos(w(a+b)) cos(wc) + sin(w(a+b)) sin(wc), with cos(w(a+b)) = h_u - h_{u+1} and
     // sin(w(a+b)) = h_{u+2} + h_{u+3}.
     for (int64_t c = 0; c < P; ++c) {
-      const float cc = static_cast<float>(kAmplitudes[f] * std::cos(w * c)), sc = static_cast<float>(kAmplitudes[f] * std::sin(w * c));
+      const float cc = static_cast<float>(kAmplitudes[f] * std::cos(w * c)),
+                  sc = static_cast<float>(kAmplitudes[f] * std::sin(w * c));
       output[c * H + u + 0] = cc, output[c * H + u + 1] = -cc;
       output[c * H + u + 2] = sc, output[c * H + u + 3] = sc;
     }
   }
-  from_torch_order(*s.layout().find("left.weight"), left.data(), s.params.data() + s.layout().find("left.weight")->offset);
-  from_torch_order(*s.layout().find("right.weight"), right.data(), s.params.data() + s.layout().find("right.weight")->offset);
-  from_torch_order(*s.layout().find("output.weight"), output.data(), s.params.data() + s.layout().find("output.weight")->offset);
+  from_torch_order(*s.layout().find("left.weight"), left.data(),
+                   s.params.data() + s.layout().find("left.weight")->offset);
+  from_torch_order(*s.layout().find("right.weight"), right.data(),
+                   s.params.data() + s.layout().find("right.weight")->offset);
+  from_torch_order(*s.layout().find("output.weight"), output.data(),
+                   s.params.data() + s.layout().find("output.weight")->offset);
   s.data = make_dataset(P, Operation::kAdd, 0.3, 1);
   return s;
 }
@@ -73,7 +77,8 @@ TEST(WaveModel, FindsExactlyTheKeyFrequencies) {
   EXPECT_EQ(found, std::set<int64_t>(kKeyFrequencies.begin(), kKeyFrequencies.end()));
   const double total = kAmplitudes[0] * kAmplitudes[0] + kAmplitudes[1] * kAmplitudes[1];
   for (size_t f = 0; f < kKeyFrequencies.size(); ++f)
-    EXPECT_NEAR(r.logit.share[kKeyFrequencies[f] - 1], kAmplitudes[f] * kAmplitudes[f] / total, 1e-5) << "frequency " << kKeyFrequencies[f];
+    EXPECT_NEAR(r.logit.share[kKeyFrequencies[f] - 1], kAmplitudes[f] * kAmplitudes[f] / total, 1e-5)
+        << "frequency " << kKeyFrequencies[f];
   EXPECT_NEAR(r.logit.all_share, 1.0, 1e-5);
   EXPECT_DOUBLE_EQ(r.metrics.train_accuracy, 1.0);
   EXPECT_DOUBLE_EQ(r.metrics.val_accuracy, 1.0);
@@ -92,7 +97,8 @@ TEST(WaveModel, EigenvectorsSitAtTheKeyFrequencies) {
     // and they come in +-lambda pairs.
     for (int i = 0; i < 8; ++i) {
       const DominantFrequency d = dominant_frequency(basis, spectrum.eigenvectors.col(i));
-      EXPECT_TRUE(d.frequency == 3 || d.frequency == 7) << "class " << c << " eigenvector " << i << " frequency " << d.frequency;
+      EXPECT_TRUE(d.frequency == 3 || d.frequency == 7)
+          << "class " << c << " eigenvector " << i << " frequency " << d.frequency;
       EXPECT_NEAR(d.share, 1.0, 1e-9) << "class " << c << " eigenvector " << i;
     }
     EXPECT_NEAR(spectrum.eigenvalues[0], -spectrum.eigenvalues[1], 1e-6 * std::abs(spectrum.eigenvalues[0]));
@@ -114,8 +120,10 @@ TEST(WaveModel, EigenvectorsSitAtTheKeyFrequencies) {
   const AnalysisReport r = analyze_checkpoint(s, {});
   for (size_t k = 1; k <= r.input_frequency_norms.size(); ++k) {
     const bool key = k == 3 || k == 7;
-    if (key) EXPECT_GT(r.input_frequency_norms[k - 1], 1.0);
-    else EXPECT_LT(r.input_frequency_norms[k - 1], 1e-5) << "frequency " << k;
+    if (key)
+      EXPECT_GT(r.input_frequency_norms[k - 1], 1.0);
+    else
+      EXPECT_LT(r.input_frequency_norms[k - 1], 1e-5) << "frequency " << k;
   }
   EXPECT_GT(r.input_gini, 0.85);
 }
@@ -124,7 +132,8 @@ TEST(Fourier, ParsevalAndDominantFrequency) {
   for (int64_t P : {int64_t{12}, int64_t{13}}) {  // even P has a cos-only frequency P/2
     const FourierBasis basis(P);
     Eigen::VectorXd v(P);
-    for (int64_t x = 0; x < P; ++x) v[x] = std::sin(0.7 * x * x) + 0.3 * std::cos(2 * std::numbers::pi * 2 * x / P) + 5.0;
+    for (int64_t x = 0; x < P; ++x)
+      v[x] = std::sin(0.7 * x * x) + 0.3 * std::cos(2 * std::numbers::pi * 2 * x / P) + 5.0;
     const Eigen::VectorXd e = basis.energies(v);
     const double centred = (v.array() - v.mean()).matrix().squaredNorm();
     EXPECT_NEAR(e.sum(), centred, 1e-9 * centred) << "P = " << P;

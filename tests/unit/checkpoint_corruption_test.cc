@@ -26,8 +26,8 @@ namespace fs = std::filesystem;
 // Trains a tiny model for a few epochs (one of them stopped mid-way when `mid_epoch`) and returns the bytes of
 // the checkpoint the trainer wrote.
 std::string real_checkpoint(const std::string& model, const std::string& optimizer, bool mid_epoch = false) {
-  const fs::path dir = fs::temp_directory_path() / ("bilmod_corruption_" + model + "_" + optimizer + "_" +
-                                                    std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("bilmod_corruption_" + model + "_" + optimizer + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   RunConfig config;
@@ -80,10 +80,12 @@ bool untouched(const TrainingState& s) { return s.epoch == 4242 && s.run_id == "
 // Loads `bytes`; returns the error message ("" if it loaded) and checks the error's shape.
 std::string load_error(const std::string& bytes, const std::string& what) {
   TrainingState state = sentinel();
-  const Status s = parse_checkpoint(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "ckpt.safetensors", &state);
+  const Status s =
+      parse_checkpoint(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "ckpt.safetensors", &state);
   if (s.is_ok()) return "";
   EXPECT_EQ(s.exit_code(), 1) << what;
-  EXPECT_EQ(s.message().rfind("ckpt.safetensors: ", 0), 0u) << what << ": the error does not name the file: " << s.message();
+  EXPECT_EQ(s.message().rfind("ckpt.safetensors: ", 0), 0u)
+      << what << ": the error does not name the file: " << s.message();
   EXPECT_EQ(s.message().find('\n'), std::string::npos) << what << ": the error is not one line: " << s.message();
   EXPECT_TRUE(untouched(state)) << what << ": a failed load changed the caller's state";
   return s.message();
@@ -133,7 +135,8 @@ TEST(CheckpointCorruption, EverySingleBitFlipIsCaught) {
       for (int bit = 0; bit < 8; ++bit) {
         std::string flipped = bytes;
         flipped[byte] = static_cast<char>(flipped[byte] ^ (1 << bit));
-        const std::string where = std::string(c.model) + " byte " + std::to_string(byte) + " bit " + std::to_string(bit);
+        const std::string where =
+            std::string(c.model) + " byte " + std::to_string(byte) + " bit " + std::to_string(bit);
         const std::string error = load_error(flipped, where);
         if (byte < data_begin) {
           ++header_flips;
@@ -197,7 +200,8 @@ TEST(CheckpointCorruption, AConfigWithAnUnknownNameIsInvalid) {
   ASSERT_TRUE(parse_safetensors(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "x", &file).is_ok());
   const std::pair<const char*, const char*> cases[] = {
       {"\"model\":\"bilinear\"",
-       "ckpt.safetensors: its config is invalid: --model 'foo' is not known: use bilinear, factored, mlp or transformer"},
+       "ckpt.safetensors: its config is invalid: --model 'foo' is not known: use bilinear, factored, mlp or "
+       "transformer"},
       {"\"loss_precision\":\"float32\"",
        "ckpt.safetensors: its config is invalid: --loss-precision 'foo' is not known: use float32 or float64"}};
   for (const auto& [setting, message] : cases) {

@@ -46,8 +46,10 @@ TEST(Dataset, SplitIsAPartitionOfTheFloorSize) {
 }
 
 TEST(Dataset, DataSeedChangesTheSplit) {
-  EXPECT_NE(make_dataset(31, Operation::kAdd, 0.5, 1).train_indices, make_dataset(31, Operation::kAdd, 0.5, 2).train_indices);
-  EXPECT_EQ(make_dataset(31, Operation::kAdd, 0.5, 1).train_indices, make_dataset(31, Operation::kAdd, 0.5, 1).train_indices);
+  EXPECT_NE(make_dataset(31, Operation::kAdd, 0.5, 1).train_indices,
+            make_dataset(31, Operation::kAdd, 0.5, 2).train_indices);
+  EXPECT_EQ(make_dataset(31, Operation::kAdd, 0.5, 1).train_indices,
+            make_dataset(31, Operation::kAdd, 0.5, 1).train_indices);
 }
 
 TEST(Dataset, EpochOrderIsAPermutationKeyedBySeedAndEpoch) {

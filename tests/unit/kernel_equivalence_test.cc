@@ -95,9 +95,8 @@ void expect_bitwise(const std::vector<T>& want, const std::vector<T>& got, const
 struct Shape {
   int64_t n, H, P;
 };
-const Shape kShapes[] = {{128, 100, 113}, {130, 100, 113}, {7, 13, 5}, {33, 17, 40}, {1, 1, 1}, {5, 9, 16},
-                         {64, 100, 97}, {3830, 100, 113}};
-
+const Shape kShapes[] = {{128, 100, 113}, {130, 100, 113}, {7, 13, 5},    {33, 17, 40},
+                         {1, 1, 1},       {5, 9, 16},      {64, 100, 97}, {3830, 100, 113}};
 
 TEST(KernelEquivalence, OutputForwardMatchesPlainLoops) {
   for (int threads : {1, 2, 3}) {
@@ -127,7 +126,8 @@ TEST(KernelEquivalence, OutputForwardReadsSilentUnitsAsZeroWithoutChangingAValue
   const auto bias = random_vector(P, 13, 0.3f);
   for (const int64_t k : {3, 10, 23})  // silent units
     for (int64_t c = 0; c < P; ++c) w[k * P + c] = (c % 2 ? 1.0f : -1.0f) * 1e-26f * static_cast<float>(c + 1);
-  for (int64_t c = 0; c < P; ++c) w[10 * P + c] = (c % 3 ? 1.0f : -1.0f) * 0x1p-30f * (1.0f + static_cast<float>(c) / 128);
+  for (int64_t c = 0; c < P; ++c)
+    w[10 * P + c] = (c % 3 ? 1.0f : -1.0f) * 0x1p-30f * (1.0f + static_cast<float>(c) / 128);
   for (int64_t c = 0; c < P; ++c) w[5 * P + c] = 1.0f, w[6 * P + c] = (c % 2 ? 0x1p-23f : -0x1p-23f);  // loud
   const float tiny[] = {1e-40f, -3e-42f, 1.4e-45f, -0.0f, 0.0f, 1.1e-38f};
   for (int64_t e = 0; e < n; ++e) {
@@ -138,11 +138,11 @@ TEST(KernelEquivalence, OutputForwardReadsSilentUnitsAsZeroWithoutChangingAValue
     for (int64_t j = 0; j < H; ++j) hidden[e * H + j] = 0.0f;
     hidden[e * H + k] = x;
   };
-  only(0, 5, 1e-40f);       // loud unit, subnormal h: logits = h exactly
-  only(1, 10, 0x1p-101f);   // silent unit, normal h: products ~2^-131, subnormal and kept
-  only(2, 6, -1.1e-38f);    // loud unit just above the bound (2^-23): products ~2^-149, kept
-  only(3, 3, 1e-40f);       // silent unit, subnormal h alone: logits +-0
-  only(4, 3, 0.0f);         // nothing: logits +0
+  only(0, 5, 1e-40f);      // loud unit, subnormal h: logits = h exactly
+  only(1, 10, 0x1p-101f);  // silent unit, normal h: products ~2^-131, subnormal and kept
+  only(2, 6, -1.1e-38f);   // loud unit just above the bound (2^-23): products ~2^-149, kept
+  only(3, 3, 1e-40f);      // silent unit, subnormal h alone: logits +-0
+  only(4, 3, 0.0f);        // nothing: logits +0
   for (int threads : {1, 2, 3}) {
     set_threads(threads);
     for (const float* b : {static_cast<const float*>(nullptr), bias.data()}) {
@@ -185,13 +185,21 @@ TEST(KernelEquivalence, SumsOnTheSubnormalGridMatchTheFloatChain) {
     for (int64_t i = 0; i < P * H; ++i) {
       const float u = 2.0f * random_unit_float(71 + trial, i) - 1.0f;
       const int kind = static_cast<int>(random_below(72 + trial, i, 10));
-      w[i] = kind == 0 ? 0.0f : kind == 1 ? -0.0f : kind == 2 ? 0.5f : kind == 3 ? -1.5f
-           : std::ldexp(u, -static_cast<int>(random_below(73 + trial, i, scale == 0 ? 3 : scale == 1 ? 30 : 140)));
+      w[i] = kind == 0   ? 0.0f
+             : kind == 1 ? -0.0f
+             : kind == 2 ? 0.5f
+             : kind == 3 ? -1.5f
+                         : std::ldexp(u, -static_cast<int>(random_below(73 + trial, i,
+                                                                        scale == 0   ? 3
+                                                                        : scale == 1 ? 30
+                                                                                     : 140)));
     }
     for (int64_t c = 0; c < P; ++c) {
       const int kind = static_cast<int>(random_below(74 + trial, c, 8));
-      const int units = static_cast<int>(
-          random_below(75 + trial, c, trial % 3 == 0 ? 4 : trial % 3 == 1 ? 1 << 14 : 1 << 20));
+      const int units = static_cast<int>(random_below(75 + trial, c,
+                                                      trial % 3 == 0   ? 4
+                                                      : trial % 3 == 1 ? 1 << 14
+                                                                       : 1 << 20));
       float x = std::ldexp(static_cast<float>(units), -149);  // an integer number of units
       if (kind == 0) x = 0.0f;
       if (kind == 1) x = -0.0f;
@@ -284,7 +292,7 @@ TEST(KernelEquivalence, CrossEntropyMatchesPlainLoops) {
         if (s.n > 3 && s.P > 3) {
           logits[1 * s.P + 2] = std::numeric_limits<float>::quiet_NaN();  // a diverged row
           logits[2 * s.P + 0] = -0.0f, logits[2 * s.P + 1] = 0.0f;        // signed zeros
-          for (int64_t c = 0; c < s.P; ++c) logits[3 * s.P + c] = 1.5f;  // ties: lowest index
+          for (int64_t c = 0; c < s.P; ++c) logits[3 * s.P + c] = 1.5f;   // ties: lowest index
         }
         std::vector<int32_t> labels(s.n);
         for (int64_t e = 0; e < s.n; ++e) labels[e] = static_cast<int32_t>((e * 7) % s.P);
@@ -381,9 +389,10 @@ TEST(KernelEquivalence, NetworkBackwardMatchesPlainLoopsAtAnyThreadCount) {
       std::vector<int32_t> labels(n);
       for (int64_t e = 0; e < n; ++e) {
         // Distinct pairs for the seed model (a full batch visits each once), repeated rows for the others.
-        pairs[e] = spec.kind == ModelKind::kBilinear ? (e * 37) % (spec.mod_basis * spec.mod_basis)  // pair 0 at e = 0
-                                                     : static_cast<int64_t>(random_unit_float(31, e) * 0.999f *
-                                                                            static_cast<float>(spec.mod_basis * spec.mod_basis));
+        pairs[e] = spec.kind == ModelKind::kBilinear
+                       ? (e * 37) % (spec.mod_basis * spec.mod_basis)  // pair 0 at e = 0
+                       : static_cast<int64_t>(random_unit_float(31, e) * 0.999f *
+                                              static_cast<float>(spec.mod_basis * spec.mod_basis));
         labels[e] = static_cast<int32_t>((e * 5) % spec.mod_basis);
       }
       const auto start = random_vector(layout.total, 32, 0.001f);  // gradients accumulate onto what is there
@@ -424,7 +433,8 @@ TEST(KernelEquivalence, L2NormIsThreadInvariantAndAccurate) {
     for (int threads : {2, 3}) {
       set_threads(threads);
       const double got = l2_norm(x.data(), n);
-      EXPECT_EQ(std::memcmp(&one, &got, sizeof one), 0) << n << " at " << threads << " threads: " << one << " vs " << got;
+      EXPECT_EQ(std::memcmp(&one, &got, sizeof one), 0)
+          << n << " at " << threads << " threads: " << one << " vs " << got;
     }
   }
   set_threads(1);

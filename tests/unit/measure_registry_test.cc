@@ -87,7 +87,8 @@ TEST(MeasureRegistry, DistanceIrrelevanceOfHandMadeLogits) {
     for (int64_t i = P * P - 1; i >= 0; --i) ws.pairs.push_back(i);  // any order: cells are found by pair index
     for (const int64_t pair : ws.pairs) {
       const int64_t a = pair / P, b = pair % P, s = (a + b) % P, d = ((a - b) % P + P) % P;
-      ws.correct_logit.push_back(static_cast<float>(by_sum ? std::cos(2 * M_PI * 3 * s / P) : std::abs(std::cos(M_PI * 2 * d / P))));
+      ws.correct_logit.push_back(
+          static_cast<float>(by_sum ? std::cos(2 * M_PI * 3 * s / P) : std::abs(std::cos(M_PI * 2 * d / P))));
       ws.incorrect_logit.push_back(static_cast<float>(by_sum ? d : s));  // the other way round
     }
     const SplitMetrics metrics;

@@ -101,7 +101,8 @@ TEST_P(StreamedLogits, MatchTheWholeTable) {
   const RowMatrix cos_coef = basis.cos_waves * per_s, sin_coef = basis.sin_waves * per_s;
   double all = 0;
   for (int64_t k = 1; k <= P / 2; ++k) {
-    const double share = (cos_coef.row(k - 1).squaredNorm() + sin_coef.row(k - 1).squaredNorm()) / (0.5 * P * P) / variance;
+    const double share =
+        (cos_coef.row(k - 1).squaredNorm() + sin_coef.row(k - 1).squaredNorm()) / (0.5 * P * P) / variance;
     expect_relative(f.share[k - 1], share, 1e-12, "share");
     all += share;
   }
@@ -118,7 +119,8 @@ TEST_P(StreamedLogits, MatchTheWholeTable) {
   RowMatrix key(P * P, P);
   for (int64_t pair = 0; pair < P * P; ++pair) key.row(pair) = key_per_s.row(wave_argument(pair, P, op));
   const RowMatrix restricted = key.rowwise() + mean, excluded = logits - key;
-  expect_relative(losses.restricted_loss, mean_cross_entropy(restricted, m.data, defined_pairs(P, op)), 1e-12, "restricted");
+  expect_relative(losses.restricted_loss, mean_cross_entropy(restricted, m.data, defined_pairs(P, op)), 1e-12,
+                  "restricted");
   expect_relative(losses.excluded_loss, mean_cross_entropy(excluded, m.data, m.data.train_indices), 1e-12, "excluded");
 }
 
@@ -158,7 +160,8 @@ TEST(ClassSpectra, LowRankMatchesTheDenseSolve) {
     for (int i = 0; i < 20; ++i) {
       EXPECT_NEAR(fast.eigenvalues[i], dense.eigenvalues[i], 1e-10 * scale) << "class " << c << " eigenvalue " << i;
       // Unit eigenvectors, the same up to sign (the eigenvalues here are distinct).
-      EXPECT_NEAR(std::abs(fast.eigenvectors.col(i).dot(dense.eigenvectors.col(i))), 1.0, 1e-8) << "class " << c << " vector " << i;
+      EXPECT_NEAR(std::abs(fast.eigenvectors.col(i).dot(dense.eigenvectors.col(i))), 1.0, 1e-8)
+          << "class " << c << " vector " << i;
     }
     EXPECT_LT(std::abs(dense.eigenvalues[20]), 1e-10 * scale);  // the rest of the dense spectrum is zero
   }
@@ -209,9 +212,10 @@ TEST(MemoryBudget, RefusesWithOneLineSayingWhatToChange) {
   MemoryEstimate e{3ll << 30, "analyze: factored, P = 997, H = 256", "train a smaller --hidden-dim"};
   const Status s = check_memory(e, budget);
   EXPECT_EQ(s.code(), ExitCode::kUsage);
-  EXPECT_EQ(s.message(),
-            "needs about 3.0 GB of memory (analyze: factored, P = 997, H = 256), but 1.0 GB is available (--max-memory): "
-            "train a smaller --hidden-dim, or --max-memory 3G to run anyway");
+  EXPECT_EQ(
+      s.message(),
+      "needs about 3.0 GB of memory (analyze: factored, P = 997, H = 256), but 1.0 GB is available (--max-memory): "
+      "train a smaller --hidden-dim, or --max-memory 3G to run anyway");
   e.bytes = 1ll << 30;  // exactly what there is: runs
   EXPECT_TRUE(check_memory(e, budget).is_ok());
   // Without --max-memory the budget is MemAvailable, read now.

@@ -44,10 +44,12 @@ TEST(ModelRegistry, EachModelAnswersForItself) {
       total += info.size;
     }
     EXPECT_EQ(layout.total, total);
-    EXPECT_EQ(describe_model(spec).rfind(std::string(model->name()) + " model with P = 7", 0), 0u) << describe_model(spec);
+    EXPECT_EQ(describe_model(spec).rfind(std::string(model->name()) + " model with P = 7", 0), 0u)
+        << describe_model(spec);
     // Only the bilinear lookup has rows a batch's pairs alone select; only the transformer has logits beyond P.
     const Model::SparseRows rows = model->sparse_rows(spec, layout);
-    const bool bilinear = std::string(model->name()) == "bilinear", transformer = std::string(model->name()) == "transformer";
+    const bool bilinear = std::string(model->name()) == "bilinear",
+               transformer = std::string(model->name()) == "transformer";
     EXPECT_EQ(rows.parameter != nullptr, bilinear) << model->name();
     if (rows.parameter) {
       EXPECT_EQ(rows.parameter->name, "bilinear.weight");

@@ -46,7 +46,8 @@ TEST(AdamW, DenseStepMatchesTheFloatFormula) {
   OptimizerSettings s;
   const size_t n = 20000;
   std::vector<float> p(n), g(n);
-  for (size_t i = 0; i < n; ++i) p[i] = (2.0f * random_unit_float(11, i) - 1.0f) * std::pow(10.0f, -5.0f + 6.0f * random_unit_float(12, i));
+  for (size_t i = 0; i < n; ++i)
+    p[i] = (2.0f * random_unit_float(11, i) - 1.0f) * std::pow(10.0f, -5.0f + 6.0f * random_unit_float(12, i));
   // Some parameters subnormal, or small enough that weight decay takes them there (AdamW forms p * decay in double
   // where a lane is subnormal, to dodge the hardware's slow path: the bits must not change).
   for (size_t i = 0; i < n; i += 7) p[i] = (2.0f * random_unit_float(13, i) - 1.0f) * 1.2e-38f;
@@ -76,7 +77,8 @@ TEST_P(SubnormalState, DenseStepMatchesTheFloatFormula) {
   OptimizerSettings s;
   const size_t n = 20000;
   std::vector<float> p(n), g(n);
-  for (size_t i = 0; i < n; ++i) p[i] = (2.0f * random_unit_float(41, i) - 1.0f) * std::pow(10.0f, -30.0f * random_unit_float(42, i));
+  for (size_t i = 0; i < n; ++i)
+    p[i] = (2.0f * random_unit_float(41, i) - 1.0f) * std::pow(10.0f, -30.0f * random_unit_float(42, i));
   OptimizerState state;
   state.reset(s, n);
   for (size_t i = 0; i < n; ++i) {
@@ -112,8 +114,9 @@ void check_step_in_double() {
     float x;
     std::memcpy(&x, &bits, 4);
     // Half the draws from every bit pattern, half scaled into the range where the products are subnormal.
-    return random_below(key + 1, i, 2) == 0 ? x : std::ldexp(2.0f * random_unit_float(key + 2, i) - 1.0f,
-                                                              -static_cast<int>(random_below(key + 3, i, 160)));
+    return random_below(key + 1, i, 2) == 0 ? x
+                                            : std::ldexp(2.0f * random_unit_float(key + 2, i) - 1.0f,
+                                                         -static_cast<int>(random_below(key + 3, i, 160)));
   };
   using L = FloatLanes<N>;
   for (int64_t t = 1; t <= 2000; ++t) {
@@ -171,7 +174,6 @@ TEST(AdamW, ReciprocalMultiplyIsTheFloatDivision) {
   }
 }
 
-
 // Layout like the seed model's: a dense head, a (rows, width) block touched sparsely, a dense tail.
 TEST(AdamW, LazyRowsMatchTheReferenceBitwise) {
   // Wide enough that a step's touched rows (up to 200 x 100) are split across threads.
@@ -198,7 +200,7 @@ TEST(AdamW, LazyRowsMatchTheReferenceBitwise) {
       std::vector<int64_t> touched;
       const int64_t count = 1 + static_cast<int64_t>(random_below(9, t, 200));
       for (int64_t i = 0; i < count; ++i) touched.push_back(static_cast<int64_t>(random_below(10 + t, i, rows)));
-      touched.push_back(touched.front());  // a duplicate
+      touched.push_back(touched.front());    // a duplicate
       if (t % 3 == 0) touched.push_back(0);  // one row touched often, one never (row rows-1 is excluded below)
       // A forward pass reads the touched rows: caught up, they equal the dense parameters of step t - 1.
       lazy.prepare_rows(touched.data(), static_cast<int64_t>(touched.size()));

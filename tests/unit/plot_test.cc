@@ -141,7 +141,8 @@ TEST(Plot, LeavesOutSeriesWithNothingToDraw) {
   const std::string script = read(out[0].script), data = read(out[0].data);
   EXPECT_EQ(script.find("title \"validation\""), std::string::npos) << script;
   EXPECT_NE(script.find("index 2 using 1:2 with lines lw 2 lc rgb '#2ca02c' title \"restricted\""), std::string::npos)
-      << "restricted keeps its block (2) and its colour\n" << script;
+      << "restricted keeps its block (2) and its colour\n"
+      << script;
   EXPECT_NE(script.find("index 5 using 1:2"), std::string::npos) << script;
   EXPECT_NE(script.find("no values to draw"), std::string::npos) << script;
   // Block 1 (validation on the log axis) is there and holds a line, so block 2 is restricted's.

@@ -46,10 +46,17 @@ TEST(NamedSettings, EveryNameParsesAndIsSavedAsItself) {
 
 TEST(NamedSettings, TheDefaultsAreSavedAsBeforeTheyWereEnums) {
   const nlohmann::json saved = to_json(RunConfig{});
-  const nlohmann::json expected = {{"operation", "add"},        {"model", "bilinear"},     {"mlp", "relu"},
-                                   {"activation", "relu"},      {"split", "bilmod"},       {"optimizer", "adamw"},
-                                   {"lr_schedule", "constant"}, {"warmup_convention", "bilmod"},
-                                   {"grokfast", "none"},        {"loss", "cross_entropy"}, {"loss_precision", "float32"}};
+  const nlohmann::json expected = {{"operation", "add"},
+                                   {"model", "bilinear"},
+                                   {"mlp", "relu"},
+                                   {"activation", "relu"},
+                                   {"split", "bilmod"},
+                                   {"optimizer", "adamw"},
+                                   {"lr_schedule", "constant"},
+                                   {"warmup_convention", "bilmod"},
+                                   {"grokfast", "none"},
+                                   {"loss", "cross_entropy"},
+                                   {"loss_precision", "float32"}};
   for (const auto& [key, value] : expected.items()) EXPECT_EQ(saved.at(key), value) << key;
   EXPECT_EQ(saved.size(), 51u);  // every setting, as before
 }
@@ -59,8 +66,9 @@ TEST(NamedSettings, AnUnknownNameIsAUsageErrorThatNamesTheChoices) {
       {"model", "--model 'foo' is not known: use bilinear, factored, mlp or transformer"},
       {"mlp", "--mlp 'foo' is not known: use relu, gelu or bilinear"},
       {"activation", "--activation 'foo' is not known: use relu, quad or none"},
-      {"operation", "--operation 'foo' is not known: use one of add, sub, mul, div, x2+y2, x2+xy+y2, x2+xy+y2+x, "
-                    "x3+xy, x3+xy2+y"},
+      {"operation",
+       "--operation 'foo' is not known: use one of add, sub, mul, div, x2+y2, x2+xy+y2, x2+xy+y2+x, "
+       "x3+xy, x3+xy2+y"},
       {"split", "--split 'foo' is not known: use bilmod (its own shuffle) or torch (the upstream's torch.randperm)"},
       {"optimizer", "--optimizer 'foo' is not known: use adamw or sgd"},
       {"lr_schedule", "--lr-schedule 'foo' is not known: use constant or cosine"},

@@ -69,7 +69,8 @@ TEST(Safetensors, RefusesWhatTheReferenceRefuses) {
       {"offsets disagree with shape", container(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", "xxxx"),
        "dtype x shape"},
       {"gap", container(R"({"a":{)" + t + R"(,"data_offsets":[4,8]}})", "xxxxxxxx"), "gap"},
-      {"overlap", container(R"({"a":{)" + t + R"(,"data_offsets":[0,4]},"b":{)" + t + R"(,"data_offsets":[0,4]}})", "xxxx"),
+      {"overlap",
+       container(R"({"a":{)" + t + R"(,"data_offsets":[0,4]},"b":{)" + t + R"(,"data_offsets":[0,4]}})", "xxxx"),
        "overlap"},
       {"buffer not covered", container(R"({"a":{)" + t + R"(,"data_offsets":[0,4]}})", "xxxxxxxx"), "cover"},
   };

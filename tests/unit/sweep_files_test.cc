@@ -13,11 +13,11 @@
 #include "sweep/summary.h"
 
 // A skipped case shows as skipped; under CI (CI=true, .ci/run) the README's set-up installs toml++, so it fails.
-#define SKIP_UNLESS_CI(why)                                                            \
-  do {                                                                                 \
-    const char* ci = std::getenv("CI");                                                \
-    if (ci && (std::string(ci) == "true" || std::string(ci) == "1")) FAIL() << why;    \
-    GTEST_SKIP() << why;                                                               \
+#define SKIP_UNLESS_CI(why)                                                         \
+  do {                                                                              \
+    const char* ci = std::getenv("CI");                                             \
+    if (ci && (std::string(ci) == "true" || std::string(ci) == "1")) FAIL() << why; \
+    GTEST_SKIP() << why;                                                            \
   } while (0)
 
 namespace bilmod {
@@ -27,13 +27,15 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 std::string write_temp(const std::string& name, const std::string& text) {
-  const fs::path path = fs::temp_directory_path() / ("bilmod_sweep_files_test_" + std::to_string(getpid()) + "_" + name);
+  const fs::path path =
+      fs::temp_directory_path() / ("bilmod_sweep_files_test_" + std::to_string(getpid()) + "_" + name);
   std::ofstream(path) << text;
   return path.string();
 }
 
 TEST(GridFile, JsonKeepsAxisOrderAndTypes) {
-  const std::string path = write_temp("grid.json", R"({"name": "wd", "grid": {"weight-decay": [0.1, 1], "train_frac": "0.3:0.5:0.1"},
+  const std::string path =
+      write_temp("grid.json", R"({"name": "wd", "grid": {"weight-decay": [0.1, 1], "train_frac": "0.3:0.5:0.1"},
       "seeds": "0-1", "fixed": {"model": "factored", "mod-basis": 13}, "stop_at_val_acc": 0.9, "patience": 3})");
   SweepSpec spec;
   ASSERT_TRUE(load_grid_file(path, &spec));
@@ -51,8 +53,9 @@ TEST(GridFile, JsonKeepsAxisOrderAndTypes) {
 
 TEST(GridFile, TomlMeansTheSameAsJson) {
   if (!toml_supported()) SKIP_UNLESS_CI("built without toml++ (Debian: libtomlplusplus-dev)");
-  const std::string path = write_temp("grid.toml", "name = \"wd\"\nseeds = [0, 1]\n[grid]\nweight-decay = [0.1, 1.0]\n"
-                                                   "[fixed]\nmodel = \"factored\"\nmod-basis = 13\n");
+  const std::string path = write_temp("grid.toml",
+                                      "name = \"wd\"\nseeds = [0, 1]\n[grid]\nweight-decay = [0.1, 1.0]\n"
+                                      "[fixed]\nmodel = \"factored\"\nmod-basis = 13\n");
   SweepSpec spec;
   ASSERT_TRUE(load_grid_file(path, &spec));
   ASSERT_EQ(spec.axes.size(), 2u);
@@ -151,9 +154,9 @@ TEST(PhaseDiagram, CellsAverageOverSeedsAndMarkNeverReached) {
         results[index++] = r;
       }
   const auto cells = phase_cells(request, runs, results);
-  EXPECT_TRUE(std::isnan(cells[0][0].value));        // wd 0.1, tf 0.3: never
-  EXPECT_EQ(cells[1][1].value, 105.0);               // wd 1, tf 0.6: mean of 100 and 110
-  EXPECT_EQ(cells[0][1].value, 110.0);               // wd 1, tf 0.3: only seed 1
+  EXPECT_TRUE(std::isnan(cells[0][0].value));  // wd 0.1, tf 0.3: never
+  EXPECT_EQ(cells[1][1].value, 105.0);         // wd 1, tf 0.6: mean of 100 and 110
+  EXPECT_EQ(cells[0][1].value, 110.0);         // wd 1, tf 0.3: only seed 1
   EXPECT_EQ(cells[0][1].runs, 2);
   EXPECT_EQ(cells[0][1].with_value, 1);
   PhaseDiagramRequest bad;

@@ -18,17 +18,35 @@ Status parse(const std::string& bytes, PickleDocument* doc) {
 // Writes pickle opcodes by name, so the test reads like pickletools.dis output.
 struct PickleBytes {
   std::string b = std::string("\x80\x02", 2);  // PROTO 2
-  PickleBytes& op(char c) { b += c; return *this; }
+  PickleBytes& op(char c) {
+    b += c;
+    return *this;
+  }
   PickleBytes& str(const std::string& s) {  // BINUNICODE
     b += 'X';
     for (int i = 0; i < 4; ++i) b += static_cast<char>((s.size() >> (8 * i)) & 0xff);
     b += s;
     return *this;
   }
-  PickleBytes& int1(int v) { b += 'K'; b += static_cast<char>(v); return *this; }
-  PickleBytes& global(const std::string& module, const std::string& name) { b += 'c' + module + "\n" + name + "\n"; return *this; }
-  PickleBytes& put(int i) { b += 'q'; b += static_cast<char>(i); return *this; }
-  PickleBytes& get(int i) { b += 'h'; b += static_cast<char>(i); return *this; }
+  PickleBytes& int1(int v) {
+    b += 'K';
+    b += static_cast<char>(v);
+    return *this;
+  }
+  PickleBytes& global(const std::string& module, const std::string& name) {
+    b += 'c' + module + "\n" + name + "\n";
+    return *this;
+  }
+  PickleBytes& put(int i) {
+    b += 'q';
+    b += static_cast<char>(i);
+    return *this;
+  }
+  PickleBytes& get(int i) {
+    b += 'h';
+    b += static_cast<char>(i);
+    return *this;
+  }
 };
 
 // {'epoch': 3, 'sd': OrderedDict(w=_rebuild_tensor_v2(('storage', FloatStorage, '0', 'cpu', 6), 0, (2, 3), (3, 1),
@@ -40,8 +58,8 @@ std::string state_dict_pickle() {
   p.str("w").global("torch._utils", "_rebuild_tensor_v2").op('(');
   p.op('(').str("storage").global("torch", "FloatStorage").str("0").str("cpu").int1(6).op('t').op('Q');
   p.int1(0).int1(2).int1(3).op('\x86').int1(3).int1(1).op('\x86').op('\x89').get(1).op(')').op('R').op('t').op('R');
-  p.op('s');       // sd['w'] = tensor
-  p.op('u');       // the outer dict's items
+  p.op('s');  // sd['w'] = tensor
+  p.op('u');  // the outer dict's items
   p.op('.');
   return p.b;
 }
@@ -66,9 +84,9 @@ TEST(TorchPickle, ParsesAStateDict) {
 }
 
 TEST(TorchPickle, RefusesAnyOtherCallable) {
-  for (const std::string& callable : {std::string("os\nsystem\n"), std::string("builtins\neval\n"),
-                                      std::string("subprocess\nPopen\n"), std::string("torch\nload\n"),
-                                      std::string("numpy.core.multiarray\nscalar\n")}) {
+  for (const std::string& callable :
+       {std::string("os\nsystem\n"), std::string("builtins\neval\n"), std::string("subprocess\nPopen\n"),
+        std::string("torch\nload\n"), std::string("numpy.core.multiarray\nscalar\n")}) {
     const std::string p = std::string("\x80\x02", 2) + "c" + callable + PickleBytes().str("id").b.substr(2) + "\x85R.";
     PickleDocument doc;
     const Status s = parse(p, &doc);
@@ -85,8 +103,9 @@ TEST(TorchPickle, RefusesAnyOtherCallable) {
   // succeed: only refusing the opcode itself makes these errors. NEWOBJ (cls, args), NEWOBJ_EX (cls, args, kwargs),
   // OBJ (MARK cls args...), INST (MARK args... then module/name). collections.OrderedDict is an allowed global.
   const std::string cls = PickleBytes().global("collections", "OrderedDict").b.substr(2);
-  for (const std::string& p : {std::string("\x80\x02", 2) + cls + ")\x81.", std::string("\x80\x04", 2) + cls + ")}\x92.",
-                               std::string("\x80\x02(", 3) + cls + "o.", std::string("\x80\x02(icollections\nOrderedDict\n.")}) {
+  for (const std::string& p :
+       {std::string("\x80\x02", 2) + cls + ")\x81.", std::string("\x80\x04", 2) + cls + ")}\x92.",
+        std::string("\x80\x02(", 3) + cls + "o.", std::string("\x80\x02(icollections\nOrderedDict\n.")}) {
     const Status r = parse(p, &doc);
     EXPECT_FALSE(r.is_ok());
     EXPECT_NE(r.message().find("refused"), std::string::npos) << r.message();
@@ -111,8 +130,9 @@ TEST(TorchPickle, HostileShapesDoNotCrash) {
   // A list that contains itself.
   EXPECT_TRUE(parse(PickleBytes().op(']').put(0).get(0).op('a').op('.').b, &doc).is_ok());
   // A memo entry never stored; a pop of an empty stack; a MARK never set; a BUILD on an int.
-  for (const std::string& p : {PickleBytes().get(5).op('.').b, PickleBytes().op('0').op('.').b, PickleBytes().op('t').op('.').b,
-                               PickleBytes().int1(1).int1(2).op('b').op('.').b, PickleBytes().int1(1).int1(2).op('.').b}) {
+  for (const std::string& p :
+       {PickleBytes().get(5).op('.').b, PickleBytes().op('0').op('.').b, PickleBytes().op('t').op('.').b,
+        PickleBytes().int1(1).int1(2).op('b').op('.').b, PickleBytes().int1(1).int1(2).op('.').b}) {
     EXPECT_FALSE(parse(p, &doc).is_ok());
   }
   // Every single byte value as an opcode.

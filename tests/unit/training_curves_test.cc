@@ -19,8 +19,10 @@ namespace fs = std::filesystem;
 
 // Each variable the resolver reads, set to its own folder or unset.
 void set_env(const char* name, const fs::path& value) {
-  if (value.empty()) unsetenv(name);
-  else setenv(name, value.c_str(), 1);
+  if (value.empty())
+    unsetenv(name);
+  else
+    setenv(name, value.c_str(), 1);
 }
 
 TEST(TrainingCurves, ReadFromTheFolderTrainingWroteTo) {

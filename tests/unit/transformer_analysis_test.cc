@@ -45,7 +45,7 @@ std::vector<float> hand_built(const ModelSpec& spec, const ParameterLayout& layo
     at(layout, params, "embed.W_E", 0 * (kP + 1) + x) = static_cast<float>(std::cos(angle));
     at(layout, params, "embed.W_E", 1 * (kP + 1) + x) = static_cast<float>(std::sin(angle));
   }
-  at(layout, params, "blocks.0.attn.W_V", 0) = 1.0f;                 // head 0, d_head row 0 <- residual 0
+  at(layout, params, "blocks.0.attn.W_V", 0) = 1.0f;                   // head 0, d_head row 0 <- residual 0
   at(layout, params, "blocks.0.attn.W_O", 2 * kHeads * kHead) = 1.0f;  // residual 2 <- head 0's row 0
   at(layout, params, "blocks.0.mlp.W_in", 0 * kD + 2) = 1.0f;
   at(layout, params, "blocks.0.mlp.b_in", 0) = 5.0f;
@@ -59,8 +59,10 @@ TEST(TransformerAnalysis, EmbeddingNormPeaksAtItsFrequency) {
   const TransformerAnalysis t = analyze_transformer(spec, layout, hand_built(spec, layout));
   ASSERT_EQ(t.embed_frequency_norms.size(), static_cast<size_t>(kP / 2));
   for (size_t k = 0; k < t.embed_frequency_norms.size(); ++k) {
-    if (static_cast<int64_t>(k) + 1 == kFrequency) EXPECT_GT(t.embed_frequency_norms[k], 1.0) << "frequency " << k + 1;
-    else EXPECT_LT(t.embed_frequency_norms[k], 1e-5) << "frequency " << k + 1;
+    if (static_cast<int64_t>(k) + 1 == kFrequency)
+      EXPECT_GT(t.embed_frequency_norms[k], 1.0) << "frequency " << k + 1;
+    else
+      EXPECT_LT(t.embed_frequency_norms[k], 1e-5) << "frequency " << k + 1;
   }
 }
 
@@ -112,7 +114,8 @@ TEST(TransformerAnalysis, BilinearNeuronsEigenvaluesAndFrequencies) {
   for (int64_t j = 0; j < kMlp; ++j) {
     Eigen::VectorXd u(kD), v(kD);
     for (int64_t k = 0; k < kD; ++k)
-      u[k] = at(layout, params, "blocks.0.mlp.W_in", j * kD + k), v[k] = at(layout, params, "blocks.0.mlp.W_in2", j * kD + k);
+      u[k] = at(layout, params, "blocks.0.mlp.W_in", j * kD + k),
+      v[k] = at(layout, params, "blocks.0.mlp.W_in2", j * kD + k);
     const Eigen::MatrixXd q = (u * v.transpose() + v * u.transpose()) / 2;
     const Eigen::VectorXd eig = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(q).eigenvalues();  // ascending
     EXPECT_NEAR(t.bilinear[j].eigenvalue_minus, eig[0], 1e-9 * (1 + std::abs(eig[0])));

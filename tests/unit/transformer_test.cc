@@ -94,9 +94,15 @@ std::vector<double> reference_logits(const ModelSpec& spec, const ParameterLayou
       if (Win2) pre2 += (*Win2)[j * d + k] * resid[k];
     }
     switch (spec.mlp) {
-      case TransformerMlp::kRelu: hid[j] = std::max(0.0, pre); break;
-      case TransformerMlp::kGelu: hid[j] = 0.5 * pre * (1.0 + std::erf(pre / std::sqrt(2.0))); break;
-      case TransformerMlp::kBilinear: hid[j] = pre * pre2; break;
+      case TransformerMlp::kRelu:
+        hid[j] = std::max(0.0, pre);
+        break;
+      case TransformerMlp::kGelu:
+        hid[j] = 0.5 * pre * (1.0 + std::erf(pre / std::sqrt(2.0)));
+        break;
+      case TransformerMlp::kBilinear:
+        hid[j] = pre * pre2;
+        break;
     }
   }
   std::vector<double> post(resid);
@@ -169,15 +175,16 @@ void check_gradients(TransformerMlp mlp) {
   const TorchParams w = to_torch(layout, params);
   double worst_logit = 0, largest = 0;
   for (int64_t e = 0; e < n; ++e) {
-    const auto ref = reference_logits(spec, layout, w, batch.pairs[e] / spec.mod_basis, batch.pairs[e] % spec.mod_basis);
+    const auto ref =
+        reference_logits(spec, layout, w, batch.pairs[e] / spec.mod_basis, batch.pairs[e] % spec.mod_basis);
     for (int64_t c = 0; c < V; ++c) {
       worst_logit = std::max(worst_logit, std::fabs(ref[c] - act.logits[e * V + c]));
       largest = std::max(largest, std::fabs(ref[c]));
     }
   }
   // float32 sums of a few hundred terms: a few ulps of the largest logit
-  EXPECT_LT(worst_logit, 2e-6 * largest + 1e-6) << "forward logits differ from the double reference by " << worst_logit
-                                                << " (largest logit " << largest << ")";
+  EXPECT_LT(worst_logit, 2e-6 * largest + 1e-6)
+      << "forward logits differ from the double reference by " << worst_logit << " (largest logit " << largest << ")";
 
   std::vector<double> loss(n);
   cross_entropy(act.logits.data(), batch.labels.data(), n, V, static_cast<float>(1.0 / n), act.logits.data(),
@@ -273,14 +280,16 @@ TEST(Transformer, TablesFollowEveryParameterChange) {
     const TorchParams w = to_torch(layout, changed);
     double worst = 0;
     for (int64_t e = 0; e < n; ++e) {
-      const auto ref = reference_logits(spec, layout, w, batch.pairs[e] / spec.mod_basis, batch.pairs[e] % spec.mod_basis);
+      const auto ref =
+          reference_logits(spec, layout, w, batch.pairs[e] / spec.mod_basis, batch.pairs[e] % spec.mod_basis);
       for (int64_t c = 0; c < spec.num_logits(); ++c)
         worst = std::max(worst, std::fabs(ref[c] - act.logits[e * spec.num_logits() + c]));
     }
     EXPECT_LT(worst, 1e-5) << "after changing " << info.name;
     // The change reached the logits: a forward pass still on the old tables would have left them as they were.
     double moved = 0;
-    for (size_t i = 0; i < before.size(); ++i) moved = std::max(moved, static_cast<double>(std::fabs(before[i] - act.logits[i])));
+    for (size_t i = 0; i < before.size(); ++i)
+      moved = std::max(moved, static_cast<double>(std::fabs(before[i] - act.logits[i])));
     EXPECT_GT(moved, 1e-4) << "changing " << info.name << " left the logits as they were";
   }
 }
@@ -288,12 +297,19 @@ TEST(Transformer, TablesFollowEveryParameterChange) {
 TEST(Transformer, LayoutHasThePapersNamesAndShapes) {
   ModelSpec spec = small_spec(TransformerMlp::kBilinear);
   const ParameterLayout layout = make_parameter_layout(spec);
-  const std::vector<std::pair<std::string, std::vector<int64_t>>> expected = {
-      {"embed.W_E", {8, 6}},           {"pos_embed.W_pos", {3, 8}},       {"blocks.0.attn.W_K", {2, 4, 8}},
-      {"blocks.0.attn.W_Q", {2, 4, 8}}, {"blocks.0.attn.W_V", {2, 4, 8}}, {"blocks.0.attn.W_O", {8, 8}},
-      {"blocks.0.mlp.W_in", {12, 8}},  {"blocks.0.mlp.b_in", {12}},      {"blocks.0.mlp.W_in2", {12, 8}},
-      {"blocks.0.mlp.b_in2", {12}},    {"blocks.0.mlp.W_out", {8, 12}},  {"blocks.0.mlp.b_out", {8}},
-      {"unembed.W_U", {8, 6}}};
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> expected = {{"embed.W_E", {8, 6}},
+                                                                              {"pos_embed.W_pos", {3, 8}},
+                                                                              {"blocks.0.attn.W_K", {2, 4, 8}},
+                                                                              {"blocks.0.attn.W_Q", {2, 4, 8}},
+                                                                              {"blocks.0.attn.W_V", {2, 4, 8}},
+                                                                              {"blocks.0.attn.W_O", {8, 8}},
+                                                                              {"blocks.0.mlp.W_in", {12, 8}},
+                                                                              {"blocks.0.mlp.b_in", {12}},
+                                                                              {"blocks.0.mlp.W_in2", {12, 8}},
+                                                                              {"blocks.0.mlp.b_in2", {12}},
+                                                                              {"blocks.0.mlp.W_out", {8, 12}},
+                                                                              {"blocks.0.mlp.b_out", {8}},
+                                                                              {"unembed.W_U", {8, 6}}};
   ASSERT_EQ(layout.parameters.size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i) {
     EXPECT_EQ(layout.parameters[i].name, expected[i].first);
@@ -310,10 +326,12 @@ TEST(Transformer, LayoutHasThePapersNamesAndShapes) {
   for (const char* name : {"embed.W_E", "blocks.0.mlp.W_in", "unembed.W_U", "blocks.0.mlp.b_in"}) {
     const ParameterInfo* info = big.find(name);
     double sum = 0, sq = 0;
-    for (size_t i = 0; i < info->size; ++i) sum += params[info->offset + i], sq += params[info->offset + i] * params[info->offset + i];
+    for (size_t i = 0; i < info->size; ++i)
+      sum += params[info->offset + i], sq += params[info->offset + i] * params[info->offset + i];
     const double mean = sum / info->size, sd = std::sqrt(sq / info->size - mean * mean);
-    const double want = std::string(name) == "unembed.W_U" ? 1 / std::sqrt(114.0)
-                        : std::string(name) == "blocks.0.mlp.b_in" ? 0.0 : 1 / std::sqrt(128.0);
+    const double want = std::string(name) == "unembed.W_U"         ? 1 / std::sqrt(114.0)
+                        : std::string(name) == "blocks.0.mlp.b_in" ? 0.0
+                                                                   : 1 / std::sqrt(128.0);
     EXPECT_NEAR(sd, want, 0.03 * want + 1e-12) << name;
     EXPECT_NEAR(mean, 0.0, 0.05 * want + 1e-12) << name;
   }
