@@ -74,9 +74,10 @@ SplitMetrics evaluate_splits(const ModelSpec& spec, const ParameterLayout& layou
       for (int64_t i = 0; i < count; ++i) {
         const float* row = act.logits.data() + i * V;
         const int32_t label = ws->labels[begin + i];
+        // Two branch-free max reductions around the label (the compiler's vector max).
         float other = -INFINITY;
-        for (int64_t c = 0; c < V; ++c)
-          if (c != label && row[c] > other) other = row[c];
+        for (int64_t c = 0; c < label; ++c) other = row[c] > other ? row[c] : other;
+        for (int64_t c = label + 1; c < V; ++c) other = row[c] > other ? row[c] : other;
         ws->correct_logit[begin + i] = row[label];
         ws->incorrect_logit[begin + i] = other;
       }
