@@ -7,7 +7,7 @@
 //   distance_irrelevance            L = the correct class's logit (the paper's notebook, eval-main.ipynb)
 //   distance_irrelevance_incorrect  L = the highest logit of any other output (train-main.py's, which the paper's
 //                                   logged runs hold under the name distance_irrelevancy)
-// Read from the evaluation's own logits (no extra pass), over every pair of Z_P x Z_P: a split that lacks some pairs
+// Read from the evaluation's own logits (no extra pass; reported by `bilmod analyze`), over every pair of Z_P x Z_P: a split that lacks some pairs
 // (division's) logs nothing. Odd P maps (a, b) one to one onto (a+b, a-b); for even P, as the paper's code does, a
 // later pair overwrites an earlier one in the same cell and unreached cells hold 0.
 #include <cmath>
@@ -36,6 +36,9 @@ double distance_irrelevance(const std::vector<double>& table, int64_t P) {
 class DistanceIrrelevance final : public Measure {
  public:
   const char* name() const override { return "distance_irrelevance"; }
+  // Its per-pair scan of every logit costs a whole run of the one-hidden-layer models 10-15 % when taken at every
+  // evaluation (bench/compare_builds_time.sh), so `analyze` asks for it.
+  When when() const override { return When::kOnDemand; }
   void request(EvaluationOptions* options) const override { options->label_logits = true; }
   void log(const MeasureInput& in, nlohmann::json* row) const override {
     const int64_t P = in.spec.mod_basis;

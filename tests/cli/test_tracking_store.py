@@ -79,7 +79,7 @@ def test_rows_follow_formats_md(tmp):
                 "grad_norm", "weight_norm",
                 # the measures of docs/MODELS.md "Interventions and measures" (a factored model)
                 "softmax_collapse", "fourier_ipr", "weight_norm/left.weight", "weight_norm/right.weight",
-                "weight_norm/output.weight", "distance_irrelevance", "distance_irrelevance_incorrect"}
+                "weight_norm/output.weight"}
         assert keys == want, f"epoch row keys {sorted(keys)}, want {sorted(want)}"
     config_rows = conn.execute("SELECT * FROM configs").fetchall()
     assert len(config_rows) == 1

@@ -49,7 +49,7 @@ TEST(MeasureRegistry, EachModelLogsTheMeasuresThatApplyToIt) {
     nlohmann::json row = nlohmann::json::object();
     log_measures(measures, {spec, layout, params.data(), metrics, ws}, &row);
 
-    std::set<std::string> want = {"softmax_collapse", "distance_irrelevance", "distance_irrelevance_incorrect"};
+    std::set<std::string> want = {"softmax_collapse"};
     for (const ParameterInfo& info : layout.parameters) want.insert("weight_norm/" + info.name);
     const bool embeddings = !model->input_embeddings(layout).empty();  // factored and mlp
     if (embeddings) want.insert("fourier_ipr");
