@@ -13,6 +13,7 @@
 #include <set>
 
 #include "checkpoint/pickle_reader.h"
+#include "model/model.h"
 #include "data/dataset.h"
 #include "util/memory_budget.h"
 
@@ -232,21 +233,24 @@ Status reserve_for_model(const std::string& path, const ModelSpec& spec, size_t 
   return Status::ok();
 }
 
-// The models a state dict's parameter names describe, with the names each must hold exactly.
-struct ModelKeys {
-  const char* model;
+// The state dicts a model's saved variants hold (model/model.h saved_variants): their names, exactly.
+struct SavedModel {
+  const Model* model;
+  ModelSpec variant;
   std::set<std::string> keys;
-  bool bias = true, output_projection = true;  // the bilinear variants
 };
-const std::vector<ModelKeys>& model_keys() {
-  static const std::vector<ModelKeys> kKeys = {
-      {"bilinear", {"bilinear.weight", "bilinear.bias", "output.weight", "output.bias"}},  // the seed's
-      {"bilinear", {"bilinear.weight", "output.weight"}, false, true},                     // upstream, projection
-      {"bilinear", {"bilinear.weight"}, false, false},                                     // upstream, direct
-      {"bilinear", {"bilinear.weight", "bilinear.bias"}, true, false},                     // direct with a bias
-      {"factored", {"left.weight", "right.weight", "output.weight"}},
-      {"mlp", {"hidden.weight", "hidden.bias", "output.weight", "output.bias"}}};
-  return kKeys;
+const std::vector<SavedModel>& saved_models() {
+  static const std::vector<SavedModel> all = [] {
+    std::vector<SavedModel> v;
+    for (const Model* m : registered_models())
+      for (const ModelSpec& variant : m->saved_variants()) {
+        std::set<std::string> keys;
+        for (const ParameterInfo& info : make_parameter_layout(variant).parameters) keys.insert(info.name);
+        v.push_back({m, variant, std::move(keys)});
+      }
+    return v;
+  }();
+  return all;
 }
 constexpr const char* kAcceptedModels =
     "bilmod reads the seed's bilinear (bilinear.weight, bilinear.bias, output.weight, output.bias), the upstream's "
@@ -715,35 +719,35 @@ Status collect_tensors(const std::string& path, const PickleValue& state_dict, S
 
 // One of bilmod's models, and its sizes as the state dict's shapes give them.
 struct IdentifiedModel {
-  const ModelKeys* keys = nullptr;
+  const SavedModel* saved = nullptr;
   int64_t P = 0, H = 0;
 };
 
-// The names must be exactly one model's (model_keys()); its output.weight (P, H), or the direct model's
-// bilinear.weight (P, P, P), gives P and H. The shapes are the file's claim: here each must be at least 1;
-// reconcile_config's validate() bounds them, and read_parameters' reserve_for_model refuses a model beyond the
-// memory available before anything is allocated from them.
+// The names must be exactly one saved variant's (saved_models()); the model reads P and H from the shapes
+// (Model::saved_sizes). The shapes are the file's claim: here each must be at least 1; reconcile_config's validate()
+// bounds them, and read_parameters' reserve_for_model refuses a model beyond the memory available before anything is
+// allocated from them.
 Status identify_model(const std::string& path, const std::map<std::string, const TorchTensorRef*>& tensors,
                       IdentifiedModel* out) {
   std::set<std::string> names;
-  for (const auto& t : tensors) names.insert(t.first);
-  const ModelKeys* model = nullptr;
-  for (const ModelKeys& m : model_keys())
-    if (m.keys == names) model = &m;
-  if (!model) {
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const auto& t : tensors) {
+    names.insert(t.first);
+    shapes[t.first] = t.second->shape;
+  }
+  const SavedModel* saved = nullptr;
+  for (const SavedModel& m : saved_models())
+    if (m.keys == names) saved = &m;
+  if (!saved) {
     std::string list;
     for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
     return Status::runtime(path + ": model_state_dict holds {" + list +
                            "}, which is none of bilmod's models: " + kAcceptedModels);
   }
-  // P and H from the shapes: output.weight is (P, H); the direct model's bilinear.weight (P, P, P).
-  const std::vector<int64_t>& shape = tensors.at(model->output_projection ? "output.weight" : "bilinear.weight")->shape;
-  if (shape.size() != (model->output_projection ? 2u : 3u) || shape[0] < 1 || (shape.size() == 2 && shape[1] < 1))
-    return Status::runtime(
-        path + ": " +
-        (model->output_projection ? "output.weight is not a matrix" : "bilinear.weight is not a (P, P, P) tensor"));
-  const int64_t P = shape[0], H = model->output_projection ? shape[1] : P;
-  *out = {model, P, H};
+  int64_t P = 0, H = 0;
+  std::string error;
+  if (!saved->model->saved_sizes(saved->variant, shapes, &P, &H, &error)) return Status::runtime(path + ": " + error);
+  *out = {saved, P, H};
   return Status::ok();
 }
 
@@ -753,7 +757,7 @@ Status identify_model(const std::string& path, const std::map<std::string, const
 // apart, and the whole must validate as a RunConfig: its bounds on P and H hold before reading allocates from them.
 Status reconcile_config(const std::string& path, const PickleValue* config_dict, const IdentifiedModel& identified,
                         RunConfig* out, std::vector<std::string>* notes) {
-  const ModelKeys* model = identified.keys;
+  const ModelSpec& model = identified.saved->variant;
   const int64_t P = identified.P, H = identified.H;
   std::vector<std::string> ignored;
   nlohmann::json config_json = known_config(config_dict, &ignored);
@@ -765,39 +769,35 @@ Status reconcile_config(const std::string& path, const PickleValue* config_dict,
   }
   if (config_json.contains("mod_basis") && config_json["mod_basis"].get<int64_t>() != P)
     return Status::runtime(path + ": config says mod_basis = " + config_json["mod_basis"].dump() + " but " +
-                           (model->output_projection ? "output.weight has " : "bilinear.weight has ") +
+                           (model.output_projection ? "output.weight has " : "bilinear.weight has ") +
                            std::to_string(P) + " classes");
   // The direct model's width is P whatever the config's hidden_dim (the upstream saves its unused default).
-  if (model->output_projection && config_json.contains("hidden_dim") && config_json["hidden_dim"].get<int64_t>() != H)
+  if (model.output_projection && config_json.contains("hidden_dim") && config_json["hidden_dim"].get<int64_t>() != H)
     return Status::runtime(path + ": config says hidden_dim = " + config_json["hidden_dim"].dump() +
                            " but output.weight has shape (" + std::to_string(P) + ", " + std::to_string(H) + ")");
   if (config_json.contains("use_output_projection") &&
-      config_json["use_output_projection"].get<bool>() != model->output_projection)
+      config_json["use_output_projection"].get<bool>() != model.output_projection)
     return Status::runtime(path +
                            ": config says use_output_projection = " + config_json["use_output_projection"].dump() +
-                           " but the state dict " + (model->output_projection ? "has" : "has no") + " output layer");
-  const std::string kind = model->model;
-  if (kind == "bilinear" && !config_json.contains("activation")) {
-    // The seed's model (biases, no use_output_projection in its config) has a ReLU; the upstream's has none.
-    const bool upstream = !model->output_projection || config_json.contains("use_output_projection") || !model->bias;
-    config_json["activation"] = upstream ? "none" : "relu";
-    if (model->output_projection)
-      notes->push_back(upstream ? "no activation between the layers, as the upstream's model (the config names none)"
-                                : "ReLU between the layers, as the seed's model (the config names no activation)");
+                           " but the state dict " + (model.output_projection ? "has" : "has no") + " output layer");
+  const Model& kind = *identified.saved->model;
+  if (!config_json.contains("activation") && !kind.activations().empty()) {
+    std::string note;
+    const Activation assumed = kind.unnamed_activation(model, config_json.contains("use_output_projection"), &note);
+    config_json["activation"] = activation_name(assumed);
+    if (!note.empty()) notes->push_back(note);
   }
-  config_json["model"] = kind;
+  config_json["model"] = kind.name();
   config_json["mod_basis"] = P;
   config_json["hidden_dim"] = H;
-  config_json["bias"] = model->bias;
-  config_json["use_output_projection"] = model->output_projection;
+  config_json["bias"] = model.bias;
+  config_json["use_output_projection"] = model.output_projection;
   RunConfig config;
   // A name that no setting knows (a usage Status) is an invalid value, as validate() reports the others.
   if (Status s = config_from_json(config_json, &config); !s)
     return Status::runtime(path + (s.code() == ExitCode::kUsage ? ": its config is invalid: " : ": its config: ") +
                            s.message());
   if (Status s = config.validate(); !s) return Status::runtime(path + ": its config is invalid: " + s.message());
-  if (kind == "mlp" && !config_json.contains("activation"))
-    notes->push_back("the config names no activation: relu assumed");
   *out = std::move(config);
   return Status::ok();
 }
@@ -808,7 +808,7 @@ Status reconcile_config(const std::string& path, const PickleValue* config_dict,
 Status read_parameters(const std::string& path, const std::map<std::string, const TorchTensorRef*>& tensors,
                        const IdentifiedModel& identified, const RunConfig& config, TorchArchive* storages,
                        TrainingState* state) {
-  const std::string kind = identified.keys->model;
+  const std::string kind = identified.saved->model->name();
   const int64_t P = identified.P, H = identified.H;
   state->set_config(config);
   BILMOD_TRY(reserve_for_model(path, state->spec(), state->layout().total, storages));

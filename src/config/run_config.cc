@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "data/dataset.h"
+#include "model/model.h"
 
 namespace bilmod {
 
@@ -153,6 +154,54 @@ int64_t RunConfig::steps_per_epoch(int64_t n_train) const {
   return (micro_batches + grad_accum_steps - 1) / grad_accum_steps;
 }
 
+namespace {
+
+// "bilinear or mlp": the registered models for which `takes` holds.
+template <typename F>
+std::string models_that(F takes) {
+  std::string names;
+  for (const Model* m : registered_models())
+    if (takes(*m)) names += (names.empty() ? "" : " or ") + std::string(m->name());
+  return names;
+}
+
+template <typename T>
+bool contains(const std::vector<T>& v, T x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// The settings only some models take, checked against what the model says it takes (model/model.h).
+Status check_model_settings(const RunConfig& c) {
+  const Model& model = model_of(c.model_spec());
+  const std::string name = model.name();
+  const std::vector<Activation> activations = model.activations();
+  if (activations.empty() ? c.activation != Activation::kRelu : !contains(activations, c.activation)) {
+    std::string takes = "--model " + name + " takes ";
+    if (activations.empty()) {
+      takes += "no --activation";
+    } else {
+      for (size_t i = 0; i < activations.size(); ++i) takes += (i ? " or " : "") + activation_name(activations[i]);
+    }
+    return Status::usage("--activation " + activation_name(c.activation) + " applies to --model " +
+                         models_that([&](const Model& m) { return contains(m.activations(), c.activation); }) +
+                         " only (" + takes + ")");
+  }
+  const std::vector<TransformerMlp> mlps = model.mlps();
+  if (mlps.empty() ? c.mlp != TransformerMlp::kRelu : !contains(mlps, c.mlp))
+    return Status::usage("--mlp " + transformer_mlp_name(c.mlp) + " applies to --model " +
+                         models_that([&](const Model& m) { return contains(m.mlps(), c.mlp); }) + " only (--model " +
+                         name + " takes " + (mlps.empty() ? "no --mlp" : "other values") + ")");
+  if ((!c.bias || !c.use_output_projection) && !model.has_variants())
+    return Status::usage(std::string(!c.bias ? "--no-bias" : "--no-output-projection") + " applies to --model " +
+                         models_that([](const Model& m) { return m.has_variants(); }) + " only");
+  if (c.mod_basis > model.max_mod_basis())
+    return Status::usage("--model " + name + " takes --mod-basis up to " + std::to_string(model.max_mod_basis()) +
+                         ", got " + std::to_string(c.mod_basis));
+  return Status::ok();
+}
+
+}  // namespace
+
 Status RunConfig::validate() const {
   auto bad = [](const std::string& what) { return Status::usage(what); };
   if (mod_basis < 2 || mod_basis > 46340)
@@ -160,28 +209,13 @@ Status RunConfig::validate() const {
   if (operation == Operation::kDiv && !is_prime(mod_basis))
     return bad("--operation div needs a prime --mod-basis (b must have an inverse mod P), but " +
                std::to_string(mod_basis) + " is not prime");
-  if (mlp != TransformerMlp::kRelu && model != ModelKind::kTransformer)
-    return bad("--mlp " + transformer_mlp_name(mlp) +
-               " applies to --model transformer only (the others take --activation)");
   if (d_model < 1 || d_model > 65536) return bad("--d-model must be from 1 to 65536, got " + std::to_string(d_model));
   if (num_heads < 1 || d_model % num_heads != 0)
     return bad("--num-heads " + std::to_string(num_heads) + " must be at least 1 and divide --d-model " +
                std::to_string(d_model) + " (d_head = d_model / heads)");
   if (d_mlp < 0 || d_mlp > 1 << 20)
     return bad("--d-mlp must be from 1 to 1048576 (0: 4 x --d-model), got " + std::to_string(d_mlp));
-  if (model == ModelKind::kTransformer && mod_basis > 4096)
-    return bad("--model transformer takes --mod-basis up to 4096 (its tables grow with P), got " +
-               std::to_string(mod_basis));
-  if (activation == Activation::kQuad && model != ModelKind::kMlp)
-    return bad("--activation quad applies to --model mlp only");
-  if (activation == Activation::kNone && model != ModelKind::kBilinear)
-    return bad("--activation none applies to --model bilinear only (mlp takes relu or quad, factored has none)");
-  if (activation != Activation::kRelu && (model == ModelKind::kFactored || model == ModelKind::kTransformer))
-    return bad(
-        "--activation " + activation_name(activation) + " does not apply to --model " + model_kind_name(model) +
-        (model == ModelKind::kFactored ? " (its hidden layer is l * r)" : " (it takes --mlp relu|gelu|bilinear)"));
-  if ((!bias || !use_output_projection) && model != ModelKind::kBilinear)
-    return bad(std::string(!bias ? "--no-bias" : "--no-output-projection") + " applies to --model bilinear only");
+  BILMOD_TRY(check_model_settings(*this));
   if (!use_output_projection && activation != Activation::kNone)
     return bad(
         "--no-output-projection maps the bilinear layer straight to the logits, with no activation: --activation " +
@@ -259,14 +293,15 @@ Status RunConfig::validate() const {
 }
 
 // One table drives both directions of the JSON conversion, so a new setting cannot be saved but not loaded.
-#define BILMOD_CONFIG_FIELDS(X)                                                                                       \
-  X(mod_basis)                                                                                                        \
-  X(hidden_dim) X(batch_size) X(learning_rate) X(weight_decay) X(epochs) X(grad_accum_steps) X(checkpoint_dir)        \
-      X(checkpoint_every) X(resume_from) X(seed) X(log_level) X(model) X(activation) X(bias) X(use_output_projection) \
-          X(operation) X(train_frac) X(data_seed) X(split) X(full_batch) X(optimizer) X(beta1) X(beta2) X(eps)        \
-              X(momentum) X(warmup_steps) X(warmup_convention) X(lr_schedule) X(eval_every) X(init_from) X(threads)   \
-                  X(log_file) X(no_progress) X(project) X(run_name) X(group) X(tracking_dir) X(no_track) X(grokfast)  \
-                      X(grokfast_alpha) X(grokfast_lamb) X(grokfast_window) X(orthograd) X(loss) X(loss_precision)    \
+#define BILMOD_CONFIG_FIELDS(X)                                                                                      \
+  X(mod_basis)                                                                                                       \
+  X(hidden_dim)                                                                                                      \
+  X(batch_size) X(learning_rate) X(weight_decay) X(epochs) X(grad_accum_steps) X(checkpoint_dir) X(checkpoint_every) \
+      X(resume_from) X(seed) X(log_level) X(model) X(activation) X(bias) X(use_output_projection) X(operation)       \
+          X(train_frac) X(data_seed) X(split) X(full_batch) X(optimizer) X(beta1) X(beta2) X(eps) X(momentum)        \
+              X(warmup_steps) X(warmup_convention) X(lr_schedule) X(eval_every) X(init_from) X(threads) X(log_file)  \
+                  X(no_progress) X(project) X(run_name) X(group) X(tracking_dir) X(no_track) X(grokfast)             \
+                      X(grokfast_alpha) X(grokfast_lamb) X(grokfast_window) X(orthograd) X(loss) X(loss_precision)   \
                           X(d_model) X(num_heads) X(d_mlp) X(mlp) X(preset)
 
 nlohmann::json to_json(const RunConfig& c) {

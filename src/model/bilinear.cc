@@ -29,6 +29,44 @@ class Bilinear final : public hidden_layer::Model {
     }
   }
 
+  // ReLU (the seed's) or none (the upstream's); with and without biases and the output layer.
+  std::vector<Activation> activations() const override { return {Activation::kRelu, Activation::kNone}; }
+  bool has_variants() const override { return true; }
+  // The seed's (biases and output layer), the upstream's (with the output layer, or the bilinear layer alone), and
+  // the direct layer with a bias.
+  std::vector<ModelSpec> saved_variants() const override {
+    std::vector<ModelSpec> v;
+    for (auto [bias, projection] : {std::pair{true, true}, {false, true}, {false, false}, {true, false}}) {
+      ModelSpec spec;
+      spec.kind = ModelKind::kBilinear;
+      spec.bias = bias;
+      spec.output_projection = projection;
+      v.push_back(spec);
+    }
+    return v;
+  }
+  // Without the output layer, bilinear.weight is (P, P, P) and H = P.
+  bool saved_sizes(const ModelSpec& variant, const std::map<std::string, std::vector<int64_t>>& shapes, int64_t* P,
+                   int64_t* H, std::string* error) const override {
+    if (variant.output_projection) return hidden_layer::Model::saved_sizes(variant, shapes, P, H, error);
+    const std::vector<int64_t>& shape = shapes.at("bilinear.weight");
+    if (shape.size() != 3 || shape[0] < 1) {
+      *error = "bilinear.weight is not a (P, P, P) tensor";
+      return false;
+    }
+    *P = *H = shape[0];
+    return true;
+  }
+  // The seed's model (biases, no use_output_projection in its config) has a ReLU; the upstream's has none.
+  Activation unnamed_activation(const ModelSpec& variant, bool names_projection, std::string* note) const override {
+    const bool upstream = !variant.output_projection || names_projection || !variant.bias;
+    note->clear();
+    if (variant.output_projection)
+      *note = upstream ? "no activation between the layers, as the upstream's model (the config names none)"
+                       : "ReLU between the layers, as the seed's model (the config names no activation)";
+    return upstream ? Activation::kNone : Activation::kRelu;
+  }
+
   ParameterViews views(const ParameterLayout& layout, float* buffer) const override {
     return hidden_layer::views(layout, buffer, "bilinear.weight", nullptr, "bilinear.bias");
   }

@@ -16,6 +16,12 @@ class Factored final : public hidden_layer::Model {
     add_uniform_parameter(layout, "output.weight", {p, h}, true, static_cast<double>(h));
   }
 
+  std::vector<ModelSpec> saved_variants() const override {
+    ModelSpec spec;
+    spec.kind = ModelKind::kFactored;
+    return {spec};
+  }
+
   ParameterViews views(const ParameterLayout& layout, float* buffer) const override {
     return hidden_layer::views(layout, buffer, "left.weight", "right.weight", nullptr);
   }

@@ -37,6 +37,18 @@ class Model : public bilmod::Model {
   int64_t activation_bytes_per_pair(const ModelSpec& spec) const override {
     return hidden_layer::activation_bytes_per_pair(spec);
   }
+  // output.weight is (P, H).
+  bool saved_sizes(const ModelSpec&, const std::map<std::string, std::vector<int64_t>>& shapes, int64_t* P, int64_t* H,
+                   std::string* error) const override {
+    const std::vector<int64_t>& shape = shapes.at("output.weight");
+    if (shape.size() != 2 || shape[0] < 1 || shape[1] < 1) {
+      *error = "output.weight is not a matrix";
+      return false;
+    }
+    *P = shape[0];
+    *H = shape[1];
+    return true;
+  }
 
  private:
   const char* name_;

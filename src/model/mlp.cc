@@ -17,6 +17,13 @@ class Mlp final : public hidden_layer::Model {
     add_uniform_parameter(layout, "output.bias", {p}, false, static_cast<double>(h));
   }
 
+  std::vector<Activation> activations() const override { return {Activation::kRelu, Activation::kQuad}; }
+  std::vector<ModelSpec> saved_variants() const override {
+    ModelSpec spec;
+    spec.kind = ModelKind::kMlp;
+    return {spec};
+  }
+
   ParameterViews views(const ParameterLayout& layout, float* buffer) const override {
     return hidden_layer::views(layout, buffer, "hidden.weight", nullptr, "hidden.bias");
   }

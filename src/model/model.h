@@ -6,6 +6,7 @@
 // and its name in model_spec.h/.cc, its tests and docs (docs/ARCHITECTURE.md "Adding a model").
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -97,6 +98,32 @@ class Model {
   virtual bool has_bias(const ModelSpec& spec) const { return spec.bias; }
   virtual std::string input_weights(const ModelSpec& spec) const = 0;
   virtual std::string analysis_note(const ModelSpec& spec) const = 0;
+
+  // The settings it takes beside P and H: the --activation values it accepts (empty: it takes none, and the
+  // setting must keep its default), the --mlp values (likewise), whether it has bilinear's variants (--no-bias,
+  // --no-output-projection), and the largest P it takes. config/run_config.cc validate() asks these.
+  virtual std::vector<Activation> activations() const { return {}; }
+  virtual std::vector<TransformerMlp> mlps() const { return {}; }
+  virtual bool has_variants() const { return false; }
+  virtual int64_t max_mod_basis() const { return 46340; }
+  // The variants whose parameters a file's state dict may hold under these names, each as the spec it gives (bias,
+  // output_projection; the other fields are the caller's), for checkpoint/torch_checkpoint.cc to recognise a PyTorch
+  // state dict by its names. Empty for a model whose files are read otherwise (the transformer's).
+  virtual std::vector<ModelSpec> saved_variants() const { return {}; }
+  // P and H of a saved variant from its state dict's shapes (name -> PyTorch shape; every name of the variant is
+  // there): false, with `error` naming the tensor, where the shapes cannot be the variant's. The sizes are the file's
+  // claim, only checked to be at least 1 here; the caller bounds them.
+  virtual bool saved_sizes(const ModelSpec&, const std::map<std::string, std::vector<int64_t>>&, int64_t* /*P*/,
+                           int64_t* /*H*/, std::string* error) const {
+    *error = "no saved form";
+    return false;
+  }
+  // The activation of a saved variant whose config names none; `names_projection`: its config has
+  // use_output_projection (the upstream's does, the seed's not). Sets `note` to what was assumed, for the user.
+  virtual Activation unnamed_activation(const ModelSpec&, bool /*names_projection*/, std::string* note) const {
+    *note = "the config names no activation: relu assumed";
+    return Activation::kRelu;
+  }
 
   // What a user should know before training it, printed as a warning when its run starts (and in train's help), or
   // empty.

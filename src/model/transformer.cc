@@ -589,6 +589,10 @@ class Transformer final : public Model {
   }
 
   int64_t num_logits(const ModelSpec& spec) const override { return spec.mod_basis + 1; }  // the vocabulary holds '='
+  std::vector<TransformerMlp> mlps() const override {
+    return {TransformerMlp::kRelu, TransformerMlp::kGelu, TransformerMlp::kBilinear};
+  }
+  int64_t max_mod_basis() const override { return 4096; }  // its tables grow with P
 
   // The paper's module: torch order and shapes as they are; randn / sqrt(fan) or zeros.
   void add_parameters(const ModelSpec& spec, ParameterLayout* layout) const override {

@@ -107,16 +107,28 @@ TEST(NamedSettings, CombinationsAreCheckedOnTheEnums) {
   RunConfig c;
   c.model = ModelKind::kFactored;
   c.activation = Activation::kQuad;
-  EXPECT_EQ(c.validate().message(), "--activation quad applies to --model mlp only");
+  EXPECT_EQ(c.validate().message(),
+            "--activation quad applies to --model mlp only (--model factored takes no --activation)");
   c.activation = Activation::kNone;
   EXPECT_EQ(c.validate().message(),
-            "--activation none applies to --model bilinear only (mlp takes relu or quad, factored has none)");
+            "--activation none applies to --model bilinear only (--model factored takes no --activation)");
   c.model = ModelKind::kTransformer;
   c.activation = Activation::kRelu;
   c.mlp = TransformerMlp::kGelu;
   EXPECT_TRUE(c.validate().is_ok()) << c.validate().message();
   c.model = ModelKind::kMlp;
-  EXPECT_EQ(c.validate().message(), "--mlp gelu applies to --model transformer only (the others take --activation)");
+  EXPECT_EQ(c.validate().message(), "--mlp gelu applies to --model transformer only (--model mlp takes no --mlp)");
+  c.mlp = TransformerMlp::kRelu;
+  c.activation = Activation::kNone;
+  EXPECT_EQ(c.validate().message(),
+            "--activation none applies to --model bilinear only (--model mlp takes relu or quad)");
+  c.activation = Activation::kRelu;
+  c.bias = false;
+  EXPECT_EQ(c.validate().message(), "--no-bias applies to --model bilinear only");
+  c.bias = true;
+  c.model = ModelKind::kTransformer;
+  c.mod_basis = 4099;
+  EXPECT_EQ(c.validate().message(), "--model transformer takes --mod-basis up to 4096, got 4099");
 }
 
 // A state's model spec and parameter layout are its config's: set with it, never on their own.
