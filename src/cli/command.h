@@ -38,6 +38,11 @@ void add_max_memory_option(CLI::App* command, std::string* value);
 CLI::Option* add_named_setting_option(CLI::App* command, const std::string& key, RunConfig* config,
                                       const std::string& help);
 
+// The flags of the settings only some models read, as each model declares them (model/model.h flags()): a named
+// setting as add_named_setting_option, a setting that defaults to true as its negation (--no-bias), any other as an
+// option of the setting's type; the help names the models that read it.
+void add_model_flags(CLI::App* command, RunConfig* config);
+
 // The loaded state's size for a memory estimate: the checkpoint file's size (it holds the parameters, the
 // optimiser state and the split), 0 if it cannot be read.
 int64_t loaded_state_bytes(const std::string& path);

@@ -1,4 +1,5 @@
 // bilmod: train and dissect small networks on modular arithmetic.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include "cli/environment.h"
 #include "cli/command.h"
 #include "config/run_config.h"
+#include "model/model.h"
 #include "util/log.h"
 
 namespace bilmod {
@@ -62,6 +64,52 @@ CLI::Option* add_named_setting_option(CLI::App* command, const std::string& key,
       help);
   option->default_str(to_json(*config).at(key).get<std::string>());  // the help's default, as for the other options
   return option;
+}
+
+namespace {
+// One setting of `config` set by its key, through the config's JSON (config/run_config.h to_json and back).
+void set_setting(const std::string& command, RunConfig* config, const std::string& key, nlohmann::json value) {
+  nlohmann::json j = to_json(*config);
+  j[key] = std::move(value);
+  if (Status s = config_from_json(j, config); !s) throw NamedSettingError(command, Status::usage(s.message()));
+}
+}  // namespace
+
+void add_model_flags(CLI::App* command, RunConfig* config) {
+  std::vector<std::string> keys;
+  std::map<std::string, std::string> help;
+  for (const Model* model : registered_models())
+    for (const ModelFlag& flag : model->flags()) {
+      if (!help.count(flag.key)) keys.push_back(flag.key);
+      std::string& text = help[flag.key];
+      text += (text.empty() ? "" : "; ") + std::string("--model ") + model->name() + ": " + flag.help;
+    }
+  const nlohmann::json defaults = to_json(*config);
+  const std::vector<std::string>& named = named_settings();
+  const std::string name = command->get_name();
+  for (const std::string& key : keys) {
+    const nlohmann::json& value = defaults.at(key);
+    const std::string flag = "--" + flag_name(key);
+    if (std::find(named.begin(), named.end(), key) != named.end()) {
+      add_named_setting_option(command, key, config, help[key]);
+    } else if (value.is_boolean()) {
+      command->add_flag_callback(
+          flag, [=] { set_setting(name, config, key, !value.get<bool>()); }, help[key]);
+    } else if (value.is_number_integer()) {
+      command
+          ->add_option_function<int64_t>(
+              flag, [=](int64_t v) { set_setting(name, config, key, v); }, help[key])
+          ->default_str(value.dump());
+    } else if (value.is_number()) {
+      command
+          ->add_option_function<double>(
+              flag, [=](double v) { set_setting(name, config, key, v); }, help[key])
+          ->default_str(value.dump());
+    } else {
+      command->add_option_function<std::string>(
+          flag, [=](const std::string& v) { set_setting(name, config, key, v); }, help[key]);
+    }
+  }
 }
 
 void add_max_memory_option(CLI::App* command, std::string* value) {

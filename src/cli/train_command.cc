@@ -49,23 +49,10 @@ void add_train_flags(CLI::App* cmd, RunConfig* c) {
   add_named_setting_option(
       cmd, "model", c,
       "bilinear (the seed's; memorises, cannot generalise), factored, mlp or transformer (Nanda et al.; these grok)");
-  add_named_setting_option(
-      cmd, "activation", c,
-      "Hidden activation: relu or quad for --model mlp; relu (the seed's) or none (the upstream's) for bilinear");
-  cmd->add_flag_callback(
-      "--no-bias", [c] { c->bias = false; },
-      "bilinear: no bias in the bilinear or the output layer (the seed's upstream)");
-  cmd->add_flag_callback(
-      "--no-output-projection", [c] { c->use_output_projection = false; },
-      "bilinear: nn.Bilinear(P, P, P) straight to the logits; no activation, no output layer");
+  add_model_flags(cmd, c);
   cmd->add_option("--preset", c->preset,
                   "A whole recipe: seed (the defaults) or nanda2023 (Nanda et al.'s transformer); "
                   "flags given explicitly override its values");
-  cmd->add_option("--d-model", c->d_model, "--model transformer: residual width");
-  cmd->add_option("--num-heads", c->num_heads, "--model transformer: attention heads (d_head = d_model / heads)");
-  cmd->add_option("--d-mlp", c->d_mlp, "--model transformer: MLP width (0: 4 x d_model)");
-  add_named_setting_option(cmd, "mlp", c,
-                           "--model transformer: relu, gelu (exact erf) or bilinear (Pearce et al.; no activation)");
   add_named_setting_option(cmd, "operation", c, "add, sub, mul, div, x2+y2, x2+xy+y2, x2+xy+y2+x, x3+xy or x3+xy2+y");
   cmd->add_option("--train-frac", c->train_frac, "Fraction of the pairs used for training (floor)");
   cmd->add_option("--data-seed", c->data_seed, "Seed of the train/validation split (-1: the value of --seed)");

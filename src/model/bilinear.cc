@@ -29,6 +29,11 @@ class Bilinear final : public hidden_layer::Model {
     }
   }
 
+  std::vector<ModelFlag> flags() const override {
+    return {{"activation", "relu (the seed's) or none (the upstream's)"},
+            {"bias", "no bias in the bilinear or the output layer (the seed's upstream)"},
+            {"use_output_projection", "nn.Bilinear(P, P, P) straight to the logits; no activation, no output layer"}};
+  }
   // ReLU (the seed's) or none (the upstream's); with and without biases and the output layer.
   std::vector<Activation> activations() const override { return {Activation::kRelu, Activation::kNone}; }
   bool has_variants() const override { return true; }

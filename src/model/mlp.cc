@@ -17,6 +17,7 @@ class Mlp final : public hidden_layer::Model {
     add_uniform_parameter(layout, "output.bias", {p}, false, static_cast<double>(h));
   }
 
+  std::vector<ModelFlag> flags() const override { return {{"activation", "relu or quad (x^2)"}}; }
   std::vector<Activation> activations() const override { return {Activation::kRelu, Activation::kQuad}; }
   std::vector<ModelSpec> saved_variants() const override {
     ModelSpec spec;

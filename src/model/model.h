@@ -39,6 +39,13 @@ struct ModelBuffer {
   std::vector<float> values;
 };
 
+// A setting only some models read (a RunConfig key, "d_model"), with its flag's help for this model; `bilmod train`
+// registers the flag ("--d-model"; a setting that defaults to true as its negation, "--no-bias").
+struct ModelFlag {
+  std::string key;
+  std::string help;
+};
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -99,6 +106,8 @@ class Model {
   virtual std::string input_weights(const ModelSpec& spec) const = 0;
   virtual std::string analysis_note(const ModelSpec& spec) const = 0;
 
+  // Its own flags, beside those every model has (--mod-basis, --hidden-dim).
+  virtual std::vector<ModelFlag> flags() const { return {}; }
   // The settings it takes beside P and H: the --activation values it accepts (empty: it takes none, and the
   // setting must keep its default), the --mlp values (likewise), whether it has bilinear's variants (--no-bias,
   // --no-output-projection), and the largest P it takes. config/run_config.cc validate() asks these.

@@ -589,6 +589,12 @@ class Transformer final : public Model {
   }
 
   int64_t num_logits(const ModelSpec& spec) const override { return spec.mod_basis + 1; }  // the vocabulary holds '='
+  std::vector<ModelFlag> flags() const override {
+    return {{"d_model", "residual width"},
+            {"num_heads", "attention heads (d_head = d_model / heads)"},
+            {"d_mlp", "MLP width (0: 4 x d_model)"},
+            {"mlp", "relu, gelu (exact erf) or bilinear (Pearce et al.; no activation)"}};
+  }
   std::vector<TransformerMlp> mlps() const override {
     return {TransformerMlp::kRelu, TransformerMlp::kGelu, TransformerMlp::kBilinear};
   }
