@@ -462,6 +462,20 @@ const PickleValue* find_split_tensor(const PickleValue* root, const char* name) 
   return nullptr;
 }
 
+// Where element i (row-major) of a tensor of `shape` with its axes permuted by `axes` and reshaped lies in the
+// tensor itself: the multi-index of i over the permuted shape, mapped back through `axes`.
+size_t permuted_index(const std::vector<int64_t>& shape, const std::vector<int>& axes, size_t i) {
+  size_t index = 0;
+  std::vector<size_t> stride(shape.size(), 1);
+  for (size_t k = shape.size(); k-- > 1;) stride[k - 1] = stride[k] * static_cast<size_t>(shape[k]);
+  for (size_t k = axes.size(); k-- > 0;) {
+    const size_t extent = static_cast<size_t>(shape[static_cast<size_t>(axes[k])]);
+    index += (i % extent) * stride[static_cast<size_t>(axes[k])];
+    i /= extent;
+  }
+  return index;
+}
+
 // Nanda et al.'s Transformer (transformers.py saves {'model': state_dict, 'epoch', ...}; its init.pth adds
 // 'train_data'/'test_data' lists of (a, b, P)) or TransformerLens's HookedTransformer state dict in the grokking demo's
 // shape (one layer, no LayerNorm; W_E (V, d), W_Q|K|V (heads, d, d_head), W_O (heads, d_head, d), W_in (d, d_mlp),
@@ -469,23 +483,25 @@ const PickleValue* find_split_tensor(const PickleValue* root, const char* name) 
 Status read_transformer(const std::string& path, const PickleValue* root,
                         const std::map<std::string, const TorchTensorRef*>& tensors, TorchArchive* storages,
                         TorchCheckpoint* out) {
-  const bool lens = tensors.count("blocks.0.attn.b_Q") > 0 || tensors.count("unembed.b_U") > 0;
+  // The names the model gives its parameters, buffers and TransformerLens's form (model/model.h), at nominal sizes.
+  ModelSpec nominal;
+  nominal.kind = ModelKind::kTransformer;
+  const Model& model = model_of(nominal);
+  const LensLayout lens_names = model.transformer_lens_layout(nominal);
+  bool lens = false;
+  for (const std::string& name : lens_names.zero_biases) lens = lens || tensors.count(name) > 0;
   const char* what = lens ? "a TransformerLens HookedTransformer" : "the paper's Transformer";
-  static const std::set<std::string> kRequired = {"embed.W_E",          "pos_embed.W_pos",   "blocks.0.attn.W_Q",
-                                                  "blocks.0.attn.W_K",  "blocks.0.attn.W_V", "blocks.0.attn.W_O",
-                                                  "blocks.0.mlp.W_in",  "blocks.0.mlp.b_in", "blocks.0.mlp.W_out",
-                                                  "blocks.0.mlp.b_out", "unembed.W_U"};
-  static const std::set<std::string> kZeroBiases = {"blocks.0.attn.b_Q", "blocks.0.attn.b_K", "blocks.0.attn.b_V",
-                                                    "blocks.0.attn.b_O", "unembed.b_U"};
-  static const std::set<std::string> kBuffers = {"blocks.0.attn.mask", "blocks.0.attn.IGNORE"};
+  const bool bilinear = !lens && tensors.count("blocks.0.mlp.W_in2") > 0;
+  if (bilinear) nominal.mlp = TransformerMlp::kBilinear;
+  std::set<std::string> required, allowed(lens_names.buffers.begin(), lens_names.buffers.end());
+  for (const ParameterInfo& info : make_parameter_layout(nominal).parameters) required.insert(info.name);
+  for (const ModelBuffer& buffer : model.buffers(nominal)) allowed.insert(buffer.name);
+  if (lens) allowed.insert(lens_names.zero_biases.begin(), lens_names.zero_biases.end());
   std::string missing, unknown;
-  for (const auto& name : kRequired)
+  for (const auto& name : required)
     if (!tensors.count(name)) missing += (missing.empty() ? "" : ", ") + name;
-  const bool bilinear = tensors.count("blocks.0.mlp.W_in2") > 0;
   for (const auto& [name, t] : tensors)
-    if (!kRequired.count(name) && !kBuffers.count(name) && !(lens && kZeroBiases.count(name)) &&
-        !(!lens && bilinear && (name == "blocks.0.mlp.W_in2" || name == "blocks.0.mlp.b_in2")))
-      unknown += (unknown.empty() ? "" : ", ") + name;
+    if (!required.count(name) && !allowed.count(name)) unknown += (unknown.empty() ? "" : ", ") + name;
   if (!missing.empty()) return Status::runtime(path + ": " + what + " state dict lacks " + missing);
   if (!unknown.empty())
     return Status::runtime(path + ": " + what + " state dict holds " + unknown +
@@ -530,7 +546,8 @@ Status read_transformer(const std::string& path, const PickleValue* root,
   BILMOD_TRY(reserve_for_model(path, state.spec(), state.layout().total, storages));
   state.params.assign(state.layout().total, 0.0f);
   std::vector<double> src;
-  for (const auto& name : kZeroBiases) {
+  const LensLayout lens_layout = model.transformer_lens_layout(state.spec());
+  for (const auto& name : lens_layout.zero_biases) {
     if (!tensors.count(name)) continue;
     // b_Q, b_K, b_V are (heads, d_head), b_O (d_model), b_U (d_vocab_out): none holds more than heads x d_head + V.
     BILMOD_TRY(storages->values(name, *tensors.at(name), heads * dh + V, &src));
@@ -546,24 +563,12 @@ Status read_transformer(const std::string& path, const PickleValue* root,
     std::vector<int64_t> want = info.torch_shape;
     std::function<size_t(size_t)> from = [](size_t i) { return i; };
     const std::string& n = info.name;
-    if (lens && n == "embed.W_E") {
-      want = {V, d};
-      from = [=](size_t i) { return static_cast<size_t>((i % V) * d + i / V); };
-    } else if (lens && (n == "blocks.0.attn.W_Q" || n == "blocks.0.attn.W_K" || n == "blocks.0.attn.W_V")) {
-      want = {heads, d, dh};
-      from = [=](size_t i) {  // ours (h, i, k) <- theirs (h, k, i)
-        const int64_t h = i / (dh * d), r = (i / d) % dh, k = i % d;
-        return static_cast<size_t>((h * d + k) * dh + r);
-      };
-    } else if (lens && n == "blocks.0.attn.W_O") {
-      want = {heads, dh, d};
-      from = [=](size_t i) { return static_cast<size_t>((i % (heads * dh)) * d + i / (heads * dh)); };
-    } else if (lens && n == "blocks.0.mlp.W_in") {
-      want = {d, M};
-      from = [=](size_t i) { return static_cast<size_t>((i % d) * M + i / d); };
-    } else if (lens && n == "blocks.0.mlp.W_out") {
-      want = {M, d};
-      from = [=](size_t i) { return static_cast<size_t>((i % M) * d + i / M); };
+    const LensTensor* theirs = nullptr;
+    for (const LensTensor& l : lens_layout.tensors)
+      if (lens && l.parameter == n && !l.axes.empty()) theirs = &l;
+    if (theirs) {
+      want = theirs->shape;
+      from = [theirs](size_t i) { return permuted_index(theirs->shape, theirs->axes, i); };
     } else if (n == "unembed.W_U") {
       want = {d, v_out};
       from = [=](size_t i) {

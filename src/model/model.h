@@ -46,6 +46,21 @@ struct ModelFlag {
   std::string help;
 };
 
+// How TransformerLens's HookedTransformer holds one of a model's parameters, under the same name: its tensor there,
+// of `shape`, with its axes permuted by `axes` and reshaped to the parameter's PyTorch shape, is the parameter.
+struct LensTensor {
+  std::string parameter;
+  std::vector<int64_t> shape;
+  std::vector<int> axes;
+};
+// A model's form in TransformerLens's state dict: its parameters, and the biases TransformerLens has and the model
+// has not (they must be zero to be this model).
+struct LensLayout {
+  std::vector<LensTensor> tensors;
+  std::vector<std::string> zero_biases;
+  std::vector<std::string> buffers;  // its constant buffers, which are not read
+};
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -127,6 +142,9 @@ class Model {
     *error = "no saved form";
     return false;
   }
+  // Its parameters as TransformerLens's state dict holds them (checkpoint/torch_checkpoint.cc reads such a file);
+  // empty for a model TransformerLens does not have.
+  virtual LensLayout transformer_lens_layout(const ModelSpec&) const { return {}; }
   // The activation of a saved variant whose config names none; `names_projection`: its config has
   // use_output_projection (the upstream's does, the seed's not). Sets `note` to what was assumed, for the user.
   virtual Activation unnamed_activation(const ModelSpec&, bool /*names_projection*/, std::string* note) const {

@@ -621,6 +621,28 @@ class Transformer final : public Model {
     add_normal_parameter(layout, "unembed.W_U", {d, v}, 1.0 / std::sqrt(static_cast<double>(v)));
   }
 
+  // The grokking demo's HookedTransformer (one layer, no LayerNorm): W_E (V, d), W_Q|K|V (heads, d, d_head),
+  // W_O (heads, d_head, d), W_in (d, d_mlp), W_out (d_mlp, d), the biases b_Q, b_K, b_V, b_O, b_U, which the demo
+  // keeps at zero, and its buffers. No bilinear MLP.
+  LensLayout transformer_lens_layout(const ModelSpec& spec) const override {
+    if (spec.mlp == TransformerMlp::kBilinear) return {};
+    const int64_t d = spec.d_model, heads = spec.num_heads, dh = d / heads, m = spec.d_mlp, v = spec.mod_basis + 1;
+    const std::string a = "blocks.0.attn.", f = "blocks.0.mlp.";
+    return {{{"embed.W_E", {v, d}, {1, 0}},
+             {"pos_embed.W_pos", {3, d}, {}},
+             {a + "W_K", {heads, d, dh}, {0, 2, 1}},
+             {a + "W_Q", {heads, d, dh}, {0, 2, 1}},
+             {a + "W_V", {heads, d, dh}, {0, 2, 1}},
+             {a + "W_O", {heads, dh, d}, {2, 0, 1}},
+             {f + "W_in", {d, m}, {1, 0}},
+             {f + "b_in", {m}, {}},
+             {f + "W_out", {m, d}, {1, 0}},
+             {f + "b_out", {d}, {}},
+             {"unembed.W_U", {d, v}, {}}},
+            {a + "b_Q", a + "b_K", a + "b_V", a + "b_O", "unembed.b_U"},
+            {a + "mask", a + "IGNORE"}};
+  }
+
   void reserve(const ModelSpec& spec, int64_t n, BatchActivations* act) const override {
     if (n <= act->capacity) return;  // its own activations live in act->transformer, sized by its forward
     act->capacity = n;
