@@ -587,13 +587,16 @@ inline double gelu_grad_d(double x) {
 // What the token gradients of every pair share, in double. The logits read position 2 alone, whose query is fixed
 // ('=' at position 2), so positions 0 and 1 reach them only through their keys (scores) and values.
 struct TokenGradientShared {
-  RowMatD WV, WO, Win, Win2;                // (d', d) W_V stacked over heads (row h dh + i), (d, d'), (M, d) each
-  Eigen::VectorXd b_in, b_in2, x2, v2, s2;  // (M) biases; (d) x_2 = W_E['='] + W_pos[2]; (d') its values; (heads)
-                                            // its scores
-  RowMatD kq;                               // (heads, d) W_K^h^T q_h / sqrt(d_head): score_h(x) = kq_h . x
-  Eigen::MatrixXd dhid;                     // (P, M) d logit_c / d hid = W_U[:, c]^T W_out (column-major)
-  RowMatD C0;                               // (P, d') W_U[:, c]^T W_O: d logit_c / d z_attn along the residual
-  RowMatD WinO, WinO2;                      // (M, d') W_in W_O (and W_in2 W_O): d z / d z_attn
+  // W_V stacked over heads (d', d), row h d_head + i; W_O (d, d'); W_in and W_in2 (M, d).
+  RowMatD WV, WO, Win, Win2;
+  // The biases (M); x_2 = W_E['='] + W_pos[2] (d), its values (d') and its scores (heads).
+  Eigen::VectorXd b_in, b_in2, x2, v2, s2;
+  // (heads, d) W_K^h^T q_h / sqrt(d_head), q_h the one query: score_h(x) = kq_h . x.
+  RowMatD kq;
+  // (P, M) d logit_c / d hid = W_U[:, c]^T W_out, column-major (a ReLU gathers its active columns).
+  Eigen::MatrixXd dhid;
+  // (P, d') W_U[:, c]^T W_O: d logit_c / d z_attn along the residual; (M, d') W_in W_O (and W_in2 W_O).
+  RowMatD C0, WinO, WinO2;
 };
 
 TokenGradientShared token_gradient_shared(const Dims& D, const Weights& w) {
@@ -631,7 +634,8 @@ TokenGradientShared token_gradient_shared(const Dims& D, const Weights& w) {
   return s;
 }
 
-// One pair's forward through the three positions and the backward of all P logits to x_0 and x_1 (out: (P, 2, d)).
+// One pair's forward (position 2's attention over the three tokens, and its MLP) and the backward of all P logits to
+// x_0 and x_1 (out: (P, 2, d)).
 void pair_token_gradients(const Dims& D, const ModelSpec& spec, const Weights& w, const TokenGradientShared& s,
                           int64_t pair, double* out) {
   const int64_t dp = D.heads * D.dh, tokens[2] = {pair / D.P, pair % D.P};
