@@ -106,6 +106,16 @@ class Model {
   // The token embedding W_E, (d_model, vocabulary) in PyTorch's order, whose columns the first P of which embed the
   // numbers (circularity, the token PCA); none for a model without tokens.
   virtual const ParameterInfo* token_embedding(const ParameterLayout&) const { return nullptr; }
+  // The gradients of the logits with respect to the input tokens' embeddings (the gradient symmetricity,
+  // train/gradient_symmetricity.cc): for each pair (a, b) of pairs[0..n) (index a * P + b), d logit_c / d t_p for
+  // c = 0..P-1 and p = 0, 1, where t_p is the embedding of the token at input position p (a at 0, b at 1) before the
+  // positional embedding is added, and logit_c is read where the model reads its logits. out is (n, P, 2, d_model):
+  // out[((e * P + c) * 2 + p) * d_model + k], in double. False, writing nothing, for a model without token
+  // embeddings; with n = 0 it only says whether it has them (params and out may then be null).
+  virtual bool token_gradients(const ModelSpec&, const ParameterLayout&, const float* /*params*/,
+                               const int64_t* /*pairs*/, int64_t /*n*/, double* /*out*/) const {
+    return false;
+  }
   // The module's constant buffers, which its state dict (and so a checkpoint) holds beside the parameters.
   virtual std::vector<ModelBuffer> buffers(const ModelSpec&) const { return {}; }
   // Memory per example of a batch's activations and logits, in bytes (train/memory_estimate.h).

@@ -578,6 +578,154 @@ std::vector<float> transformer_neuron_activations(const ModelSpec& spec, const P
 
 namespace {
 
+using RowMatD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+inline double gelu_grad_d(double x) {
+  return 0.5 * (1.0 + std::erf(x * 0.70710678118654752)) + x * 0.39894228040143268 * std::exp(-0.5 * x * x);
+}
+
+// What the token gradients of every pair share, in double. The logits read position 2 alone, whose query is fixed
+// ('=' at position 2), so positions 0 and 1 reach them only through their keys (scores) and values.
+struct TokenGradientShared {
+  // W_V stacked over heads (d', d), row h d_head + i; W_O (d, d'); W_in and W_in2 (M, d).
+  RowMatD WV, WO, Win, Win2;
+  // The biases (M); x_2 = W_E['='] + W_pos[2] (d), its values (d') and its scores (heads).
+  Eigen::VectorXd b_in, b_in2, x2, v2, s2;
+  // (heads, d) W_K^h^T q_h / sqrt(d_head), q_h the one query: score_h(x) = kq_h . x.
+  RowMatD kq;
+  // (P, M) d logit_c / d hid = W_U[:, c]^T W_out, column-major (a ReLU gathers its active columns).
+  Eigen::MatrixXd dhid;
+  // (P, d') W_U[:, c]^T W_O: d logit_c / d z_attn along the residual; (M, d') W_in W_O (and W_in2 W_O).
+  RowMatD C0, WinO, WinO2;
+};
+
+TokenGradientShared token_gradient_shared(const Dims& D, const Weights& w) {
+  auto matrix = [](const float* p, int64_t rows, int64_t cols) {
+    return Eigen::Map<const RowMat>(p, rows, cols).cast<double>().eval();
+  };
+  TokenGradientShared s;
+  const int64_t dp = D.heads * D.dh;
+  s.WV = matrix(w.W_V, dp, D.d);
+  s.WO = matrix(w.W_O, D.d, dp);
+  s.Win = matrix(w.W_in, D.M, D.d);
+  s.b_in = Eigen::Map<const Eigen::VectorXf>(w.b_in, D.M).cast<double>();
+  if (D.bilinear) {
+    s.Win2 = matrix(w.W_in2, D.M, D.d);
+    s.b_in2 = Eigen::Map<const Eigen::VectorXf>(w.b_in2, D.M).cast<double>();
+  }
+  s.x2.resize(D.d);
+  for (int64_t k = 0; k < D.d; ++k) s.x2[k] = double(w.W_E[k * D.V + D.P]) + double(w.W_pos[2 * D.d + k]);
+  const RowMatD WK = matrix(w.W_K, dp, D.d), WQ = matrix(w.W_Q, dp, D.d);
+  s.v2 = s.WV * s.x2;
+  s.kq.resize(D.heads, D.d);
+  s.s2.resize(D.heads);
+  const double sqrt_dh = std::sqrt(static_cast<double>(D.dh));
+  for (int64_t h = 0; h < D.heads; ++h) {
+    const Eigen::VectorXd q = WQ.middleRows(h * D.dh, D.dh) * s.x2;
+    s.kq.row(h) = (WK.middleRows(h * D.dh, D.dh).transpose() * q).transpose() / sqrt_dh;
+    s.s2[h] = s.kq.row(h).dot(s.x2);
+  }
+  const RowMatD WU = matrix(w.W_U, D.d, D.V);
+  const RowMatD dresid = WU.leftCols(D.P).transpose();  // (P, d): d logit_c / d resid_2
+  s.dhid = dresid * matrix(w.W_out, D.d, D.M);
+  s.C0 = dresid * s.WO;
+  s.WinO = s.Win * s.WO;
+  if (D.bilinear) s.WinO2 = s.Win2 * s.WO;
+  return s;
+}
+
+// One pair's forward (position 2's attention over the three tokens, and its MLP) and the backward of all P logits to
+// x_0 and x_1 (out: (P, 2, d)).
+void pair_token_gradients(const Dims& D, const ModelSpec& spec, const Weights& w, const TokenGradientShared& s,
+                          int64_t pair, double* out) {
+  const int64_t dp = D.heads * D.dh, tokens[2] = {pair / D.P, pair % D.P};
+  // Forward: x_j = W_E[:, t_j] + W_pos[j]; per head the scores of (a, b, '='), the softmax and the mix of values.
+  Eigen::VectorXd x[2], v[2];
+  for (int j = 0; j < 2; ++j) {
+    x[j].resize(D.d);
+    for (int64_t k = 0; k < D.d; ++k) x[j][k] = double(w.W_E[k * D.V + tokens[j]]) + double(w.W_pos[j * D.d + k]);
+    v[j] = s.WV * x[j];
+  }
+  RowMatD A(D.heads, 3);
+  Eigen::VectorXd zattn(dp);
+  for (int64_t h = 0; h < D.heads; ++h) {
+    const double sc[3] = {s.kq.row(h).dot(x[0]), s.kq.row(h).dot(x[1]), s.s2[h]};
+    const double mx = std::max(std::max(sc[0], sc[1]), sc[2]);
+    double e[3], sum = 0;
+    for (int j = 0; j < 3; ++j) sum += (e[j] = std::exp(sc[j] - mx));
+    for (int j = 0; j < 3; ++j) A(h, j) = e[j] / sum;
+    zattn.segment(h * D.dh, D.dh) = A(h, 0) * v[0].segment(h * D.dh, D.dh) + A(h, 1) * v[1].segment(h * D.dh, D.dh) +
+                                    A(h, 2) * s.v2.segment(h * D.dh, D.dh);
+  }
+  const Eigen::VectorXd y = s.x2 + s.WO * zattn;  // the residual after attention at position 2
+  const Eigen::VectorXd z = s.Win * y + s.b_in;
+  // Backward, all P logits at once (the rows): d logit / d z_attn = C0 + (d logit / d z) W_in W_O.
+  RowMatD dz_attn = s.C0;
+  switch (spec.mlp) {
+    case TransformerMlp::kRelu: {  // only the active units pass a gradient: gather them
+      std::vector<int64_t> active;
+      for (int64_t m = 0; m < D.M; ++m)
+        if (z[m] > 0) active.push_back(m);
+      const int64_t na = static_cast<int64_t>(active.size());
+      Eigen::MatrixXd dz(D.P, na);
+      RowMatD WinO(na, dp);
+      for (int64_t i = 0; i < na; ++i) {
+        dz.col(i) = s.dhid.col(active[i]);
+        WinO.row(i) = s.WinO.row(active[i]);
+      }
+      dz_attn.noalias() += dz * WinO;
+      break;
+    }
+    case TransformerMlp::kGelu: {
+      Eigen::VectorXd slope(D.M);
+      for (int64_t m = 0; m < D.M; ++m) slope[m] = gelu_grad_d(z[m]);
+      dz_attn.noalias() += (s.dhid * slope.asDiagonal()) * s.WinO;
+      break;
+    }
+    case TransformerMlp::kBilinear: {  // hid = z z2: d hid / d z = z2, d hid / d z2 = z
+      const Eigen::VectorXd z2 = s.Win2 * y + s.b_in2;
+      dz_attn.noalias() += (s.dhid * z2.asDiagonal()) * s.WinO;
+      dz_attn.noalias() += (s.dhid * z.asDiagonal()) * s.WinO2;
+      break;
+    }
+  }
+  // Per head: d logit / d A_j = d logit / d z_attn_h . v_j, through the softmax to the scores; the values and the
+  // scores carry it back to x_j.
+  RowMatD G[2] = {RowMatD(D.P, dp), RowMatD(D.P, dp)};  // A_j-weighted d logit / d z_attn: d logit / d v_j
+  RowMatD dscore[2] = {RowMatD(D.P, D.heads), RowMatD(D.P, D.heads)};
+  for (int64_t h = 0; h < D.heads; ++h) {
+    const auto dzh = dz_attn.middleCols(h * D.dh, D.dh);
+    const Eigen::VectorXd dA0 = dzh * v[0].segment(h * D.dh, D.dh), dA1 = dzh * v[1].segment(h * D.dh, D.dh),
+                          dA2 = dzh * s.v2.segment(h * D.dh, D.dh);
+    const Eigen::VectorXd mean = A(h, 0) * dA0 + A(h, 1) * dA1 + A(h, 2) * dA2;
+    dscore[0].col(h) = A(h, 0) * (dA0 - mean);
+    dscore[1].col(h) = A(h, 1) * (dA1 - mean);
+    for (int j = 0; j < 2; ++j) G[j].middleCols(h * D.dh, D.dh) = A(h, j) * dzh;
+  }
+  for (int j = 0; j < 2; ++j) {
+    const RowMatD dx = G[j] * s.WV + dscore[j] * s.kq;  // (P, d)
+    for (int64_t c = 0; c < D.P; ++c)
+      std::copy(dx.data() + c * D.d, dx.data() + (c + 1) * D.d, out + (c * 2 + j) * D.d);
+  }
+}
+
+}  // namespace
+
+void transformer_token_gradients(const ModelSpec& spec, const ParameterLayout& layout, const float* params,
+                                 const int64_t* pairs, int64_t n, double* out) {
+  const Dims D(spec);
+  const Weights w = views<Weights>(layout, params);
+  const TokenGradientShared s = token_gradient_shared(D, w);
+  // Pairs are independent and each is computed by the same operations on any thread: bitwise the same results for
+  // any thread count.
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (n > 1 && !omp_in_parallel())
+#endif
+  for (int64_t e = 0; e < n; ++e) pair_token_gradients(D, spec, w, s, pairs[e], out + e * D.P * 2 * D.d);
+}
+
+namespace {
+
 class Transformer final : public Model {
  public:
   const char* name() const override { return "transformer"; }
@@ -670,6 +818,11 @@ class Transformer final : public Model {
   }
 
   bool has_attention() const override { return true; }
+  bool token_gradients(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
+                       int64_t n, double* out) const override {
+    if (n > 0) transformer_token_gradients(spec, layout, params, pairs, n, out);
+    return true;
+  }
   const ParameterInfo* token_embedding(const ParameterLayout& layout) const override {
     return layout.find("embed.W_E");
   }

@@ -44,4 +44,10 @@ std::vector<float> transformer_attention_pattern(const ModelSpec& spec, const Pa
 std::vector<float> transformer_neuron_activations(const ModelSpec& spec, const ParameterLayout& layout,
                                                   const float* params);
 
+// d logit_c / d t_p for c < P and p = 0, 1 (t_p the token embedding at position p, before W_pos) for pairs[0..n):
+// out (n, P, 2, d_model) (Model::token_gradients). Per pair, plainly: the forward of position 2 over the three tokens
+// and the backward of all P logits together to the residual stream at positions 0 and 1, in double; not the tables.
+void transformer_token_gradients(const ModelSpec& spec, const ParameterLayout& layout, const float* params,
+                                 const int64_t* pairs, int64_t n, double* out);
+
 }  // namespace bilmod

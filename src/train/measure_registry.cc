@@ -3,16 +3,17 @@
 
 namespace bilmod {
 
-const Measure& softmax_collapse_measure();      // train/softmax_collapse.cc
-const Measure& weight_norms_measure();          // train/weight_norms.cc
-const Measure& fourier_ipr_measure();           // train/fourier_ipr.cc
-const Measure& distance_irrelevance_measure();  // train/distance_irrelevance.cc
-const Measure& circularity_measure();           // train/circularity.cc
+const Measure& softmax_collapse_measure();       // train/softmax_collapse.cc
+const Measure& weight_norms_measure();           // train/weight_norms.cc
+const Measure& fourier_ipr_measure();            // train/fourier_ipr.cc
+const Measure& distance_irrelevance_measure();   // train/distance_irrelevance.cc
+const Measure& circularity_measure();            // train/circularity.cc
+const Measure& gradient_symmetricity_measure();  // train/gradient_symmetricity.cc
 
 const std::vector<const Measure*>& registered_measures() {
   static const std::vector<const Measure*> measures = {&softmax_collapse_measure(), &weight_norms_measure(),
-                                                       &fourier_ipr_measure(), &distance_irrelevance_measure(),
-                                                       &circularity_measure()};
+                                                       &fourier_ipr_measure(),      &distance_irrelevance_measure(),
+                                                       &circularity_measure(),      &gradient_symmetricity_measure()};
   return measures;
 }
 

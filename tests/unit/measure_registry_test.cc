@@ -2,6 +2,7 @@
 // evaluation for what it reads, and logs exactly its own names, with the values its definition gives.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <string>
@@ -31,7 +32,7 @@ TEST(MeasureRegistry, NamesAreUnique) {
   std::set<std::string> names;
   for (const Measure* m : registered_measures()) EXPECT_TRUE(names.insert(m->name()).second) << m->name();
   EXPECT_EQ(names, (std::set<std::string>{"softmax_collapse", "weight_norm/", "fourier_ipr", "distance_irrelevance",
-                                          "circularity"}));
+                                          "circularity", "gradient_symmetricity"}));
 }
 
 TEST(MeasureRegistry, EachModelLogsTheMeasuresThatApplyToIt) {
@@ -104,6 +105,45 @@ TEST(MeasureRegistry, DistanceIrrelevanceOfHandMadeLogits) {
   nlohmann::json row = nlohmann::json::object();
   di->log({spec, layout, nullptr, SplitMetrics{}, partial}, &row);
   EXPECT_TRUE(row.empty());
+}
+
+// Gradient symmetricity where the answer is known: with W_Q = 0 every score is 0, the attention is uniform, and the
+// logits depend on the tokens' embeddings through t_0 + t_1 alone, so d logit / d t_0 = d logit / d t_1 for every
+// triple: both values are 1. It applies to the models that give token gradients (the transformer) and is analyze's.
+TEST(MeasureRegistry, GradientSymmetricityOfUniformAttention) {
+  const Measure* gs = nullptr;
+  for (const Measure* m : registered_measures())
+    if (std::string(m->name()) == "gradient_symmetricity") gs = m;
+  ASSERT_NE(gs, nullptr);
+  EXPECT_EQ(gs->when(), Measure::When::kOnDemand);
+  for (const Model* model : registered_models()) {
+    const ModelSpec spec = small_spec(*parse_model_kind(model->name()));
+    const ParameterLayout layout = make_parameter_layout(spec);
+    EXPECT_EQ(gs->applies(spec, layout), std::string(model->name()) == "transformer") << model->name();
+  }
+  for (const TransformerMlp mlp : {TransformerMlp::kRelu, TransformerMlp::kGelu, TransformerMlp::kBilinear}) {
+    ModelSpec spec = small_spec(ModelKind::kTransformer);
+    spec.mlp = mlp;
+    const ParameterLayout layout = make_parameter_layout(spec);
+    std::vector<float> params(layout.total);
+    init_parameters(spec, layout, 5, params.data());
+    const ParameterInfo* wq = layout.find("blocks.0.attn.W_Q");
+    ASSERT_NE(wq, nullptr);
+    std::fill(params.begin() + static_cast<int64_t>(wq->offset),
+              params.begin() + static_cast<int64_t>(wq->offset + wq->size), 0.0f);
+    const SplitMetrics metrics;
+    const EvaluationWorkspace ws;
+    nlohmann::json row = nlohmann::json::object();
+    gs->log({spec, layout, params.data(), metrics, ws}, &row);
+    EXPECT_NEAR(row["gradient_symmetricity"].get<double>(), 1.0, 1e-12) << transformer_mlp_name(mlp);
+    EXPECT_NEAR(row["gradient_symmetricity_paper"].get<double>(), 1.0, 1e-12) << transformer_mlp_name(mlp);
+    // With the queries back the attention tells a from b, and the two gradients part.
+    init_parameters(spec, layout, 5, params.data());
+    for (float& x : params) x *= 3.0f;
+    nlohmann::json apart = nlohmann::json::object();
+    gs->log({spec, layout, params.data(), metrics, ws}, &apart);
+    EXPECT_LT(apart["gradient_symmetricity"].get<double>(), 0.999) << transformer_mlp_name(mlp);
+  }
 }
 
 }  // namespace

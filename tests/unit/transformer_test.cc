@@ -14,6 +14,7 @@
 #endif
 
 #include "model/cross_entropy.h"
+#include "model/model.h"
 #include "model/model_spec.h"
 #include "model/network.h"
 
@@ -223,6 +224,68 @@ void check_gradients(TransformerMlp mlp) {
 TEST(TransformerGradient, ReluMatchesFiniteDifferences) { check_gradients(TransformerMlp::kRelu); }
 TEST(TransformerGradient, GeluMatchesFiniteDifferences) { check_gradients(TransformerMlp::kGelu); }
 TEST(TransformerGradient, BilinearMatchesFiniteDifferences) { check_gradients(TransformerMlp::kBilinear); }
+
+// The token gradients (Model::token_gradients: d logit_c / d t_p, t_p the token embedding at position p) against
+// central differences of the double reference in W_E's column of that token: for a != b the column of a moves t_0
+// alone and that of b t_1 alone; for a == b it moves both, so its difference is g_0 + g_1. Every MLP, every logit
+// c < P, every coordinate; and bitwise the same for any thread count.
+void check_token_gradients(TransformerMlp mlp) {
+  ModelSpec spec = small_spec(mlp);
+  spec.num_heads = 4;  // d_head 2
+  SCOPED_TRACE(transformer_mlp_name(mlp));
+  const ParameterLayout layout = make_parameter_layout(spec);
+  std::vector<float> params(layout.total);
+  init_parameters(spec, layout, 23, params.data());
+  std::mt19937_64 rng(4);
+  for (float& x : params) x = x * 2.0f + 0.05f * static_cast<float>(static_cast<int64_t>(rng() % 21) - 10);
+  const int64_t P = spec.mod_basis, V = P + 1, d = spec.d_model;
+  const std::vector<int64_t> pairs = {0 * P + 3, 4 * P + 1, 2 * P + 2, 1 * P + 4};
+  const auto n = static_cast<int64_t>(pairs.size());
+  const Model& model = model_of(spec);
+  std::vector<double> out(static_cast<size_t>(n * P * 2 * d));
+  ASSERT_TRUE(model.token_gradients(spec, layout, params.data(), pairs.data(), n, out.data()));
+  TorchParams w = to_torch(layout, params);
+  size_t we = 0;
+  while (layout.parameters[we].name != "embed.W_E") ++we;
+  double worst = 0, largest = 0;
+  for (int64_t e = 0; e < n; ++e) {
+    const int64_t a = pairs[e] / P, b = pairs[e] % P;
+    for (int p = 0; p < 2; ++p) {
+      const int64_t token = p == 0 ? a : b;
+      for (int64_t k = 0; k < d; ++k) {
+        double& x = w[we][k * V + token];
+        const double keep = x, h = 1e-5;
+        x = keep + h;
+        const auto up = reference_logits(spec, layout, w, a, b);
+        x = keep - h;
+        const auto down = reference_logits(spec, layout, w, a, b);
+        x = keep;
+        for (int64_t c = 0; c < P; ++c) {
+          const double* g = out.data() + ((e * P + c) * 2) * d + k;
+          const double want = (up[c] - down[c]) / (2 * h), got = a == b ? g[0] + g[d] : g[p * d];
+          worst = std::max(worst, std::fabs(got - want));
+          largest = std::max(largest, std::fabs(want));
+        }
+      }
+    }
+  }
+  EXPECT_GT(largest, 0.1);
+  EXPECT_LT(worst, 1e-6 * largest) << "token gradients differ from central differences by " << worst;
+#ifdef _OPENMP
+  const int before = omp_get_max_threads();
+  for (int threads : {2, 3}) {
+    omp_set_num_threads(threads);
+    std::vector<double> again(out.size());
+    model.token_gradients(spec, layout, params.data(), pairs.data(), n, again.data());
+    EXPECT_EQ(0, std::memcmp(out.data(), again.data(), out.size() * sizeof(double))) << threads << " threads";
+  }
+  omp_set_num_threads(before);
+#endif
+}
+
+TEST(TransformerTokenGradients, ReluMatchesFiniteDifferences) { check_token_gradients(TransformerMlp::kRelu); }
+TEST(TransformerTokenGradients, GeluMatchesFiniteDifferences) { check_token_gradients(TransformerMlp::kGelu); }
+TEST(TransformerTokenGradients, BilinearMatchesFiniteDifferences) { check_token_gradients(TransformerMlp::kBilinear); }
 
 // Forward logits and gradients bit for bit at 1, 2 and 3 threads, at a size where the passes do go parallel.
 TEST(Transformer, BitwiseTheSameForAnyThreadCount) {
