@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "analysis/clock_pizza_figures.h"
 #include "analysis/fourier.h"
 #include "analysis/input_weight_fourier.h"
 #include "analysis/interaction_matrices.h"
@@ -426,12 +427,18 @@ void training_curve_figure(const FigureContext& ctx, FigureOutput out) {
   }
 }
 
+// 8. The Clock and the Pizza's correct-logit table and token-embedding circles.
+void clock_pizza_figure(const FigureContext& ctx, FigureOutput out) {
+  BILMOD_FIGURE_CONTEXT
+  for (Figure& f : clock_pizza_figures(state, where, notes)) figures.push_back(std::move(f));
+}
+
 #undef BILMOD_FIGURE_CONTEXT
 
 using FigureBuilder = void (*)(const FigureContext&, FigureOutput);
 // The figures in the index's order: one builder each.
 constexpr FigureBuilder kFigureBuilders[] = {interaction_figures, logit_fourier_figure, input_weight_figure,
-                                             training_curve_figure};
+                                             training_curve_figure, clock_pizza_figure};
 
 }  // namespace
 

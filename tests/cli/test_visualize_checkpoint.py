@@ -116,7 +116,8 @@ def main():
          "--output-classes", "0", "5")
     expected = ["interaction_matrices_grid", "eigenvalue_spectrum", "eigenvectors_unit_0", "eigenvectors_unit_1",
                 "eigenvectors_unit_2", "class_interaction_matrices", "class_eigenvectors_0", "class_eigenvectors_5",
-                "singular_vectors_output_0", "singular_vectors_output_5", "logit_fourier_spectrum", "input_weight_fourier"]
+                "singular_vectors_output_0", "singular_vectors_output_5", "logit_fourier_spectrum", "input_weight_fourier",
+                "correct_logit_table"]
     tracked = os.path.isdir(tracking) and any(f.endswith(".db") for f in os.listdir(tracking))
     if tracked:
         expected.append("training_curves")

@@ -54,6 +54,57 @@ def paper_circularity(W_E, P):
     return rst / 4
 
 
+def dat_blocks(path):
+    """The numeric rows of each data block of a figure's .dat file (blocks separated by blank lines)."""
+    blocks, rows = [], []
+    for line in open(path):
+        line = line.strip()
+        if line.startswith("#"):
+            continue
+        if not line:
+            if rows:
+                blocks.append(np.array(rows))
+            rows = []
+            continue
+        rows.append([float(x) for x in line.split()])
+    if rows:
+        blocks.append(np.array(rows))
+    return blocks
+
+
+def paper_table(logits, labels, P):
+    table = np.zeros((P, P))
+    for pair in range(P * P):
+        A, B = divmod(pair, P)
+        table[(A + B) % P][(A - B) % P] = logits[pair][labels[pair]]
+    return table
+
+
+def check_figures(name, path, logits, labels, P, tmp):
+    """visualize-checkpoint's correct-logit table against the paper's L, and (with a token embedding) the token
+    PCs against numpy's, each component up to its sign."""
+    out = os.path.join(tmp, name + "_figures")
+    run("visualize-checkpoint", path, "--output-dir", out)
+    table = dat_blocks(os.path.join(out, "correct_logit_table.dat"))[0]
+    want = paper_table(logits.astype(np.float64), labels, P)
+    check(f"{name}: correct-logit table figure is L[(a+b)%P][(a-b)%P]", table.shape == want.shape and
+          np.allclose(table, want, rtol=1e-5, atol=1e-5 * np.abs(want).max()), f"{table.shape} vs {want.shape}")
+    pcs = os.path.join(out, "token_embedding_pcs.dat")
+    if name != "transformer":
+        check(f"{name}: no token PC figure without a token embedding", not os.path.exists(pcs))
+        return
+    t, _ = load_safetensors(path)
+    we = t["embed.W_E"].T.astype(np.float64)
+    centred = we - we.mean(axis=0)
+    u, s, _ = np.linalg.svd(centred, full_matrices=False)
+    scores = (u * s)[:P, :4]
+    blocks = dat_blocks(pcs)
+    drawn = np.column_stack([blocks[0][:, 0], blocks[0][:, 1], blocks[2][:, 0], blocks[2][:, 1]])
+    signs = np.sign(np.sum(drawn * scores, axis=0))
+    check(f"{name}: token PC figure holds PCs 1-4 of W_E^T (numpy's SVD)",
+          np.allclose(drawn, scores * signs, atol=1e-6 * np.abs(scores).max()), str(np.abs(drawn - scores * signs).max()))
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="bilmod-clock-pizza-")
     cases = [
@@ -74,6 +125,7 @@ def main():
         logits = lt["logits"]
         check(f"{name}: logits of every pair", logits.shape[0] == P * P, str(logits.shape))
         labels = [(a + b) % P for a in range(P) for b in range(P)]
+        check_figures(name, path, logits, labels, P, tmp)
         report = analyze(path)
         measures = report["measures"]
         want = paper_di(logits, labels, P, incorrect=False)
