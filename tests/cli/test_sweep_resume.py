@@ -41,9 +41,11 @@ def interrupt_halfway(out, stop_signal):
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     def in_flight():
-        """Runs that have started training (checkpoint_epoch_0 written) but not finished."""
+        """Runs that have started training (checkpoint_epoch_0 written) and are less than half done (no
+        checkpoint_epoch_75), so that the kill lands before they can finish even on a loaded machine."""
         begun = glob.glob(os.path.join(out, "*", "checkpoints", "checkpoint_epoch_0.safetensors"))
-        return [p for p in begun if not os.path.exists(os.path.join(os.path.dirname(os.path.dirname(p)), "result.json"))]
+        return [p for p in begun if not os.path.exists(os.path.join(os.path.dirname(os.path.dirname(p)), "result.json"))
+                and not os.path.exists(os.path.join(os.path.dirname(p), "checkpoint_epoch_75.safetensors"))]
     # Halfway: two runs finished and another one training.
     while len(glob.glob(os.path.join(out, "*", "result.json"))) < 2 or not in_flight():
         if proc.poll() is not None or time.time() > deadline:
