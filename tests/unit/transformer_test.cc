@@ -158,15 +158,21 @@ Batch random_batch(const ModelSpec& spec, int count, uint64_t seed) {
   return batch;
 }
 
+// Parameters larger than the init, and nonzero biases, so that attention, MLP and loss are far from uniform.
+std::vector<float> far_from_uniform(const ModelSpec& spec, const ParameterLayout& layout, uint64_t seed,
+                                    uint64_t noise_seed) {
+  std::vector<float> params(layout.total);
+  init_parameters(spec, layout, seed, params.data());
+  std::mt19937_64 rng(noise_seed);
+  for (float& x : params) x = x * 2.0f + 0.05f * static_cast<float>(static_cast<int64_t>(rng() % 21) - 10);
+  return params;
+}
+
 void check_gradients(TransformerMlp mlp) {
   const ModelSpec spec = small_spec(mlp);
   SCOPED_TRACE(transformer_mlp_name(mlp));
   const ParameterLayout layout = make_parameter_layout(spec);
-  std::vector<float> params(layout.total);
-  init_parameters(spec, layout, 17, params.data());
-  // Larger than the init, and nonzero biases, so that attention, MLP and loss are far from uniform.
-  std::mt19937_64 rng(9);
-  for (float& x : params) x = x * 2.0f + 0.05f * static_cast<float>(static_cast<int64_t>(rng() % 21) - 10);
+  const std::vector<float> params = far_from_uniform(spec, layout, 17, 9);
   const Batch batch = random_batch(spec, 11, 5);
   const auto n = static_cast<int64_t>(batch.pairs.size());
   const int64_t V = spec.num_logits();
@@ -234,10 +240,7 @@ void check_token_gradients(TransformerMlp mlp) {
   spec.num_heads = 4;  // d_head 2
   SCOPED_TRACE(transformer_mlp_name(mlp));
   const ParameterLayout layout = make_parameter_layout(spec);
-  std::vector<float> params(layout.total);
-  init_parameters(spec, layout, 23, params.data());
-  std::mt19937_64 rng(4);
-  for (float& x : params) x = x * 2.0f + 0.05f * static_cast<float>(static_cast<int64_t>(rng() % 21) - 10);
+  const std::vector<float> params = far_from_uniform(spec, layout, 23, 4);
   const int64_t P = spec.mod_basis, V = P + 1, d = spec.d_model;
   const std::vector<int64_t> pairs = {0 * P + 3, 4 * P + 1, 2 * P + 2, 1 * P + 4};
   const auto n = static_cast<int64_t>(pairs.size());
