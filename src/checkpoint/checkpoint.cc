@@ -122,6 +122,8 @@ SafetensorsFile to_safetensors(const TrainingState& s) {
                    {"run_name", s.run_name},
                    {"metrics", s.metrics.dump()},
                    {"bilmod_version", BILMOD_VERSION}};
+  // --fixed-norm's target (Omnigrok): the norm right after initialisation, 17 significant digits (exact in double).
+  if (std::isfinite(s.initial_norm)) file.metadata["initial_norm"] = format_double(s.initial_norm);
   if (grokfast.kind != GrokfastKind::kNone) file.metadata["grokfast_steps"] = std::to_string(s.grokfast.steps);
   file.metadata["data_checksum"] = data_checksum(file);
   file.metadata["header_checksum"] = header_checksum(file);
@@ -182,6 +184,13 @@ Status from_safetensors(const SafetensorsFile& file, TrainingState* out) {
   BILMOD_TRY(parse_int(meta, "optimizer_step", &optimizer_step));
   if (!get("epoch_loss_sum")) return Status::runtime("metadata 'epoch_loss_sum' is missing");
   s.epoch_loss_sum = std::strtod(get("epoch_loss_sum")->c_str(), nullptr);
+  if (get("initial_norm")) {
+    const std::string& text = *get("initial_norm");
+    char* end = nullptr;
+    s.initial_norm = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || !(std::isfinite(s.initial_norm) && s.initial_norm >= 0))
+      return Status::runtime("metadata 'initial_norm' is not a finite number >= 0");
+  }
   s.run_id = get("run_id") ? *get("run_id") : "";
   if (s.run_id.size() != 32 || s.run_id.find_first_not_of("0123456789abcdef") != std::string::npos)
     return Status::runtime("metadata 'run_id' is not 32 lowercase hex characters");

@@ -88,6 +88,11 @@ void add_train_flags(CLI::App* cmd, RunConfig* c) {
                   "Grokfast MA: gradients averaged (no change until it is full)");
   cmd->add_flag("--orthograd", c->orthograd,
                 "OrthoGrad: each tensor's gradient made orthogonal to its weights, norm kept");
+  cmd->add_option("--init-scale", c->init_scale,
+                  "Omnigrok: every initial parameter multiplied by this (> 0), before the first step");
+  cmd->add_flag("--fixed-norm", c->fixed_norm,
+                "Omnigrok: after every step all parameters rescaled together to their total L2 norm right after "
+                "initialisation (and --init-scale)");
   add_named_setting_option(
       cmd, "loss", c,
       "cross_entropy, stablemax (always in float64) or mse (against one-hot, mean over batch and classes)");

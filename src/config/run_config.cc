@@ -285,6 +285,8 @@ Status RunConfig::validate() const {
           std::to_string(n_params) + " parameters), over the limit of " + std::to_string(kGrokfastMaxStateBytes >> 20) +
           " MiB: lower --grokfast-window or use --grokfast ema");
   }
+  if (!(std::isfinite(init_scale) && init_scale > 0))
+    return bad("--init-scale must be a positive finite number, got " + std::to_string(init_scale));
   if (checkpoint_dir.empty()) return bad("--checkpoint-dir must not be empty");
   if (project.empty() || project.find_first_not_of(
                              "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
@@ -293,16 +295,17 @@ Status RunConfig::validate() const {
 }
 
 // One table drives both directions of the JSON conversion, so a new setting cannot be saved but not loaded.
-#define BILMOD_CONFIG_FIELDS(X)                                                                                      \
-  X(mod_basis)                                                                                                       \
-  X(hidden_dim)                                                                                                      \
-  X(batch_size) X(learning_rate) X(weight_decay) X(epochs) X(grad_accum_steps) X(checkpoint_dir) X(checkpoint_every) \
-      X(resume_from) X(seed) X(log_level) X(model) X(activation) X(bias) X(use_output_projection) X(operation)       \
-          X(train_frac) X(data_seed) X(split) X(full_batch) X(optimizer) X(beta1) X(beta2) X(eps) X(momentum)        \
-              X(warmup_steps) X(warmup_convention) X(lr_schedule) X(eval_every) X(init_from) X(threads) X(log_file)  \
-                  X(no_progress) X(project) X(run_name) X(group) X(tracking_dir) X(no_track) X(grokfast)             \
-                      X(grokfast_alpha) X(grokfast_lamb) X(grokfast_window) X(orthograd) X(loss) X(loss_precision)   \
-                          X(d_model) X(num_heads) X(d_mlp) X(mlp) X(preset)
+#define BILMOD_CONFIG_FIELDS(X)                                                                                       \
+  X(mod_basis)                                                                                                        \
+  X(hidden_dim)                                                                                                       \
+  X(batch_size)                                                                                                       \
+  X(learning_rate) X(weight_decay) X(epochs) X(grad_accum_steps) X(checkpoint_dir) X(checkpoint_every) X(resume_from) \
+      X(seed) X(log_level) X(model) X(activation) X(bias) X(use_output_projection) X(operation) X(train_frac)         \
+          X(data_seed) X(split) X(full_batch) X(optimizer) X(beta1) X(beta2) X(eps) X(momentum) X(warmup_steps)       \
+              X(warmup_convention) X(lr_schedule) X(eval_every) X(init_from) X(threads) X(log_file) X(no_progress)    \
+                  X(project) X(run_name) X(group) X(tracking_dir) X(no_track) X(grokfast) X(grokfast_alpha)           \
+                      X(grokfast_lamb) X(grokfast_window) X(orthograd) X(loss) X(loss_precision) X(d_model)           \
+                          X(num_heads) X(d_mlp) X(mlp) X(preset) X(init_scale) X(fixed_norm)
 
 nlohmann::json to_json(const RunConfig& c) {
   nlohmann::json j;
@@ -402,7 +405,7 @@ const std::vector<std::string>& model_defining_settings() {
   static const std::vector<std::string> keys = {
       "model",     "mod_basis",  "hidden_dim", "activation", "bias", "use_output_projection",
       "operation", "train_frac", "data_seed",  "split",      "seed", "d_model",
-      "num_heads", "d_mlp",      "mlp"};
+      "num_heads", "d_mlp",      "mlp",        "init_scale"};
   return keys;
 }
 

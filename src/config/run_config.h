@@ -68,6 +68,8 @@ struct RunConfig {
   double grokfast_lamb = -1;  // -1: the filter's own default (ema 2, ma 5)
   int64_t grokfast_window = 100;
   bool orthograd = false;
+  double init_scale = 1.0;  // Omnigrok: every parameter times alpha right after initialisation (optim/fixed_norm.h)
+  bool fixed_norm = false;  // Omnigrok: the total L2 norm restored to its initial value after every step
   LossKind loss = LossKind::kCrossEntropy;
   LossPrecision loss_precision = LossPrecision::kFloat32;
   // Experiment tracking (trackio's store).

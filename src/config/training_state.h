@@ -1,6 +1,7 @@
 // Everything a run is at a step boundary: what a checkpoint saves and a resume restores.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,9 @@ struct TrainingState {
 
   std::vector<float> params;  // (layout().total,) in bilmod's stored order (model/model_spec.h)
   OptimizerState optimizer;
+  // The total L2 norm of the parameters right after initialisation and --init-scale: --fixed-norm's target, saved
+  // in every checkpoint so a resume restores the same norm (NaN: not known, a checkpoint from before it was saved).
+  double initial_norm = std::numeric_limits<double>::quiet_NaN();
   GrokfastState grokfast;  // the gradient filter's state (--grokfast); empty without one
   Dataset data;
   int64_t epoch = 0;          // epochs completed

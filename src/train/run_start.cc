@@ -1,6 +1,7 @@
 #include "train/run_start.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #ifdef _OPENMP
@@ -51,6 +52,10 @@ Status resume_config(const StartRequest& request, const TrainingState& checkpoin
   if (merged->epochs < checkpoint.epoch)
     return refuse("--epochs " + std::to_string(merged->epochs) + " is less than the " +
                   std::to_string(checkpoint.epoch) + " epochs " + path + " already holds");
+  // --fixed-norm restores the norm right after initialisation, which the checkpoint must record.
+  if (merged->fixed_norm && !std::isfinite(checkpoint.initial_norm))
+    return refuse("--fixed-norm keeps the parameters' norm right after initialisation, which " + path +
+                  " does not record (a checkpoint from an older bilmod or from PyTorch): start a new run");
   // The gradient filter's state is saved with the checkpoint: only the same filter can continue it.
   const RunConfig& was = checkpoint.config();
   if (merged->grokfast != was.grokfast ||

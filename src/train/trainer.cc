@@ -16,6 +16,7 @@
 #include "model/loss.h"
 #include "model/model.h"
 #include "model/network.h"
+#include "optim/fixed_norm.h"
 #include "optim/grokfast.h"
 #include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
@@ -83,6 +84,9 @@ Status create_training_state(const RunConfig& config, TrainingState* out) {
     init_parameters(s.spec(), s.layout(), config.seed, s.params.data());
   else
     BILMOD_TRY(load_initial_parameters(config.init_from, s, &s.params));
+  // Omnigrok's --init-scale, then the norm --fixed-norm keeps (optim/fixed_norm.h): both before checkpoint_epoch_0.
+  if (config.init_scale != 1.0) scale_parameters(s.params.data(), s.params.size(), config.init_scale);
+  s.initial_norm = l2_norm(s.params.data(), s.params.size());
   s.optimizer.reset(config.optimizer_settings(), s.layout().total);
   s.grokfast.reset(config.grokfast_settings(), s.layout().total);
   s.run_id = new_run_id();
@@ -175,10 +179,11 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
   buf.grads.assign(state->layout().total, 0.0f);
   // A model may have a parameter whose rows a batch's pairs alone select (the seed model's bilinear.weight, one row
   // of H per pair): the optimiser may update such rows when next read (optim/lazy_rows.h). A gradient transform
-  // (grokfast, OrthoGrad) gives every row a non-zero gradient, so those runs declare no sparse rows.
-  const bool transforms_gradient = grokfast.kind != GrokfastKind::kNone || config.orthograd;
+  // (grokfast, OrthoGrad) gives every row a non-zero gradient, and --fixed-norm rescales every row after every step
+  // (a lazy row's replay would miss those factors, and the norm reads every row), so those runs declare no sparse rows.
+  const bool dense_steps = grokfast.kind != GrokfastKind::kNone || config.orthograd || config.fixed_norm;
   const Model::SparseRows model_rows = model_of(spec).sparse_rows(spec, state->layout());
-  const ParameterInfo* row_block = transforms_gradient ? nullptr : model_rows.parameter;
+  const ParameterInfo* row_block = dense_steps ? nullptr : model_rows.parameter;
   const SparseRows sparse_rows =
       row_block ? SparseRows{row_block->offset, model_rows.rows, model_rows.row_length} : SparseRows{};
   Optimizer opt(optimizer, state->params.data(), &state->optimizer, state->layout().total,
@@ -278,6 +283,11 @@ Status train(TrainingState* state, const std::vector<TrainingObserver*>& observe
         for (const ParameterInfo& info : state->layout().parameters)
           orthograd_tensor(state->params.data() + info.offset, buf.grads.data() + info.offset, info.size);
       opt.step(lr, buf.grads.data());
+      // Omnigrok's --fixed-norm (optim/fixed_norm.h): after the step, every parameter times initial_norm / norm, the
+      // norm over the whole vector in fixed order (any thread count, the same factor); the moments are untouched.
+      if (config.fixed_norm)
+        restore_norm(state->params.data(), state->params.size(), l2_norm(state->params.data(), state->params.size()),
+                     state->initial_norm);
       prepared.reset();
       state->step += 1;
       state->epoch_step = s + 1;

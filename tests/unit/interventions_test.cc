@@ -1,5 +1,5 @@
 // The interventions' formulas on hand-made values (docs/MODELS.md "Interventions and measures"): grokfast EMA and
-// MA, OrthoGrad, StableMax, float64 cross-entropy, MSE, softmax collapse and the Fourier IPR.
+// MA, OrthoGrad, Omnigrok's init scale and fixed norm, StableMax, float64 cross-entropy, MSE, softmax collapse and the Fourier IPR.
 // tests/parity/test_parity_interventions.py runs them against PyTorch inside training.
 #include <gtest/gtest.h>
 
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model/loss.h"
+#include "optim/fixed_norm.h"
 #include "optim/grokfast.h"
 #include "optim/orthograd.h"
 #include "train/fourier_ipr.h"
@@ -84,6 +85,24 @@ TEST(OrthoGrad, RemovesTheComponentAlongTheWeightsAndKeepsTheNorm) {
   g = {3.0f, -4.0f};
   orthograd_tensor(zero.data(), g.data(), 2);
   EXPECT_EQ(g, (std::vector<float>{3.0f, -4.0f}));
+}
+
+TEST(Omnigrok, InitScaleAndNormRestore) {
+  std::vector<float> p = {1.5f, -2.0f};
+  scale_parameters(p.data(), p.size(), 2.0);  // (3, -4): norm 5
+  EXPECT_EQ(p, (std::vector<float>{3.0f, -4.0f}));
+  restore_norm(p.data(), p.size(), 5.0, 10.0);  // one factor, 10 / 5, for the whole vector
+  EXPECT_EQ(p, (std::vector<float>{6.0f, -8.0f}));
+  std::vector<float> zero = {0.0f, 0.0f};
+  restore_norm(zero.data(), zero.size(), 0.0, 10.0);  // no direction to rescale along: left as it is
+  EXPECT_EQ(zero, (std::vector<float>{0.0f, 0.0f}));
+  RunConfig c;
+  for (double bad : {0.0, -1.0, std::nan(""), HUGE_VAL}) {
+    c.init_scale = bad;
+    EXPECT_FALSE(c.validate()) << bad;
+  }
+  c.init_scale = 0.5;
+  EXPECT_TRUE(c.validate());
 }
 
 TEST(Loss, StableMaxOnHandMadeLogits) {

@@ -58,7 +58,7 @@ TEST(NamedSettings, TheDefaultsAreSavedAsBeforeTheyWereEnums) {
                                    {"loss", "cross_entropy"},
                                    {"loss_precision", "float32"}};
   for (const auto& [key, value] : expected.items()) EXPECT_EQ(saved.at(key), value) << key;
-  EXPECT_EQ(saved.size(), 51u);  // every setting, as before
+  EXPECT_EQ(saved.size(), 53u);  // every setting: the 51 of before and Omnigrok's init_scale and fixed_norm
 }
 
 TEST(NamedSettings, AnUnknownNameIsAUsageErrorThatNamesTheChoices) {
