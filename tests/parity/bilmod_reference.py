@@ -89,6 +89,28 @@ def epoch_order(n_train, seed, epoch):
     return shuffled(range(n_train), stream_key(seed, EPOCH_ORDER_STREAM, epoch))
 
 
+def steps_per_epoch(n_train, micro, accum):
+    """Optimiser steps per epoch: micro-batches of `micro` pairs (n_train for full batch), `accum` of them a step."""
+    return ((n_train + micro - 1) // micro + accum - 1) // accum
+
+
+def step_batches(train_pairs, p, epochs, seed, micro, accum):
+    """bilmod's optimiser steps (docs/MODELS.md "Gradient accumulation and batches"): every epoch the train pairs in
+    epoch_order, cut into micro-batches of `micro`, `accum` of them a step (the last step of an epoch may have
+    fewer). Yields each step's micro-batches as a list of (a, b) tensors."""
+    pairs = torch.tensor(train_pairs)
+    n = len(train_pairs)
+    n_micro = (n + micro - 1) // micro
+    for epoch in range(epochs):
+        order = torch.tensor(epoch_order(n, seed, epoch))
+        for s in range(steps_per_epoch(n, micro, accum)):
+            group = []
+            for j in range(s * accum, min((s + 1) * accum, n_micro)):
+                idx = pairs[order[j * micro:(j + 1) * micro]]
+                group.append((idx // p, idx % p))
+            yield group
+
+
 # The operations (docs/MODELS.md "Data"), on tensors of a and b; div is a * b^(P-2), defined for b != 0.
 OPERATIONS = {
     "add": lambda a, b, p: (a + b) % p,

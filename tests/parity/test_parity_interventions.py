@@ -15,7 +15,7 @@ from collections import deque
 import torch
 import torch.nn.functional as F
 
-from bilmod_reference import (Failures, check_final_tensors, check_step_losses, epoch_order, make_model,
+from bilmod_reference import (Failures, check_final_tensors, check_step_losses, make_model, step_batches,
                               read_safetensors, run_bilmod, state_dict_numpy, step_losses, tempdir, write_safetensors)
 
 torch.set_num_threads(1)
@@ -81,37 +81,29 @@ def loss_fn(c):
 
 def reference_run(model, train_pairs, c):
     p, n = c["p"], len(train_pairs)
-    pairs = torch.tensor(train_pairs)
     if c["optimizer"] == "adamw":
         opt = torch.optim.AdamW(model.parameters(), lr=c["lr"], weight_decay=c["wd"])
     else:
         opt = torch.optim.SGD(model.parameters(), lr=c["lr"], weight_decay=c["wd"], momentum=c["momentum"])
     micro = n if c["full_batch"] else c["batch_size"]
     accum = c["accum"]
-    n_micro = (n + micro - 1) // micro
-    steps_per_epoch = 1 if c["full_batch"] else (n_micro + accum - 1) // accum
     criterion = loss_fn(c)
     losses, filt = [], None
-    for epoch in range(c["epochs"]):
-        order = torch.tensor(epoch_order(n, c["seed"], epoch))
-        for s in range(steps_per_epoch):
-            opt.zero_grad()
-            group = range(s * accum, min((s + 1) * accum, n_micro))
-            batch_loss = 0.0
-            for j in group:
-                idx = pairs[order[j * micro:(j + 1) * micro]]
-                a, b = idx // p, idx % p
-                loss = criterion(model(a, b), (a + b) % p)
-                (loss / accum).backward()
-                batch_loss += loss.item()
-            if c["grokfast"] == "ema":
-                filt = gradfilter_ema(model, filt, c["alpha"], c["lamb"])
-            elif c["grokfast"] == "ma":
-                filt = gradfilter_ma(model, filt, c["window"], c["lamb"])
-            if c["orthograd"]:
-                orthogonalize(model)
-            opt.step()
-            losses.append(batch_loss / len(group))
+    for group in step_batches(train_pairs, p, c["epochs"], c["seed"], micro, accum):
+        opt.zero_grad()
+        batch_loss = 0.0
+        for a, b in group:
+            loss = criterion(model(a, b), (a + b) % p)
+            (loss / accum).backward()
+            batch_loss += loss.item()
+        if c["grokfast"] == "ema":
+            filt = gradfilter_ema(model, filt, c["alpha"], c["lamb"])
+        elif c["grokfast"] == "ma":
+            filt = gradfilter_ma(model, filt, c["window"], c["lamb"])
+        if c["orthograd"]:
+            orthogonalize(model)
+        opt.step()
+        losses.append(batch_loss / len(group))
     return losses
 
 

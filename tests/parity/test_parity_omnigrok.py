@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bilmod_reference import (Failures, check_final_tensors, check_step_losses, epoch_order, make_model,
+from bilmod_reference import (Failures, check_final_tensors, check_step_losses, make_model, step_batches,
                               read_safetensors, relative_difference, run_bilmod, state_dict_numpy, step_losses,
                               tempdir, write_safetensors)
 
@@ -48,29 +48,21 @@ def restore_norm(model, norm):
 
 def reference_run(model, train_pairs, c, norm):
     p, n = c["p"], len(train_pairs)
-    pairs = torch.tensor(train_pairs)
     opt = torch.optim.AdamW(model.parameters(), lr=c["lr"], weight_decay=c["wd"])
     micro = n if c["full_batch"] else c["batch_size"]
     accum = c["accum"]
-    n_micro = (n + micro - 1) // micro
-    steps_per_epoch = 1 if c["full_batch"] else (n_micro + accum - 1) // accum
     losses = []
-    for epoch in range(c["epochs"]):
-        order = torch.tensor(epoch_order(n, c["seed"], epoch))
-        for s in range(steps_per_epoch):
-            opt.zero_grad()
-            group = range(s * accum, min((s + 1) * accum, n_micro))
-            batch_loss = 0.0
-            for j in group:
-                idx = pairs[order[j * micro:(j + 1) * micro]]
-                a, b = idx // p, idx % p
-                loss = F.cross_entropy(model(a, b), (a + b) % p)
-                (loss / accum).backward()
-                batch_loss += loss.item()
-            opt.step()
-            if c["fixed_norm"]:
-                restore_norm(model, norm)
-            losses.append(batch_loss / len(group))
+    for group in step_batches(train_pairs, p, c["epochs"], c["seed"], micro, accum):
+        opt.zero_grad()
+        batch_loss = 0.0
+        for a, b in group:
+            loss = F.cross_entropy(model(a, b), (a + b) % p)
+            (loss / accum).backward()
+            batch_loss += loss.item()
+        opt.step()
+        if c["fixed_norm"]:
+            restore_norm(model, norm)
+        losses.append(batch_loss / len(group))
     return losses
 
 

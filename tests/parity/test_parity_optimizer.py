@@ -12,9 +12,9 @@ import os
 import torch
 import torch.nn.functional as F
 
-from bilmod_reference import (OPERATIONS, PARAM_RTOL, Failures, check_final_tensors, check_step_losses, epoch_order,
-                              make_model, read_safetensors, relative_difference, run_bilmod, state_dict_numpy,
-                              step_losses, tempdir, write_safetensors)
+from bilmod_reference import (OPERATIONS, PARAM_RTOL, Failures, check_final_tensors, check_step_losses, make_model,
+                              read_safetensors, relative_difference, run_bilmod, state_dict_numpy, step_batches,
+                              step_losses, steps_per_epoch, tempdir, write_safetensors)
 
 torch.set_num_threads(1)
 STATE_RTOL = PARAM_RTOL  # AdamW's moments against torch.optim's
@@ -34,34 +34,26 @@ def reference_run(model, train_pairs, p, operation, optimizer_name, epochs, batc
                   momentum, warmup, schedule, seed):
     """Trains the reference module as bilmod's documents say; returns the loss of every optimiser step and the
     optimiser (its state is compared too)."""
-    pairs = torch.tensor(train_pairs)
     if optimizer_name == "adamw":
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd)
     else:
         opt = torch.optim.SGD(model.parameters(), lr=lr, weight_decay=wd, momentum=momentum)
     n = len(train_pairs)
     micro = n if full_batch else batch_size
-    n_micro = (n + micro - 1) // micro
-    steps_per_epoch = 1 if full_batch else (n_micro + accum - 1) // accum
-    total = epochs * steps_per_epoch
+    total = epochs * steps_per_epoch(n, micro, accum)
     losses, t = [], 0
-    for epoch in range(epochs):
-        order = torch.tensor(epoch_order(n, seed, epoch))
-        for s in range(steps_per_epoch):
-            opt.zero_grad()
-            group = range(s * accum, min((s + 1) * accum, n_micro))
-            batch_loss = 0.0
-            for j in group:
-                idx = pairs[order[j * micro:(j + 1) * micro]]
-                a, b = idx // p, idx % p
-                loss = F.cross_entropy(model(a, b), OPERATIONS[operation](a, b, p))
-                (loss / accum).backward()
-                batch_loss += loss.item()
-            t += 1
-            for g in opt.param_groups:
-                g["lr"] = lr_at(lr, warmup, total, schedule, t)
-            opt.step()
-            losses.append(batch_loss / len(group))
+    for group in step_batches(train_pairs, p, epochs, seed, micro, accum):
+        opt.zero_grad()
+        batch_loss = 0.0
+        for a, b in group:
+            loss = F.cross_entropy(model(a, b), OPERATIONS[operation](a, b, p))
+            (loss / accum).backward()
+            batch_loss += loss.item()
+        t += 1
+        for g in opt.param_groups:
+            g["lr"] = lr_at(lr, warmup, total, schedule, t)
+        opt.step()
+        losses.append(batch_loss / len(group))
     return losses, opt
 
 
