@@ -11,15 +11,9 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "parity"))
-from bilmod_reference import BILMOD, Failures, read_safetensors, run_bilmod, tempdir  # noqa: E402
-
-
-def train(d, *extra, expect=0):
-    return run_bilmod("train", "--checkpoint-dir", d, "--no-progress", "--no-track", *extra, expect=expect)
-
-
-def differing_tensors(x, y):
-    return sorted(k for k in set(x) | set(y) if k not in x or k not in y or x[k].tobytes() != y[k].tobytes())
+from bilmod_reference import (BILMOD, Failures, check_threads_bitwise, differing_tensors,  # noqa: E402
+                              read_safetensors, tempdir)
+from bilmod_reference import train_run as train  # noqa: E402
 
 
 def norm_of(tensors):
@@ -75,13 +69,7 @@ def main():
 
     wide = ["--model", "bilinear", "--mod-basis", 61, "--hidden-dim", 48, "--train-frac", 0.5, "--seed", 2, "--epochs", 2,
             "--batch-size", 512, "--init-scale", 2, "--fixed-norm"]
-    with tempdir() as one, tempdir() as two:
-        train(one, *wide, "--threads", 1)
-        train(two, *wide, "--threads", 2)
-        x, _ = read_safetensors(os.path.join(one, "checkpoint_epoch_2.safetensors"))
-        y, _ = read_safetensors(os.path.join(two, "checkpoint_epoch_2.safetensors"))
-        diff = differing_tensors(x, y)
-        failures.check(not diff, f"--threads 1 and 2 bitwise with --fixed-norm (differing: {diff})")
+    check_threads_bitwise(failures, wide, 2, "--fixed-norm")
 
     with tempdir() as out:
         proc = subprocess.run([BILMOD, "sweep", "--model", "factored", "--mod-basis", "11", "--hidden-dim", "8",

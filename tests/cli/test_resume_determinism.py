@@ -9,16 +9,9 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "parity"))
-from bilmod_reference import Failures, read_safetensors, relative_difference, run_bilmod, tempdir  # noqa: E402
-
-
-def train(d, *extra):
-    run_bilmod("train", "--checkpoint-dir", d, "--no-progress", "--no-track", *extra)
-
-
-def differing_tensors(x, y):
-    """Names of tensors that differ in any bit (or exist in only one)."""
-    return sorted(k for k in set(x) | set(y) if k not in x or k not in y or x[k].tobytes() != y[k].tobytes())
+from bilmod_reference import (Failures, differing_tensors, read_safetensors, relative_difference,  # noqa: E402
+                              run_bilmod, tempdir)
+from bilmod_reference import train_run as train  # noqa: E402
 
 
 def main():

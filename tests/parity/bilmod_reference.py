@@ -223,6 +223,28 @@ def run_bilmod(*args, expect=0, env=None):
     return proc
 
 
+def train_run(d, *extra, expect=0):
+    """`bilmod train` into checkpoint folder d, quietly and untracked."""
+    return run_bilmod("train", "--checkpoint-dir", d, "--no-progress", "--no-track", *extra, expect=expect)
+
+
+def differing_tensors(x, y):
+    """Names of tensors that differ in any bit, or exist in only one of the two."""
+    return sorted(k for k in set(x) | set(y) if k not in x or k not in y or x[k].tobytes() != y[k].tobytes())
+
+
+def check_threads_bitwise(failures, args, epochs, what):
+    """The same run at --threads 1 and 2 must write bitwise the same last checkpoint."""
+    with tempdir() as one, tempdir() as two:
+        train_run(one, *args, "--threads", 1)
+        train_run(two, *args, "--threads", 2)
+        name = f"checkpoint_epoch_{epochs}.safetensors"
+        x, _ = read_safetensors(os.path.join(one, name))
+        y, _ = read_safetensors(os.path.join(two, name))
+        diff = differing_tensors(x, y)
+        failures.check(not diff, f"--threads 1 and 2 bitwise with {what} (differing: {diff})")
+
+
 def step_losses(log_path):
     """train/batch_loss of every optimiser step, from a --log-file written at --log-level DEBUG."""
     losses = {}
