@@ -48,10 +48,12 @@ void add_train_flags(CLI::App* cmd, RunConfig* c) {
   // bilmod's.
   add_named_setting_option(
       cmd, "model", c,
-      "bilinear (the seed's; memorises, cannot generalise), factored, mlp or transformer (Nanda et al.; these grok)");
+      "bilinear (the seed's; memorises, cannot generalise), factored, mlp, transformer (Nanda et al.) or clock-pizza "
+      "(Zhong et al.); the last four grok");
   add_model_flags(cmd, c);
   cmd->add_option("--preset", c->preset,
-                  "A whole recipe: seed (the defaults) or nanda2023 (Nanda et al.'s transformer); "
+                  "A whole recipe: seed (the defaults), nanda2023 (Nanda et al.'s transformer) or zhong2023 (Zhong et "
+                  "al.'s clock-pizza; alpha from --attention-rate); "
                   "flags given explicitly override its values");
   add_named_setting_option(cmd, "operation", c, "add, sub, mul, div, x2+y2, x2+xy+y2, x2+xy+y2+x, x3+xy or x3+xy2+y");
   cmd->add_option("--train-frac", c->train_frac, "Fraction of the pairs used for training (floor)");

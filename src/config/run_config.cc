@@ -84,7 +84,8 @@ Status parse_named_setting(const std::string& key, const std::string& name, RunC
     return set_named(parse_operation(name), &c->operation, key, name, "one of " + names);
   }
   if (key == "model")
-    return set_named(parse_model_kind(name), &c->model, key, name, "bilinear, factored, mlp or transformer");
+    return set_named(parse_model_kind(name), &c->model, key, name,
+                     "bilinear, factored, mlp, transformer or clock-pizza");
   if (key == "mlp") return set_named(parse_transformer_mlp(name), &c->mlp, key, name, "relu, gelu or bilinear");
   if (key == "activation") return set_named(parse_activation(name), &c->activation, key, name, "relu, quad or none");
   if (key == "split")
@@ -113,6 +114,10 @@ ModelSpec RunConfig::model_spec() const {
   spec.num_heads = num_heads;
   spec.d_mlp = d_mlp > 0 ? d_mlp : 4 * d_model;
   spec.mlp = mlp;
+  spec.num_layers = num_layers;
+  spec.attention_rate = attention_rate;
+  spec.eqn_sign = eqn_sign;
+  spec.diff_vocab = diff_vocab;
   return spec;
 }
 
@@ -194,6 +199,20 @@ Status check_model_settings(const RunConfig& c) {
   if ((!c.bias || !c.use_output_projection) && !model.has_variants())
     return Status::usage(std::string(!c.bias ? "--no-bias" : "--no-output-projection") + " applies to --model " +
                          models_that([](const Model& m) { return m.has_variants(); }) + " only");
+  // Every other model-only setting (a Model::flags() key of some model) must keep its default for a model without it.
+  const nlohmann::json given = to_json(c), defaults = to_json(RunConfig{});
+  for (const Model* m : registered_models())
+    for (const ModelFlag& flag : m->flags()) {
+      bool takes = false;
+      for (const ModelFlag& own : model.flags()) takes = takes || own.key == flag.key;
+      if (!takes && flag.key != "mlp" && given.at(flag.key) != defaults.at(flag.key))
+        return Status::usage("--" + flag_name(flag.key) + " applies to --model " + models_that([&](const Model& x) {
+                               for (const ModelFlag& f : x.flags())
+                                 if (f.key == flag.key) return true;
+                               return false;
+                             }) +
+                             " only");
+    }
   if (c.mod_basis > model.max_mod_basis())
     return Status::usage("--model " + name + " takes --mod-basis up to " + std::to_string(model.max_mod_basis()) +
                          ", got " + std::to_string(c.mod_basis));
@@ -215,6 +234,10 @@ Status RunConfig::validate() const {
                std::to_string(d_model) + " (d_head = d_model / heads)");
   if (d_mlp < 0 || d_mlp > 1 << 20)
     return bad("--d-mlp must be from 1 to 1048576 (0: 4 x --d-model), got " + std::to_string(d_mlp));
+  if (num_layers < 1 || num_layers > 64)
+    return bad("--num-layers must be from 1 to 64, got " + std::to_string(num_layers));
+  if (!(attention_rate >= 0 && attention_rate <= 1))
+    return bad("--attention-rate must lie in [0, 1], got " + std::to_string(attention_rate));
   BILMOD_TRY(check_model_settings(*this));
   if (!use_output_projection && activation != Activation::kNone)
     return bad(
@@ -295,17 +318,19 @@ Status RunConfig::validate() const {
 }
 
 // One table drives both directions of the JSON conversion, so a new setting cannot be saved but not loaded.
-#define BILMOD_CONFIG_FIELDS(X)                                                                                       \
-  X(mod_basis)                                                                                                        \
-  X(hidden_dim)                                                                                                       \
-  X(batch_size)                                                                                                       \
-  X(learning_rate) X(weight_decay) X(epochs) X(grad_accum_steps) X(checkpoint_dir) X(checkpoint_every) X(resume_from) \
-      X(seed) X(log_level) X(model) X(activation) X(bias) X(use_output_projection) X(operation) X(train_frac)         \
-          X(data_seed) X(split) X(full_batch) X(optimizer) X(beta1) X(beta2) X(eps) X(momentum) X(warmup_steps)       \
-              X(warmup_convention) X(lr_schedule) X(eval_every) X(init_from) X(threads) X(log_file) X(no_progress)    \
-                  X(project) X(run_name) X(group) X(tracking_dir) X(no_track) X(grokfast) X(grokfast_alpha)           \
-                      X(grokfast_lamb) X(grokfast_window) X(orthograd) X(loss) X(loss_precision) X(d_model)           \
-                          X(num_heads) X(d_mlp) X(mlp) X(preset) X(init_scale) X(fixed_norm)
+#define BILMOD_CONFIG_FIELDS(X)                                                                                    \
+  X(mod_basis)                                                                                                     \
+  X(hidden_dim)                                                                                                    \
+  X(batch_size)                                                                                                    \
+  X(learning_rate)                                                                                                 \
+  X(weight_decay) X(epochs) X(grad_accum_steps) X(checkpoint_dir) X(checkpoint_every) X(resume_from) X(seed)       \
+      X(log_level) X(model) X(activation) X(bias) X(use_output_projection) X(operation) X(train_frac) X(data_seed) \
+          X(split) X(full_batch) X(optimizer) X(beta1) X(beta2) X(eps) X(momentum) X(warmup_steps)                 \
+              X(warmup_convention) X(lr_schedule) X(eval_every) X(init_from) X(threads) X(log_file) X(no_progress) \
+                  X(project) X(run_name) X(group) X(tracking_dir) X(no_track) X(grokfast) X(grokfast_alpha)        \
+                      X(grokfast_lamb) X(grokfast_window) X(orthograd) X(loss) X(loss_precision) X(d_model)        \
+                          X(num_heads) X(d_mlp) X(mlp) X(num_layers) X(attention_rate) X(eqn_sign) X(diff_vocab)   \
+                              X(preset) X(init_scale) X(fixed_norm)
 
 nlohmann::json to_json(const RunConfig& c) {
   nlohmann::json j;
@@ -386,8 +411,31 @@ Status apply_preset(const std::string& name, const std::vector<std::string>& giv
     preset.d_mlp = 512;
     preset.mlp = TransformerMlp::kRelu;
     preset.checkpoint_every = 1000;  // 25 checkpoints of 2.7 MB rather than 250
+  } else if (name == "zhong2023") {
+    // Zhong et al. 2023 (fjzzq2002/pizza code/train-main.py): P 59, 80 % train, full batch, AdamW lr 1e-3, wd 2,
+    // betas (0.9, 0.98), the same LambdaLR warm-up, float64 cross-entropy, 20 000 epochs; alpha from
+    // --attention-rate (the paper draws it uniformly per run).
+    preset.model = ModelKind::kClockPizza;
+    preset.mod_basis = 59;
+    preset.train_frac = 0.8;
+    preset.full_batch = true;
+    preset.optimizer = OptimizerKind::kAdamW;
+    preset.learning_rate = 1e-3;
+    preset.weight_decay = 2.0;
+    preset.beta1 = 0.9;
+    preset.beta2 = 0.98;
+    preset.warmup_steps = 10;
+    preset.warmup_convention = WarmupConvention::kLambdaLr;
+    preset.loss_precision = LossPrecision::kFloat64;
+    preset.epochs = 20000;
+    preset.d_model = 128;
+    preset.num_heads = 4;
+    preset.d_mlp = 512;
+    preset.num_layers = 1;
+    preset.mlp = TransformerMlp::kRelu;
+    preset.checkpoint_every = 1000;
   } else if (name != "seed") {
-    return Status::usage("--preset '" + name + "' is not known: use seed or nanda2023");
+    return Status::usage("--preset '" + name + "' is not known: use seed, nanda2023 or zhong2023");
   }
   nlohmann::json resolved = to_json(*c);
   const nlohmann::json values = to_json(preset);
@@ -403,9 +451,10 @@ Status apply_preset(const std::string& name, const std::vector<std::string>& giv
 
 const std::vector<std::string>& model_defining_settings() {
   static const std::vector<std::string> keys = {
-      "model",     "mod_basis",  "hidden_dim", "activation", "bias", "use_output_projection",
-      "operation", "train_frac", "data_seed",  "split",      "seed", "d_model",
-      "num_heads", "d_mlp",      "mlp",        "init_scale"};
+      "model",     "mod_basis",  "hidden_dim", "activation", "bias",       "use_output_projection",
+      "operation", "train_frac", "data_seed",  "split",      "seed",       "d_model",
+      "num_heads", "d_mlp",      "mlp",        "init_scale", "num_layers", "attention_rate",
+      "eqn_sign",  "diff_vocab"};
   return keys;
 }
 

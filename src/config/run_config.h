@@ -44,6 +44,11 @@ struct RunConfig {
   int64_t num_heads = 4;
   int64_t d_mlp = 0;
   TransformerMlp mlp = TransformerMlp::kRelu;
+  // --model clock-pizza (Zhong et al. 2023): blocks, attention rate alpha, an '=' token, b's tokens shifted by P.
+  int64_t num_layers = 1;
+  double attention_rate = 1.0;
+  bool eqn_sign = false;
+  bool diff_vocab = false;
   std::string preset;  // the --preset the run started from (its values are the fields themselves)
   Operation operation = Operation::kAdd;
   double train_frac = 0.8;
@@ -93,13 +98,14 @@ struct RunConfig {
 };
 
 // --preset NAME: sets every field the preset names, except those in `given` (config keys given explicitly).
-// "seed": the seed's defaults; "nanda2023": Nanda et al.'s transformer recipe. A usage Status for an unknown name.
+// "seed": the seed's defaults; "nanda2023": Nanda et al.'s transformer recipe; "zhong2023": Zhong et al.'s. A usage
+// Status for an unknown name.
 Status apply_preset(const std::string& name, const std::vector<std::string>& given, RunConfig* config);
 
 // The settings that hold a name (--model bilinear), in the order they are checked, and their names in a config.
 const std::vector<std::string>& named_settings();
 // The setting `key` (one of named_settings()) set from its name: a name it does not know is a usage Status,
-// "--model 'foo' is not known: use bilinear, factored, mlp or transformer", and leaves the config as it was.
+// "--model 'foo' is not known: use bilinear, factored, mlp, transformer or clock-pizza", and leaves the config as it was.
 Status parse_named_setting(const std::string& key, const std::string& name, RunConfig* config);
 
 // The names of the named settings, the other settings as they are.

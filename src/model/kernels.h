@@ -39,4 +39,15 @@ inline Share my_share(int64_t total) {
 // Work below this many multiply-adds runs on the calling thread: a parallel region costs microseconds.
 constexpr int64_t kParallelWorkThreshold = 1 << 16;
 
+// Runs body(block) for blocks [0, count): on every thread when the work (multiply-adds) is large and no parallel
+// region is open. The blocks are the caller's, fixed whatever the thread count, so each is computed alike on any.
+template <typename F>
+void for_blocks(int64_t count, int64_t work, F body) {
+#ifdef _OPENMP
+  const bool parallel = count > 1 && work > kParallelWorkThreshold && !omp_in_parallel();
+#pragma omp parallel for schedule(static) if (parallel)
+#endif
+  for (int64_t b = 0; b < count; ++b) body(b);
+}
+
 }  // namespace bilmod

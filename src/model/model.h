@@ -23,6 +23,11 @@ struct PreparedParameters {
   virtual ~PreparedParameters() = default;
 };
 
+// A model's own activations of a batch (BatchActivations::own), kept from its forward for its backward.
+struct ModelActivations {
+  virtual ~ModelActivations() = default;
+};
+
 // The quadratic forms over the one-hot inputs through which a model's hidden units compute, which the analysis
 // decomposes (analysis/interaction_form.h, docs/MODELS.md "Analysis"); kNone where the units are not such forms.
 enum class QuadraticForm {

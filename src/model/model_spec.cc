@@ -35,6 +35,7 @@ std::optional<TransformerMlp> parse_transformer_mlp(const std::string& name) {
   if (name == "relu") return TransformerMlp::kRelu;
   if (name == "gelu") return TransformerMlp::kGelu;
   if (name == "bilinear") return TransformerMlp::kBilinear;
+  if (name == "tanh") return TransformerMlp::kTanh;
   return std::nullopt;
 }
 
@@ -46,6 +47,8 @@ std::string transformer_mlp_name(TransformerMlp mlp) {
       return "gelu";
     case TransformerMlp::kBilinear:
       return "bilinear";
+    case TransformerMlp::kTanh:
+      return "tanh";
   }
   return "?";
 }

@@ -16,9 +16,9 @@
 
 namespace bilmod {
 
-enum class ModelKind { kBilinear, kFactored, kMlp, kTransformer };
+enum class ModelKind { kBilinear, kFactored, kMlp, kTransformer, kClockPizza };
 enum class Activation { kRelu, kQuad, kNone };
-enum class TransformerMlp { kRelu, kGelu, kBilinear };  // --mlp of --model transformer
+enum class TransformerMlp { kRelu, kGelu, kBilinear, kTanh };  // --mlp of the transformers
 
 std::optional<ModelKind> parse_model_kind(const std::string& name);
 std::string model_kind_name(ModelKind kind);
@@ -39,6 +39,11 @@ struct ModelSpec {
   // transformer only (model/transformer.h): d_head = d_model / num_heads
   int64_t d_model = 128, num_heads = 4, d_mlp = 512;
   TransformerMlp mlp = TransformerMlp::kRelu;
+  // clock-pizza only (model/clock_pizza.cc): blocks, the attention rate alpha, an '=' token after (a, b), b's tokens
+  // shifted by P (a vocabulary of 2P).
+  int64_t num_layers = 1;
+  double attention_rate = 1.0;
+  bool eqn_sign = false, diff_vocab = false;
   // Logits per example: P, or more where the model's vocabulary holds more (the transformer's '=').
   int64_t num_logits() const;
 };

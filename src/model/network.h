@@ -24,6 +24,7 @@ struct BatchActivations {
   std::vector<float> dhidden;  // (n, H) dL/dh
   std::vector<uint8_t> idle;   // (H,) ReLU models: 1 where the unit fired for no example of the batch (z <= 0)
   std::shared_ptr<struct TransformerActivations> transformer;  // --model transformer's own (model/transformer.h)
+  std::shared_ptr<struct ModelActivations> own;                // any other model's own (model/model.h)
   std::shared_ptr<const PreparedParameters> prepared;          // the forward's parameter state (model/model.h prepare)
   std::shared_ptr<SubnormalWatch> faded_units;                 // the backward's subnormal switch, this workspace's own
                                                                // (model/output_layer.h make_faded_units_watch)

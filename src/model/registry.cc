@@ -12,6 +12,7 @@ const Model& bilinear_model();
 const Model& factored_model();
 const Model& mlp_model();
 const Model& transformer_model();
+const Model& clock_pizza_model();
 
 namespace {
 struct Entry {
@@ -23,6 +24,7 @@ const Entry kModels[] = {
     {ModelKind::kFactored, factored_model},
     {ModelKind::kMlp, mlp_model},
     {ModelKind::kTransformer, transformer_model},
+    {ModelKind::kClockPizza, clock_pizza_model},
 };
 }  // namespace
 

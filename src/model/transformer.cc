@@ -90,16 +90,6 @@ T views(const ParameterLayout& layout, F* buffer) {
   return w;
 }
 
-// Runs body(block) for blocks [0, count): on every thread when the work is large and no parallel region is open.
-template <typename F>
-void for_blocks(int64_t count, int64_t work, F body) {
-#ifdef _OPENMP
-  const bool parallel = count > 1 && work > kParallelWorkThreshold && !omp_in_parallel();
-#pragma omp parallel for schedule(static) if (parallel)
-#endif
-  for (int64_t b = 0; b < count; ++b) body(b);
-}
-
 // Everything that depends on one (position, token) or on the parameters alone: built once per parameter state.
 // Row r = h * R1 + i of the per-head tables: i = a (position 0, token a), P + b (position 1, token b), 2P ('=').
 struct Tables final : PreparedParameters {
@@ -249,6 +239,8 @@ void forward_rows(const Dims& D, const ModelSpec& spec, const Tables& t, const i
       case TransformerMlp::kBilinear:
         for (int64_t k = 0; k < D.M; ++k) hid[k] = z[k] * z2[k];
         break;
+      case TransformerMlp::kTanh:  // not this model's (Transformer::mlps)
+        break;
     }
   }
 }
@@ -338,6 +330,8 @@ void backward_examples(const Backward& bw) {
           }
           break;
         }
+        case TransformerMlp::kTanh:  // not this model's (Transformer::mlps)
+          break;
       }
       // dL/dA of table row r = dL/dy . T[r] with dL/dy = W_in^T dz (+ W_in2^T dz2) + dresid: through U, U2, T.
       const int64_t pa = pairs[e] / D.P, pb = pairs[e] % D.P;
@@ -688,6 +682,8 @@ void pair_token_gradients(const Dims& D, const ModelSpec& spec, const Weights& w
       dz_attn.noalias() += (s.dhid * z.asDiagonal()) * s.WinO2;
       break;
     }
+    case TransformerMlp::kTanh:  // not this model's (Transformer::mlps)
+      break;
   }
   // Per head: d logit / d A_j = d logit / d z_attn_h . v_j, through the softmax to the scores; the values and the
   // scores carry it back to x_j.

@@ -200,8 +200,8 @@ TEST(CheckpointCorruption, AConfigWithAnUnknownNameIsInvalid) {
   ASSERT_TRUE(parse_safetensors(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "x", &file).is_ok());
   const std::pair<const char*, const char*> cases[] = {
       {"\"model\":\"bilinear\"",
-       "ckpt.safetensors: its config is invalid: --model 'foo' is not known: use bilinear, factored, mlp or "
-       "transformer"},
+       "ckpt.safetensors: its config is invalid: --model 'foo' is not known: use bilinear, factored, mlp, "
+       "transformer or clock-pizza"},
       {"\"loss_precision\":\"float32\"",
        "ckpt.safetensors: its config is invalid: --loss-precision 'foo' is not known: use float32 or float64"}};
   for (const auto& [setting, message] : cases) {

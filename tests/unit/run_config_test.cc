@@ -58,12 +58,12 @@ TEST(NamedSettings, TheDefaultsAreSavedAsBeforeTheyWereEnums) {
                                    {"loss", "cross_entropy"},
                                    {"loss_precision", "float32"}};
   for (const auto& [key, value] : expected.items()) EXPECT_EQ(saved.at(key), value) << key;
-  EXPECT_EQ(saved.size(), 53u);  // every setting: the 51 of before and Omnigrok's init_scale and fixed_norm
+  EXPECT_EQ(saved.size(), 57u);  // every setting: the 53 of before and clock-pizza's four
 }
 
 TEST(NamedSettings, AnUnknownNameIsAUsageErrorThatNamesTheChoices) {
   const std::map<std::string, std::string> expected = {
-      {"model", "--model 'foo' is not known: use bilinear, factored, mlp or transformer"},
+      {"model", "--model 'foo' is not known: use bilinear, factored, mlp, transformer or clock-pizza"},
       {"mlp", "--mlp 'foo' is not known: use relu, gelu or bilinear"},
       {"activation", "--activation 'foo' is not known: use relu, quad or none"},
       {"operation",
@@ -91,7 +91,7 @@ TEST(NamedSettings, ASavedConfigWithAnUnknownNameIsRefusedWhereItIsRead) {
   saved["model"] = "foo";
   Status s = config_from_json(saved, &c);
   EXPECT_EQ(s.code(), ExitCode::kUsage);
-  EXPECT_EQ(s.message(), "--model 'foo' is not known: use bilinear, factored, mlp or transformer");
+  EXPECT_EQ(s.message(), "--model 'foo' is not known: use bilinear, factored, mlp, transformer or clock-pizza");
   // Two unknown names: the first in validate()'s order (operation before model).
   saved["operation"] = "pow";
   s = config_from_json(saved, &c);
@@ -117,7 +117,8 @@ TEST(NamedSettings, CombinationsAreCheckedOnTheEnums) {
   c.mlp = TransformerMlp::kGelu;
   EXPECT_TRUE(c.validate().is_ok()) << c.validate().message();
   c.model = ModelKind::kMlp;
-  EXPECT_EQ(c.validate().message(), "--mlp gelu applies to --model transformer only (--model mlp takes no --mlp)");
+  EXPECT_EQ(c.validate().message(),
+            "--mlp gelu applies to --model transformer or clock-pizza only (--model mlp takes no --mlp)");
   c.mlp = TransformerMlp::kRelu;
   c.activation = Activation::kNone;
   EXPECT_EQ(c.validate().message(),

@@ -146,6 +146,37 @@ TEST(Preset, Nanda2023ResolvesThePapersRecipeAndExplicitFlagsWin) {
   EXPECT_TRUE(c.validate().is_ok());
 }
 
+TEST(Preset, Zhong2023ResolvesThePapersRecipeWithTheGivenAttentionRate) {
+  RunConfig c;
+  c.attention_rate = 0.25;  // given: --attention-rate
+  c.epochs = 7;             // not given: the preset's value replaces it
+  ASSERT_TRUE(apply_preset("zhong2023", {"attention_rate"}, &c).is_ok());
+  EXPECT_EQ(c.model, ModelKind::kClockPizza);
+  EXPECT_EQ(c.mod_basis, 59);
+  EXPECT_EQ(c.epochs, 20000);
+  EXPECT_DOUBLE_EQ(c.attention_rate, 0.25);
+  EXPECT_DOUBLE_EQ(c.train_frac, 0.8);
+  EXPECT_TRUE(c.full_batch);
+  EXPECT_DOUBLE_EQ(c.weight_decay, 2.0);
+  EXPECT_EQ(c.warmup_convention, WarmupConvention::kLambdaLr);
+  EXPECT_EQ(c.loss_precision, LossPrecision::kFloat64);
+  EXPECT_EQ(c.d_mlp, 512);
+  EXPECT_EQ(c.num_layers, 1);
+  EXPECT_FALSE(c.eqn_sign);
+  EXPECT_FALSE(c.diff_vocab);
+  EXPECT_TRUE(c.validate().is_ok());
+}
+
+TEST(ModelSettings, ASettingOfAnotherModelIsAUsageError) {
+  RunConfig c;  // bilinear
+  c.attention_rate = 0.5;
+  const Status s = c.validate();
+  EXPECT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("--attention-rate applies to --model clock-pizza only"), std::string::npos) << s.message();
+  c.model = ModelKind::kClockPizza;
+  EXPECT_TRUE(c.validate().is_ok()) << c.validate().message();
+}
+
 TEST(Preset, SeedIsTheDefaultsAndAnUnknownOneIsAUsageError) {
   RunConfig c;
   c.model = ModelKind::kFactored;  // not given: the seed preset puts the default back
@@ -155,7 +186,7 @@ TEST(Preset, SeedIsTheDefaultsAndAnUnknownOneIsAUsageError) {
   EXPECT_EQ(to_json(c), to_json(defaults));
   const Status s = apply_preset("nanda", {}, &c);
   EXPECT_FALSE(s.is_ok());
-  EXPECT_NE(s.message().find("use seed or nanda2023"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("use seed, nanda2023 or zhong2023"), std::string::npos) << s.message();
 }
 
 }  // namespace

@@ -104,6 +104,9 @@ std::vector<double> reference_logits(const ModelSpec& spec, const ParameterLayou
       case TransformerMlp::kBilinear:
         hid[j] = pre * pre2;
         break;
+      case TransformerMlp::kTanh:
+        hid[j] = std::tanh(pre);
+        break;
     }
   }
   std::vector<double> post(resid);
