@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 
+#include "checkpoint/clock_pizza_config.h"
 #include "checkpoint/pickle_reader.h"
 #include "model/model.h"
 #include "data/dataset.h"
@@ -505,7 +506,8 @@ Status read_transformer(const std::string& path, const PickleValue* root,
   if (!missing.empty()) return Status::runtime(path + ": " + what + " state dict lacks " + missing);
   if (!unknown.empty())
     return Status::runtime(path + ": " + what + " state dict holds " + unknown +
-                           ", which bilmod's one-layer transformer without LayerNorm does not have");
+                           ", which bilmod's one-layer transformer without LayerNorm does not have (a Clock-and-Pizza "
+                           "model_<id>.pt is read with its config_<id>.json beside it)");
   auto shape = [&](const char* name) { return tensors.at(name)->shape; };
   const auto we = shape("embed.W_E"), wq = shape("blocks.0.attn.W_Q"), win = shape("blocks.0.mlp.W_in"),
              wu = shape("unembed.W_U");
@@ -625,6 +627,58 @@ Status read_transformer(const std::string& path, const PickleValue* root,
         "the file holds no train/validation split (the paper's init.pth has one): accuracy and "
         "losses are over every pair");
   }
+  *out = std::move(result);
+  return Status::ok();
+}
+
+// Zhong et al.'s model_<id>.pt, a bare state dict, read as the run its config_<id>.json describes
+// (checkpoint/clock_pizza_config.h): exactly the model's parameters and its mask buffers, each of the shape the config
+// gives it, within the memory that model justifies.
+Status read_clock_pizza(const std::string& path, const std::string& config_path,
+                        const std::map<std::string, const TorchTensorRef*>& tensors, TorchArchive* storages,
+                        TorchCheckpoint* out) {
+  TorchCheckpoint result;
+  RunConfig config;
+  BILMOD_TRY(read_clock_pizza_config(config_path, &config, &result.notes));
+  TrainingState& state = result.state;
+  state.set_config(config);
+  const ModelSpec& spec = state.spec();
+  BILMOD_TRY(reserve_for_model(path, spec, state.layout().total, storages));
+  std::set<std::string> expected;
+  for (const ParameterInfo& info : state.layout().parameters) expected.insert(info.name);
+  for (const ModelBuffer& buffer : model_buffers(spec)) expected.insert(buffer.name);
+  std::string missing, unknown;
+  for (const ParameterInfo& info : state.layout().parameters)
+    if (!tensors.count(info.name)) missing += (missing.empty() ? "" : ", ") + info.name;
+  for (const auto& [name, t] : tensors)
+    if (!expected.count(name)) unknown += (unknown.empty() ? "" : ", ") + name;
+  const std::string what = "the " + describe_model(spec) + " of " + config_path;
+  if (!missing.empty()) return Status::runtime(path + ": lacks " + missing + ", which " + what + " has");
+  if (!unknown.empty()) return Status::runtime(path + ": holds " + unknown + ", which " + what + " does not have");
+  state.params.assign(state.layout().total, 0.0f);
+  std::vector<double> src;
+  std::vector<float> torch_order;
+  for (const ParameterInfo& info : state.layout().parameters) {
+    const TorchTensorRef& t = *tensors.at(info.name);
+    if (t.shape != info.torch_shape) {
+      std::string got, want;
+      for (int64_t x : t.shape) got += (got.empty() ? "" : ", ") + std::to_string(x);
+      for (int64_t x : info.torch_shape) want += (want.empty() ? "" : ", ") + std::to_string(x);
+      return Status::runtime(path + ": tensor '" + info.name + "' has shape (" + got + ") where " + what + " has (" +
+                             want + ")");
+    }
+    BILMOD_TRY(storages->values(info.name, t, static_cast<int64_t>(info.size), &src));
+    torch_order.resize(info.size);
+    for (size_t i = 0; i < info.size; ++i) {
+      if (!std::isfinite(src[i]))
+        return Status::runtime(path + ": tensor '" + info.name + "' holds a non-finite value");
+      torch_order[i] = static_cast<float>(src[i]);
+    }
+    from_torch_order(info, torch_order.data(), state.params.data() + info.offset);
+  }
+  const int64_t P = spec.mod_basis;
+  BILMOD_TRY(dataset_from_split(P, config.operation, defined_pairs(P, config.operation), {}, &state.data));
+  result.notes.push_back("accuracy and losses are over every pair (the file holds no split)");
   *out = std::move(result);
   return Status::ok();
 }
@@ -897,6 +951,17 @@ Status load_torch_checkpoint(const std::string& path, TorchCheckpoint* out, bool
   StateDictTensors found;
   BILMOD_TRY(collect_tensors(path, *state_dict, &found));
   TorchArchive storages(opened.archive.zip, opened.prefix, path);
+  // The Clock-and-Pizza paper's model_<id>.pt, read with its config_<id>.json; the paper saved no optimiser state.
+  if (const std::string config_path = clock_pizza_config_path(path);
+      !config_path.empty() && found.tensors.count("embed.W_E")) {
+    if (with_optimizer)
+      return Status::runtime(path +
+                             ": the paper saved no optimiser state, so its run cannot be continued: start a "
+                             "run from its parameters with --init-from instead");
+    BILMOD_TRY(read_clock_pizza(path, config_path, found.tensors, &storages, out));
+    out->notes.insert(out->notes.begin(), found.notes.begin(), found.notes.end());
+    return Status::ok();
+  }
   // The transformer's names go to its own reader; its runs' optimiser state is not read.
   if (found.tensors.count("embed.W_E")) {
     if (with_optimizer)
