@@ -144,14 +144,30 @@ struct Activations final : ModelActivations {
   }
 };
 
-// Rows [r0, r0 + count) of Y = X W^T (+ bias), W (out, in) row-major.
-void linear_rows(const float* X, const float* W, const float* bias, int64_t in, int64_t out, int64_t r0, int64_t count,
-                 float* Y) {
-  MatMap y(Y + r0 * out, count, out);
-  y.noalias() = ConstMatMap(X + r0 * in, count, in) * ConstMatMap(W, out, in).transpose();
+using StridedMap = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
+
+// The rows of a block's positions that reach the logits, for examples [e0, e0 + count) of an (n x S, cols) array:
+// every position, except in the last block, where only the last position's query, attention output and MLP reach
+// the logits (its keys and values are every position's).
+struct Rows {
+  int64_t S, first;  // first position of each example taken: 0 (all of them) or S - 1 (the last)
+  Rows(const Dims& D, int64_t l) : S(D.S), first(l == D.L - 1 ? D.S - 1 : 0) {}
+  StridedMap of(const float* base, int64_t cols, int64_t e0, int64_t count) const {
+    const int64_t per = S - first;
+    return StridedMap(const_cast<float*>(base) + (e0 * S + first) * cols, count * per, cols,
+                      Eigen::OuterStride<>(per == S ? cols : S * cols));
+  }
+};
+StridedMap all_rows(const float* base, int64_t cols, int64_t S, int64_t e0, int64_t count) {
+  return StridedMap(const_cast<float*>(base) + e0 * S * cols, count * S, cols, Eigen::OuterStride<>(cols));
+}
+
+// Y = X W^T (+ bias), W (out, in) row-major.
+void linear(const StridedMap& X, const float* W, const float* bias, StridedMap Y) {
+  Y.noalias() = X * ConstMatMap(W, Y.cols(), X.cols()).transpose();
   if (bias)
-    for (int64_t r = 0; r < count; ++r)
-      for (int64_t j = 0; j < out; ++j) y(r, j) += bias[j];
+    for (int64_t r = 0; r < Y.rows(); ++r)
+      for (int64_t j = 0; j < Y.cols(); ++j) Y(r, j) += bias[j];
 }
 
 void run_forward(const Dims& D, const Weights<const float>& w, const int64_t* pairs, int64_t n, Activations* a,
@@ -159,7 +175,7 @@ void run_forward(const Dims& D, const Weights<const float>& w, const int64_t* pa
   const int64_t hd = D.heads * D.dh, blocks = (n + kExampleBlock - 1) / kExampleBlock;
   const float sqrt_dh = std::sqrt(static_cast<float>(D.dh));
   for_blocks(blocks, n * D.S * D.L * D.d * (3 * hd + 2 * D.M), [&](int64_t b) {
-    const int64_t e0 = b * kExampleBlock, count = std::min(kExampleBlock, n - e0), r0 = e0 * D.S, rows = count * D.S;
+    const int64_t e0 = b * kExampleBlock, count = std::min(kExampleBlock, n - e0);
     float* x0 = a->resid[0].data();
     for (int64_t e = e0; e < e0 + count; ++e)
       for (int64_t p = 0; p < D.S; ++p) {
@@ -171,12 +187,13 @@ void run_forward(const Dims& D, const Weights<const float>& w, const int64_t* pa
       const Block<const float>& W = w.blocks[static_cast<size_t>(l)];
       LayerActivations& A = a->layers[static_cast<size_t>(l)];
       const float* x = a->resid[static_cast<size_t>(l)].data();
-      linear_rows(x, W.W_Q, nullptr, D.d, hd, r0, rows, A.q.data());
-      linear_rows(x, W.W_K, nullptr, D.d, hd, r0, rows, A.k.data());
-      linear_rows(x, W.W_V, nullptr, D.d, hd, r0, rows, A.v.data());
+      const Rows R(D, l);
+      linear(R.of(x, D.d, e0, count), W.W_Q, nullptr, R.of(A.q.data(), hd, e0, count));
+      linear(all_rows(x, D.d, D.S, e0, count), W.W_K, nullptr, all_rows(A.k.data(), hd, D.S, e0, count));
+      linear(all_rows(x, D.d, D.S, e0, count), W.W_V, nullptr, all_rows(A.v.data(), hd, D.S, e0, count));
       for (int64_t e = e0; e < e0 + count; ++e)
         for (int64_t h = 0; h < D.heads; ++h)
-          for (int64_t qp = 0; qp < D.S; ++qp) {
+          for (int64_t qp = R.first; qp < D.S; ++qp) {
             float* s = A.soft.data() + ((e * D.heads + h) * D.S + qp) * D.S;
             const float* q = A.q.data() + (e * D.S + qp) * hd + h * D.dh;
             float mx = -INFINITY;
@@ -198,33 +215,34 @@ void run_forward(const Dims& D, const Weights<const float>& w, const int64_t* pa
               for (int64_t j = 0; j < D.dh; ++j) z[j] += weight * v[j];
             }
           }
-      linear_rows(A.z.data(), W.W_O, nullptr, hd, D.d, r0, rows, A.mid.data());
-      for (int64_t i = r0 * D.d; i < (r0 + rows) * D.d; ++i) A.mid[i] += x[i];
-      linear_rows(A.mid.data(), W.W_in, W.b_in, D.d, D.M, r0, rows, A.pre.data());
-      for (int64_t i = r0 * D.M; i < (r0 + rows) * D.M; ++i) A.post[i] = activate(D.act, A.pre[i]);
-      float* out = a->resid[static_cast<size_t>(l + 1)].data();
-      linear_rows(A.post.data(), W.W_out, W.b_out, D.M, D.d, r0, rows, out);
-      for (int64_t i = r0 * D.d; i < (r0 + rows) * D.d; ++i) out[i] = A.mid[i] + out[i];
+      StridedMap mid = R.of(A.mid.data(), D.d, e0, count);
+      linear(R.of(A.z.data(), hd, e0, count), W.W_O, nullptr, mid);
+      mid += R.of(x, D.d, e0, count);
+      StridedMap pre = R.of(A.pre.data(), D.M, e0, count), post = R.of(A.post.data(), D.M, e0, count);
+      linear(mid, W.W_in, W.b_in, pre);
+      for (int64_t r = 0; r < pre.rows(); ++r)
+        for (int64_t j = 0; j < D.M; ++j) post(r, j) = activate(D.act, pre(r, j));
+      StridedMap out = R.of(a->resid[static_cast<size_t>(l + 1)].data(), D.d, e0, count);
+      linear(post, W.W_out, W.b_out, out);
+      out = mid + out;
     }
     // Logits at the last position: resid (d) times W_U (d, V).
     const float* last = a->resid[static_cast<size_t>(D.L)].data();
-    const Eigen::Map<const RowMat, 0, Eigen::OuterStride<>> X(last + (e0 * D.S + D.S - 1) * D.d, count, D.d,
-                                                              Eigen::OuterStride<>(D.S * D.d));
-    MatMap(logits + e0 * D.V, count, D.V).noalias() = X * ConstMatMap(w.W_U, D.d, D.V);
+    MatMap(logits + e0 * D.V, count, D.V).noalias() =
+        Rows(D, D.L - 1).of(last, D.d, e0, count) * ConstMatMap(w.W_U, D.d, D.V);
   });
 }
 
 // dW (out, in) += dY^T X over all rows, in fixed blocks of output rows; db (out) += column sums of dY, in row order.
-void weight_grad(const float* dY, const float* X, int64_t rows, int64_t out, int64_t in, float* dW, float* db) {
-  const int64_t blocks = (out + kRowBlock - 1) / kRowBlock;
-  const ConstMatMap dy(dY, rows, out), x(X, rows, in);
-  for_blocks(blocks, rows * out * in, [&](int64_t b) {
+void weight_grad(const StridedMap& dY, const StridedMap& X, float* dW, float* db) {
+  const int64_t out = dY.cols(), in = X.cols(), blocks = (out + kRowBlock - 1) / kRowBlock;
+  for_blocks(blocks, dY.rows() * out * in, [&](int64_t b) {
     const int64_t o0 = b * kRowBlock, count = std::min(kRowBlock, out - o0);
-    MatMap(dW + o0 * in, count, in).noalias() += dy.middleCols(o0, count).transpose() * x;
+    MatMap(dW + o0 * in, count, in).noalias() += dY.middleCols(o0, count).transpose() * X;
     if (db)
       for (int64_t o = o0; o < o0 + count; ++o) {
         float sum = 0;
-        for (int64_t r = 0; r < rows; ++r) sum += dY[r * out + o];
+        for (int64_t r = 0; r < dY.rows(); ++r) sum += dY(r, o);
         db[o] += sum;
       }
   });
@@ -236,23 +254,21 @@ void run_backward(const Dims& D, const Weights<const float>& w, const Weights<fl
                   int64_t n, Activations* a, const float* dlogits) {
   const int64_t hd = D.heads * D.dh, rows_all = n * D.S, blocks = (n + kExampleBlock - 1) / kExampleBlock;
   const float sqrt_dh = std::sqrt(static_cast<float>(D.dh));
+  const Rows last(D, D.L - 1);
   // The unembedding: dx at the last position, zero elsewhere.
   std::fill(a->dx.begin(), a->dx.begin() + rows_all * D.d, 0.0f);
   for_blocks(blocks, n * D.V * D.d, [&](int64_t b) {
     const int64_t e0 = b * kExampleBlock, count = std::min(kExampleBlock, n - e0);
-    Eigen::Map<RowMat, 0, Eigen::OuterStride<>> dx(a->dx.data() + (e0 * D.S + D.S - 1) * D.d, count, D.d,
-                                                   Eigen::OuterStride<>(D.S * D.d));
-    dx.noalias() = ConstMatMap(dlogits + e0 * D.V, count, D.V) * ConstMatMap(w.W_U, D.d, D.V).transpose();
+    last.of(a->dx.data(), D.d, e0, count).noalias() =
+        ConstMatMap(dlogits + e0 * D.V, count, D.V) * ConstMatMap(w.W_U, D.d, D.V).transpose();
   });
   if (g) {
     // dW_U (d, V) = sum over examples of x_last^T dlogits: as dW^T, rows of W_U^T = the vocabulary.
-    const float* last = a->resid[static_cast<size_t>(D.L)].data();
+    const StridedMap X = last.of(a->resid[static_cast<size_t>(D.L)].data(), D.d, 0, n);
     const int64_t vblocks = (D.V + kRowBlock - 1) / kRowBlock;
-    const Eigen::Map<const RowMat, 0, Eigen::OuterStride<>> X(last + (D.S - 1) * D.d, n, D.d,
-                                                              Eigen::OuterStride<>(D.S * D.d));
     for_blocks(vblocks, n * D.V * D.d, [&](int64_t b) {
       const int64_t v0 = b * kRowBlock, count = std::min(kRowBlock, D.V - v0);
-      Eigen::Map<RowMat, 0, Eigen::OuterStride<>> dWU(g->W_U + v0, D.d, count, Eigen::OuterStride<>(D.V));
+      StridedMap dWU(g->W_U + v0, D.d, count, Eigen::OuterStride<>(D.V));
       dWU.noalias() += X.transpose() * ConstMatMap(dlogits, n, D.V).middleCols(v0, count);
     });
   }
@@ -260,20 +276,24 @@ void run_backward(const Dims& D, const Weights<const float>& w, const Weights<fl
     const Block<const float>& W = w.blocks[static_cast<size_t>(l)];
     LayerActivations& A = a->layers[static_cast<size_t>(l)];
     const float* x = a->resid[static_cast<size_t>(l)].data();
+    const Rows R(D, l);
     if (g) {
       const Block<float>& G = g->blocks[static_cast<size_t>(l)];
-      weight_grad(a->dx.data(), A.post.data(), rows_all, D.d, D.M, G.W_out, G.b_out);
+      weight_grad(R.of(a->dx.data(), D.d, 0, n), R.of(A.post.data(), D.M, 0, n), G.W_out, G.b_out);
     }
     // Per example: through the MLP (dpost, dpre in place), the attention output, the attention itself.
     for_blocks(blocks, n * D.S * D.d * (2 * D.M + 4 * hd), [&](int64_t b) {
-      const int64_t e0 = b * kExampleBlock, count = std::min(kExampleBlock, n - e0), r0 = e0 * D.S, rows = count * D.S;
-      MatMap dpost(a->dpost.data() + r0 * D.M, rows, D.M);
-      dpost.noalias() = ConstMatMap(a->dx.data() + r0 * D.d, rows, D.d) * ConstMatMap(W.W_out, D.d, D.M);
-      for (int64_t i = r0 * D.M; i < (r0 + rows) * D.M; ++i) a->dpost[i] *= activate_grad(D.act, A.pre[i], A.post[i]);
-      MatMap dmid(a->dmid.data() + r0 * D.d, rows, D.d);
+      const int64_t e0 = b * kExampleBlock, count = std::min(kExampleBlock, n - e0);
+      StridedMap dx_in = R.of(a->dx.data(), D.d, e0, count);
+      StridedMap dpost = R.of(a->dpost.data(), D.M, e0, count);
+      dpost.noalias() = dx_in * ConstMatMap(W.W_out, D.d, D.M);
+      const StridedMap pre = R.of(A.pre.data(), D.M, e0, count), post = R.of(A.post.data(), D.M, e0, count);
+      for (int64_t r = 0; r < dpost.rows(); ++r)
+        for (int64_t j = 0; j < D.M; ++j) dpost(r, j) *= activate_grad(D.act, pre(r, j), post(r, j));
+      StridedMap dmid = R.of(a->dmid.data(), D.d, e0, count);
       dmid.noalias() = dpost * ConstMatMap(W.W_in, D.M, D.d);
-      for (int64_t i = r0 * D.d; i < (r0 + rows) * D.d; ++i) a->dmid[i] += a->dx[i];
-      MatMap(a->dz.data() + r0 * hd, rows, hd).noalias() = dmid * ConstMatMap(W.W_O, D.d, hd);
+      dmid += dx_in;
+      R.of(a->dz.data(), hd, e0, count).noalias() = dmid * ConstMatMap(W.W_O, D.d, hd);
       for (int64_t e = e0; e < e0 + count; ++e)
         for (int64_t h = 0; h < D.heads; ++h) {
           auto at = [&](std::vector<float>& m, int64_t p) { return m.data() + (e * D.S + p) * hd + h * D.dh; };
@@ -282,7 +302,7 @@ void run_backward(const Dims& D, const Weights<const float>& w, const Weights<fl
             std::fill(at(a->dk, p), at(a->dk, p) + D.dh, 0.0f);
             std::fill(at(a->dv, p), at(a->dv, p) + D.dh, 0.0f);
           }
-          for (int64_t qp = 0; qp < D.S; ++qp) {
+          for (int64_t qp = R.first; qp < D.S; ++qp) {
             const float* s = A.soft.data() + ((e * D.heads + h) * D.S + qp) * D.S;
             const float* dz = at(a->dz, qp);
             float ds[3], dot = 0;
@@ -309,19 +329,24 @@ void run_backward(const Dims& D, const Weights<const float>& w, const Weights<fl
             }
           }
         }
-      MatMap dx(a->dx.data() + r0 * D.d, rows, D.d);
-      dx = dmid;
-      dx.noalias() += ConstMatMap(a->dq.data() + r0 * hd, rows, hd) * ConstMatMap(W.W_Q, hd, D.d);
-      dx.noalias() += ConstMatMap(a->dk.data() + r0 * hd, rows, hd) * ConstMatMap(W.W_K, hd, D.d);
-      dx.noalias() += ConstMatMap(a->dv.data() + r0 * hd, rows, hd) * ConstMatMap(W.W_V, hd, D.d);
+      // dL/d(this block's input): the residual and the query where the block's output is read (dmid and dq are
+      // zero at the other positions), the keys and values at every position.
+      if (R.first > 0)
+        for (int64_t e = e0; e < e0 + count; ++e)
+          std::fill(a->dmid.begin() + e * D.S * D.d, a->dmid.begin() + (e * D.S + R.first) * D.d, 0.0f);
+      StridedMap dx = all_rows(a->dx.data(), D.d, D.S, e0, count);
+      dx = all_rows(a->dmid.data(), D.d, D.S, e0, count);
+      dx.noalias() += all_rows(a->dq.data(), hd, D.S, e0, count) * ConstMatMap(W.W_Q, hd, D.d);
+      dx.noalias() += all_rows(a->dk.data(), hd, D.S, e0, count) * ConstMatMap(W.W_K, hd, D.d);
+      dx.noalias() += all_rows(a->dv.data(), hd, D.S, e0, count) * ConstMatMap(W.W_V, hd, D.d);
     });
     if (g) {
       const Block<float>& G = g->blocks[static_cast<size_t>(l)];
-      weight_grad(a->dpost.data(), A.mid.data(), rows_all, D.M, D.d, G.W_in, G.b_in);
-      weight_grad(a->dmid.data(), A.z.data(), rows_all, D.d, hd, G.W_O, nullptr);
-      weight_grad(a->dq.data(), x, rows_all, hd, D.d, G.W_Q, nullptr);
-      weight_grad(a->dk.data(), x, rows_all, hd, D.d, G.W_K, nullptr);
-      weight_grad(a->dv.data(), x, rows_all, hd, D.d, G.W_V, nullptr);
+      weight_grad(R.of(a->dpost.data(), D.M, 0, n), R.of(A.mid.data(), D.d, 0, n), G.W_in, G.b_in);
+      weight_grad(R.of(a->dmid.data(), D.d, 0, n), R.of(A.z.data(), hd, 0, n), G.W_O, nullptr);
+      weight_grad(R.of(a->dq.data(), hd, 0, n), R.of(x, D.d, 0, n), G.W_Q, nullptr);
+      weight_grad(all_rows(a->dk.data(), hd, D.S, 0, n), all_rows(x, D.d, D.S, 0, n), G.W_K, nullptr);
+      weight_grad(all_rows(a->dv.data(), hd, D.S, 0, n), all_rows(x, D.d, D.S, 0, n), G.W_V, nullptr);
     }
   }
   if (!g) return;
