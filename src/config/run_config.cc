@@ -390,50 +390,42 @@ std::string setting_name(const std::string& flag) {
 Status apply_preset(const std::string& name, const std::vector<std::string>& given, RunConfig* c) {
   if (name.empty()) return Status::ok();
   RunConfig preset;  // "seed": the defaults themselves
-  if (name == "nanda2023") {
-    // Nanda et al. 2023 (progress-measures-paper): P 113, 30 % train, full batch, AdamW lr 1e-3, wd 1,
-    // betas (0.9, 0.98), LambdaLR(lambda step: min(step / 10, 1)) stepped after each step; 25 000 epochs as
-    // TransformerLens's grokking demo.
-    preset.model = ModelKind::kTransformer;
-    preset.mod_basis = 113;
-    preset.train_frac = 0.3;
+  // What both papers' transformer recipes share: full batch, AdamW lr 1e-3 with betas (0.9, 0.98), the warm-up
+  // LambdaLR(lambda step: min(step / 10, 1)) stepped after each step, d_model 128, 4 heads, d_mlp 512, ReLU, and a
+  // checkpoint every 1000 epochs (tens of checkpoints of a few MB rather than hundreds).
+  auto transformer_recipe = [&](ModelKind model) {
+    preset.model = model;
     preset.full_batch = true;
     preset.optimizer = OptimizerKind::kAdamW;
     preset.learning_rate = 1e-3;
-    preset.weight_decay = 1.0;
     preset.beta1 = 0.9;
     preset.beta2 = 0.98;
     preset.warmup_steps = 10;
     preset.warmup_convention = WarmupConvention::kLambdaLr;
-    preset.epochs = 25000;
     preset.d_model = 128;
     preset.num_heads = 4;
     preset.d_mlp = 512;
-    preset.mlp = TransformerMlp::kRelu;
-    preset.checkpoint_every = 1000;  // 25 checkpoints of 2.7 MB rather than 250
-  } else if (name == "zhong2023") {
-    // Zhong et al. 2023 (fjzzq2002/pizza code/train-main.py): P 59, 80 % train, full batch, AdamW lr 1e-3, wd 2,
-    // betas (0.9, 0.98), the same LambdaLR warm-up, float64 cross-entropy, 20 000 epochs; alpha from
-    // --attention-rate (the paper draws it uniformly per run).
-    preset.model = ModelKind::kClockPizza;
-    preset.mod_basis = 59;
-    preset.train_frac = 0.8;
-    preset.full_batch = true;
-    preset.optimizer = OptimizerKind::kAdamW;
-    preset.learning_rate = 1e-3;
-    preset.weight_decay = 2.0;
-    preset.beta1 = 0.9;
-    preset.beta2 = 0.98;
-    preset.warmup_steps = 10;
-    preset.warmup_convention = WarmupConvention::kLambdaLr;
-    preset.loss_precision = LossPrecision::kFloat64;
-    preset.epochs = 20000;
-    preset.d_model = 128;
-    preset.num_heads = 4;
-    preset.d_mlp = 512;
-    preset.num_layers = 1;
     preset.mlp = TransformerMlp::kRelu;
     preset.checkpoint_every = 1000;
+  };
+  if (name == "nanda2023") {
+    // Nanda et al. 2023 (progress-measures-paper): P 113, 30 % train, weight decay 1; 25 000 epochs as
+    // TransformerLens's grokking demo.
+    transformer_recipe(ModelKind::kTransformer);
+    preset.mod_basis = 113;
+    preset.train_frac = 0.3;
+    preset.weight_decay = 1.0;
+    preset.epochs = 25000;
+  } else if (name == "zhong2023") {
+    // Zhong et al. 2023 (fjzzq2002/pizza code/train-main.py): P 59, 80 % train, weight decay 2, float64
+    // cross-entropy, one block, 20 000 epochs; alpha from --attention-rate (the paper draws it uniformly per run).
+    transformer_recipe(ModelKind::kClockPizza);
+    preset.mod_basis = 59;
+    preset.train_frac = 0.8;
+    preset.weight_decay = 2.0;
+    preset.loss_precision = LossPrecision::kFloat64;
+    preset.num_layers = 1;
+    preset.epochs = 20000;
   } else if (name != "seed") {
     return Status::usage("--preset '" + name + "' is not known: use seed, nanda2023 or zhong2023");
   }

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from bilmod_reference import (PARAM_RTOL, Failures, check_final_tensors, check_step_losses, read_safetensors,
                               relative_difference, run_bilmod, step_losses, tempdir)
+from pizza_reference import Embed, PosEmbed, Unembed  # the Clock and the Pizza's code took them from Nanda et al.'s
 
 torch.set_num_threads(1)
 P, D_MODEL, HEADS, D_MLP, EPOCHS, WARMUP = 23, 32, 4, 64, 50, 10
@@ -83,33 +84,6 @@ class Block(nn.Module):
     def forward(self, x):
         x = x + self.attn(x)
         return x + self.mlp(x)
-
-
-class Embed(nn.Module):
-    def __init__(self, d_vocab, d_model):
-        super().__init__()
-        self.W_E = nn.Parameter(torch.randn(d_model, d_vocab) / np.sqrt(d_model))
-
-    def forward(self, x):
-        return torch.einsum("dbp -> bpd", self.W_E[:, x])
-
-
-class PosEmbed(nn.Module):
-    def __init__(self, max_ctx, d_model):
-        super().__init__()
-        self.W_pos = nn.Parameter(torch.randn(max_ctx, d_model) / np.sqrt(d_model))
-
-    def forward(self, x):
-        return x + self.W_pos[:x.shape[-2]]
-
-
-class Unembed(nn.Module):
-    def __init__(self, d_vocab, d_model):
-        super().__init__()
-        self.W_U = nn.Parameter(torch.randn(d_model, d_vocab) / np.sqrt(d_vocab))
-
-    def forward(self, x):
-        return x @ self.W_U
 
 
 class Transformer(nn.Module):
