@@ -318,19 +318,19 @@ Status RunConfig::validate() const {
 }
 
 // One table drives both directions of the JSON conversion, so a new setting cannot be saved but not loaded.
-#define BILMOD_CONFIG_FIELDS(X)                                                                                    \
-  X(mod_basis)                                                                                                     \
-  X(hidden_dim)                                                                                                    \
-  X(batch_size)                                                                                                    \
-  X(learning_rate)                                                                                                 \
-  X(weight_decay) X(epochs) X(grad_accum_steps) X(checkpoint_dir) X(checkpoint_every) X(resume_from) X(seed)       \
-      X(log_level) X(model) X(activation) X(bias) X(use_output_projection) X(operation) X(train_frac) X(data_seed) \
-          X(split) X(full_batch) X(optimizer) X(beta1) X(beta2) X(eps) X(momentum) X(warmup_steps)                 \
-              X(warmup_convention) X(lr_schedule) X(eval_every) X(init_from) X(threads) X(log_file) X(no_progress) \
-                  X(project) X(run_name) X(group) X(tracking_dir) X(no_track) X(grokfast) X(grokfast_alpha)        \
-                      X(grokfast_lamb) X(grokfast_window) X(orthograd) X(loss) X(loss_precision) X(d_model)        \
-                          X(num_heads) X(d_mlp) X(mlp) X(num_layers) X(attention_rate) X(eqn_sign) X(diff_vocab)   \
-                              X(preset) X(init_scale) X(fixed_norm)
+#define BILMOD_CONFIG_FIELDS(X)                                                                                     \
+  X(mod_basis)                                                                                                      \
+  X(hidden_dim)                                                                                                     \
+  X(batch_size)                                                                                                     \
+  X(learning_rate)                                                                                                  \
+  X(weight_decay)                                                                                                   \
+  X(epochs) X(grad_accum_steps) X(checkpoint_dir) X(checkpoint_every) X(resume_from) X(seed) X(log_level) X(model)  \
+      X(activation) X(bias) X(use_output_projection) X(operation) X(train_frac) X(data_seed) X(split) X(full_batch) \
+          X(optimizer) X(beta1) X(beta2) X(eps) X(momentum) X(warmup_steps) X(warmup_convention) X(lr_schedule)     \
+              X(eval_every) X(init_from) X(threads) X(log_file) X(no_progress) X(project) X(run_name) X(group)      \
+                  X(tracking_dir) X(no_track) X(grokfast) X(grokfast_alpha) X(grokfast_lamb) X(grokfast_window)     \
+                      X(orthograd) X(loss) X(loss_precision) X(d_model) X(num_heads) X(d_mlp) X(mlp) X(num_layers)  \
+                          X(attention_rate) X(eqn_sign) X(diff_vocab) X(preset) X(init_scale) X(fixed_norm)
 
 nlohmann::json to_json(const RunConfig& c) {
   nlohmann::json j;
