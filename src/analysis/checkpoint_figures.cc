@@ -446,18 +446,17 @@ std::vector<Figure> checkpoint_figures(const AnalysisInput& input, const Checkpo
                                        std::vector<std::string>* notes, std::vector<std::string>* summary) {
   const TrainingState& state = input.state;
   const ModelSpec& spec = state.spec();
-  const int64_t P = spec.mod_basis, H = spec.hidden_dim;
+  const int64_t P = spec.mod_basis;
   const ModelWeights w = model_weights(spec, state.layout(), state.params);
   const FourierBasis basis(P);
   const std::string model = model_of(spec).name();
-  const std::string where = model + ", P = " + str(P) + ", H = " + str(H) + ", epoch " + str(state.epoch);
+  const std::string where = describe_model(spec) + ", epoch " + str(state.epoch);
   std::vector<Figure> figures;
 
   EvaluationWorkspace ws;
   const SplitMetrics metrics = evaluate_splits(spec, state.layout(), state.params.data(), state.data, &ws);
-  summary->push_back("Checkpoint " + input.path + " (" + input.format + "): " + model + " model, P = " + str(P) +
-                     ", H = " + str(H) + ", operation " + operation_name(state.data.operation) + ", epoch " +
-                     str(state.epoch) + ".");
+  summary->push_back("Checkpoint " + input.path + " (" + input.format + "): " + describe_model(spec) + ", operation " +
+                     operation_name(state.data.operation) + ", epoch " + str(state.epoch) + ".");
   if (input.split_known)
     summary->push_back(
         "Recomputed from the parameters: train accuracy " + format_number("%.4f", metrics.train_accuracy) +

@@ -64,6 +64,7 @@ AnalysisReport analyze_checkpoint(const TrainingState& state, const AnalysisOpti
   AnalysisReport r;
   const Model& model = model_of(spec);
   r.model = model.name();
+  r.description = describe_model(spec);
   r.activation = model.has_activation() ? activation_name(spec.activation) : "";
   r.bias = model.has_bias(spec);
   r.use_output_projection = spec.output_projection;
@@ -224,8 +225,7 @@ std::string format_report(const AnalysisReport& r) {
   const bool blocks = r.matrices_over_blocks;
   std::string out;
   out += "checkpoint   " + r.checkpoint + " (" + r.source_format + ")\n";
-  out += "model        " + r.model + ", P = " + std::to_string(r.mod_basis) + ", H = " + std::to_string(r.hidden_dim) +
-         ", operation " + r.operation + ", epoch " + std::to_string(r.epoch) + "\n";
+  out += "model        " + r.description + ", operation " + r.operation + ", epoch " + std::to_string(r.epoch) + "\n";
   if (r.split_known)
     out += "accuracy     train " + format_number("%.4f", r.metrics.train_accuracy) + " (loss " +
            format_number("%.4g", r.metrics.train_loss) + "), val " + format_number("%.4f", r.metrics.val_accuracy) +

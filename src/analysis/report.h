@@ -34,6 +34,7 @@ struct AnalysisReport {
   std::string checkpoint;     // path as given
   std::string source_format;  // "safetensors" or "torch.save"
   std::string model, operation;
+  std::string description;                         // describe_model: "bilinear model with P = 113, H = 100"
   std::string activation;                          // relu | quad | none ("" for factored)
   bool bias = true, use_output_projection = true;  // bilinear's variants (the upstream's have neither)
   int64_t mod_basis = 0, hidden_dim = 0, epoch = 0;
