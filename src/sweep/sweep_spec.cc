@@ -301,6 +301,14 @@ Status expand_sweep(const SweepSpec& spec, const std::string& output_dir, std::v
     // A name no setting knows is config_from_json's usage Status: named after the run, as validate()'s.
     if (Status read = config_from_json(settings, &run.config); !read)
       return read.code() == ExitCode::kUsage ? Status::usage("run " + run.key + ": " + read.message()) : read;
+    // --preset as in train: its values, under every setting the sweep fixes or sweeps.
+    if (!run.config.preset.empty()) {
+      std::vector<std::string> given;
+      for (auto it = spec.fixed.begin(); it != spec.fixed.end(); ++it) given.push_back(it.key());
+      for (const GridAxis& axis : spec.axes) given.push_back(axis.key);
+      if (Status preset = apply_preset(run.config.preset, given, &run.config); !preset)
+        return Status::usage("run " + run.key + ": " + preset.message());
+    }
     if (Status valid = run.config.validate(); !valid) return Status::usage("run " + run.key + ": " + valid.message());
     runs->push_back(std::move(run));
   }

@@ -83,6 +83,28 @@ TEST(SweepSpec, ExpansionIsRowMajorWithTheLastAxisFastest) {
   }
 }
 
+TEST(SweepSpec, APresetGivesEveryRunItsRecipeUnderTheSweptAndFixedSettings) {
+  SweepSpec spec;
+  spec.name = "pizza";
+  spec.fixed = {{"preset", "zhong2023"}, {"epochs", 30}};
+  GridAxis alpha;
+  alpha.key = "attention_rate";
+  alpha.values = {0.0, 1.0};
+  spec.axes = {alpha};
+  std::vector<SweepRun> runs;
+  ASSERT_TRUE(expand_sweep(spec, "out", &runs));
+  ASSERT_EQ(runs.size(), 2u);
+  for (const SweepRun& r : runs) {
+    EXPECT_EQ(r.config.model, ModelKind::kClockPizza);  // the preset's
+    EXPECT_EQ(r.config.mod_basis, 59);
+    EXPECT_EQ(r.config.epochs, 30);  // fixed: over the preset
+    EXPECT_EQ(r.config.threads, 1);  // the sweep's own
+    EXPECT_EQ(r.config.checkpoint_dir, "out/" + r.key + "/checkpoints");
+  }
+  EXPECT_EQ(runs[0].config.attention_rate, 0.0);  // swept: over the preset
+  EXPECT_EQ(runs[1].config.attention_rate, 1.0);
+}
+
 TEST(SweepSpec, RefusesContradictionsBeforeAnyWork) {
   std::vector<SweepRun> runs;
   SweepSpec fixed_and_swept = two_by_two();
