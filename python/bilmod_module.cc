@@ -220,6 +220,7 @@ PYBIND11_MODULE(bilmod, m) {
   using namespace bilmod;
   m.doc() = "bilmod's engine from Python: load checkpoints, run models, read their interaction matrices";
   m.attr("__version__") = BILMOD_VERSION;
+  py::module_::import("numpy");  // every result is a numpy array: say at import, not at first use, if it is missing
 
   py::class_<Checkpoint, std::shared_ptr<Checkpoint>>(m, "Checkpoint",
                                                       "A checkpoint as bilmod reads it: bilmod.load(path)")
