@@ -3,7 +3,7 @@
 Trains tiny bilinear, factored and transformer models with `bilmod train`, then checks bilmod.load's params against
 the safetensors file read here with numpy (bitwise, PyTorch's names and shapes), its optimizer_state against the
 file's optimizer.* tensors, its split against data.*, and config, epoch, step and metrics against __metadata__. A
-torch.save file the seed's code would write loads too (params bitwise against its state dict). A truncated file, a
+torch.save file the seed's code would write, and the Nanda paper's dict of a transformer, load too (params bitwise). A truncated file, a
 file of garbage and a missing one raise ValueError with the message `bilmod analyze` prints, not a crash.
 """
 import json
@@ -89,6 +89,18 @@ def check_torch_file(failures, d):
                    "torch.save: split equal to the file's train_indices, val_indices")
 
 
+def check_paper_file(failures, d):
+    """The Nanda paper's torch.save dict ({'model': state_dict, 'epoch'}) of a transformer bilmod trained: the same
+    parameters back, bitwise."""
+    trained = bilmod.load(os.path.join(d, "checkpoint_epoch_3.safetensors"))
+    path = os.path.join(d, "paper.pth")
+    torch.save({"model": {k: torch.from_numpy(v.copy()) for k, v in trained.state_dict().items()}, "epoch": 3}, path)
+    ckpt = bilmod.load(path)
+    bad = sorted(k for k in trained.params if not bitwise_equal(ckpt.params[k], trained.params[k]))
+    failures.check(ckpt.format == "torch.save" and ckpt.spec == trained.spec and not bad,
+                   f"the paper's .pth: {ckpt.spec['model']}, params bitwise those saved (differing: {bad})")
+
+
 def cli_message(path):
     proc = subprocess.run([BILMOD, "analyze", path], capture_output=True, text=True)
     return proc.returncode, proc.stderr
@@ -131,6 +143,8 @@ def main():
             check_safetensors_checkpoint(failures, kind, d)
             if kind == "bilinear":
                 check_bad_files(failures, d)
+            if kind == "transformer":
+                check_paper_file(failures, d)
     with tempdir() as d:
         check_torch_file(failures, d)
     failures.finish()
