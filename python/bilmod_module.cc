@@ -137,8 +137,8 @@ class LoadedModel {
   const TrainingState& state() const { return input_->state; }
 
   // logits (n, num_logits) of the pairs (a[i], b[i]), through the same blocked forward pass as `bilmod evaluate`.
-  py::array_t<float> forward(const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& a,
-                             const py::array_t<int64_t, py::array::c_style | py::array::forcecast>& b) const {
+  py::array_t<float> forward(const py::object& a_in, const py::object& b_in) const {
+    const auto a = integers(a_in, "a"), b = integers(b_in, "b");
     if (a.ndim() != 1 || b.ndim() != 1 || a.size() != b.size())
       throw py::value_error("a and b must be 1-D arrays of the same length (got shapes " + shape_text(a) + " and " +
                             shape_text(b) + ")");
@@ -196,6 +196,18 @@ class LoadedModel {
   }
 
  private:
+  // Integer arrays (or lists) as int64; a float array is refused rather than truncated.
+  static py::array_t<int64_t, py::array::c_style | py::array::forcecast> integers(const py::object& in,
+                                                                                  const char* name) {
+    const py::array x = py::array::ensure(in);
+    if (!x) throw py::type_error(std::string(name) + " must be an array of integers");
+    const char kind = x.dtype().kind();
+    if (kind != 'i' && kind != 'u')
+      throw py::type_error(std::string(name) + " must hold integers (got dtype " +
+                           py::str(x.dtype()).cast<std::string>() + ")");
+    return py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(x);
+  }
+
   static std::string shape_text(const py::array& x) {
     std::string s = "(";
     for (py::ssize_t i = 0; i < x.ndim(); ++i) s += (i ? ", " : "") + std::to_string(x.shape(i));

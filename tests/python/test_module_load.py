@@ -3,8 +3,9 @@
 Trains tiny bilinear, factored and transformer models with `bilmod train`, then checks bilmod.load's params against
 the safetensors file read here with numpy (bitwise, PyTorch's names and shapes), its optimizer_state against the
 file's optimizer.* tensors, its split against data.*, and config, epoch, step and metrics against __metadata__. A
-torch.save file the seed's code would write, and the Nanda paper's dict of a transformer, load too (params bitwise). A truncated file, a
-file of garbage and a missing one raise ValueError with the message `bilmod analyze` prints, not a crash.
+torch.save file the seed's code would write, and the Nanda paper's dict of a transformer, load too (params bitwise).
+A truncated file, a file of garbage, a flipped bit, a broken zip and a missing file raise ValueError with the message
+`bilmod analyze` prints, not a crash.
 """
 import json
 import os
@@ -111,7 +112,8 @@ def check_bad_files(failures, d):
     with open(good, "rb") as f:
         data = f.read()
     cases = {"truncated.safetensors": data[: len(data) // 2], "garbage.safetensors": b"\x07" * 100,
-             "flipped.safetensors": data[:-9] + bytes([data[-9] ^ 0x10]) + data[-8:], "zip.pt": b"PK\x03\x04" + b"x" * 60}
+             "flipped.safetensors": data[:-9] + bytes([data[-9] ^ 0x10]) + data[-8:],
+             "zip.pt": b"PK\x03\x04" + b"x" * 60}
     for name, content in cases.items():
         path = os.path.join(d, name)
         with open(path, "wb") as f:
@@ -125,7 +127,8 @@ def check_bad_files(failures, d):
         except ValueError as e:
             code, stderr = cli_message(path)
             failures.check(code != 0 and str(e) and str(e) in stderr,
-                           f"{name}: ValueError with the command line's message: {e} (bilmod analyze: {stderr.strip()})")
+                           f"{name}: ValueError with the command line's message: {e} "
+                           f"(bilmod analyze: {stderr.strip()})")
     try:
         bilmod.Model(os.path.join(d, "truncated.safetensors"))
         failures.check(False, "bilmod.Model of a bad file raises ValueError")

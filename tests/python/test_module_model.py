@@ -5,7 +5,8 @@ PyTorch's module computes here from bilmod.load's params loaded with load_state_
 nn.Bilinear -> ReLU -> Linear, factored, mlp quad, the upstream's bias-free bilinear, and Nanda et al.'s transformer
 from tests/parity); and get_interaction_matrices(): bilinear's is bilinear.weight itself, (H, P, P); factored's
 (l_k r_k^T + r_k l_k^T) / 2 over [e_a; e_b]; mlp quad's v_k v_k^T over [e_a; e_b; 1]; and their eigenvalues are those
-`bilmod analyze --json` reports. Models without them, and a or b outside 0..P-1, raise ValueError.
+`bilmod analyze --json` reports. Models without them, and a or b outside 0..P-1, raise ValueError; float inputs
+TypeError.
 """
 import json
 import os
@@ -122,6 +123,14 @@ def main():
                     failures.check(False, f"{name}: model{bad} raises ValueError")
                 except ValueError:
                     pass
+            try:
+                model(a.astype(np.float64), b)
+                failures.check(False, f"{name}: float a raises TypeError")
+            except TypeError:
+                pass
+            # (the transformer's forward rounds a batch of 2 differently from one of P * P)
+            diff = relative_difference(model([1, 2], [3, 4]), logits[[1 * P + 3, 2 * P + 4]])
+            failures.check(diff <= LOGIT_RTOL, f"{name}: lists of ints are arrays of pairs too ({diff:.3g})")
     failures.finish()
 
 
