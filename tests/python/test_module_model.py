@@ -5,8 +5,8 @@ PyTorch's module computes here from bilmod.load's params loaded with load_state_
 nn.Bilinear -> ReLU -> Linear, factored, mlp quad, the upstream's bias-free bilinear, and Nanda et al.'s transformer
 from tests/parity); and get_interaction_matrices(): bilinear's is bilinear.weight itself, (H, P, P); factored's
 (l_k r_k^T + r_k l_k^T) / 2 over [e_a; e_b]; mlp quad's v_k v_k^T over [e_a; e_b; 1]; and their eigenvalues are those
-`bilmod analyze --json` reports. Models without them, and a or b outside 0..P-1, raise ValueError; float inputs
-TypeError.
+`bilmod analyze --json` reports. Clock-and-Pizza's logits are bitwise `bilmod evaluate --output`'s. Models without
+interaction matrices, and a or b outside 0..P-1, raise ValueError; float inputs TypeError.
 """
 import json
 import os
@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "parity"))
-from bilmod_reference import BILMOD, Failures, make_model, relative_difference, tempdir, train_run  # noqa: E402
+from bilmod_reference import (BILMOD, Failures, make_model, read_safetensors, relative_difference,  # noqa: E402
+                              tempdir, train_run)
 from test_parity_transformer import Transformer  # noqa: E402
 
 import bilmod  # noqa: E402  (build/python, on PYTHONPATH from ctest; README "From Python")
@@ -80,8 +81,23 @@ def check_against_analyze(failures, name, path, matrices):
                    f"{name}: analyze's {len(units)} units' eigenvalues against the matrices' (largest {worst:.3g})")
 
 
+def check_clock_pizza(failures):
+    """Zhong et al.'s model: the logits `bilmod evaluate --output` writes, bitwise (one engine, two faces)."""
+    with tempdir() as d:
+        train_run(d, "--model", "clock-pizza", "--mod-basis", P, "--d-model", 16, "--epochs", 3, "--checkpoint-every",
+                  0, "--threads", 1)
+        out = os.path.join(d, "logits.safetensors")
+        subprocess.run([BILMOD, "evaluate", d, "--output", out], capture_output=True, check=True)
+        tensors, _ = read_safetensors(out)
+        pairs = tensors["pair_index"]
+        logits = bilmod.Model(d)(pairs // P, pairs % P)
+        failures.check(logits.tobytes() == tensors["logits"].tobytes(),
+                       f"clock-pizza: logits {logits.shape} bitwise those of bilmod evaluate --output")
+
+
 def main():
     failures = Failures()
+    check_clock_pizza(failures)
     a, b = (x.ravel() for x in np.meshgrid(np.arange(P), np.arange(P), indexing="ij"))
     for name, (args, reference) in CASES.items():
         with tempdir() as d:
