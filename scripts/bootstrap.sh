@@ -5,8 +5,9 @@
 #   bash scripts/bootstrap.sh build                            as train, without training
 # Packages come from Debian (apt-get) only. train installs the libraries the bilmod binary links (its dashboard and
 # TOML grid files included) and builds only that target, without MPI; test adds GoogleTest, Google Benchmark,
-# OpenMPI, gnuplot (figures), Chromium (the dashboard's page) and python3-torch/numpy (the parity tests), and builds
-# the tests, benchmarks and bilmod with MPI in the same build folder.
+# OpenMPI, gnuplot (figures), Chromium (the dashboard's page), python3-torch/numpy (the parity tests) and pybind11 with
+# Python's headers (`import bilmod`, python/), and builds the tests, benchmarks, the Python module and bilmod with MPI
+# in the same build folder; it then points Debian python3's user site at build/python (README "From Python").
 # zipcmp, zipmerge, ziptool: libzip-dev's CMake config names their binaries and fails without them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ build_packages=(build-essential cmake ninja-build pkg-config
   libeigen3-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libsqlite3-dev libzip-dev zipcmp zipmerge ziptool libcpp-httplib-dev libtomlplusplus-dev)
 test_packages=(libgtest-dev libgmock-dev libbenchmark-dev libopenmpi-dev openmpi-bin
-  gnuplot-nox chromium python3 python3-torch python3-numpy)
+  gnuplot-nox chromium python3 python3-torch python3-numpy python3-dev pybind11-dev)
 
 install_missing() {
   local missing=() p
@@ -48,6 +49,10 @@ case "$mode" in
     cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBILMOD_BUILD_TESTS=ON -DBILMOD_BUILD_BENCH=ON \
       -DBILMOD_MPI=ON
     cmake --build build
+    # A .pth file in the user site puts build/python on Debian python3's path: `import bilmod` from any folder, no
+    # environment variable, nothing copied (a rebuild is seen at once). Rewritten each time: the checkout may move.
+    user_site=$(/usr/bin/python3 -m site --user-site)
+    mkdir -p "$user_site" && echo "$PWD/build/python" >"$user_site/bilmod.pth"
     exec ctest --test-dir build --output-on-failure -j2 --timeout 1500 "$@"
     ;;
   *) echo "usage: bash scripts/bootstrap.sh train|test|build [args...]" >&2; exit 2 ;;
