@@ -453,11 +453,16 @@ class ClockPizza final : public Model {
   }
 
   // Per pair, P copies through the backward, copy c seeded with d logit_c: the gradients at positions 0 and 1 of
-  // block 0's input are those of the token embeddings (the positional embedding is added to them).
+  // block 0's input are those of the token embeddings (the positional embedding is added to them). The notebook's
+  // input is two positions of the literal tokens (W_pos's first two rows; W_E's first P columns).
   bool token_gradients(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
-                       int64_t n, double* out) const override {
+                       int64_t n, double* out, bool notebook_input) const override {
     if (n == 0) return true;
-    const Dims D(spec);
+    Dims D(spec);
+    if (notebook_input) {
+      D.S = 2;
+      D.diff_vocab = false;
+    }
     const Weights<const float> w = views_of<const float>(layout, D.L, params);
     Activations a;
     a.reserve(D, D.P);

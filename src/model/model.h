@@ -116,9 +116,12 @@ class Model {
   // c = 0..P-1 and p = 0, 1, where t_p is the embedding of the token at input position p (a at 0, b at 1) before the
   // positional embedding is added, and logit_c is read where the model reads its logits. out is (n, P, 2, d_model):
   // out[((e * P + c) * 2 + p) * d_model + k], in double. False, writing nothing, for a model without token
-  // embeddings; with n = 0 it only says whether it has them (params and out may then be null).
+  // embeddings; with n = 0 it only says whether it has them (params and out may then be null). `notebook_input`: the
+  // input the Clock-and-Pizza notebook feeds whatever the model was trained on, the literal tokens [a, b] (no '=',
+  // b unshifted), read at position 1; a model whose input is always its own ignores it.
   virtual bool token_gradients(const ModelSpec&, const ParameterLayout&, const float* /*params*/,
-                               const int64_t* /*pairs*/, int64_t /*n*/, double* /*out*/) const {
+                               const int64_t* /*pairs*/, int64_t /*n*/, double* /*out*/,
+                               bool /*notebook_input*/ = false) const {
     return false;
   }
   // The module's constant buffers, which its state dict (and so a checkpoint) holds beside the parameters.

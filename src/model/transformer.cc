@@ -815,7 +815,8 @@ class Transformer final : public Model {
 
   bool has_attention() const override { return true; }
   bool token_gradients(const ModelSpec& spec, const ParameterLayout& layout, const float* params, const int64_t* pairs,
-                       int64_t n, double* out) const override {
+                       int64_t n, double* out,
+                       bool /*notebook_input: its input is always (a, b, '=')*/) const override {
     if (n > 0) transformer_token_gradients(spec, layout, params, pairs, n, out);
     return true;
   }

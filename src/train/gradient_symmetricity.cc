@@ -6,8 +6,10 @@
 //   gradient_symmetricity        the mean over all P^3 triples, computed exactly
 //   gradient_symmetricity_paper  the notebook's estimate: the triples listed in itertools.product order (a, then b,
 //                                then c), shuffled by random.Random(42).shuffle (util/cpython_random.h reproduces it
-//                                bit for bit), the mean over the first 100
-// For models that give their token gradients (Model::token_gradients: the transformer); reported by `bilmod analyze`.
+//                                bit for bit), the mean over the first 100, each fed as the notebook feeds it: the
+//                                literal tokens [a, b] (for clock-pizza with --eqn-sign or --diff-vocab, not its own
+//                                input)
+// For models that give their token gradients (Model::token_gradients: the transformers); reported by `bilmod analyze`.
 // A triple whose gradient at a position is zero has no cosine (numpy's nan): then its value is not logged.
 #include <algorithm>
 #include <cmath>
@@ -77,12 +79,14 @@ class GradientSymmetricity final : public Measure {
         }
         pair_sum[static_cast<size_t>(first + e)] = sum;
       }
-      for (size_t i = 0; i < paper.size(); ++i) {
-        const int64_t pair = paper[i] / P, c = paper[i] % P;
-        if (pair < first || pair >= first + n) continue;
-        const double* g = grads.data() + ((pair - first) * P + c) * 2 * d;
-        paper_cosine[i] = cosine(g, g + d, d);
-      }
+    }
+    // The notebook's triples, each through the input it feeds ([a, b] as they are: Model::token_gradients).
+    std::vector<double> one(static_cast<size_t>(P * 2 * d));
+    for (size_t i = 0; i < paper.size(); ++i) {
+      const int64_t pair = paper[i] / P, c = paper[i] % P;
+      if (!model.token_gradients(in.spec, in.layout, in.params, &pair, 1, one.data(), /*notebook_input=*/true)) return;
+      const double* g = one.data() + c * 2 * d;
+      paper_cosine[i] = cosine(g, g + d, d);
     }
     double total = 0;
     for (const double s : pair_sum) total += s;
