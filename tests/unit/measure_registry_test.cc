@@ -150,7 +150,11 @@ TEST(MeasureRegistry, GradientSymmetricityOfUniformAttention) {
     // The transformer's gradients are computed in double, clock-pizza's in float.
     const double tolerance = spec.kind == ModelKind::kTransformer ? 1e-12 : 1e-5;
     EXPECT_NEAR(row["gradient_symmetricity"].get<double>(), 1.0, tolerance) << describe_model(spec);
-    EXPECT_NEAR(row["gradient_symmetricity_paper"].get<double>(), 1.0, tolerance) << describe_model(spec);
+    // The notebook feeds clock-pizza the literal [a, b], read at b's position: not symmetric there.
+    if (spec.kind == ModelKind::kTransformer)
+      EXPECT_NEAR(row["gradient_symmetricity_paper"].get<double>(), 1.0, tolerance) << describe_model(spec);
+    else
+      EXPECT_LT(row["gradient_symmetricity_paper"].get<double>(), 0.999) << describe_model(spec);
     // With the queries back the attention tells a from b, and the two gradients part.
     init_parameters(spec, layout, 5, params.data());
     for (float& x : params) x *= 3.0f;
