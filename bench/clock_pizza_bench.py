@@ -63,7 +63,7 @@ def main():
         rows["bilmod, one thread"].append(bilmod_epoch(args.binary, args.epochs, 1, args.alpha))
         rows["bilmod, two threads"].append(bilmod_epoch(args.binary, args.epochs, 2, args.alpha))
     one = statistics.median(rows["bilmod, one thread"])
-    print("| form | s/epoch (median) | 20 000 epochs | bilmod, one thread, is |")
+    print("| form | s/epoch (median) | 20 000 epochs | time over bilmod's on one thread |")
     print("| --- | --- | --- | --- |")
     for name, values in rows.items():
         m = statistics.median(values)
